@@ -1,0 +1,81 @@
+using Pipeline.Inference.Runtime;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+
+namespace Pipeline.Inference.Models;
+
+/// <summary>
+/// An exported model folder, opened for inference: the verified manifest and one ONNX Runtime session per graph,
+/// created on first use. Opening checks that every file is present and unchanged; a session is accepted only if
+/// the manifest embedded in its graph matches <c>manifest.json</c> and it has the inputs and outputs listed there.
+/// </summary>
+public sealed class ModelPackage : IDisposable
+{
+    readonly SessionOptions _options;
+    readonly Dictionary<string, InferenceSession> _sessions = [];
+    readonly object _gate = new();
+
+    ModelPackage(string directory, ModelManifest manifest, SessionOptions options)
+    {
+        Directory = directory;
+        Manifest = manifest;
+        _options = options;
+    }
+
+    /// <summary>Opens and verifies a model folder.</summary>
+    /// <param name="expectedKind">When given, the manifest's kind must equal it (e.g. <c>nmf</c>).</param>
+    /// <exception cref="ModelContractException">The folder is incomplete, altered, or of another kind.</exception>
+    public static ModelPackage Open(string directory, SessionOptions? options = null, string? expectedKind = null)
+    {
+        var manifest = ModelFolder.Read(directory);
+        if (expectedKind is not null && manifest.Kind != expectedKind)
+            throw new ModelContractException($"{directory}: is a '{manifest.Kind}' model, expected '{expectedKind}'");
+        return new ModelPackage(directory, manifest, options ?? new SessionOptions());
+    }
+
+    public string Directory { get; }
+    public ModelManifest Manifest { get; }
+
+    /// <summary>The graph that plays <paramref name="role"/>, or an error naming the roles the model has.</summary>
+    public GraphSpec Graph(string role) => Manifest.FindGraph(role)
+        ?? throw new ModelContractException($"{Directory}: the model has no '{role}' graph (it has {string.Join(", ", Manifest.Graphs.Select(g => g.Role))})");
+
+    /// <summary>The session of the graph that plays <paramref name="role"/>.</summary>
+    public InferenceSession Session(string role)
+    {
+        lock (_gate)
+        {
+            if (_sessions.TryGetValue(role, out var existing)) return existing;
+            var spec = Graph(role);
+            var path = Path.Combine(Directory, spec.File);
+            var session = InferenceSession.FromFile(path, _options);
+            try { Verify(session, spec, path); }
+            catch { session.Dispose(); throw; }
+            _sessions[role] = session;
+            return session;
+        }
+    }
+
+    void Verify(InferenceSession session, GraphSpec spec, string path)
+    {
+        if (!session.CustomMetadata.TryGetValue(ModelManifest.MetadataKey, out var embedded))
+            throw new ModelContractException($"{path}: the graph carries no manifest; it was not exported by Pipeline");
+        if (embedded != ModelFolder.EmbeddedJson(Manifest))
+            throw new ModelContractException($"{path}: the manifest inside the graph differs from {ModelFolder.ManifestFileName}; the folder mixes files of different models");
+        var inputs = session.Inputs.Concat(session.OverridableInitializers).Select(n => n.Name).ToHashSet();
+        var outputs = session.Outputs.Select(n => n.Name).ToHashSet();
+        foreach (var input in spec.Inputs)
+            if (!inputs.Contains(input.Name)) throw new ModelContractException($"{path}: the graph has no input '{input.Name}' listed in the manifest");
+        foreach (var output in spec.Outputs)
+            if (!outputs.Contains(output.Name)) throw new ModelContractException($"{path}: the graph has no output '{output.Name}' listed in the manifest");
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var s in _sessions.Values) s.Dispose();
+            _sessions.Clear();
+        }
+    }
+}

@@ -1,0 +1,30 @@
+namespace Pipeline.Shared.Errors;
+
+/// <summary>
+/// Base of every error a user can act on: bad input, bad options, a broken model folder, a missing native
+/// library. The command-line hosts print <see cref="Exception.Message"/> as one line and exit with code 1;
+/// anything that is not a <see cref="PipelineException"/> is a bug and exits with code 2.
+/// </summary>
+public abstract class PipelineException : Exception
+{
+    protected PipelineException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>Input data that the operation cannot accept: negative or non-finite values, a wrong shape.</summary>
+public sealed class InvalidInputException(string message) : PipelineException(message);
+
+/// <summary>An option or hyper-parameter outside its valid range (rank, β, tolerance, ...).</summary>
+public sealed class InvalidOptionException(string message) : PipelineException(message);
+
+/// <summary>A file that is missing, unreadable, truncated or not in the expected format.</summary>
+public sealed class InvalidFileException(string path, string problem, Exception? inner = null)
+    : PipelineException($"{path}: {problem}", inner)
+{
+    public string Path { get; } = path;
+}
+
+/// <summary>A model folder whose files are missing, tampered with, or disagree with each other or with the input.</summary>
+public sealed class ModelContractException(string message, Exception? inner = null) : PipelineException(message, inner);
+
+/// <summary>A native library that could not be found or loaded; the message names it and the command that installs it.</summary>
+public sealed class NativeLibraryMissingException(string message, Exception? inner = null) : PipelineException(message, inner);

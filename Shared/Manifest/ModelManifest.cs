@@ -1,0 +1,68 @@
+using System.Text.Json.Serialization;
+
+namespace Pipeline.Shared.Manifest;
+
+/// <summary>
+/// The contract between the two sides: what a model folder holds, which graph does what, the tensors each
+/// graph takes and gives, and how the model was trained. Written as <c>manifest.json</c> beside the graphs and
+/// also copied (without <see cref="Files"/>) into each graph's ONNX <c>metadata_props</c>, so that a graph file
+/// alone is self-describing and a mismatched pair is detected.
+/// </summary>
+public sealed record ModelManifest
+{
+    public const string CurrentFormat = "pipeline-model";
+    public const int CurrentFormatVersion = 1;
+    /// <summary>The ONNX <c>metadata_props</c> key that holds the embedded copy.</summary>
+    public const string MetadataKey = "pipeline.manifest";
+
+    public string Format { get; init; } = CurrentFormat;
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    /// <summary>The model family, e.g. <c>nmf</c>.</summary>
+    public required string Kind { get; init; }
+    public required string Name { get; init; }
+    /// <summary>The tool and version that wrote the folder.</summary>
+    public required string Producer { get; init; }
+    public required IReadOnlyList<GraphSpec> Graphs { get; init; }
+    public DecompositionInfo? Decomposition { get; init; }
+    public TrainingSummary? Training { get; init; }
+    /// <summary>SHA-256 (lower-case hex) of every file in the folder but the manifest; absent in the embedded copy.</summary>
+    public IReadOnlyDictionary<string, string>? Files { get; init; }
+
+    /// <summary>The graph that plays <paramref name="role"/>, or null.</summary>
+    public GraphSpec? FindGraph(string role) => Graphs.FirstOrDefault(g => g.Role == role);
+}
+
+/// <summary>One ONNX graph of a model folder.</summary>
+/// <param name="Role">What it computes: <c>activations</c>, <c>reconstruction</c>, ...</param>
+/// <param name="File">Its file name inside the folder.</param>
+public sealed record GraphSpec(string Role, string File, IReadOnlyList<TensorSpec> Inputs, IReadOnlyList<TensorSpec> Outputs);
+
+/// <summary>A graph input or output.</summary>
+/// <param name="Shape">One entry per dimension: digits for a fixed size, a name for a free one (<c>frames</c>).</param>
+/// <param name="Default">For an optional input, its default value as text.</param>
+public sealed record TensorSpec(string Name, string ElementType, IReadOnlyList<string> Shape, string Meaning, string? Default = null)
+{
+    /// <summary>The fixed size of dimension <paramref name="axis"/>, or null when it is free.</summary>
+    public long? FixedDim(int axis) => long.TryParse(Shape[axis], out var d) ? d : null;
+}
+
+/// <summary>Hyper-parameters of a decomposition model that inference must reproduce.</summary>
+/// <param name="Features">Rows of V and W (frequency bins).</param>
+/// <param name="Rank">Columns of W, rows of H.</param>
+/// <param name="Beta">β of the divergence the multiplicative updates minimise.</param>
+/// <param name="Epsilon">Floor applied to W·H and to update denominators.</param>
+/// <param name="DefaultIterations">Multiplicative updates run by the activation graph when no count is given.</param>
+public sealed record DecompositionInfo(int Features, int Rank, double Beta, double Epsilon, int DefaultIterations, string Layout);
+
+/// <summary>How the model was fitted; informative, never read back into the computation.</summary>
+public sealed record TrainingSummary(
+    int Seed, int Iterations, int MaxIterations, double Tolerance, bool Converged, double FinalLoss,
+    IReadOnlyList<int> InputShape, string? Input);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(ModelManifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Training.Decomposition;
+using Pipeline.Training.Export;
+
+var verbose = new Option<bool>("--verbose") { Description = "Print stack traces of errors", Recursive = true };
+var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only errors", Recursive = true };
+
+var input = new Option<string>("--input", "-i") { Description = "V as a .npy matrix (features × frames), non-negative", Required = true };
+var rank = new Option<int>("--rank", "-k") { Description = "Number of components K", DefaultValueFactory = _ => 20 };
+var beta = new Option<double>("--beta") { Description = "β of the divergence: 2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito", DefaultValueFactory = _ => 1 };
+var tol = new Option<double>("--tol") { Description = "Stop when the loss falls by less than this fraction of the initial loss between checks (0: never)", DefaultValueFactory = _ => 1e-4 };
+var maxIter = new Option<int>("--max-iter") { Description = "Maximum multiplicative-update iterations", DefaultValueFactory = _ => 200 };
+var alpha = new Option<double>("--alpha") { Description = "Penalty strength on W and H", DefaultValueFactory = _ => 0 };
+var l1Ratio = new Option<double>("--l1-ratio") { Description = "Penalty mix: 0 L2, 1 L1", DefaultValueFactory = _ => 0 };
+var seed = new Option<int>("--seed") { Description = "Seed of the random initialisation", DefaultValueFactory = _ => 0 };
+var iterations = new Option<int>("--iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 200 };
+var output = new Option<string>("--out", "-o") { Description = "Model folder to write (model.onnx, reconstruction.onnx, manifest.json)", Required = true };
+var name = new Option<string?>("--name") { Description = "Model name recorded in the manifest (default: the folder's name)" };
+var wOut = new Option<string?>("--w-out") { Description = "Also write W (features × K) as .npy" };
+var hOut = new Option<string?>("--h-out") { Description = "Also write H (K × frames) as .npy" };
+
+var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative updates and export the model.\n\nExample:\n  pipeline-train nmf --input V.npy --rank 20 --beta 1 --out artifacts/models/nmf-demo")
+{
+    input, rank, beta, tol, maxIter, alpha, l1Ratio, seed, iterations, output, name, wOut, hOut,
+};
+nmf.SetAction(parse =>
+{
+    var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+    var path = parse.GetValue(input)!;
+    var v = NpyFile.Read(path);
+    var options = new NmfFitOptions
+    {
+        Beta = parse.GetValue(beta), Tolerance = parse.GetValue(tol), MaxIterations = parse.GetValue(maxIter),
+        Alpha = parse.GetValue(alpha), L1Ratio = parse.GetValue(l1Ratio),
+    };
+    var exportIterations = parse.GetValue(iterations);
+    if (exportIterations < 0) throw new InvalidOptionException($"--iterations must be ≥ 0, got {exportIterations}");
+    var model = new Nmf(parse.GetValue(rank), parse.GetValue(seed));
+    log.WriteLine($"fitting NMF: V {v.ShapeText}, rank {model.Rank}, β = {options.Beta}, up to {options.MaxIterations} iterations");
+    var clock = Stopwatch.StartNew();
+    var result = model.Fit(v, options, new SynchronousProgress<NmfProgress>(p => log.WriteLine($"  iteration {p.Iteration,5}  loss {p.Loss:G6}")));
+    log.WriteLine($"{(result.Converged ? "converged" : "stopped")} after {result.Iterations} iterations in {clock.Elapsed.TotalSeconds:F2} s, loss {result.InitialLoss:G6} → {result.FinalLoss:G6}");
+
+    var outDir = parse.GetValue(output)!;
+    var summary = new TrainingSummary(model.Seed, result.Iterations, options.MaxIterations, options.Tolerance, result.Converged,
+        result.FinalLoss, v.Shape, Path.GetFileName(path));
+    var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
+    NmfExport.Export(model, outDir, modelName, options.Beta, exportIterations, summary);
+    if (parse.GetValue(wOut) is { } w) NpyFile.Write(w, model.W!);
+    if (parse.GetValue(hOut) is { } h) NpyFile.Write(h, model.H!);
+    log.WriteLine($"wrote {Path.Combine(outDir, ModelFolder.ManifestFileName)}");
+    return CommandLineHost.Success;
+});
+
+var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, verbose, quiet };
+var parsed = root.Parse(args);
+return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
+    Console.Error, parsed.GetValue(verbose));
+
+/// <summary>Reports on the calling thread, in order (System.Progress posts to the thread pool).</summary>
+sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -1,0 +1,210 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+
+namespace Pipeline.Training.Decomposition;
+
+/// <summary>Options of <see cref="Nmf.Fit"/>; the defaults are torchnmf's.</summary>
+public sealed record NmfFitOptions
+{
+    /// <summary>β of the divergence: 2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito, or any other real.</summary>
+    public double Beta { get; init; } = 1;
+    /// <summary>Stop when the loss fell by less than this fraction of the initial loss since the last check; 0 runs all iterations.</summary>
+    public double Tolerance { get; init; } = 1e-4;
+    public int MaxIterations { get; init; } = 200;
+    /// <summary>Strength of the penalty on W and H; 0 for none.</summary>
+    public double Alpha { get; init; }
+    /// <summary>Mix of the penalty: 0 is L2 (Frobenius), 1 is L1, in between a blend.</summary>
+    public double L1Ratio { get; init; }
+    /// <summary>Compute (and report) the loss every this many iterations; 1 reports every iteration.</summary>
+    public int LossEvery { get; init; } = 10;
+    /// <summary>Floor of reconstructions and update denominators.</summary>
+    public float Epsilon { get; init; } = BetaDivergence.DefaultEpsilon;
+
+    internal void Validate()
+    {
+        var problems = new List<string>();
+        if (!double.IsFinite(Beta)) problems.Add($"beta must be finite, got {Beta}");
+        if (!(Tolerance >= 0)) problems.Add($"tolerance must be ≥ 0, got {Tolerance}");
+        if (MaxIterations < 1) problems.Add($"max iterations must be ≥ 1, got {MaxIterations}");
+        if (!(Alpha >= 0) || !double.IsFinite(Alpha)) problems.Add($"alpha must be finite and ≥ 0, got {Alpha}");
+        if (!(L1Ratio is >= 0 and <= 1)) problems.Add($"l1 ratio must lie in [0, 1], got {L1Ratio}");
+        if (LossEvery < 1) problems.Add($"loss interval must be ≥ 1, got {LossEvery}");
+        if (!(Epsilon > 0) || !float.IsFinite(Epsilon)) problems.Add($"epsilon must be finite and > 0, got {Epsilon}");
+        if (problems.Count > 0) throw new InvalidOptionException(string.Join("; ", problems));
+    }
+}
+
+/// <summary>The loss after an iteration.</summary>
+public sealed record NmfProgress(int Iteration, double Loss);
+
+/// <summary>What <see cref="Nmf.Fit"/> did.</summary>
+/// <param name="Iterations">Multiplicative-update iterations run.</param>
+/// <param name="Converged">Whether the tolerance stopped the fit before the iteration limit.</param>
+/// <param name="LossHistory">The loss at iteration 0 and at every check.</param>
+public sealed record NmfFitResult(int Iterations, double InitialLoss, double FinalLoss, bool Converged, IReadOnlyList<NmfProgress> LossHistory);
+
+/// <summary>
+/// Non-negative matrix factorisation V ≈ W·H by β-divergence multiplicative updates.
+/// Shapes: V (F, T) with F features (frequency bins) and T frames, W (F, K) templates, H (K, T) activations.
+/// </summary>
+/// <remarks>
+/// Construct with a rank and a seed and call <see cref="Fit"/>, or give fixed templates with
+/// <see cref="FromTemplates"/> to estimate activations only. The random initialisation draws uniform
+/// values scaled by √(mean(V)/K), so W·H starts at the data's magnitude; the same seed gives the same model.
+/// </remarks>
+public sealed class Nmf
+{
+    /// <summary>A model of rank <paramref name="rank"/> whose factors are drawn from <paramref name="seed"/> at the first fit.</summary>
+    public Nmf(int rank, int seed = 0)
+    {
+        if (rank < 1) throw new InvalidOptionException($"rank must be ≥ 1, got {rank}");
+        Rank = rank;
+        Seed = seed;
+    }
+
+    /// <summary>A model with given initial factors (either may be null to draw it at the first fit).</summary>
+    /// <param name="w">Templates, (F, K).</param>
+    /// <param name="h">Activations, (K, T).</param>
+    public Nmf(NdArray? w, NdArray? h, bool trainableW = true, bool trainableH = true, int seed = 0)
+    {
+        if (w is null && h is null) throw new InvalidOptionException("give W, H or both; use new Nmf(rank) to draw both");
+        Rank = w?.Columns ?? h!.Rows;
+        if (w is not null && h is not null && w.Columns != h.Rows)
+            throw new InvalidInputException($"W {w.ShapeText} and H {h.ShapeText} disagree on the rank");
+        if (Rank < 1) throw new InvalidOptionException($"rank must be ≥ 1, got {Rank}");
+        w?.RequireNonNegativeFinite("W");
+        h?.RequireNonNegativeFinite("H");
+        W = w?.Clone();
+        H = h?.Clone();
+        TrainableW = trainableW;
+        TrainableH = trainableH;
+        Seed = seed;
+        if (!trainableW && !trainableH) throw new InvalidOptionException("at least one of W and H must be trainable");
+    }
+
+    /// <summary>Fixed templates: fitting estimates H only (supervised decomposition).</summary>
+    public static Nmf FromTemplates(NdArray w) => new(w, null, trainableW: false, trainableH: true);
+
+    public int Rank { get; }
+    public int Seed { get; }
+    public bool TrainableW { get; } = true;
+    public bool TrainableH { get; } = true;
+    /// <summary>Templates (F, K); null until given or fitted.</summary>
+    public NdArray? W { get; private set; }
+    /// <summary>Activations (K, T); null until given or fitted.</summary>
+    public NdArray? H { get; private set; }
+
+    /// <summary>Fits the trainable factors to <paramref name="v"/> and returns what happened.</summary>
+    /// <param name="v">Non-negative, finite data (F, T).</param>
+    /// <exception cref="InvalidInputException">V is not a non-empty non-negative finite matrix, has zeros with β ≤ 0, or disagrees with a given factor.</exception>
+    /// <exception cref="InvalidOptionException">An option or the rank is out of range.</exception>
+    public NmfFitResult Fit(NdArray v, NmfFitOptions? options = null, IProgress<NmfProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new NmfFitOptions();
+        options.Validate();
+        ValidateData(v, options.Beta, "V");
+        int f = v.Rows, t = v.Columns, k = Rank;
+        if (k > Math.Max(f, t))
+            throw new InvalidOptionException($"rank {k} is larger than both dimensions of V {v.ShapeText}");
+        if (W is not null && W.Rows != f)
+            throw new InvalidInputException($"W {W.ShapeText} needs {W.Rows} features but V {v.ShapeText} has {f}");
+        if (H is not null && H.Columns != t)
+            throw new InvalidInputException($"H {H.ShapeText} needs {H.Columns} frames but V {v.ShapeText} has {t}");
+
+        var scale = (float)Math.Sqrt(Mean(v.Data) / k);
+        var random = new Random(Seed);
+        W ??= RandomFactor(f, k, scale, random);
+        H ??= RandomFactor(k, t, scale, random);
+
+        var l1 = (float)(options.Alpha * options.L1Ratio);
+        var l2 = (float)(options.Alpha * (1 - options.L1Ratio));
+        var updates = new MultiplicativeUpdates(v.Data, W.Data, H.Data, f, t, k, options.Beta, options.Epsilon, l1, l2);
+
+        var initial = updates.Loss();
+        var history = new List<NmfProgress> { new(0, initial) };
+        progress?.Report(history[0]);
+        double previous = initial, loss = initial;
+        var converged = initial <= 0;
+        var iteration = 0;
+        while (!converged && iteration < options.MaxIterations)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            iteration++;
+            if (TrainableH) updates.UpdateH();
+            if (TrainableW) updates.UpdateW();
+            if (iteration % options.LossEvery != 0 && iteration != options.MaxIterations) continue;
+            loss = updates.Loss();
+            var point = new NmfProgress(iteration, loss);
+            history.Add(point);
+            progress?.Report(point);
+            if (options.Tolerance > 0 && (previous - loss) / initial < options.Tolerance) converged = true;
+            previous = loss;
+        }
+        return new NmfFitResult(iteration, initial, loss, converged, history);
+    }
+
+    /// <summary>W·H, (F, T).</summary>
+    public NdArray Reconstruct()
+    {
+        if (W is null || H is null) throw new InvalidOperationException("the model has not been fitted");
+        var result = NdArray.Zeros(W.Rows, H.Columns);
+        Linalg.Blas.MatMul(W.Data, H.Data, result.Data, W.Rows, Rank, H.Columns);
+        return result;
+    }
+
+    /// <summary>
+    /// Activations of new data against this model's templates, by <paramref name="iterations"/> H updates from
+    /// the constant start √(mean(V)/K): the computation the exported activation graph performs.
+    /// </summary>
+    public NdArray Transform(NdArray v, double beta, int iterations, float epsilon = BetaDivergence.DefaultEpsilon)
+    {
+        if (W is null) throw new InvalidOperationException("the model has no templates yet");
+        return EstimateActivations(W, v, beta, iterations, epsilon);
+    }
+
+    /// <summary>H (K, T) for V (F, T) against fixed W (F, K); see <see cref="Transform"/>.</summary>
+    public static NdArray EstimateActivations(NdArray w, NdArray v, double beta, int iterations, float epsilon = BetaDivergence.DefaultEpsilon)
+    {
+        if (iterations < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
+        ValidateData(v, beta, "V");
+        if (v.Rows != w.Rows) throw new InvalidInputException($"V {v.ShapeText} has {v.Rows} features but the templates {w.ShapeText} expect {w.Rows}");
+        int k = w.Columns, t = v.Columns;
+        var h = new NdArray([k, t], new float[(long)k * t]);
+        Array.Fill(h.Data, InitialActivation(v, k));
+        var updates = new MultiplicativeUpdates(v.Data, w.Data, h.Data, v.Rows, t, k, beta, epsilon, 0, 0);
+        for (var i = 0; i < iterations; i++) updates.UpdateH();
+        return h;
+    }
+
+    /// <summary>The constant every activation starts from in <see cref="EstimateActivations"/>: √(mean(V)/K).</summary>
+    public static float InitialActivation(NdArray v, int rank) => (float)Math.Sqrt(Mean(v.Data) / rank);
+
+    internal static void ValidateData(NdArray v, double beta, string name)
+    {
+        if (v.Rank != 2) throw new InvalidInputException($"{name} must be a matrix (features, frames), got shape {v.ShapeText}");
+        if (v.Rows == 0 || v.Columns == 0) throw new InvalidInputException($"{name} is empty: shape {v.ShapeText}");
+        v.RequireNonNegativeFinite(name);
+        if (beta <= 0)
+        {
+            var zero = Array.IndexOf(v.Data, 0f);
+            if (zero >= 0)
+                throw new InvalidInputException($"{name} holds a zero at {v.IndexText(zero)}, and the β = {beta} divergence is undefined for zeros; add a small floor to {name} or use β > 0");
+        }
+    }
+
+    static double Mean(float[] data)
+    {
+        double sum = 0;
+        foreach (var x in data) sum += x;
+        return sum / data.Length;
+    }
+
+    static NdArray RandomFactor(int rows, int columns, float scale, Random random)
+    {
+        var data = new float[(long)rows * columns];
+        // Strictly positive: a multiplicative update can never move an entry away from zero.
+        for (var i = 0; i < data.Length; i++) data[i] = scale * (0.01f + random.NextSingle());
+        return new NdArray([rows, columns], data);
+    }
+}

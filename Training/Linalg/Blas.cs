@@ -1,0 +1,48 @@
+using System.Runtime.InteropServices;
+
+namespace Pipeline.Training.Linalg;
+
+/// <summary>
+/// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>). Row-major single-precision GEMM
+/// is the only routine the training side needs for now; every matrix product goes through it.
+/// </summary>
+public static unsafe partial class Blas
+{
+    const int RowMajor = 101, NoTrans = 111, Trans = 112;
+
+    [LibraryImport("blas", EntryPoint = "cblas_sgemm")]
+    private static partial void Sgemm(int order, int transA, int transB, int m, int n, int k,
+        float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+
+    /// <summary>
+    /// C = α·op(A)·op(B) + β·C for row-major matrices, where op(A) is m×k, op(B) is k×n and C is m×n;
+    /// <paramref name="lda"/>, <paramref name="ldb"/>, <paramref name="ldc"/> are row strides of the stored matrices.
+    /// </summary>
+    public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        if (m == 0 || n == 0) return;
+        // The last element each operand's stored layout touches must lie inside its span.
+        CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
+        CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
+        CheckExtent(c.Length, m, n, ldc, nameof(c));
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            Sgemm(RowMajor, transposeA ? Trans : NoTrans, transposeB ? Trans : NoTrans, m, n, k,
+                alpha, pa, Math.Max(lda, 1), pb, Math.Max(ldb, 1), beta, pc, Math.Max(ldc, 1));
+        }
+    }
+
+    /// <summary>C = A·B for dense row-major A (m×k) and B (k×n).</summary>
+    public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n) =>
+        Gemm(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+
+    static void CheckExtent(int length, int rows, int columns, int stride, string name)
+    {
+        if (rows == 0 || columns == 0) return;
+        if (stride < columns || (long)(rows - 1) * stride + columns > length)
+            throw new ArgumentException($"GEMM operand {name}: {rows}×{columns} with row stride {stride} does not fit in {length} elements");
+    }
+}
