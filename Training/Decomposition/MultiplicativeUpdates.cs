@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Pipeline.Training.Linalg;
 
 namespace Pipeline.Training.Decomposition;
@@ -139,32 +141,55 @@ internal sealed class MultiplicativeUpdates
         }
     }
 
-    /// <summary>wh ← v / max(wh, ε), vectorised.</summary>
+    /// <summary>wh ← v / max(wh, ε) in one vectorised pass, split across cores.</summary>
     internal static void RatioInPlace(float[] v, float[] wh, float epsilon)
     {
-        const int Block = 1 << 15;
+        const int Block = 1 << 16;
         var blocks = (wh.Length + Block - 1) / Block;
         Parallel.For(0, blocks, b =>
         {
             var start = b * Block;
             var count = Math.Min(Block, wh.Length - start);
-            var y = wh.AsSpan(start, count);
-            TensorPrimitives.Max(y, epsilon, y);
-            TensorPrimitives.Divide(v.AsSpan(start, count), y, y);
+            Ratio(v.AsSpan(start, count), wh.AsSpan(start, count), epsilon);
         });
+    }
+
+    static void Ratio(ReadOnlySpan<float> v, Span<float> y, float epsilon)
+    {
+        var floor = new Vector<float>(epsilon);
+        var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
+        var vy = MemoryMarshal.Cast<float, Vector<float>>(y);
+        for (var i = 0; i < vy.Length; i++) vy[i] = vv[i] / Vector.Max(vy[i], floor);
+        for (var i = vy.Length * Vector<float>.Count; i < y.Length; i++) y[i] = v[i] / MathF.Max(y[i], epsilon);
     }
 
     /// <summary>x = v·y^(β−2) and d = y^(β−1) with y = max(wh, ε), the two operands of the general step.</summary>
     void PowerTerms(ReadOnlySpan<float> v, ReadOnlySpan<float> wh, Span<float> x, Span<float> d)
     {
-        TensorPrimitives.Max(wh, _epsilon, d);
         if (_beta == 0)
         {
-            TensorPrimitives.Reciprocal(d, d);                 // d = 1/y
-            TensorPrimitives.Multiply(v, d, x);
-            TensorPrimitives.Multiply(x, d, x);                // x = v/y²
+            // Itakura-Saito: d = 1/y, x = v/y², in one vectorised pass.
+            var floor = new Vector<float>(_epsilon);
+            var one = Vector<float>.One;
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
+            var vw = MemoryMarshal.Cast<float, Vector<float>>(wh);
+            var vx = MemoryMarshal.Cast<float, Vector<float>>(x);
+            var vd = MemoryMarshal.Cast<float, Vector<float>>(d);
+            for (var i = 0; i < vw.Length; i++)
+            {
+                var r = one / Vector.Max(vw[i], floor);
+                vd[i] = r;
+                vx[i] = vv[i] * r * r;
+            }
+            for (var i = vw.Length * Vector<float>.Count; i < wh.Length; i++)
+            {
+                var r = 1f / MathF.Max(wh[i], _epsilon);
+                d[i] = r;
+                x[i] = v[i] * r * r;
+            }
             return;
         }
+        TensorPrimitives.Max(wh, _epsilon, d);
         TensorPrimitives.Pow(d, (float)(_beta - 2), x);        // x = y^(β−2)
         TensorPrimitives.Multiply(x, d, d);                    // d = y^(β−1)
         TensorPrimitives.Multiply(x, v, x);                    // x = v·y^(β−2)
