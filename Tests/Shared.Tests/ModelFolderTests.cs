@@ -1,0 +1,89 @@
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Files;
+using Pipeline.Shared.Manifest;
+using Pipeline.Tests;
+
+namespace Pipeline.Shared.Tests;
+
+public class ModelFolderTests
+{
+    static ModelManifest Manifest(string name = "m") => new()
+    {
+        Kind = "nmf",
+        Name = name,
+        Producer = "tests",
+        Graphs = [new GraphSpec("activations", "model.onnx", [new TensorSpec("V", "float32", ["4", "frames"], "data")], [])],
+        Decomposition = new DecompositionInfo(4, 2, 1, 1e-12, 10, "layout"),
+    };
+
+    static string Write(ModelManifest manifest, byte[]? graph = null)
+    {
+        var dir = Path.Combine(TestData.TempDirectory(), "model");
+        ModelFolder.Write(dir, manifest, new Dictionary<string, byte[]> { ["model.onnx"] = graph ?? [1, 2, 3] });
+        return dir;
+    }
+
+    [Fact]
+    public void ModelFolder_WriteThenRead_RoundTripsManifestWithHashes()
+    {
+        var dir = Write(Manifest());
+        var read = ModelFolder.Read(dir);
+        Assert.Equal("nmf", read.Kind);
+        Assert.Equal(ModelFolder.EmbeddedJson(Manifest()), ModelFolder.EmbeddedJson(read));
+        // SHA-256 of the bytes 01 02 03.
+        Assert.Equal("039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81", read.Files!["model.onnx"]);
+        Assert.Equal(["manifest.json", "model.onnx"], Directory.GetFiles(dir).Select(p => Path.GetFileName(p)!).Order().ToArray());
+    }
+
+    [Fact]
+    public void ModelFolder_TamperedOrMissingFiles_AreContractErrors()
+    {
+        var dir = Write(Manifest());
+        File.WriteAllBytes(Path.Combine(dir, "model.onnx"), [1, 2, 4]);
+        Assert.Contains("do not match the manifest", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
+
+        File.Delete(Path.Combine(dir, "model.onnx"));
+        Assert.Contains("missing", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
+
+        File.Delete(Path.Combine(dir, ModelFolder.ManifestFileName));
+        Assert.Contains("no manifest.json", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
+
+        Assert.Contains("not found", Assert.Throws<ModelContractException>(() => ModelFolder.Read(Path.Combine(dir, "nope"))).Message);
+    }
+
+    [Fact]
+    public void ModelFolder_UnsupportedOrMalformedManifest_IsContractError()
+    {
+        var dir = Write(Manifest());
+        var path = Path.Combine(dir, ModelFolder.ManifestFileName);
+        var json = File.ReadAllText(path);
+        File.WriteAllText(path, json.Replace("\"formatVersion\": 1", "\"formatVersion\": 99"));
+        Assert.Contains("version 99", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
+        File.WriteAllText(path, json[..(json.Length / 2)]);
+        Assert.Contains("not a valid model manifest", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
+    }
+
+    [Fact]
+    public void ModelFolder_FailedWrite_LeavesPreviousModelAndNoTemporaries()
+    {
+        var parent = TestData.TempDirectory();
+        var dir = Path.Combine(parent, "model");
+        ModelFolder.Write(dir, Manifest("first"), new Dictionary<string, byte[]> { ["model.onnx"] = [9] });
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.WriteDirectory(dir, temp =>
+        {
+            File.WriteAllText(Path.Combine(temp, "model.onnx"), "half");
+            throw new InvalidOperationException("killed");
+        }));
+        Assert.Equal("first", ModelFolder.Read(dir).Name);
+        Assert.Equal(["model"], Directory.GetFileSystemEntries(parent).Select(p => Path.GetFileName(p)!).ToArray());
+    }
+
+    [Fact]
+    public void AtomicFile_FailedWrite_LeavesNothing()
+    {
+        var dir = TestData.TempDirectory();
+        var path = Path.Combine(dir, "out.npy");
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, s => { s.WriteByte(1); throw new IOException("disk full"); }));
+        Assert.Empty(Directory.GetFileSystemEntries(dir));
+    }
+}

@@ -1,0 +1,48 @@
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Native;
+
+namespace Pipeline.Shared.Tests;
+
+public class NativeLibrariesTests
+{
+    [Fact]
+    public void MissingLibrary_FailsWithOneLineNamingItAndTheInstallCommand()
+    {
+        var spec = new NativeLibrarySpec("nothing", "libpipeline-does-not-exist.so.7", "a test library", "apt-get install pipeline-nothing");
+        var e = Assert.Throws<NativeLibraryMissingException>(() => NativeLibraries.Load(spec));
+        Assert.Contains("libpipeline-does-not-exist.so.7", e.Message);
+        Assert.Contains("apt-get install pipeline-nothing", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void InstalledLibraries_Load()
+    {
+        foreach (var spec in new[] { NativeLibraries.Blas, NativeLibraries.Fftw, NativeLibraries.Sndfile, NativeLibraries.Soxr, NativeLibraries.OnnxRuntime })
+            Assert.NotEqual(IntPtr.Zero, NativeLibraries.Load(spec));
+        Assert.NotEqual(IntPtr.Zero, NativeLibraries.GetExport(NativeLibraries.OnnxRuntime, "OrtGetApiBase"));
+        Assert.Throws<NativeLibraryMissingException>(() => NativeLibraries.GetExport(NativeLibraries.Blas, "no_such_symbol"));
+    }
+
+    [Fact]
+    public void SearchDirectories_FindTheRepositoryArtifactsFolder()
+    {
+        var dirs = NativeLibraries.SearchDirectories();
+        Assert.Contains(dirs, d => d.EndsWith(Path.Combine("artifacts", "native")) && File.Exists(Path.Combine(d, "libonnxruntime.so.1")));
+    }
+
+    [Fact]
+    public void CommandLineHost_MapsErrorsToExitCodes()
+    {
+        var error = new StringWriter();
+        Assert.Equal(0, CommandLineHost.Run(() => 0, error, verbose: false));
+        Assert.Equal(1, CommandLineHost.Run(() => throw new InvalidInputException("bad V"), error, verbose: false));
+        Assert.Equal(2, CommandLineHost.Run(() => throw new NullReferenceException("oops"), error, verbose: false));
+        var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("error: bad V", lines[0]);
+        Assert.StartsWith("internal error: NullReferenceException: oops", lines[1]);
+        Assert.Contains("--verbose", lines[1]);
+        Assert.Equal(2, lines.Length);
+    }
+}
