@@ -119,4 +119,6 @@ public sealed class OnnxRuntimeException(OrtErrorCode code, string message)
     : Shared.Errors.PipelineException($"ONNX Runtime: {message} ({code})")
 {
     public OrtErrorCode Code { get; } = code;
+    /// <summary>ONNX Runtime's message alone.</summary>
+    public string Detail { get; } = message;
 }

@@ -39,20 +39,18 @@ public sealed record SessionOptions
 
     unsafe void AppendCuda(IntPtr options)
     {
-        IntPtr cuda;
+        if (DeviceId != 0) throw new Shared.Errors.InvalidOptionException("choosing a CUDA device other than 0 is not supported yet");
+        var cuda = IntPtr.Zero;
         try
         {
             OrtApi.Check(((delegate* unmanaged<IntPtr*, IntPtr>)OrtApi.Fn(OrtApi.CreateCudaProviderOptions))(&cuda));
+            OrtApi.Check(((delegate* unmanaged<IntPtr, IntPtr, IntPtr>)OrtApi.Fn(OrtApi.SessionOptionsAppendExecutionProviderCudaV2))(options, cuda));
         }
         catch (OnnxRuntimeException e)
         {
+            // Typically the provider library (libonnxruntime_providers_cuda.so) or CUDA itself is absent.
             throw new OnnxRuntimeException(e.Code,
-                $"the CUDA execution provider is not available in this ONNX Runtime ({OrtApi.Version}; providers: {string.Join(", ", OrtApi.AvailableProviders())}): {e.Message}");
-        }
-        try
-        {
-            if (DeviceId != 0) throw new Shared.Errors.InvalidOptionException("choosing a CUDA device other than 0 is not supported yet");
-            OrtApi.Check(((delegate* unmanaged<IntPtr, IntPtr, IntPtr>)OrtApi.Fn(OrtApi.SessionOptionsAppendExecutionProviderCudaV2))(options, cuda));
+                $"the CUDA execution provider is not available in this ONNX Runtime ({OrtApi.Version}; providers compiled in: {string.Join(", ", OrtApi.AvailableProviders())}): {e.Detail}");
         }
         finally
         {

@@ -20,6 +20,8 @@ public sealed record ModelManifest
     /// <summary>The model family, e.g. <c>nmf</c>.</summary>
     public required string Kind { get; init; }
     public required string Name { get; init; }
+    /// <summary>SHA-256 of the model's learned parameters: tells two models of identical settings apart.</summary>
+    public string? ParametersSha256 { get; init; }
     /// <summary>The tool and version that wrote the folder.</summary>
     public required string Producer { get; init; }
     public required IReadOnlyList<GraphSpec> Graphs { get; init; }

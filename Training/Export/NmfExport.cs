@@ -29,7 +29,11 @@ public static class NmfExport
         var w = model.W ?? throw new InvalidOperationException("the model has no templates to export");
         if (iterations < 0) throw new Shared.Errors.InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
         int f = w.Rows, k = w.Columns;
-        var manifest = BuildManifest(name, f, k, beta, epsilon, iterations, training);
+        var manifest = BuildManifest(name, f, k, beta, epsilon, iterations, training) with
+        {
+            ParametersSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.Data.AsSpan()))),
+        };
         var graphs = new Dictionary<string, GraphProto>
         {
             [ActivationsFile] = ActivationGraph(w, beta, epsilon, iterations),
