@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Manifest;
+using Pipeline.Tests;
+
+namespace Pipeline.EndToEnd.Tests;
+
+/// <summary>The two hosts run as processes, the way a user runs them after ./run setup.</summary>
+public class CommandLineTests
+{
+    static readonly string Root = FindRoot();
+    static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
+
+    static string FindRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+
+    static (int Code, string Out, string Err) Run(string tool, params string[] args)
+    {
+        var project = tool == "pipeline-train" ? "Training/Cli" : "Inference/Cli";
+        var dll = Path.Combine(Root, project, "bin", Configuration, "net10.0", tool + ".dll");
+        Assert.True(File.Exists(dll), $"{dll} is not built");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
+        start.ArgumentList.Add(dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr);
+    }
+
+    [Fact]
+    public void TrainThenInfer_FromNpyToNpy()
+    {
+        var dir = TestData.TempDirectory();
+        var (v, _, _) = TestData.Planted(30, 80, rank: 4, seed: 1);
+        var (v2, _, _) = TestData.Planted(30, 25, rank: 4, seed: 1);
+        NpyFile.Write(Path.Combine(dir, "V.npy"), v);
+        NpyFile.Write(Path.Combine(dir, "V2.npy"), v2);
+        var model = Path.Combine(dir, "models", "nmf-demo");
+
+        var train = Run("pipeline-train", "nmf", "--input", Path.Combine(dir, "V.npy"), "--rank", "4", "--beta", "1", "--out", model,
+            "--max-iter", "300", "--iterations", "300", "--w-out", Path.Combine(dir, "W.npy"));
+        Assert.True(train.Code == 0, train.Err);
+        Assert.Contains("iteration", train.Err);
+        var manifest = ModelFolder.Read(model);
+        Assert.Equal(("nmf", "nmf-demo", 4, 1.0), (manifest.Kind, manifest.Name, manifest.Decomposition!.Rank, manifest.Decomposition.Beta));
+        Assert.Equal([30, 80], manifest.Training!.InputShape);
+
+        var infer = Run("pipeline-infer", "activations", "--model", model, "--input", Path.Combine(dir, "V2.npy"),
+            "--out", Path.Combine(dir, "H2.npy"), "--reconstruction-out", Path.Combine(dir, "R2.npy"));
+        Assert.True(infer.Code == 0, infer.Err);
+        Assert.Equal([4, 25], NpyFile.Read(Path.Combine(dir, "H2.npy")).Shape);
+        // V2 lies in the span of the planted templates, which the fit has learned: it is reconstructed closely.
+        var error = TestData.MaxRelativeError(NpyFile.Read(Path.Combine(dir, "R2.npy")).Data, v2.Data);
+        Assert.True(error < 0.1, $"reconstruction error {error}");
+
+        var rec = Run("pipeline-infer", "reconstruct", "--model", model, "--input", Path.Combine(dir, "H2.npy"), "--out", Path.Combine(dir, "R3.npy"));
+        Assert.True(rec.Code == 0, rec.Err);
+        Assert.True(TestData.MaxRelativeError(NpyFile.Read(Path.Combine(dir, "R3.npy")).Data, NpyFile.Read(Path.Combine(dir, "R2.npy")).Data) < 1e-5);
+
+        var info = Run("pipeline-infer", "info", "--model", model);
+        Assert.True(info.Code == 0, info.Err);
+        Assert.Contains("\"kind\": \"nmf\"", info.Out);
+    }
+
+    [Fact]
+    public void BadInput_OneLineError_ExitOne_NothingWritten()
+    {
+        var dir = TestData.TempDirectory();
+        var negative = TestData.Uniform(6, 8, 2);
+        negative[2, 2] = -1;
+        NpyFile.Write(Path.Combine(dir, "neg.npy"), negative);
+        File.WriteAllText(Path.Combine(dir, "text.npy"), "not numpy");
+        NpyFile.Write(Path.Combine(dir, "ok.npy"), TestData.Uniform(6, 8, 3));
+        var model = Path.Combine(dir, "model");
+
+        void ExpectUserError((int Code, string Out, string Err) r, string fragment)
+        {
+            Assert.Equal(1, r.Code);
+            var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("error:")).ToArray();
+            Assert.Single(lines);
+            Assert.Contains(fragment, lines[0]);
+            Assert.DoesNotContain("   at ", r.Err);
+        }
+
+        ExpectUserError(Run("pipeline-train", "nmf", "-q", "--input", Path.Combine(dir, "neg.npy"), "--rank", "2", "--out", model), "negative value");
+        ExpectUserError(Run("pipeline-train", "nmf", "-q", "--input", Path.Combine(dir, "text.npy"), "--rank", "2", "--out", model), "not a .npy file");
+        ExpectUserError(Run("pipeline-train", "nmf", "-q", "--input", Path.Combine(dir, "ok.npy"), "--rank", "9", "--out", model), "larger than both");
+        ExpectUserError(Run("pipeline-train", "nmf", "-q", "--input", Path.Combine(dir, "ok.npy"), "--rank", "0", "--out", model), "rank must be");
+        Assert.False(Directory.Exists(model));
+
+        Assert.Equal(0, Run("pipeline-train", "nmf", "-q", "--input", Path.Combine(dir, "ok.npy"), "--rank", "2", "--out", model, "--beta", "2").Code);
+        var h = Path.Combine(dir, "H.npy");
+        NpyFile.Write(Path.Combine(dir, "wide.npy"), TestData.Uniform(7, 8, 3));
+        ExpectUserError(Run("pipeline-infer", "activations", "-q", "--model", model, "--input", Path.Combine(dir, "wide.npy"), "--out", h), "expects (6, frames)");
+        ExpectUserError(Run("pipeline-infer", "activations", "-q", "--model", Path.Combine(dir, "nope"), "--input", Path.Combine(dir, "ok.npy"), "--out", h), "model folder not found");
+        File.AppendAllText(Path.Combine(model, "model.onnx"), "x");
+        ExpectUserError(Run("pipeline-infer", "activations", "-q", "--model", model, "--input", Path.Combine(dir, "ok.npy"), "--out", h), "do not match the manifest");
+        Assert.False(File.Exists(h));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+    }
+}
