@@ -125,6 +125,16 @@ public class NmfTests
     }
 
     [Fact]
+    public void Nmf_FixedActivations_StayFixed_WhileTemplatesAreLearned()
+    {
+        var (v, _, h) = TestData.Planted(16, 30, rank: 4, seed: 9);
+        var model = new Nmf(null, h, trainableW: true, trainableH: false, seed: 3);
+        var result = model.Fit(v, new NmfFitOptions { Beta = 2, MaxIterations = 300, Tolerance = 0 });
+        Assert.Equal(h.Data, model.H!.Data);
+        Assert.True(result.FinalLoss < 1e-3 * result.InitialLoss);
+    }
+
+    [Fact]
     public void Nmf_Tolerance_StopsEarly_ZeroToleranceRunsAll()
     {
         var (v, _, _) = TestData.Planted(20, 30, rank: 2, seed: 8);
