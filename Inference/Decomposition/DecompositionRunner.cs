@@ -1,0 +1,48 @@
+using Pipeline.Inference.Models;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+
+namespace Pipeline.Inference.Decomposition;
+
+/// <summary>
+/// What <see cref="ActivationEstimator"/> and <see cref="Reconstructor"/> share: an opened decomposition model
+/// folder with the graph of one role, its <see cref="DecompositionInfo"/>, and the input checks.
+/// </summary>
+public abstract class DecompositionRunner : IDisposable
+{
+    readonly bool _ownsPackage;
+
+    private protected DecompositionRunner(ModelPackage package, bool ownsPackage, string role)
+    {
+        Package = package;
+        _ownsPackage = ownsPackage;
+        Info = package.Manifest.Decomposition
+            ?? throw new ModelContractException($"{package.Directory}: a '{package.Manifest.Kind}' model is not a decomposition model");
+        Role = role;
+        package.Graph(role);
+    }
+
+    /// <summary>Sizes and update settings of the model.</summary>
+    public DecompositionInfo Info { get; }
+    /// <summary>The graph role this runner uses.</summary>
+    public string Role { get; }
+    private protected ModelPackage Package { get; }
+
+    /// <summary>Checks a (rows, frames) input before it reaches ONNX Runtime.</summary>
+    private protected static void Validate(NdArray x, int rows, double beta, string name, string rowMeaning)
+    {
+        if (x.Rank != 2) throw new InvalidInputException($"{name} must be a matrix ({rowMeaning}, frames), got shape {x.ShapeText}");
+        if (x.Rows != rows) throw new InvalidInputException($"{name} has shape {x.ShapeText} but the model expects ({rows}, frames): {rows} {rowMeaning}");
+        if (x.Columns == 0) throw new InvalidInputException($"{name} is empty: shape {x.ShapeText}");
+        x.RequireNonNegativeFinite(name);
+        if (beta <= 0 && Array.IndexOf(x.Data, 0f) is var zero and >= 0)
+            throw new InvalidInputException($"{name} holds a zero at {x.IndexText(zero)}, and the model's β = {beta} divergence is undefined for zeros");
+    }
+
+    public void Dispose()
+    {
+        if (_ownsPackage) Package.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
