@@ -29,16 +29,9 @@ public abstract class DecompositionRunner : IDisposable
     public string Role { get; }
     private protected ModelPackage Package { get; }
 
-    /// <summary>Checks a (rows, frames) input before it reaches ONNX Runtime.</summary>
-    private protected static void Validate(NdArray x, int rows, double beta, string name, string rowMeaning)
-    {
-        if (x.Rank != 2) throw new InvalidInputException($"{name} must be a matrix ({rowMeaning}, frames), got shape {x.ShapeText}");
-        if (x.Rows != rows) throw new InvalidInputException($"{name} has shape {x.ShapeText} but the model expects ({rows}, frames): {rows} {rowMeaning}");
-        if (x.Columns == 0) throw new InvalidInputException($"{name} is empty: shape {x.ShapeText}");
-        x.RequireNonNegativeFinite(name);
-        if (beta <= 0 && Array.IndexOf(x.Data, 0f) is var zero and >= 0)
-            throw new InvalidInputException($"{name} holds a zero at {x.IndexText(zero)}, and the model's β = {beta} divergence is undefined for zeros");
-    }
+    /// <summary>Checks a (rows, frames) input before it reaches ONNX Runtime, as the training side checks it.</summary>
+    private protected static void Validate(NdArray x, int rows, double beta, string name, string rowMeaning) =>
+        x.RequireDecompositionInput(name, rowMeaning, beta, rows);
 
     public void Dispose()
     {

@@ -65,6 +65,21 @@ public sealed class NdArray
         }
     }
 
+    /// <summary>
+    /// The checks both sides apply to data for a β-divergence decomposition: a non-empty (rows, frames) matrix of
+    /// non-negative finite values, with <paramref name="expectedRows"/> rows when given, and no zeros for β ≤ 0.
+    /// </summary>
+    public void RequireDecompositionInput(string name, string rowMeaning, double beta, int? expectedRows = null)
+    {
+        if (Rank != 2) throw new InvalidInputException($"{name} must be a matrix ({rowMeaning}, frames), got shape {ShapeText}");
+        if (expectedRows is { } rows && Rows != rows)
+            throw new InvalidInputException($"{name} has shape {ShapeText} but the model expects ({rows}, frames): {rows} {rowMeaning}");
+        if (Rows == 0 || Columns == 0) throw new InvalidInputException($"{name} is empty: shape {ShapeText}");
+        RequireNonNegativeFinite(name);
+        if (beta <= 0 && Array.IndexOf(Data, 0f) is var zero and >= 0)
+            throw new InvalidInputException($"{name} holds a zero at {IndexText(zero)}, and the β = {beta} divergence is undefined for zeros; add a small floor to {name} or use β > 0");
+    }
+
     /// <summary>The multi-index of flat position <paramref name="flat"/>, as text.</summary>
     public string IndexText(int flat)
     {

@@ -180,18 +180,8 @@ public sealed class Nmf
     /// <summary>The constant every activation starts from in <see cref="EstimateActivations"/>: √(mean(V)/K).</summary>
     public static float InitialActivation(NdArray v, int rank) => (float)Math.Sqrt(Mean(v.Data) / rank);
 
-    internal static void ValidateData(NdArray v, double beta, string name)
-    {
-        if (v.Rank != 2) throw new InvalidInputException($"{name} must be a matrix (features, frames), got shape {v.ShapeText}");
-        if (v.Rows == 0 || v.Columns == 0) throw new InvalidInputException($"{name} is empty: shape {v.ShapeText}");
-        v.RequireNonNegativeFinite(name);
-        if (beta <= 0)
-        {
-            var zero = Array.IndexOf(v.Data, 0f);
-            if (zero >= 0)
-                throw new InvalidInputException($"{name} holds a zero at {v.IndexText(zero)}, and the β = {beta} divergence is undefined for zeros; add a small floor to {name} or use β > 0");
-        }
-    }
+    internal static void ValidateData(NdArray v, double beta, string name) =>
+        v.RequireDecompositionInput(name, "features", beta);
 
     static double Mean(float[] data)
     {
