@@ -1,0 +1,266 @@
+using Pipeline.Shared.Errors;
+using Pipeline.Training.Linalg;
+
+namespace Pipeline.Training.Tensors;
+
+/// <summary>
+/// The index arithmetic of an N-d convolution, computed once per call: for every kernel offset k and output
+/// position p, the flat input position it reads (−1 inside the zero padding). im2col and col2im are then
+/// plain gathers and scatter-adds, the same code for 1-, 2- and 3-d.
+/// </summary>
+internal sealed class ConvGeometry
+{
+    public int[] InSpatial { get; }
+    public int[] OutSpatial { get; }
+    public int KernelSize { get; }
+    public int InSize { get; }
+    public int OutSize { get; }
+    readonly int[] map;
+
+    public ConvGeometry(int[] inSpatial, int[] kernel, int[] stride, int[] padding, int[] dilation, string operation)
+    {
+        var rank = inSpatial.Length;
+        InSpatial = inSpatial;
+        OutSpatial = new int[rank];
+        for (var d = 0; d < rank; d++)
+        {
+            if (stride[d] < 1 || dilation[d] < 1 || padding[d] < 0)
+                throw new InvalidInputException($"{operation}: stride and dilation must be ≥ 1 and padding ≥ 0 (got stride {stride[d]}, dilation {dilation[d]}, padding {padding[d]})");
+            var span = dilation[d] * (kernel[d] - 1) + 1;
+            var room = inSpatial[d] + 2 * padding[d] - span;
+            if (room < 0)
+                throw new InvalidInputException($"{operation}: kernel {Tensor.ShapeText(kernel)} (dilation {Tensor.ShapeText(dilation)}) is larger than the padded input {Tensor.ShapeText(inSpatial)}");
+            OutSpatial[d] = room / stride[d] + 1;
+        }
+        KernelSize = Tensor.CountOf(kernel);
+        InSize = Tensor.CountOf(inSpatial);
+        OutSize = Tensor.CountOf(OutSpatial);
+        var inStrides = Tensor.StridesOf(inSpatial);
+        map = new int[KernelSize * OutSize];
+        var k = new int[rank];
+        for (var kk = 0; kk < KernelSize; kk++)
+        {
+            var p = new int[rank];
+            for (var pp = 0; pp < OutSize; pp++)
+            {
+                var flat = 0;
+                for (var d = 0; d < rank && flat >= 0; d++)
+                {
+                    var i = p[d] * stride[d] - padding[d] + k[d] * dilation[d];
+                    flat = i < 0 || i >= inSpatial[d] ? -1 : flat + i * inStrides[d];
+                }
+                map[kk * OutSize + pp] = flat;
+                Increment(p, OutSpatial);
+            }
+            Increment(k, kernel);
+        }
+    }
+
+    static void Increment(int[] index, int[] dims)
+    {
+        for (var d = index.Length - 1; d >= 0; d--)
+        {
+            if (++index[d] < dims[d]) return;
+            index[d] = 0;
+        }
+    }
+
+    /// <summary>col[(c·K + k), p] = x[c, map[k, p]] for one sample of C channels.</summary>
+    public void Im2Col(ReadOnlySpan<float> x, int channels, Span<float> col)
+    {
+        for (var c = 0; c < channels; c++)
+        {
+            var xc = x.Slice(c * InSize, InSize);
+            for (var kk = 0; kk < KernelSize; kk++)
+            {
+                var row = col.Slice((c * KernelSize + kk) * OutSize, OutSize);
+                var m = map.AsSpan(kk * OutSize, OutSize);
+                for (var p = 0; p < row.Length; p++) row[p] = m[p] >= 0 ? xc[m[p]] : 0f;
+            }
+        }
+    }
+
+    /// <summary>x[c, map[k, p]] += col[(c·K + k), p]: the adjoint of <see cref="Im2Col"/>.</summary>
+    public void Col2ImAdd(ReadOnlySpan<float> col, int channels, Span<float> x)
+    {
+        for (var c = 0; c < channels; c++)
+        {
+            var xc = x.Slice(c * InSize, InSize);
+            for (var kk = 0; kk < KernelSize; kk++)
+            {
+                var row = col.Slice((c * KernelSize + kk) * OutSize, OutSize);
+                var m = map.AsSpan(kk * OutSize, OutSize);
+                for (var p = 0; p < row.Length; p++)
+                    if (m[p] >= 0) xc[m[p]] += row[p];
+            }
+        }
+    }
+}
+
+public partial class Tensor
+{
+    /// <summary>
+    /// N-d cross-correlation as <c>torch.nn.functional.conv{1,2,3}d</c> (groups = 1), by im2col and BLAS.
+    /// input: (N, C, *S), weight: (O, C, *K), bias: (O) or null; result (N, O, *S′).
+    /// stride, padding and dilation give one value per spatial dimension (null: 1, 0, 1).
+    /// </summary>
+    public static Tensor Conv(Tensor input, Tensor weight, Tensor? bias = null, int[]? stride = null, int[]? padding = null, int[]? dilation = null)
+    {
+        var (x, w) = (input, weight);
+        var s = w.Rank - 2;
+        if (s < 1 || x.Rank != w.Rank || x.Dims[1] != w.Dims[1])
+            throw new InvalidInputException($"Conv: input of shape {ShapeText(x.Dims)} does not match weight of shape {ShapeText(w.Dims)} (need (N, C, *S) and (O, C, *K))");
+        CheckBias(bias, w.Dims[0], "Conv");
+        int n = x.Dims[0], c = x.Dims[1], o = w.Dims[0];
+        var geometry = new ConvGeometry(x.Dims[2..], w.Dims[2..], Fill(stride, s, 1), Fill(padding, s, 0), Fill(dilation, s, 1), "Conv");
+        int ck = c * geometry.KernelSize, p = geometry.OutSize, inSize = c * geometry.InSize;
+        var result = Empty([n, o, .. geometry.OutSpatial]);
+        var col = new float[ck * p];
+        for (var i = 0; i < n; i++)
+        {
+            geometry.Im2Col(x.Span.Slice(i * inSize, inSize), c, col);
+            var y = result.Span.Slice(i * o * p, o * p);
+            Blas.Gemm(false, false, o, p, ck, 1f, w.Span, ck, col, p, 0f, y, p);
+            AddChannelBias(y, bias, p);
+        }
+        Tensor[] inputs = bias is null ? [x, w] : [x, w, bias];
+        return Autograd.Record(result, "Conv", inputs, g =>
+        {
+            var grads = new Tensor?[inputs.Length];
+            var gx = x.RequiresGrad ? Zeros(x.Dims) : null;
+            var gw = w.RequiresGrad ? Zeros(w.Dims) : null;
+            var buffer = new float[ck * p];
+            for (var i = 0; i < n; i++)
+            {
+                var gi = g.Span.Slice(i * o * p, o * p);
+                if (gw is not null)
+                {
+                    geometry.Im2Col(x.Span.Slice(i * inSize, inSize), c, buffer);
+                    Blas.Gemm(false, true, o, ck, p, 1f, gi, p, buffer, p, 1f, gw.Span, ck);
+                }
+                if (gx is not null)
+                {
+                    Blas.Gemm(true, false, ck, p, o, 1f, w.Span, ck, gi, p, 0f, buffer, p);
+                    geometry.Col2ImAdd(buffer, c, gx.Span.Slice(i * inSize, inSize));
+                }
+            }
+            grads[0] = gx;
+            grads[1] = gw;
+            if (bias is not null && bias.RequiresGrad) grads[2] = ChannelSums(g, n, o, p);
+            return grads;
+        });
+    }
+
+    /// <summary>
+    /// N-d transposed convolution as <c>torch.nn.functional.conv_transpose{1,2,3}d</c> (groups = 1): the
+    /// adjoint of <see cref="Conv"/> with respect to its input. input: (N, Cin, *S), weight: (Cin, Cout, *K),
+    /// bias: (Cout) or null; result (N, Cout, *S′) with S′ = (S − 1)·stride − 2·padding + dilation·(K − 1) + outputPadding + 1.
+    /// </summary>
+    public static Tensor ConvTranspose(Tensor input, Tensor weight, Tensor? bias = null, int[]? stride = null, int[]? padding = null,
+        int[]? outputPadding = null, int[]? dilation = null)
+    {
+        var (x, w) = (input, weight);
+        var s = w.Rank - 2;
+        if (s < 1 || x.Rank != w.Rank || x.Dims[1] != w.Dims[0])
+            throw new InvalidInputException($"ConvTranspose: input of shape {ShapeText(x.Dims)} does not match weight of shape {ShapeText(w.Dims)} (need (N, Cin, *S) and (Cin, Cout, *K))");
+        CheckBias(bias, w.Dims[1], "ConvTranspose");
+        int n = x.Dims[0], cin = x.Dims[1], cout = w.Dims[1];
+        var st = Fill(stride, s, 1);
+        var pad = Fill(padding, s, 0);
+        var outPad = Fill(outputPadding, s, 0);
+        var dil = Fill(dilation, s, 1);
+        var outSpatial = new int[s];
+        for (var d = 0; d < s; d++)
+        {
+            if (outPad[d] < 0 || (outPad[d] >= st[d] && outPad[d] >= dil[d]))
+                throw new InvalidInputException($"ConvTranspose: output padding {outPad[d]} must be smaller than the stride or the dilation");
+            outSpatial[d] = (x.Dims[2 + d] - 1) * st[d] - 2 * pad[d] + dil[d] * (w.Dims[2 + d] - 1) + outPad[d] + 1;
+            if (outSpatial[d] < 1)
+                throw new InvalidInputException($"ConvTranspose: input {ShapeText(x.Dims)} with kernel {ShapeText(w.Dims)} and padding {pad[d]} gives an empty output");
+        }
+        var geometry = new ConvGeometry(outSpatial, w.Dims[2..], st, pad, dil, "ConvTranspose");
+        if (!geometry.OutSpatial.AsSpan().SequenceEqual(x.Dims.AsSpan(2)))
+            throw new InvalidInputException($"ConvTranspose: input spatial shape {ShapeText(x.Dims[2..])} is inconsistent with the output {ShapeText(outSpatial)}");
+        int ck = cout * geometry.KernelSize, p = geometry.OutSize, outSize = cout * geometry.InSize, inSize = cin * p;
+        var result = Zeros([n, cout, .. outSpatial]);
+        var col = new float[ck * p];
+        for (var i = 0; i < n; i++)
+        {
+            Blas.Gemm(true, false, ck, p, cin, 1f, w.Span, ck, x.Span.Slice(i * inSize, inSize), p, 0f, col, p);
+            var y = result.Span.Slice(i * outSize, outSize);
+            geometry.Col2ImAdd(col, cout, y);
+            AddChannelBias(y, bias, geometry.InSize);
+        }
+        Tensor[] inputs = bias is null ? [x, w] : [x, w, bias];
+        return Autograd.Record(result, "ConvTranspose", inputs, g =>
+        {
+            var grads = new Tensor?[inputs.Length];
+            var gx = x.RequiresGrad ? Zeros(x.Dims) : null;
+            var gw = w.RequiresGrad ? Zeros(w.Dims) : null;
+            var buffer = new float[ck * p];
+            for (var i = 0; i < n; i++)
+            {
+                geometry.Im2Col(g.Span.Slice(i * outSize, outSize), cout, buffer);
+                if (gx is not null) Blas.Gemm(false, false, cin, p, ck, 1f, w.Span, ck, buffer, p, 0f, gx.Span.Slice(i * inSize, inSize), p);
+                if (gw is not null) Blas.Gemm(false, true, cin, ck, p, 1f, x.Span.Slice(i * inSize, inSize), p, buffer, p, 1f, gw.Span, ck);
+            }
+            grads[0] = gx;
+            grads[1] = gw;
+            if (bias is not null && bias.RequiresGrad) grads[2] = ChannelSums(g, n, cout, geometry.InSize);
+            return grads;
+        });
+    }
+
+    /// <summary>1-d convolution: input (N, C, L), weight (O, C, K).</summary>
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1) =>
+        Conv(input, weight, bias, [stride], [padding], [dilation]);
+
+    /// <summary>2-d convolution: input (N, C, H, W), weight (O, C, KH, KW).</summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1) =>
+        Conv(input, weight, bias, [stride, stride], [padding, padding], [dilation, dilation]);
+
+    /// <summary>3-d convolution: input (N, C, D, H, W), weight (O, C, KD, KH, KW).</summary>
+    public static Tensor Conv3d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1) =>
+        Conv(input, weight, bias, [stride, stride, stride], [padding, padding, padding], [dilation, dilation, dilation]);
+
+    /// <summary>1-d transposed convolution: input (N, Cin, L), weight (Cin, Cout, K).</summary>
+    public static Tensor ConvTranspose1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1) =>
+        ConvTranspose(input, weight, bias, [stride], [padding], [outputPadding], [dilation]);
+
+    /// <summary>2-d transposed convolution: input (N, Cin, H, W), weight (Cin, Cout, KH, KW).</summary>
+    public static Tensor ConvTranspose2d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1) =>
+        ConvTranspose(input, weight, bias, [stride, stride], [padding, padding], [outputPadding, outputPadding], [dilation, dilation]);
+
+    /// <summary>3-d transposed convolution: input (N, Cin, D, H, W), weight (Cin, Cout, KD, KH, KW).</summary>
+    public static Tensor ConvTranspose3d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1) =>
+        ConvTranspose(input, weight, bias, [stride, stride, stride], [padding, padding, padding], [outputPadding, outputPadding, outputPadding], [dilation, dilation, dilation]);
+
+    static int[] Fill(int[]? values, int rank, int fallback)
+    {
+        if (values is null) return Enumerable.Repeat(fallback, rank).ToArray();
+        if (values.Length != rank) throw new InvalidInputException($"convolution: {values.Length} values given for {rank} spatial dimensions");
+        return values;
+    }
+
+    static void CheckBias(Tensor? bias, int channels, string operation)
+    {
+        if (bias is not null && (bias.Rank != 1 || bias.Dims[0] != channels))
+            throw new InvalidInputException($"{operation}: bias of shape {ShapeText(bias.Dims)} does not match {channels} output channels");
+    }
+
+    static void AddChannelBias(Span<float> y, Tensor? bias, int positions)
+    {
+        if (bias is null) return;
+        for (var ch = 0; ch < bias.Count; ch++)
+            System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(ch * positions, positions), bias.Span[ch], y.Slice(ch * positions, positions));
+    }
+
+    static Tensor ChannelSums(Tensor g, int n, int channels, int positions)
+    {
+        var sums = Zeros(channels);
+        for (var i = 0; i < n; i++)
+            for (var ch = 0; ch < channels; ch++)
+                sums.Span[ch] += System.Numerics.Tensors.TensorPrimitives.Sum(g.Span.Slice((i * channels + ch) * positions, positions));
+        return sums;
+    }
+}
