@@ -73,7 +73,7 @@ public sealed class BatchNorm1d : Module
     /// <summary>Running (unbiased) variance, (C).</summary>
     public Tensor RunningVar { get; }
 
-    /// <summary>Number of training batches seen (a float here; PyTorch stores an int64).</summary>
+    /// <summary>Number of training batches seen, zero-dimensional (a float here; PyTorch stores an int64).</summary>
     public Tensor NumBatchesTracked { get; }
 
     /// <summary>Added to the variance before the square root.</summary>
@@ -94,7 +94,7 @@ public sealed class BatchNorm1d : Module
         Bias = RegisterParameter("bias", Tensor.Zeros(numFeatures));
         RunningMean = RegisterBuffer("running_mean", Tensor.Zeros(numFeatures));
         RunningVar = RegisterBuffer("running_var", Tensor.Ones(numFeatures));
-        NumBatchesTracked = RegisterBuffer("num_batches_tracked", Tensor.Zeros(1));
+        NumBatchesTracked = RegisterBuffer("num_batches_tracked", Tensor.Scalar(0f));
     }
 
     /// <inheritdoc/>
