@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|all]   — measured figures beside this machine's limits
 // ./run demo              — see DemoData and the run script
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -8,16 +8,27 @@ switch (command)
     case "bench":
     {
         var name = args.Length > 1 ? args[1] : "all";
-        if (name is not ("nmf" or "all"))
+        var benchmarks = new Dictionary<string, Action<MachineLimits>>
         {
-            Console.Error.WriteLine($"unknown benchmark '{name}'; available: nmf, all");
+            ["nmf"] = NmfBenchmark.Run,
+            ["ae-train"] = AutoencoderBenchmark.Train,
+            ["ae-forward"] = AutoencoderBenchmark.Forward,
+        };
+        if (name != "all" && !benchmarks.ContainsKey(name))
+        {
+            Console.Error.WriteLine($"unknown benchmark '{name}'; available: {string.Join(", ", benchmarks.Keys)}, all");
             return 1;
         }
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores; measuring limits...");
         var limits = MachineLimits.Measure();
         Console.WriteLine($"sgemm {limits.SgemmGflops:F1} GFLOP/s, memory bandwidth {limits.BandwidthGBs:F1} GB/s");
         Console.WriteLine();
-        NmfBenchmark.Run(limits);
+        foreach (var (key, run) in benchmarks)
+            if (name == "all" || name == key)
+            {
+                run(limits);
+                Console.WriteLine();
+            }
         return 0;
     }
     case "demo-data":
