@@ -28,3 +28,11 @@ public sealed class ModelContractException(string message, Exception? inner = nu
 
 /// <summary>A native library that could not be found or loaded; the message names it and the command that installs it.</summary>
 public sealed class NativeLibraryMissingException(string message, Exception? inner = null) : PipelineException(message, inner);
+
+/// <summary>An audio file or signal the front end cannot use: not audio, empty, truncated, an unsupported encoding, NaN/Inf samples.</summary>
+public sealed class InvalidAudioException(string source, string problem, Exception? inner = null)
+    : PipelineException($"{source}: {problem}", inner)
+{
+    /// <summary>The file (or a description of the in-memory signal) the problem is in.</summary>
+    public string AudioSource { get; } = source;
+}

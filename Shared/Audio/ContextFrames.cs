@@ -1,0 +1,32 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+
+namespace Pipeline.Shared.Audio;
+
+/// <summary>
+/// Seed 003's context stacking: features (frames, dims) are extended by <c>before</c> frames mirrored at the start
+/// and <c>after</c> mirrored at the end (the edge frame repeated: x[before−1], …, x[0], x[0], …), and row t of the
+/// result is the flattened window of frames t … t + before + after − 1 of that padded sequence, so there is one
+/// row per input frame. With before = after = 10 and 64 mel bands each row has 20 × 64 = 1280 values.
+/// </summary>
+public static class ContextFrames
+{
+    /// <summary>(frames, dims) → (frames, (before + after) · dims).</summary>
+    public static NdArray Stack(NdArray features, int before = 10, int after = 10)
+    {
+        if (features.Shape.Length != 2) throw new InvalidInputException($"context stacking needs (frames, dims), got {features.ShapeText}");
+        int frames = features.Rows, dims = features.Columns, width = before + after;
+        if (before < 0 || after < 0 || width < 1) throw new InvalidOptionException($"context sizes must be ≥ 0 and not both 0 (got {before}, {after})");
+        if (before > frames || after > frames)
+            throw new InvalidInputException($"{frames} frames are fewer than the mirrored context ({before} before, {after} after)");
+        var result = new float[frames * width * dims];
+        for (var t = 0; t < frames; t++)
+            for (var j = 0; j < width; j++)
+            {
+                var p = t + j - before; // position in the original sequence
+                var source = p < 0 ? -1 - p : p >= frames ? 2 * frames - 1 - p : p;
+                features.Data.AsSpan(source * dims, dims).CopyTo(result.AsSpan((t * width + j) * dims, dims));
+            }
+        return new NdArray([frames, width * dims], result);
+    }
+}
