@@ -20,9 +20,9 @@ np.save(f"{out}/torch_stft_signal.npy", x)
 xt = torch.from_numpy(x).double()  # double precision: the reference should not carry float32 rounding
 s = torch.stft(xt, n_fft=512, hop_length=128, win_length=400, window=torch.hann_window(400, periodic=True, dtype=torch.float64),
                center=True, pad_mode="reflect", return_complex=True)
-np.save(f"{out}/torch_stft_center_re.npy", s.real.numpy().astype(np.float32))
-np.save(f"{out}/torch_stft_center_im.npy", s.imag.numpy().astype(np.float32))
+np.save(f"{out}/torch_stft_center_re.npy", np.ascontiguousarray(s.real.numpy(), dtype=np.float32))
+np.save(f"{out}/torch_stft_center_im.npy", np.ascontiguousarray(s.imag.numpy(), dtype=np.float32))
 s = torch.stft(xt, n_fft=256, hop_length=100, window=torch.hann_window(256, periodic=True, dtype=torch.float64),
                center=False, return_complex=True)
-np.save(f"{out}/torch_stft_nocenter_re.npy", s.real.numpy().astype(np.float32))
-np.save(f"{out}/torch_stft_nocenter_im.npy", s.imag.numpy().astype(np.float32))
+np.save(f"{out}/torch_stft_nocenter_re.npy", np.ascontiguousarray(s.real.numpy(), dtype=np.float32))
+np.save(f"{out}/torch_stft_nocenter_im.npy", np.ascontiguousarray(s.imag.numpy(), dtype=np.float32))
