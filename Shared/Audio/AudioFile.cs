@@ -65,6 +65,10 @@ public static unsafe class AudioFile
         try
         {
             if (rate <= 0 || channels <= 0) throw new InvalidAudioException(path, $"header gives {rate} Hz and {channels} channels");
+            // libsndfile quietly shortens a WAV/AIFF whose data chunk runs past the end of the file; its log says so.
+            var shortened = Sndfile.Log(file).Split('\n').FirstOrDefault(line => line.StartsWith("data", StringComparison.Ordinal) && line.Contains("should be", StringComparison.Ordinal));
+            if (shortened is not null)
+                throw new InvalidAudioException(path, $"truncated: the header's sample data size does not match the file ({shortened.Trim()})");
             var start = (long)Math.Round(options.Offset * rate);
             if (start >= info.Frames)
                 throw new InvalidAudioException(path, $"nothing left after an offset of {options.Offset} s (the file is {(double)info.Frames / rate:0.###} s long)");

@@ -40,6 +40,20 @@ internal static unsafe partial class Sndfile
     [LibraryImport("sndfile", EntryPoint = "sf_close")]
     public static partial int Close(IntPtr file);
 
+    [LibraryImport("sndfile", EntryPoint = "sf_command")]
+    private static partial int Command(IntPtr file, int command, byte* data, int size);
+
+    const int GetLogInfo = 0x1001;
+
+    /// <summary>libsndfile's parse log of the file's header (it notes sizes that disagree with the file, among others).</summary>
+    public static string Log(IntPtr file)
+    {
+        var buffer = new byte[8192];
+        int length;
+        fixed (byte* p = buffer) length = Command(file, GetLogInfo, p, buffer.Length);
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, Math.Clamp(length, 0, buffer.Length));
+    }
+
     [LibraryImport("sndfile", EntryPoint = "sf_format_check")]
     public static partial int FormatCheck(ref Info info);
 
