@@ -115,10 +115,7 @@ public sealed class Stft
     /// <summary>The complex spectrogram of <paramref name="signal"/>: (n_fft/2 + 1, frames).</summary>
     public Spectrogram Forward(ReadOnlySpan<float> signal, string source = "signal")
     {
-        CheckSignal(signal, source);
-        var padded = Center ? PadEnds(signal, source) : signal.ToArray();
-        var frames = FrameCount(signal.Length);
-        if (frames < 1) throw new InvalidAudioException(source, $"{signal.Length} samples are shorter than one frame of n_fft = {NFft}");
+        var (padded, frames) = Framed(signal, source);
         var bins = Bins;
         var re = new float[bins * frames];
         var im = new float[bins * frames];
@@ -140,10 +137,7 @@ public sealed class Stft
     /// <summary>|STFT|^<paramref name="power"/> without keeping the complex values: (bins, frames).</summary>
     public NdArray Magnitude(ReadOnlySpan<float> signal, float power = 1f, string source = "signal")
     {
-        CheckSignal(signal, source);
-        var padded = Center ? PadEnds(signal, source) : signal.ToArray();
-        var frames = FrameCount(signal.Length);
-        if (frames < 1) throw new InvalidAudioException(source, $"{signal.Length} samples are shorter than one frame of n_fft = {NFft}");
+        var (padded, frames) = Framed(signal, source);
         var bins = Bins;
         var result = new float[bins * frames];
         // frames are independent: split them over the cores (FFTW's new-array execute is thread-safe)
@@ -204,6 +198,16 @@ public sealed class Stft
             signal[i] = (float)(w > 1e-10 ? output[offset + i] / w : output[offset + i]);
         }
         return signal;
+    }
+
+    /// <summary>The checked signal as frame t reads it (from sample t·hop, n_fft long), and the frame count.</summary>
+    internal (float[] Padded, int Frames) Framed(ReadOnlySpan<float> signal, string source)
+    {
+        CheckSignal(signal, source);
+        var padded = Center ? PadEnds(signal, source) : signal.ToArray();
+        var frames = FrameCount(signal.Length);
+        if (frames < 1) throw new InvalidAudioException(source, $"{signal.Length} samples are shorter than one frame of n_fft = {NFft}");
+        return (padded, frames);
     }
 
     float[] PadEnds(ReadOnlySpan<float> signal, string source)

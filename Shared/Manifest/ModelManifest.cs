@@ -27,6 +27,8 @@ public sealed record ModelManifest
     public required IReadOnlyList<GraphSpec> Graphs { get; init; }
     public DecompositionInfo? Decomposition { get; init; }
     public TrainingSummary? Training { get; init; }
+    /// <summary>The audio front end whose features the model consumes; Inference recomputes them from it.</summary>
+    public Audio.FrontEndConfig? FrontEnd { get; init; }
     /// <summary>SHA-256 (lower-case hex) of every file in the folder but the manifest; absent in the embedded copy.</summary>
     public IReadOnlyDictionary<string, string>? Files { get; init; }
 
@@ -65,6 +67,7 @@ public sealed record TrainingSummary(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     WriteIndented = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    UseStringEnumConverter = true)]
 [JsonSerializable(typeof(ModelManifest))]
 internal sealed partial class ManifestJsonContext : JsonSerializerContext;

@@ -1,0 +1,97 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+
+namespace Pipeline.Shared.Audio;
+
+/// <summary>
+/// Computes a <see cref="FrontEndConfig"/>'s features: (frames, dimensions), one row per frame, as the models
+/// consume them. Training and Inference both call this class, so their features are bit-identical. An instance
+/// is immutable and thread-safe.
+/// </summary>
+public sealed class FeatureExtractor
+{
+    /// <summary>The configuration (validated).</summary>
+    public FrontEndConfig Config { get; }
+
+    readonly Stft stft;
+    readonly MelFilterBank? mel;
+    readonly MelCepstrum? cepstrum;
+    readonly float[]? cepstrumWindow;
+
+    /// <summary>Validates <paramref name="config"/> and prepares the window, filters and plans.</summary>
+    public FeatureExtractor(FrontEndConfig config)
+    {
+        Config = config.Validate();
+        stft = new Stft(config.NFft, config.HopLength, config.WinLength, config.Window, config.Center, config.PadMode);
+        if (config.Feature is FeatureKind.Mel or FeatureKind.LogMel or FeatureKind.Mfcc)
+            mel = new MelFilterBank(config.SampleRate, config.NFft, config.NMels, config.FMin, config.FMax, config.MelScale, config.SlaneyNorm);
+        if (config.Feature == FeatureKind.MelCepstrum)
+        {
+            cepstrum = new MelCepstrum(config.CepstrumOrder, config.Alpha, config.NFft);
+            var win = config.WinLength ?? config.NFft;
+            cepstrumWindow = new float[config.NFft];
+            Window.Create(config.Window, win).CopyTo(cepstrumWindow, (config.NFft - win) / 2);
+        }
+    }
+
+    /// <summary>Reads a file (mono, resampled to the configured rate) and computes its features.</summary>
+    public NdArray ExtractFile(string path) =>
+        Extract(AudioFile.Read(path, new AudioReadOptions { SampleRate = Config.SampleRate }), path);
+
+    /// <summary>Features of a mono clip at the configured rate: (frames, <see cref="FrontEndConfig.Dimensions"/>).</summary>
+    public NdArray Extract(AudioClip clip, string source = "signal")
+    {
+        if (clip.Channels != 1) throw new InvalidAudioException(source, $"has {clip.Channels} channels; mix it down to mono first");
+        if (clip.SampleRate != Config.SampleRate)
+            throw new InvalidAudioException(source, $"is sampled at {clip.SampleRate} Hz but the front end expects {Config.SampleRate} Hz; resample it (AudioFile.Read does when given a rate)");
+        var perFrame = Config.Feature switch
+        {
+            FeatureKind.Magnitude => Transpose(stft.Magnitude(clip.Samples, 1f, source)),
+            FeatureKind.Power => Transpose(stft.Magnitude(clip.Samples, 2f, source)),
+            FeatureKind.Mel => Transpose(mel!.Apply(stft.Magnitude(clip.Samples, Config.Power, source))),
+            FeatureKind.LogMel => Transpose(LogMel(mel!.Apply(stft.Magnitude(clip.Samples, Config.Power, source)))),
+            FeatureKind.Mfcc => Transpose(Mfcc.FromLogMel(Decibels.PowerToDb(mel!.Apply(stft.Magnitude(clip.Samples, 2f, source))), Config.NMfcc)),
+            _ => MelCepstra(clip.Samples, source),
+        };
+        if (Config.ContextBefore + Config.ContextAfter == 0) return perFrame;
+        if (perFrame.Rows < Math.Max(Config.ContextBefore, Config.ContextAfter))
+            throw new InvalidAudioException(source, $"gives {perFrame.Rows} frames, fewer than the {Config.ContextBefore} + {Config.ContextAfter} context frames; the clip is too short");
+        return ContextFrames.Stack(perFrame, Config.ContextBefore, Config.ContextAfter);
+    }
+
+    NdArray LogMel(NdArray melEnergies)
+    {
+        var scale = 20.0 / Config.Power;
+        var data = melEnergies.Data;
+        var result = new float[data.Length];
+        for (var i = 0; i < data.Length; i++) result[i] = (float)(scale * Math.Log10(data[i] + Config.LogFloor));
+        return new NdArray((int[])melEnergies.Shape.Clone(), result);
+    }
+
+    NdArray MelCepstra(float[] signal, string source)
+    {
+        // frame exactly as the STFT does (same centring and padding), then analyse each windowed frame
+        var (padded, frames) = stft.Framed(signal, source);
+        var n = Config.NFft;
+        var first = Config.DropC0 ? 1 : 0;
+        var dims = Config.CepstrumOrder + 1 - first;
+        var result = new float[frames * dims];
+        Parallel.For(0, frames, () => new float[n], (t, _, frame) =>
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(padded.AsSpan(t * Config.HopLength, n), cepstrumWindow, frame);
+            var c = cepstrum!.Analyze(frame);
+            for (var k = 0; k < dims; k++) result[t * dims + k] = (float)c[first + k];
+            return frame;
+        }, _ => { });
+        return new NdArray([frames, dims], result);
+    }
+
+    static NdArray Transpose(NdArray a)
+    {
+        int rows = a.Rows, columns = a.Columns;
+        var t = new float[a.Data.Length];
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < columns; c++) t[c * rows + r] = a.Data[r * columns + c];
+        return new NdArray([columns, rows], t);
+    }
+}

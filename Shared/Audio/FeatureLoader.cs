@@ -1,0 +1,95 @@
+using System.Security.Cryptography;
+using System.Text;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+
+namespace Pipeline.Shared.Audio;
+
+/// <summary>Finds audio files.</summary>
+public static class AudioFiles
+{
+    /// <summary>File name endings treated as audio.</summary>
+    public static IReadOnlyList<string> Extensions { get; } = [".wav", ".flac", ".ogg", ".aif", ".aiff"];
+
+    /// <summary>
+    /// A file; every audio file under a directory (recursively); or a glob in the last path segment
+    /// (<c>data/train/normal_*.wav</c>). Sorted by ordinal path, so the order never depends on the file system.
+    /// </summary>
+    public static IReadOnlyList<string> Find(string fileDirectoryOrGlob)
+    {
+        if (File.Exists(fileDirectoryOrGlob)) return [fileDirectoryOrGlob];
+        IEnumerable<string> found;
+        if (Directory.Exists(fileDirectoryOrGlob))
+            found = Directory.EnumerateFiles(fileDirectoryOrGlob, "*", SearchOption.AllDirectories)
+                .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()));
+        else
+        {
+            var directory = Path.GetDirectoryName(fileDirectoryOrGlob);
+            var pattern = Path.GetFileName(fileDirectoryOrGlob);
+            if (string.IsNullOrEmpty(directory)) directory = ".";
+            if (!pattern.Contains('*') && !pattern.Contains('?') || !Directory.Exists(directory))
+                throw new InvalidFileException(fileDirectoryOrGlob, "no such file or directory");
+            found = Directory.EnumerateFiles(directory, pattern);
+        }
+        var files = found.Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0) throw new InvalidFileException(fileDirectoryOrGlob, $"contains no audio files ({string.Join(", ", Extensions)})");
+        return files;
+    }
+}
+
+/// <summary>Progress of <see cref="FeatureLoader.Load"/>: files finished so far.</summary>
+public sealed record FeatureLoadProgress(int Done, int Total, string File, bool FromCache);
+
+/// <summary>
+/// Computes features for many files in parallel, optionally through a cache: one <c>.npy</c> per file, named by
+/// the SHA-256 of the file's bytes and the canonical front-end configuration, so a second training run (or
+/// another job with the same front end) reads instead of recomputing, and a changed file or setting misses.
+/// </summary>
+public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirectory = null)
+{
+    /// <summary>The extractor used for misses.</summary>
+    public FeatureExtractor Extractor { get; } = extractor;
+
+    /// <summary>Features of every file, in the given order; progress is reported as files finish.</summary>
+    public IReadOnlyList<(string Path, NdArray Features)> Load(IReadOnlyList<string> files, IProgress<FeatureLoadProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        var results = new NdArray[files.Count];
+        var done = 0;
+        Parallel.For(0, files.Count, new ParallelOptions { CancellationToken = cancellation }, i =>
+        {
+            var (features, cached) = LoadOne(files[i]);
+            results[i] = features;
+            progress?.Report(new FeatureLoadProgress(Interlocked.Increment(ref done), files.Count, files[i], cached));
+        });
+        return files.Select((f, i) => (f, results[i])).ToList();
+    }
+
+    /// <summary>Features of one file, through the cache when there is one.</summary>
+    public NdArray LoadFile(string path) => LoadOne(path).Features;
+
+    (NdArray Features, bool Cached) LoadOne(string path)
+    {
+        if (cacheDirectory is null) return (Extractor.ExtractFile(path), false);
+        if (!File.Exists(path)) throw new InvalidAudioException(path, "no such file");
+        var key = CacheKey(File.ReadAllBytes(path));
+        var cached = Path.Combine(cacheDirectory, key + ".npy");
+        if (File.Exists(cached))
+        {
+            try { return (NpyFile.Read(cached), true); }
+            catch (InvalidFileException) { /* a damaged cache entry is recomputed below */ }
+        }
+        var features = Extractor.ExtractFile(path);
+        Directory.CreateDirectory(cacheDirectory);
+        NpyFile.Write(cached, features);
+        return (features, false);
+    }
+
+    string CacheKey(byte[] content)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(content);
+        hash.AppendData(Encoding.UTF8.GetBytes(Extractor.Config.Canonical().ToJson()));
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..40];
+    }
+}

@@ -1,0 +1,123 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Tests;
+
+namespace Pipeline.Shared.Tests;
+
+public class FrontEndTests
+{
+    static AudioClip Tone(double frequency, double seconds = 1, int sr = 16000) =>
+        new(Enumerable.Range(0, (int)(seconds * sr)).Select(i => (float)(0.5 * Math.Sin(2 * Math.PI * frequency * i / sr))).ToArray(), sr);
+
+    [Fact]
+    public void Presets_GiveTheSeedsShapes()
+    {
+        var dcase = new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel"));
+        var features = dcase.Extract(Tone(1000));
+        Assert.Equal([1 + 16000 / 160, 1280], features.Shape);
+        Assert.Equal(1280, dcase.Config.Dimensions);
+        var mcep = new FeatureExtractor(FrontEndConfig.Preset("vae-mcep")).Extract(Tone(300, 0.25));
+        Assert.Equal([1 + 4000 / 160, 39], mcep.Shape);
+        Assert.All(FrontEndConfig.PresetNames, name => FrontEndConfig.Preset(name).Validate());
+        Assert.Throws<InvalidOptionException>(() => FrontEndConfig.Preset("nope"));
+    }
+
+    [Fact]
+    public void LogMel_IsTheDcaseFormulaOverStftAndMelFilters()
+    {
+        var config = new FrontEndConfig { Feature = FeatureKind.LogMel };
+        var clip = Tone(1000);
+        var features = new FeatureExtractor(config).Extract(clip);
+        var power = new Stft(512, 160).Magnitude(clip.Samples, 2f);
+        var mel = new MelFilterBank(16000, 512, 64).Apply(power);
+        for (var t = 0; t < mel.Columns; t += 17)
+            for (var m = 0; m < 64; m++)
+                Assert.Equal(10 * Math.Log10(mel[m, t] + 2.220446049250313e-16), features[t, m], 1e-4);
+        // the tone's band is the loudest one
+        var mid = features.Rows / 2;
+        var loudest = Enumerable.Range(0, 64).MaxBy(m => features[mid, m]);
+        var band = Enumerable.Range(0, 64).MaxBy(m => new MelFilterBank(16000, 512, 64).Weights[m, 32]); // bin 32 = 1000 Hz
+        Assert.Equal(band, loudest);
+    }
+
+    [Fact]
+    public void Configs_AreEqualExactlyWhenTheirFeaturesAre()
+    {
+        var a = FrontEndConfig.Preset("dcase-logmel");
+        var b = a with { WinLength = 512, FMax = 8000, NMfcc = 13, Alpha = 0.3 }; // defaults made explicit, unused knobs moved
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(a, a with { HopLength = 128 });
+        Assert.NotEqual(a, a with { NMels = 40 });
+        var stft = FrontEndConfig.Preset("stft");
+        Assert.Equal(stft, stft with { NMels = 13, Power = 1 });
+        Assert.NotEqual(stft, stft with { Feature = FeatureKind.Power });
+    }
+
+    [Fact]
+    public void Config_TravelsThroughTheManifest()
+    {
+        var config = FrontEndConfig.Preset("vae-mcep") with { HopLength = 80 };
+        Assert.Equal(config, FrontEndConfig.FromJson(config.ToJson()));
+        Assert.Contains("\"window\":\"Blackman\"", config.ToJson());
+        var manifest = new ModelManifest { Kind = "test", Name = "t", Producer = "tests", FrontEnd = config,
+            Graphs = [new GraphSpec("model", "model.onnx", [new TensorSpec("x", "float32", ["frames", "39"], "features")], [])] };
+        var back = ModelFolder.FromJson(ModelFolder.ToJson(manifest), "manifest.json");
+        Assert.Equal(config, back.FrontEnd);
+    }
+
+    [Fact]
+    public void Validate_ReportsEveryProblemAtOnce()
+    {
+        var bad = new FrontEndConfig { NFft = 256, WinLength = 400, HopLength = 0, FMax = 9000 };
+        var e = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(bad));
+        Assert.Contains("win_length", e.Message);
+        Assert.Contains("hop_length", e.Message);
+        Assert.Contains("Nyquist", e.Message);
+        Assert.Throws<InvalidOptionException>(() => FrontEndConfig.FromJson("{ not json"));
+    }
+
+    [Fact]
+    public void Extract_RejectsWrongRatesChannelsAndShortClips()
+    {
+        var extractor = new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel"));
+        Assert.Contains("22050 Hz", Assert.Throws<InvalidAudioException>(() => extractor.Extract(Tone(440, 1, 22050), "x.wav")).Message);
+        Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(new float[3200], 16000, 2)));
+        Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(new float[800], 16000)));
+    }
+
+    [Fact]
+    public void Loader_ComputesInParallel_AndReadsItsCacheTheSecondTime()
+    {
+        var dir = TestData.TempDirectory();
+        for (var i = 0; i < 4; i++) AudioFile.Write(Path.Combine(dir, "audio", $"clip{i}.wav"), Tone(300 + 100 * i, 0.5));
+        File.WriteAllText(Path.Combine(dir, "audio", "readme.txt"), "not audio");
+        var files = AudioFiles.Find(Path.Combine(dir, "audio"));
+        Assert.Equal(4, files.Count);
+        Assert.Equal(4, AudioFiles.Find(Path.Combine(dir, "audio", "clip?.wav")).Count);
+        Assert.Equal([Path.Combine(dir, "audio", "clip2.wav")], AudioFiles.Find(Path.Combine(dir, "audio", "clip2*")));
+        var cache = Path.Combine(dir, "cache");
+        var loader = new FeatureLoader(new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel")), cache);
+        var reports = new List<FeatureLoadProgress>();
+        var first = loader.Load(files, new SyncProgress(reports));
+        Assert.Equal(4, reports.Count);
+        Assert.All(reports, r => Assert.False(r.FromCache));
+        Assert.Equal(4, Directory.GetFiles(cache).Length);
+        reports.Clear();
+        var second = loader.Load(files, new SyncProgress(reports));
+        Assert.All(reports, r => Assert.True(r.FromCache));
+        for (var i = 0; i < 4; i++) Assert.Equal(first[i].Features.Data, second[i].Features.Data);
+        // another configuration misses the cache
+        var other = new FeatureLoader(new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel") with { NMels = 32 }), cache);
+        Assert.Equal(32 * 20, other.LoadFile(files[0]).Columns);
+        Assert.Equal(5, Directory.GetFiles(cache).Length);
+        Assert.Throws<InvalidFileException>(() => AudioFiles.Find(Path.Combine(dir, "nothing-here")));
+    }
+
+    sealed class SyncProgress(List<FeatureLoadProgress> sink) : IProgress<FeatureLoadProgress>
+    {
+        public void Report(FeatureLoadProgress value) { lock (sink) sink.Add(value); }
+    }
+}
