@@ -140,23 +140,19 @@ public sealed class Stft
         var (padded, frames) = Framed(signal, source);
         var bins = Bins;
         var result = new float[bins * frames];
-        // frames are independent: split them over the cores (FFTW's new-array execute is thread-safe)
-        var chunk = Math.Max(64, frames / Environment.ProcessorCount + 1);
-        Parallel.For(0, (frames + chunk - 1) / chunk, c =>
+        // one thread per clip: FeatureLoader runs files in parallel, and a clip is a few milliseconds of work
+        var frame = new float[NFft];
+        var spectrum = new float[2 * bins];
+        var values = new float[bins];
+        for (var t = 0; t < frames; t++)
         {
-            var frame = new float[NFft];
-            var spectrum = new float[2 * bins];
-            var power2 = new float[bins];
-            for (var t = c * chunk; t < Math.Min(frames, (c + 1) * chunk); t++)
-            {
-                TensorPrimitives.Multiply(padded.AsSpan(t * HopLength, NFft), window, frame);
-                Fftw.RealForward(frame, spectrum);
-                for (var k = 0; k < bins; k++) power2[k] = spectrum[2 * k] * spectrum[2 * k] + spectrum[2 * k + 1] * spectrum[2 * k + 1];
-                if (power == 1f) TensorPrimitives.Sqrt(power2, power2);
-                else if (power != 2f) TensorPrimitives.Pow(power2, power / 2, power2);
-                for (var k = 0; k < bins; k++) result[k * frames + t] = power2[k];
-            }
-        });
+            TensorPrimitives.Multiply(padded.AsSpan(t * HopLength, NFft), window, frame);
+            Fftw.RealForward(frame, spectrum);
+            for (var k = 0; k < bins; k++) values[k] = spectrum[2 * k] * spectrum[2 * k] + spectrum[2 * k + 1] * spectrum[2 * k + 1];
+            if (power == 1f) TensorPrimitives.Sqrt(values, values);
+            else if (power != 2f) TensorPrimitives.Pow(values, power / 2, values);
+            for (var k = 0; k < bins; k++) result[k * frames + t] = values[k];
+        }
         return new NdArray([bins, frames], result);
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
 using Pipeline.Shared.Manifest;
 using Pipeline.Tests;
 
@@ -103,5 +104,31 @@ public class CommandLineTests
         ExpectUserError(Run("pipeline-infer", "activations", "-q", "--model", model, "--input", Path.Combine(dir, "ok.npy"), "--out", h), "do not match the manifest");
         Assert.False(File.Exists(h));
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void Features_ForAFileAndForADirectory()
+    {
+        var dir = TestData.TempDirectory();
+        for (var i = 0; i < 3; i++)
+        {
+            var tone = Enumerable.Range(0, 8000).Select(n => (float)(0.3 * Math.Sin(2 * Math.PI * (200 + 150 * i) * n / 16000))).ToArray();
+            AudioFile.Write(Path.Combine(dir, "audio", i == 2 ? "sub" : "", $"clip{i}.wav"), new AudioClip(tone, 16000));
+        }
+        var one = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio", "clip0.wav"), "--preset", "dcase-logmel", "--out", Path.Combine(dir, "clip0.npy"));
+        Assert.True(one.Code == 0, one.Err);
+        Assert.Equal([51, 1280], NpyFile.Read(Path.Combine(dir, "clip0.npy")).Shape);
+
+        var many = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--preset", "vae-mcep", "--order", "12", "--out", Path.Combine(dir, "mcep"));
+        Assert.True(many.Code == 0, many.Err);
+        Assert.Equal([51, 12], NpyFile.Read(Path.Combine(dir, "mcep", "sub", "clip2.npy")).Shape);
+        var config = FrontEndConfig.FromJson(File.ReadAllText(Path.Combine(dir, "mcep", "frontend.json")));
+        Assert.Equal(FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = 12 }, config);
+
+        var bad = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--n-fft", "256", "--win-length", "512", "--out", Path.Combine(dir, "bad"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("win_length", bad.Err);
+        Assert.DoesNotContain("   at ", bad.Err);
+        Assert.False(Directory.Exists(Path.Combine(dir, "bad")));
     }
 }

@@ -132,6 +132,17 @@ public class AudioFileTests
 
         Assert.Throws<InvalidAudioException>(() => AudioFile.Read(Path.Combine(dir, "missing.wav")));
 
+        // a well-formed RIFF/WAVE file whose encoding tag (0x1234) no decoder knows
+        var codec = Path.Combine(dir, "codec.wav");
+        TestData.Python($$"""
+            import struct
+            data = bytes(400)
+            fmt = struct.pack("<HHIIHH", 0x1234, 1, 8000, 16000, 2, 16)
+            body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+            open(r"{{codec}}", "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+            """);
+        Assert.Contains("codec.wav", Assert.Throws<InvalidAudioException>(() => AudioFile.Read(codec)).Message);
+
         // a float WAV holding a NaN, written byte by byte
         var nan = Path.Combine(dir, "nan.wav");
         TestData.Python($$"""

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
@@ -57,7 +58,9 @@ nmf.SetAction(parse =>
     return CommandLineHost.Success;
 });
 
-var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, verbose, quiet };
+var features = FeaturesCommand.Create(quiet);
+
+var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, verbose, quiet };
 var parsed = root.Parse(args);
 return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
     Console.Error, parsed.GetValue(verbose));

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using Pipeline.Shared.Audio;
+
+namespace Pipeline.Benchmarks;
+
+/// <summary>
+/// The audio front end on one thread: 64-band log-mel of a 10 s 16 kHz clip (n_fft 512, hop 160), |STFT| of
+/// 30 s at 22 050 Hz (n_fft 2048, hop 512), and reading + resampling a 10 s 44.1 kHz WAV to 16 kHz. Each prints
+/// the median time, its target, the real-time factor, and the FFT work's rate against the measured sgemm rate
+/// (an upper bound no FFT reaches; the ratio shows how far from compute-bound the step is).
+/// </summary>
+static class FrontEndBenchmark
+{
+    public static void Run(MachineLimits limits)
+    {
+        Console.WriteLine("front end (one thread, median of 21 runs after 3 warm-up)");
+        var random = new Random(1);
+        var clip16k = new AudioClip(Enumerable.Range(0, 160_000).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray(), 16000);
+        var logMel = new FeatureExtractor(new FrontEndConfig { Feature = FeatureKind.LogMel });
+        Report("log-mel 64, 10 s @ 16 kHz", 5, 10, Median(() => logMel.Extract(clip16k)), Flops(512, 1 + 160_000 / 160), limits);
+
+        var clip22k = Enumerable.Range(0, 30 * 22050).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var stft = new Stft(2048, 512);
+        Report("|STFT| n_fft 2048, 30 s @ 22.05 kHz", 15, 30, Median(() => stft.Magnitude(clip22k)), Flops(2048, 1 + clip22k.Length / 512), limits);
+
+        var dir = Path.Combine(Path.GetTempPath(), "pipeline-bench");
+        Directory.CreateDirectory(dir);
+        var wav = Path.Combine(dir, "clip44k.wav");
+        AudioFile.Write(wav, new AudioClip(Enumerable.Range(0, 441_000).Select(i => (float)(0.5 * Math.Sin(i * 0.05) + 0.1 * (random.NextDouble() - 0.5))).ToArray(), 44100));
+        var read = new AudioReadOptions { SampleRate = 16000 };
+        Report("read + resample 10 s 44.1 → 16 kHz", 10, 10, Median(() => AudioFile.Read(wav, read)), 0, limits);
+        File.Delete(wav);
+    }
+
+    static double Flops(int n, int frames) => 2.5 * n * Math.Log2(n) * frames; // real FFT ≈ half a complex one's 5 n log2 n
+
+    static double Median(Action work)
+    {
+        for (var i = 0; i < 3; i++) work();
+        var times = new List<double>();
+        for (var i = 0; i < 21; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            work();
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[10];
+    }
+
+    static void Report(string what, double targetMs, double audioSeconds, double ms, double flops, MachineLimits limits)
+    {
+        var rate = flops > 0 ? $"   FFT {flops / ms / 1e6:F1} GFLOP/s = {flops / ms / 1e6 / limits.SgemmGflops:P1} of sgemm" : "";
+        Console.WriteLine($"  {what,-38} {ms,7:F2} ms   target {targetMs} ms ({ms / targetMs:F2} of it)   {audioSeconds * 1000 / ms,6:F0}x real time{rate}");
+    }
+}

@@ -1,0 +1,141 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Files;
+
+/// <summary><c>pipeline-train features</c>: the front end's output as .npy files, to inspect or compare with Python tools.</summary>
+static class FeaturesCommand
+{
+    public static Command Create(Option<bool> quiet)
+    {
+        var input = new Option<string>("--input", "-i") { Description = "An audio file, a directory (searched recursively) or a glob such as 'data/normal_*.wav'", Required = true };
+        var preset = new Option<string>("--preset", "-p") { Description = $"Front-end recipe: {string.Join(", ", FrontEndConfig.PresetNames)}", DefaultValueFactory = _ => "dcase-logmel" };
+        var output = new Option<string>("--out", "-o") { Description = "A .npy file for one input file; a directory (one .npy per file, plus frontend.json) otherwise", Required = true };
+        var feature = new Option<FeatureKind?>("--feature") { Description = "Override what is computed: Magnitude, Power, Mel, LogMel, Mfcc, MelCepstrum" };
+        var sampleRate = new Option<int?>("--sample-rate") { Description = "Override the analysis sample rate (audio is resampled to it)" };
+        var nFft = new Option<int?>("--n-fft") { Description = "Override the FFT size" };
+        var hop = new Option<int?>("--hop-length") { Description = "Override the samples between frames" };
+        var win = new Option<int?>("--win-length") { Description = "Override the window length (≤ n_fft)" };
+        var nMels = new Option<int?>("--n-mels") { Description = "Override the number of mel bands" };
+        var fmin = new Option<double?>("--fmin") { Description = "Override the lowest mel frequency (Hz)" };
+        var fmax = new Option<double?>("--fmax") { Description = "Override the highest mel frequency (Hz, ≤ sr/2)" };
+        var nMfcc = new Option<int?>("--n-mfcc") { Description = "Override the number of MFCCs" };
+        var order = new Option<int?>("--order") { Description = "Override the mel-cepstrum order" };
+        var alpha = new Option<double?>("--alpha") { Description = "Override the mel-cepstrum all-pass constant" };
+        var context = new Option<int?>("--context") { Description = "Frames of mirrored context on each side (0: none)" };
+        var cache = new Option<string?>("--cache") { Description = "Cache directory: features are reused when the file and the front end are unchanged" };
+
+        var command = new Command("features", """
+            Compute the front end's features: one row per frame, (frames, dimensions), float32 .npy.
+
+            Examples:
+              pipeline-train features --input clip.wav --preset dcase-logmel --out clip.npy
+              pipeline-train features --input data/train --preset vae-mcep --order 24 --out artifacts/features/train
+            """)
+        {
+            input, preset, output, feature, sampleRate, nFft, hop, win, nMels, fmin, fmax, nMfcc, order, alpha, context, cache,
+        };
+        command.SetAction(parse =>
+        {
+            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var config = FrontEndConfig.Preset(parse.GetValue(preset)!);
+            config = config with
+            {
+                Feature = parse.GetValue(feature) ?? config.Feature,
+                SampleRate = parse.GetValue(sampleRate) ?? config.SampleRate,
+                NFft = parse.GetValue(nFft) ?? config.NFft,
+                HopLength = parse.GetValue(hop) ?? config.HopLength,
+                WinLength = parse.GetValue(win) ?? config.WinLength,
+                NMels = parse.GetValue(nMels) ?? config.NMels,
+                FMin = parse.GetValue(fmin) ?? config.FMin,
+                FMax = parse.GetValue(fmax) ?? config.FMax,
+                NMfcc = parse.GetValue(nMfcc) ?? config.NMfcc,
+                CepstrumOrder = parse.GetValue(order) ?? config.CepstrumOrder,
+                Alpha = parse.GetValue(alpha) ?? config.Alpha,
+                ContextBefore = parse.GetValue(context) ?? config.ContextBefore,
+                ContextAfter = parse.GetValue(context) ?? config.ContextAfter,
+            };
+            var loader = new FeatureLoader(new FeatureExtractor(config), parse.GetValue(cache));
+            var source = parse.GetValue(input)!;
+            var target = parse.GetValue(output)!;
+            var files = AudioFiles.Find(source);
+            var single = File.Exists(source);
+            log.WriteLine($"{files.Count} file(s), {config.Feature} at {config.SampleRate} Hz, n_fft {config.NFft}, hop {config.HopLength} → {config.Dimensions} values per frame");
+            var clock = Stopwatch.StartNew();
+            if (single)
+            {
+                var result = loader.LoadFile(files[0]);
+                NpyFile.Write(target, result);
+                log.WriteLine($"wrote {target}: {result.ShapeText} in {clock.Elapsed.TotalSeconds:F2} s");
+                return CommandLineHost.Success;
+            }
+            var root = Directory.Exists(source) ? source : Path.GetDirectoryName(source) ?? ".";
+            using var bar = new ConsoleProgressBar(log, files.Count, "features");
+            var results = loader.Load(files, new Progress(bar));
+            AtomicFile.WriteDirectory(target, folder =>
+            {
+                foreach (var (path, array) in results)
+                {
+                    var name = Path.ChangeExtension(Path.GetRelativePath(root, path), ".npy");
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, name))!);
+                    NpyFile.Write(Path.Combine(folder, name), array);
+                }
+                File.WriteAllText(Path.Combine(folder, "frontend.json"), config.ToJson());
+            });
+            bar.Dispose();
+            log.WriteLine($"wrote {results.Count} feature files ({results.Sum(r => (long)r.Features.Rows)} frames) to {target} in {clock.Elapsed.TotalSeconds:F2} s");
+            return CommandLineHost.Success;
+        });
+        return command;
+    }
+
+    sealed class Progress(ConsoleProgressBar bar) : IProgress<FeatureLoadProgress>
+    {
+        public void Report(FeatureLoadProgress value) => bar.Update(value.Done, Path.GetFileName(value.File) + (value.FromCache ? " (cached)" : ""));
+    }
+}
+
+/// <summary>
+/// A one-line progress bar with rate and ETA on a terminal; plain log lines (about every 10 %) when the output
+/// is redirected, so logs stay readable.
+/// </summary>
+sealed class ConsoleProgressBar(TextWriter output, int total, string label) : IDisposable
+{
+    readonly Stopwatch clock = Stopwatch.StartNew();
+    readonly bool terminal = ReferenceEquals(output, Console.Error) && !Console.IsErrorRedirected;
+    readonly Lock gate = new();
+    int lastDecile = -1;
+    bool finished;
+
+    public void Update(int done, string detail)
+    {
+        lock (gate)
+        {
+            if (finished) return;
+            var fraction = total == 0 ? 1 : (double)done / total;
+            var eta = done == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (total - done));
+            if (terminal)
+            {
+                var filled = (int)(fraction * 30);
+                output.Write($"\r{label} [{new string('#', filled)}{new string('-', 30 - filled)}] {done}/{total}  ETA {eta:mm\\:ss}  {detail,-40}");
+            }
+            else if ((int)(fraction * 10) > lastDecile)
+            {
+                lastDecile = (int)(fraction * 10);
+                output.WriteLine($"{label}: {done}/{total} ({fraction:P0}), ETA {eta:mm\\:ss}");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            if (finished) return;
+            finished = true;
+            if (terminal) output.WriteLine();
+        }
+    }
+}
