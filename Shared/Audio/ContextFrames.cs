@@ -20,13 +20,22 @@ public static class ContextFrames
         if (before > frames || after > frames)
             throw new InvalidInputException($"{frames} frames are fewer than the mirrored context ({before} before, {after} after)");
         var result = new float[frames * width * dims];
-        for (var t = 0; t < frames; t++)
-            for (var j = 0; j < width; j++)
-            {
-                var p = t + j - before; // position in the original sequence
-                var source = p < 0 ? -1 - p : p >= frames ? 2 * frames - 1 - p : p;
-                features.Data.AsSpan(source * dims, dims).CopyTo(result.AsSpan((t * width + j) * dims, dims));
-            }
+        for (var t = 0; t < frames; t++) CopyRow(features, t, before, after, result.AsSpan(t * width * dims, width * dims));
         return new NdArray([frames, width * dims], result);
+    }
+
+    /// <summary>
+    /// Row <paramref name="t"/> of <see cref="Stack"/> written into <paramref name="destination"/> ((before + after) · dims
+    /// values) without building the whole matrix: trainers gather mini-batches this way from per-frame features.
+    /// </summary>
+    public static void CopyRow(NdArray features, int t, int before, int after, Span<float> destination)
+    {
+        int frames = features.Rows, dims = features.Columns;
+        for (var j = 0; j < before + after; j++)
+        {
+            var p = t + j - before; // position in the original sequence
+            var source = p < 0 ? -1 - p : p >= frames ? 2 * frames - 1 - p : p;
+            features.Data.AsSpan(source * dims, dims).CopyTo(destination.Slice(j * dims, dims));
+        }
     }
 }

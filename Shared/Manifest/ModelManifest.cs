@@ -27,6 +27,8 @@ public sealed record ModelManifest
     public required IReadOnlyList<GraphSpec> Graphs { get; init; }
     public DecompositionInfo? Decomposition { get; init; }
     public TrainingSummary? Training { get; init; }
+    /// <summary>How an anomaly scorer turns the graph's per-frame errors into a file score and a decision.</summary>
+    public AnomalyScoring? Anomaly { get; init; }
     /// <summary>The audio front end whose features the model consumes; Inference recomputes them from it.</summary>
     public Audio.FrontEndConfig? FrontEnd { get; init; }
     /// <summary>SHA-256 (lower-case hex) of every file in the folder but the manifest; absent in the embedded copy.</summary>
@@ -57,6 +59,13 @@ public sealed record TensorSpec(string Name, string ElementType, IReadOnlyList<s
 /// <param name="Epsilon">Floor applied to W·H and to update denominators.</param>
 /// <param name="DefaultIterations">Multiplicative updates run by the activation graph when no count is given.</param>
 public sealed record DecompositionInfo(int Features, int Rank, double Beta, double Epsilon, int DefaultIterations, string Layout);
+
+/// <summary>
+/// The anomaly-scoring contract: per-file score = <see cref="Aggregation"/> ("max" or "mean") of the per-frame
+/// errors after dropping <see cref="TrimFrames"/> at each end; anomalous when the score exceeds <see cref="Threshold"/>.
+/// </summary>
+/// <param name="ThresholdRule">How the threshold was chosen, in words (e.g. "FPR 0.1 on 9 validation normals").</param>
+public sealed record AnomalyScoring(string Aggregation, int TrimFrames, double Threshold, string ThresholdRule);
 
 /// <summary>How the model was fitted; informative, never read back into the computation.</summary>
 public sealed record TrainingSummary(

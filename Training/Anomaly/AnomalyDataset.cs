@@ -1,0 +1,77 @@
+using System.Text.RegularExpressions;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Errors;
+
+namespace Pipeline.Training.Anomaly;
+
+/// <summary>One recording with its label from the data set's layout.</summary>
+/// <param name="MachineId">"id_01" when the name carries one, else "all".</param>
+/// <param name="Kind">For anomalies whose name says what kind they are (the synthetic set's), e.g. "bearingclicks_s2".</param>
+public sealed record LabeledClip(string Path, string MachineId, bool IsAnomaly, string? Kind);
+
+/// <summary>
+/// An anomalous-sound data set on disk, in one of the two common layouts:
+/// ToyADMOS as in seed 003 (<c>train_normal/</c>, <c>test_normal/</c>, <c>test_anomaly/</c>) or DCASE
+/// (<c>train/normal_*.wav</c>, <c>test/normal_*.wav</c>, <c>test/anomaly_*.wav</c>). Labels come from the
+/// folders (ToyADMOS) or the file-name prefixes (DCASE); machine IDs from <c>id_NN</c> in the names.
+/// </summary>
+public sealed partial record AnomalyDataset(string Directory, string Layout, IReadOnlyList<LabeledClip> Train, IReadOnlyList<LabeledClip> Test)
+{
+    [GeneratedRegex(@"id_(\d+)")]
+    private static partial Regex MachinePattern();
+
+    [GeneratedRegex(@"anomaly_([a-z]+)(?:_(s\d))?")]
+    private static partial Regex KindPattern();
+
+    /// <summary>Reads the layout under <paramref name="directory"/>; the test part may be absent.</summary>
+    public static AnomalyDataset Open(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory)) throw new InvalidFileException(directory, "no such data directory");
+        string Sub(string name) => Path.Combine(directory, name);
+        if (System.IO.Directory.Exists(Sub("train_normal")))
+        {
+            var train = Clips(Sub("train_normal"), anomaly: false);
+            var test = new List<LabeledClip>();
+            if (System.IO.Directory.Exists(Sub("test_normal"))) test.AddRange(Clips(Sub("test_normal"), anomaly: false));
+            if (System.IO.Directory.Exists(Sub("test_anomaly"))) test.AddRange(Clips(Sub("test_anomaly"), anomaly: true));
+            return Checked(new AnomalyDataset(directory, "toyadmos", train, test));
+        }
+        if (System.IO.Directory.Exists(Sub("train")))
+        {
+            var train = Clips(Sub("train"), anomaly: null);
+            if (train.Any(c => c.IsAnomaly))
+                throw new InvalidFileException(Sub("train"), "holds anomaly_* files; training uses normal sounds only");
+            var test = System.IO.Directory.Exists(Sub("test")) ? Clips(Sub("test"), anomaly: null) : [];
+            return Checked(new AnomalyDataset(directory, "dcase", train, test));
+        }
+        throw new InvalidFileException(directory,
+            "is neither a ToyADMOS layout (train_normal/, test_normal/, test_anomaly/) nor a DCASE one (train/normal_*.wav, test/normal_*.wav, test/anomaly_*.wav)");
+    }
+
+    static AnomalyDataset Checked(AnomalyDataset set)
+    {
+        if (set.Train.Count == 0) throw new InvalidFileException(set.Directory, "has no training clips");
+        return set;
+    }
+
+    static List<LabeledClip> Clips(string folder, bool? anomaly)
+    {
+        var files = System.IO.Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => AudioFiles.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal);
+        var clips = new List<LabeledClip>();
+        foreach (var file in files)
+        {
+            var name = Path.GetFileNameWithoutExtension(file).ToLowerInvariant();
+            var isAnomaly = anomaly ?? (name.StartsWith("anomaly", StringComparison.Ordinal)
+                ? true
+                : name.StartsWith("normal", StringComparison.Ordinal) ? false : throw new InvalidFileException(file, "a DCASE file name must start with normal_ or anomaly_"));
+            var id = MachinePattern().Match(name) is { Success: true } m ? $"id_{m.Groups[1].Value}" : "all";
+            string? kind = null;
+            if (isAnomaly && KindPattern().Match(name) is { Success: true } k && k.Groups[1].Value != "id")
+                kind = k.Groups[2].Success ? $"{k.Groups[1].Value}_{k.Groups[2].Value}" : k.Groups[1].Value;
+            clips.Add(new LabeledClip(file, id, isAnomaly, kind));
+        }
+        return clips;
+    }
+}

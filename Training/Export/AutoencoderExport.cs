@@ -1,0 +1,142 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Manifest;
+using Pipeline.Training.Anomaly;
+using Pipeline.Training.Export.Proto;
+using Pipeline.Training.Nn;
+using static Pipeline.Training.Export.OnnxGraphBuilder;
+using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
+
+namespace Pipeline.Training.Export;
+
+/// <summary>
+/// Exports a trained <see cref="Autoencoder"/> as one fixed graph, <c>model.onnx</c> (role <c>scorer</c>):
+/// context-stacked features (frames, D) → per-frame error mean((x − x̂)²) (frames) and the reconstruction
+/// (frames, D). Dropout is dropped and every BatchNorm (evaluation statistics) is folded into the Gemm that
+/// follows it: W′ = W·diag(s), b′ = b + W·t for BatchNorm's affine map x·s + t.
+/// </summary>
+public static class AutoencoderExport
+{
+    public const string ModelFile = "model.onnx";
+    public const string FramesDim = "frames";
+
+    /// <summary>Writes the model folder and returns the manifest as written.</summary>
+    public static ModelManifest Export(Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
+        TrainingSummary? training = null)
+    {
+        if (frontEnd.Dimensions != model.InputSize)
+            throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame but the autoencoder takes {model.InputSize}");
+        var layers = Fold(model);
+        var d = model.InputSize.ToString();
+        var manifest = new ModelManifest
+        {
+            Kind = "anomaly-autoencoder",
+            Name = name,
+            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Graphs =
+            [
+                new GraphSpec("scorer", ModelFile,
+                    [new TensorSpec("features", "float32", [FramesDim, d], "context-stacked front-end features, one row per frame")],
+                    [
+                        new TensorSpec("frame_error", "float32", [FramesDim], "mean squared reconstruction error of each frame"),
+                        new TensorSpec("reconstruction", "float32", [FramesDim, d], "the autoencoder's reconstruction"),
+                    ]),
+            ],
+            FrontEnd = frontEnd,
+            Anomaly = scoring,
+            Training = training,
+            ParametersSha256 = ParametersHash(layers),
+        };
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, model.InputSize) });
+    }
+
+    static string ParametersHash(List<FoldedLayer> layers)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var layer in layers)
+        {
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(layer.Weight.Data.AsSpan()));
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(layer.Bias.Data.AsSpan()));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>One Gemm (weight (out, in), bias (out)) and whether a ReLU follows it.</summary>
+    internal sealed record FoldedLayer(NdArray Weight, NdArray Bias, bool Relu);
+
+    /// <summary>The network as Gemm(+ReLU) layers with BatchNorm folded forward and Dropout removed.</summary>
+    internal static List<FoldedLayer> Fold(Autoencoder model)
+    {
+        var modules = model.Encoder.NamedChildren().Concat(model.Decoder.NamedChildren()).Select(c => c.Module).ToList();
+        var layers = new List<FoldedLayer>();
+        double[]? scale = null, shift = null; // a BatchNorm waiting for the next Linear
+        foreach (var module in modules)
+            switch (module)
+            {
+                case Linear linear:
+                {
+                    int outs = linear.Weight.Size(0), ins = linear.Weight.Size(1);
+                    var w = linear.Weight.ToArray();
+                    var b = linear.Bias?.ToArray() ?? new float[outs];
+                    var weight = new float[outs * ins];
+                    var bias = new float[outs];
+                    for (var o = 0; o < outs; o++)
+                    {
+                        double acc = b[o];
+                        for (var i = 0; i < ins; i++)
+                        {
+                            weight[o * ins + i] = (float)(w[o * ins + i] * (scale?[i] ?? 1.0));
+                            acc += w[o * ins + i] * (shift?[i] ?? 0.0);
+                        }
+                        bias[o] = (float)acc;
+                    }
+                    layers.Add(new FoldedLayer(new NdArray([outs, ins], weight), new NdArray([outs], bias), false));
+                    (scale, shift) = (null, null);
+                    break;
+                }
+                case ReLU:
+                    layers[^1] = layers[^1] with { Relu = true };
+                    break;
+                case BatchNorm1d bn:
+                {
+                    var c = bn.Weight.Count;
+                    scale = new double[c];
+                    shift = new double[c];
+                    for (var i = 0; i < c; i++)
+                    {
+                        scale[i] = bn.Weight.Span[i] / Math.Sqrt(bn.RunningVar.Span[i] + bn.Eps);
+                        shift[i] = bn.Bias.Span[i] - bn.RunningMean.Span[i] * scale[i];
+                    }
+                    break;
+                }
+                case Dropout:
+                    break; // the identity at inference
+                default:
+                    throw new InvalidOperationException($"cannot export a {module.GetType().Name} layer");
+            }
+        if (scale is not null) throw new InvalidOperationException("a BatchNorm at the end of the network has no Gemm to fold into");
+        return layers;
+    }
+
+    static GraphProto Graph(List<FoldedLayer> layers, int inputSize)
+    {
+        var g = new OnnxGraphBuilder("autoencoder_scorer");
+        var d = inputSize.ToString();
+        var x = g.Input("features", DataType.Float, FramesDim, d);
+        var h = x;
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var wName = g.Constant($"layer{i}_weight", layers[i].Weight);
+            var bName = g.Constant($"layer{i}_bias", layers[i].Bias);
+            h = g.Node("Gemm", [h, wName, bName], null, IntAttribute("transB", 1));
+            if (layers[i].Relu) h = g.Node("Relu", [h]);
+        }
+        h = g.Node("Identity", [h], "reconstruction");
+        var diff = g.Node("Sub", [x, h]);
+        var squared = g.Node("Mul", [diff, diff]);
+        g.Node("ReduceMean", [squared], "frame_error", IntsAttribute("axes", 1), IntAttribute("keepdims", 0));
+        g.Output("frame_error", DataType.Float, FramesDim);
+        g.Output("reconstruction", DataType.Float, FramesDim, d);
+        return g.Build();
+    }
+}
