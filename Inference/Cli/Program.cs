@@ -49,6 +49,8 @@ reconstruct.SetAction(p =>
     return CommandLineHost.Success;
 });
 
+var score = ScoreCommand.Create(Options, Log);
+
 var info = new Command("info", "Verify a model folder and print its manifest.\n\nExample:\n  pipeline-infer info --model artifacts/models/nmf-demo") { model };
 info.SetAction(p =>
 {
@@ -61,7 +63,7 @@ info.SetAction(p =>
 
 var root = new RootCommand("pipeline-infer: run exported Pipeline models with ONNX Runtime.")
 {
-    activations, reconstruct, info, verbose, quiet, threads, provider,
+    activations, reconstruct, score, info, verbose, quiet, threads, provider,
 };
 OrtEnvironment.Configure(OrtLogLevel.Error);
 var parsed = root.Parse(args);

@@ -69,7 +69,7 @@ public sealed class MachineSynth
         var n = (int)(Seconds * SampleRate);
         var y = new double[n];
         var dt = 1.0 / SampleRate;
-        var s = spec.Kind == AnomalyKind.None ? 0 : spec.Severity / 3.0; // 1/3, 2/3, 1
+        var s = spec.Kind == AnomalyKind.None ? 0 : Math.Pow(spec.Severity / 3.0, 2); // 1/9, 4/9, 1: severity 1 is subtle
 
         // shaft speed: base × (1 + slow wobble + a small random walk), different on every clip
         var wobbleRate = 0.3 + 0.4 * g.NextDouble();
@@ -78,7 +78,7 @@ public sealed class MachineSynth
         var speedScale = 1 + 0.02 * (g.NextDouble() - 0.5);
         double phase = 0, meshPhase = 0;
         var harmonicPhases = machine.Harmonics.Select(_ => 2 * Math.PI * g.NextDouble()).ToArray();
-        var stretch = spec.Kind == AnomalyKind.ShiftedHarmonics ? 0.012 + 0.02 * s : 0.0;
+        var stretch = spec.Kind == AnomalyKind.ShiftedHarmonics ? 0.003 + 0.03 * s : 0.0;
         var noiseState = 0.0;
         var gearPeriod = 4.0; // shaft turns per gear revolution
         for (var i = 0; i < n; i++)
@@ -96,8 +96,8 @@ public sealed class MachineSynth
             }
             if (spec.Kind == AnomalyKind.Imbalance)
             {
-                motor *= 1 + (0.25 + 0.5 * s) * Math.Sin(phase);
-                motor += (0.3 + 0.6 * s) * Math.Sin(phase + 0.3);
+                motor *= 1 + 0.6 * s * Math.Sin(phase);
+                motor += 0.8 * s * Math.Sin(phase + 0.3);
             }
             // gear mesh: teeth × shaft rate / gear ratio, with sidebands at the shaft rate
             meshPhase += 2 * Math.PI * f * machine.Teeth / gearPeriod * dt;
@@ -106,7 +106,7 @@ public sealed class MachineSynth
             {
                 var toothAngle = phase / gearPeriod % (2 * Math.PI);
                 var toothWidth = 2 * Math.PI / machine.Teeth;
-                if (toothAngle < toothWidth) mesh *= 1 - (0.5 + 0.5 * s);
+                if (toothAngle < toothWidth) mesh *= 1 - (0.2 + 0.8 * s);
             }
             // coloured background noise (a one-pole low-pass of white noise)
             noiseState = machine.NoiseColour * noiseState + (1 - machine.NoiseColour) * (2 * g.NextDouble() - 1) * 6;
@@ -119,30 +119,30 @@ public sealed class MachineSynth
                 // impacts at a non-integer multiple of the shaft rate ring a 3–5 kHz resonance
                 var rate = machine.BaseHz * (2.3 + 0.8 * g.NextDouble()) / 4;
                 var resonance = 3000 + 2000 * g.NextDouble();
-                AddImpacts(y, g, rate, resonance, decay: 0.002, amplitude: 0.08 + 0.35 * s, jitter: 0.1);
+                AddImpacts(y, g, rate, resonance, decay: 0.002, amplitude: 0.4 * s, jitter: 0.1);
                 break;
             }
             case AnomalyKind.Rattle:
             {
-                var bursts = (int)(Seconds * (2 + 6 * s));
+                var bursts = (int)Math.Ceiling(Seconds * (1 + 6 * s));
                 for (var b = 0; b < bursts; b++)
                 {
                     var start = g.NextInt(n);
                     var length = (int)(SampleRate * (0.02 + 0.05 * g.NextDouble()));
-                    var level = 0.05 + 0.3 * s;
+                    var level = 0.35 * s;
                     for (var i = start; i < Math.Min(n, start + length); i++)
                         y[i] += level * (2 * g.NextDouble() - 1) * Math.Exp(-(i - start) / (0.3 * length));
                 }
                 break;
             }
             case AnomalyKind.MissingTooth:
-                AddImpacts(y, g, machine.BaseHz / 4, 1200 + 400 * g.NextDouble(), decay: 0.004, amplitude: 0.05 + 0.2 * s, jitter: 0.0);
+                AddImpacts(y, g, machine.BaseHz / 4, 1200 + 400 * g.NextDouble(), decay: 0.004, amplitude: 0.25 * s, jitter: 0.0);
                 break;
         }
-        var peak = y.Max(Math.Abs);
-        var gain = 0.7 / Math.Max(peak, 1e-9);
+        // one fixed gain for every clip: a per-clip normalisation would turn a fault's extra energy into a level
+        // change of the whole clip, which a detector could spot without hearing the fault itself
         var samples = new float[n];
-        for (var i = 0; i < n; i++) samples[i] = (float)(y[i] * Math.Min(gain, 1.2));
+        for (var i = 0; i < n; i++) samples[i] = (float)Math.Clamp(0.3 * y[i], -1.0, 1.0);
         return new AudioClip(samples, SampleRate);
     }
 

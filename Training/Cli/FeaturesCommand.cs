@@ -101,7 +101,7 @@ static class FeaturesCommand
 /// A one-line progress bar with rate and ETA on a terminal; plain log lines (about every 10 %) when the output
 /// is redirected, so logs stay readable.
 /// </summary>
-sealed class ConsoleProgressBar(TextWriter output, int total, string label) : IDisposable
+sealed class ConsoleProgressBar(TextWriter output, int total, string label, bool logWhenRedirected = true) : IDisposable
 {
     readonly Stopwatch clock = Stopwatch.StartNew();
     readonly bool terminal = ReferenceEquals(output, Console.Error) && !Console.IsErrorRedirected;
@@ -121,7 +121,7 @@ sealed class ConsoleProgressBar(TextWriter output, int total, string label) : ID
                 var filled = (int)(fraction * 30);
                 output.Write($"\r{label} [{new string('#', filled)}{new string('-', 30 - filled)}] {done}/{total}  ETA {eta:mm\\:ss}  {detail,-40}");
             }
-            else if ((int)(fraction * 10) > lastDecile)
+            else if (logWhenRedirected && (int)(fraction * 10) > lastDecile)
             {
                 lastDecile = (int)(fraction * 10);
                 output.WriteLine($"{label}: {done}/{total} ({fraction:P0}), ETA {eta:mm\\:ss}");

@@ -1,0 +1,115 @@
+using Pipeline.Inference.Models;
+using Pipeline.Inference.Runtime;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Shared.Scoring;
+
+namespace Pipeline.Inference.Anomaly;
+
+/// <summary>One file's verdict.</summary>
+/// <param name="Score">The aggregated per-frame error (higher: more anomalous).</param>
+/// <param name="IsAnomaly">Score above the manifest's threshold.</param>
+/// <param name="FrameErrors">The per-frame error curve.</param>
+/// <param name="Notes">What was done to the input on the way (resampled, mixed down, trim shortened, clipping seen).</param>
+public sealed record AnomalyResult(string Source, double Score, bool IsAnomaly, float[] FrameErrors, IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Scores recordings with an exported anomaly model: WAV → the Shared front end (configured by the manifest) →
+/// ONNX Runtime (per-frame error) → the manifest's aggregation and threshold. Input at another sample rate is
+/// resampled and multi-channel input mixed down; each is noted in the result. Thread-safe.
+/// </summary>
+public sealed class AnomalyScorer : IDisposable
+{
+    const string Role = "scorer";
+    readonly ModelPackage package;
+    readonly bool ownsPackage;
+    readonly FeatureExtractor extractor;
+    readonly InferenceSession session;
+
+    /// <summary>Opens and verifies a model folder.</summary>
+    public AnomalyScorer(string modelDirectory, SessionOptions? options = null) : this(ModelPackage.Open(modelDirectory, options), true) { }
+
+    /// <summary>Uses an opened model folder (not disposed with the scorer).</summary>
+    public AnomalyScorer(ModelPackage package) : this(package, false) { }
+
+    AnomalyScorer(ModelPackage package, bool ownsPackage)
+    {
+        this.package = package;
+        this.ownsPackage = ownsPackage;
+        try
+        {
+            var manifest = package.Manifest;
+            FrontEnd = manifest.FrontEnd ?? throw new ModelContractException($"{package.Directory}: the manifest has no front-end configuration");
+            Scoring = manifest.Anomaly ?? throw new ModelContractException($"{package.Directory}: a '{manifest.Kind}' model has no anomaly scoring rule");
+            var graph = package.Graph(Role);
+            var declared = graph.Inputs[0].FixedDim(1);
+            if (declared != FrontEnd.Dimensions)
+                throw new ModelContractException($"{package.Directory}: the front end gives {FrontEnd.Dimensions} values per frame but the graph's input takes {declared}");
+            extractor = new FeatureExtractor(FrontEnd);
+            session = package.Session(Role);
+            var input = session.Inputs.Single();
+            if (input.Shape.Count != 2 || input.Shape[1] != FrontEnd.Dimensions)
+                throw new ModelContractException($"{package.Directory}: the graph's input is {input.ShapeText}, the manifest says (frames, {FrontEnd.Dimensions})");
+        }
+        catch
+        {
+            if (ownsPackage) package.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The front end the model was trained with.</summary>
+    public FrontEndConfig FrontEnd { get; }
+
+    /// <summary>Aggregation, trim and threshold.</summary>
+    public AnomalyScoring Scoring { get; }
+
+    /// <summary>Reads and scores one file.</summary>
+    public AnomalyResult ScoreFile(string path)
+    {
+        var clip = AudioFile.Read(path, new AudioReadOptions { Mono = false });
+        return Score(clip, path);
+    }
+
+    /// <summary>Scores a clip at any rate and channel count.</summary>
+    public AnomalyResult Score(AudioClip clip, string source = "signal")
+    {
+        var notes = new List<string>();
+        if (clip.Channels > 1)
+        {
+            notes.Add($"mixed {clip.Channels} channels to mono");
+            clip = AudioFile.MixDown(clip);
+        }
+        if (clip.SampleRate != FrontEnd.SampleRate)
+        {
+            notes.Add($"resampled {clip.SampleRate} Hz to {FrontEnd.SampleRate} Hz");
+            clip = Resampler.Resample(clip, FrontEnd.SampleRate);
+        }
+        var clipped = clip.Samples.Count(s => Math.Abs(s) >= 0.999f);
+        if (clipped > clip.Samples.Length / 1000) notes.Add($"clipping: {100.0 * clipped / clip.Samples.Length:F1} % of samples at full scale");
+        if (clip.Samples.All(s => s == 0)) notes.Add("silent");
+        var features = extractor.Extract(clip, source);
+        var errors = FrameErrors(features);
+        var trim = FrameScores.EffectiveTrim(errors.Length, Scoring.TrimFrames);
+        if (trim < Scoring.TrimFrames) notes.Add($"short clip: {errors.Length} frames, trim reduced from {Scoring.TrimFrames} to {trim}");
+        var score = FrameScores.Aggregate(errors, Scoring.Aggregation, Scoring.TrimFrames);
+        return new AnomalyResult(source, score, score > Scoring.Threshold, errors, notes);
+    }
+
+    /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>
+    public float[] FrameErrors(NdArray features)
+    {
+        if (features.Shape.Length != 2 || features.Columns != FrontEnd.Dimensions)
+            throw new InvalidInputException($"features of shape {features.ShapeText}; the model takes (frames, {FrontEnd.Dimensions})");
+        var output = session.Run(new Dictionary<string, OrtInput> { ["features"] = OrtInput.Float(features) }, ["frame_error"]);
+        return output["frame_error"].Data;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (ownsPackage) package.Dispose();
+    }
+}

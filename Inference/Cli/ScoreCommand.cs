@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Pipeline.Inference.Anomaly;
+using Pipeline.Inference.Runtime;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
+
+/// <summary><c>pipeline-infer score</c>: anomaly scores of files and folders.</summary>
+static class ScoreCommand
+{
+    public static Command Create(Func<ParseResult, SessionOptions> options, Func<ParseResult, TextWriter> log)
+    {
+        var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
+        var inputs = new Argument<string[]>("inputs") { Description = "Audio files, directories (recursive) or globs", Arity = ArgumentArity.OneOrMore };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line instead of a table" };
+        var frames = new Option<bool>("--frames") { Description = "With --json, include the per-frame error curve" };
+        var command = new Command("score", """
+            Score recordings with an anomaly model: one line per file with its score, the decision and notes.
+            Finding anomalies is not an error: the exit code is 0 unless a file or the model could not be used.
+
+            Examples:
+              pipeline-infer score --model artifacts/models/ae data/test/clip.wav
+              pipeline-infer score --model artifacts/models/ae data/test --json > scores.jsonl
+            """) { model, inputs, json, frames };
+        command.SetAction(parse =>
+        {
+            using var scorer = new AnomalyScorer(parse.GetValue(model)!, options(parse));
+            var files = new List<string>();
+            var failures = new List<(string File, string Problem)>();
+            foreach (var input in parse.GetValue(inputs)!)
+            {
+                try { files.AddRange(AudioFiles.Find(input)); }
+                catch (PipelineException e) { failures.Add((input, e.Message)); }
+            }
+            // files run in parallel; lines come out in input order
+            var results = new (AnomalyResult? Result, string? Problem)[files.Count];
+            Parallel.For(0, files.Count, i =>
+            {
+                try { results[i] = (scorer.ScoreFile(files[i]), null); }
+                catch (PipelineException e) { results[i] = (null, e.Message); }
+            });
+            var asJson = parse.GetValue(json);
+            var output = Console.Out;
+            if (!asJson) output.WriteLine($"{"file",-48} {"score",12} {"decision",9}  notes (threshold {scorer.Scoring.Threshold.ToString("G5", CultureInfo.InvariantCulture)})");
+            for (var i = 0; i < files.Count; i++)
+            {
+                var (result, problem) = results[i];
+                if (result is null) { failures.Add((files[i], problem!)); continue; }
+                if (asJson)
+                {
+                    var line = new Dictionary<string, object>
+                    {
+                        ["file"] = files[i], ["score"] = result.Score, ["anomaly"] = result.IsAnomaly,
+                        ["threshold"] = scorer.Scoring.Threshold, ["notes"] = result.Notes,
+                    };
+                    if (parse.GetValue(frames)) line["frame_errors"] = result.FrameErrors;
+                    output.WriteLine(JsonSerializer.Serialize(line));
+                }
+                else
+                    output.WriteLine($"{Shorten(files[i], 48),-48} {result.Score.ToString("G6", CultureInfo.InvariantCulture),12} {(result.IsAnomaly ? "anomaly" : "normal"),9}  {string.Join("; ", result.Notes)}");
+            }
+            foreach (var (file, problem) in failures)
+            {
+                if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["error"] = problem }));
+                Console.Error.WriteLine($"error: {problem}");
+            }
+            log(parse).WriteLine($"{files.Count - failures.Count(f => files.Contains(f.File))} scored, {results.Count(r => r.Result?.IsAnomaly == true)} anomalous, {failures.Count} failed");
+            return failures.Count == 0 ? CommandLineHost.Success : CommandLineHost.UserError;
+        });
+        return command;
+    }
+
+    static string Shorten(string path, int width) => path.Length <= width ? path : "…" + path[^(width - 1)..];
+}

@@ -1,0 +1,202 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Shared.Scoring;
+using Pipeline.Training.Fitting;
+using Pipeline.Training.Nn;
+using Pipeline.Training.Optim;
+using Pipeline.Training.Tensors;
+
+namespace Pipeline.Training.Anomaly;
+
+/// <summary>The seed 003 recipe; every field can be overridden.</summary>
+public sealed record AnomalyTrainingOptions
+{
+    /// <summary>Front end, including the context stacking the network sees (seed 003: 64 log-mel bands, 10 + 10 frames).</summary>
+    public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.Preset("dcase-logmel");
+    /// <summary>Encoder widths, the last being the code.</summary>
+    public int[] Hidden { get; init; } = [512, 256, 128];
+    /// <summary>Dropout before the last layer.</summary>
+    public float Dropout { get; init; } = 0.2f;
+    /// <summary>Epochs.</summary>
+    public int Epochs { get; init; } = 200;
+    /// <summary>Epochs at the initial learning rate before the linear decay.</summary>
+    public int ConstantEpochs { get; init; } = 100;
+    /// <summary>Adam's initial learning rate.</summary>
+    public double LearningRate { get; init; } = 1e-4;
+    /// <summary>The rate reached at the last epoch.</summary>
+    public double FinalLearningRate { get; init; } = 1e-6;
+    /// <summary>Adam's weight decay (added to the gradient, as PyTorch does).</summary>
+    public double WeightDecay { get; init; } = 1e-4;
+    /// <summary>Frames per mini-batch.</summary>
+    public int BatchSize { get; init; } = 100;
+    /// <summary>Share of the normal training files held out for the validation loss and the threshold.</summary>
+    public double ValidationFraction { get; init; } = 0.1;
+    /// <summary>The job's seed: weights, dropout, shuffling and the validation split.</summary>
+    public long Seed { get; init; }
+    /// <summary>"max" or "mean" of the per-frame errors.</summary>
+    public string Aggregation { get; init; } = "max";
+    /// <summary>Frames dropped at each end before aggregating.</summary>
+    public int TrimFrames { get; init; } = 50;
+    /// <summary>FPR on the validation normals that places the decision threshold.</summary>
+    public double TargetFpr { get; init; } = 0.1;
+    /// <summary>A fixed decision threshold instead of the FPR rule.</summary>
+    public double? Threshold { get; init; }
+    /// <summary>Feature cache directory.</summary>
+    public string? CacheDirectory { get; init; }
+    /// <summary>Checkpoint written after every epoch.</summary>
+    public string? CheckpointPath { get; init; }
+    /// <summary>Continue from <see cref="CheckpointPath"/>.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Reports every bad setting at once.</summary>
+    public AnomalyTrainingOptions Validate()
+    {
+        FrontEnd.Validate();
+        var problems = new List<string>();
+        if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (seed 003: 10 before, 10 after)");
+        if (Epochs < 1) problems.Add($"epochs must be ≥ 1 (got {Epochs})");
+        if (BatchSize < 2) problems.Add($"batch size must be ≥ 2 for BatchNorm (got {BatchSize})");
+        if (!(LearningRate > 0)) problems.Add($"learning rate must be positive (got {LearningRate})");
+        if (!(FinalLearningRate > 0) || FinalLearningRate > LearningRate) problems.Add($"final learning rate must lie in (0, {LearningRate}] (got {FinalLearningRate})");
+        if (ConstantEpochs < 0) problems.Add($"constant epochs must be ≥ 0 (got {ConstantEpochs})");
+        if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
+        if (!FrameScores.Aggregations.Contains(Aggregation)) problems.Add($"aggregation must be {string.Join(" or ", FrameScores.Aggregations)} (got '{Aggregation}')");
+        if (TrimFrames < 0) problems.Add($"trim must be ≥ 0 frames (got {TrimFrames})");
+        if (!(TargetFpr > 0 && TargetFpr < 1)) problems.Add($"target FPR must lie in (0, 1) (got {TargetFpr})");
+        if (problems.Count > 0) throw new InvalidOptionException("anomaly training: " + string.Join("; ", problems));
+        return this;
+    }
+}
+
+/// <summary>A clip's score and its label.</summary>
+public sealed record ScoredClip(LabeledClip Clip, double Score, bool Decision);
+
+/// <summary>Metrics for one group of test clips (all, one machine ID, or one anomaly kind).</summary>
+public sealed record GroupScores(string Group, DetectionScores Scores);
+
+/// <summary>What training produced.</summary>
+public sealed record AnomalyTrainingResult(
+    Autoencoder Model, TrainingHistory History, AnomalyScoring Scoring, IReadOnlyList<ScoredClip> Validation,
+    IReadOnlyList<ScoredClip> Test, IReadOnlyList<GroupScores> Metrics, int TrainFrames);
+
+/// <summary>
+/// Trains the seed 003 autoencoder on a data set's normal training clips and evaluates it on its test clips.
+/// Features are computed once per file without context; mini-batches stack the 20-frame context row by row
+/// (<see cref="ContextFrames.CopyRow"/>), so memory holds 64 values per frame rather than 1280.
+/// </summary>
+public static class AnomalyTraining
+{
+    /// <summary>Runs the whole job.</summary>
+    public static AnomalyTrainingResult Train(AnomalyDataset data, AnomalyTrainingOptions options,
+        IProgress<FeatureLoadProgress>? loading = null, IProgress<BatchReport>? batches = null, IProgress<EpochReport>? epochs = null,
+        CancellationToken cancellation = default)
+    {
+        options.Validate();
+        var generator = new Generator(options.Seed);
+        var perFrame = options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 };
+        var loader = new FeatureLoader(new FeatureExtractor(perFrame), options.CacheDirectory);
+
+        // hold out whole files (frames of one file are strongly correlated)
+        var order = generator.Permutation(data.Train.Count);
+        var validationCount = data.Train.Count < 2 ? 0 : Math.Max(1, (int)Math.Round(options.ValidationFraction * data.Train.Count));
+        var validationClips = order.Take(validationCount).Order().Select(i => data.Train[i]).ToList();
+        var trainClips = order.Skip(validationCount).Order().Select(i => data.Train[i]).ToList();
+        var features = loader.Load(trainClips.Concat(validationClips).Select(c => c.Path).ToList(), loading, cancellation)
+            .Select(r => r.Features).ToList();
+        var trainFeatures = features.Take(trainClips.Count).ToList();
+        var validationFeatures = features.Skip(trainClips.Count).ToList();
+        var (before, after) = (options.FrontEnd.ContextBefore, options.FrontEnd.ContextAfter);
+        foreach (var (f, clip) in features.Zip(trainClips.Concat(validationClips)))
+            if (f.Rows < Math.Max(before, after)) throw new InvalidAudioException(clip.Path, $"gives {f.Rows} frames, fewer than the context");
+
+        // (file, frame) of every training frame
+        var frameFile = new List<int>();
+        var frameIndex = new List<int>();
+        for (var i = 0; i < trainFeatures.Count; i++)
+            for (var t = 0; t < trainFeatures[i].Rows; t++) { frameFile.Add(i); frameIndex.Add(t); }
+        var width = options.FrontEnd.Dimensions;
+
+        var model = new Autoencoder(width, options.Hidden, options.Dropout, generator);
+        var adam = new Adam(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        var schedule = LambdaSchedule.ConstantThenLinear(adam, Math.Min(options.ConstantEpochs, options.Epochs - 1), options.Epochs,
+            options.FinalLearningRate / options.LearningRate);
+        var loop = new TrainingLoop(model, adam, generator, new TrainingLoopOptions
+        {
+            Epochs = options.Epochs, BatchSize = options.BatchSize, CheckpointPath = options.CheckpointPath, Resume = options.Resume,
+        }, schedule)
+        {
+            BatchProgress = batches,
+            EpochProgress = epochs,
+            Validation = validationFeatures.Count == 0 ? null : () => validationFeatures.Average(f => (double)FrameErrors(model, f, before, after).Average()),
+        };
+        var history = loop.Run(frameFile.Count, indices =>
+        {
+            var batch = Tensor.Zeros(indices.Length, width);
+            for (var b = 0; b < indices.Length; b++)
+                ContextFrames.CopyRow(trainFeatures[frameFile[indices[b]]], frameIndex[indices[b]], before, after, batch.Span.Slice(b * width, width));
+            return Losses.Mse(model.Forward(batch), batch);
+        }, cancellation);
+
+        model.Eval();
+        double Score(NdArray f) => FrameScores.Aggregate(FrameErrors(model, f, before, after), options.Aggregation, options.TrimFrames);
+        var validationScores = validationFeatures.Select(Score).ToList();
+        double threshold;
+        string rule;
+        if (options.Threshold is { } given) (threshold, rule) = (given, "given");
+        else if (validationScores.Count > 0)
+            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), $"FPR {options.TargetFpr} on {validationScores.Count} validation normal clips");
+        else (threshold, rule) = (double.PositiveInfinity, "none: no validation clips");
+        var scoring = new AnomalyScoring(options.Aggregation, options.TrimFrames, threshold, rule);
+        var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
+
+        var test = new List<ScoredClip>();
+        if (data.Test.Count > 0)
+        {
+            var testFeatures = loader.Load(data.Test.Select(c => c.Path).ToList(), loading, cancellation);
+            test = data.Test.Zip(testFeatures, (c, f) => { var s = Score(f.Features); return new ScoredClip(c, s, s > threshold); }).ToList();
+        }
+        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count);
+    }
+
+    /// <summary>Per-frame mean squared reconstruction error of one file's per-frame features, in evaluation mode.</summary>
+    public static float[] FrameErrors(Autoencoder model, NdArray perFrameFeatures, int before, int after)
+    {
+        var frames = perFrameFeatures.Rows;
+        var width = model.InputSize;
+        var errors = new float[frames];
+        var wasTraining = model.IsTraining;
+        model.Eval();
+        using (Tensor.NoGrad())
+            for (var start = 0; start < frames; start += 1000)
+            {
+                var count = Math.Min(1000, frames - start);
+                var x = Tensor.Zeros(count, width);
+                for (var r = 0; r < count; r++) ContextFrames.CopyRow(perFrameFeatures, start + r, before, after, x.Span.Slice(r * width, width));
+                var e = Losses.Mse(model.Forward(x), x, Reduction.None).Mean(1);
+                e.Span.CopyTo(errors.AsSpan(start, count));
+            }
+        model.Train(wasTraining);
+        return errors;
+    }
+
+    /// <summary>Metrics overall, per machine ID, and per anomaly kind (that kind's clips against all normals of the same machines).</summary>
+    public static IReadOnlyList<GroupScores> Metrics(IReadOnlyList<ScoredClip> test, double maxFpr)
+    {
+        var groups = new List<GroupScores>();
+        void Add(string name, IEnumerable<ScoredClip> clips)
+        {
+            var list = clips.ToList();
+            var normal = list.Where(c => !c.Clip.IsAnomaly).Select(c => c.Score).ToList();
+            var anomaly = list.Where(c => c.Clip.IsAnomaly).Select(c => c.Score).ToList();
+            if (normal.Count > 0 && anomaly.Count > 0) groups.Add(new GroupScores(name, DetectionMetrics.Evaluate(normal, anomaly, maxFpr)));
+        }
+        Add("all", test);
+        foreach (var id in test.Select(c => c.Clip.MachineId).Distinct().Order(StringComparer.Ordinal))
+            if (id != "all") Add(id, test.Where(c => c.Clip.MachineId == id));
+        foreach (var kind in test.Where(c => c.Clip.Kind is not null).Select(c => c.Clip.Kind!).Distinct().Order(StringComparer.Ordinal))
+            Add(kind, test.Where(c => !c.Clip.IsAnomaly || c.Clip.Kind == kind));
+        return groups;
+    }
+}

@@ -1,0 +1,139 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Files;
+using Pipeline.Shared.Manifest;
+using Pipeline.Training.Anomaly;
+using Pipeline.Training.Export;
+using Pipeline.Training.Fitting;
+
+/// <summary><c>pipeline-train synth machine</c> and <c>pipeline-train anomaly</c>.</summary>
+static class AnomalyCommands
+{
+    public static Command Synth(Option<bool> quiet)
+    {
+        var output = new Option<string>("--out", "-o") { Description = "Directory to write (train_normal/, test_normal/, test_anomaly/)", Required = true };
+        var seed = new Option<long>("--seed") { Description = "Seed: the same seed writes the same files", DefaultValueFactory = _ => 1 };
+        var machines = new Option<int>("--machines") { Description = "Machine IDs", DefaultValueFactory = _ => 3 };
+        var train = new Option<int>("--train") { Description = "Normal training clips per machine", DefaultValueFactory = _ => 30 };
+        var testNormal = new Option<int>("--test-normal") { Description = "Normal test clips per machine", DefaultValueFactory = _ => 15 };
+        var anomalies = new Option<int>("--anomalies") { Description = "Test clips per machine, anomaly kind and severity (5 kinds × 3 severities)", DefaultValueFactory = _ => 1 };
+        var seconds = new Option<double>("--seconds") { Description = "Clip length", DefaultValueFactory = _ => 10 };
+        var machine = new Command("machine", """
+            Write a deterministic ToyADMOS-like data set: a toy-car motor (harmonics with speed wobble, gear mesh,
+            background noise) per machine ID, and anomalies (bearing clicks, imbalance, shifted harmonics, rattle,
+            missing gear tooth) at severities 1–3. 16 kHz mono WAV.
+
+            Example:
+              pipeline-train synth machine --out artifacts/data/machine --seed 1
+            """) { output, seed, machines, train, testNormal, anomalies, seconds };
+        machine.SetAction(parse =>
+        {
+            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var synth = new MachineSynth(parse.GetValue(seed), seconds: parse.GetValue(seconds));
+            var clock = Stopwatch.StartNew();
+            var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + 15 * parse.GetValue(anomalies));
+            using var bar = new ConsoleProgressBar(log, total, "synth");
+            var count = synth.WriteDataSet(parse.GetValue(output)!, parse.GetValue(machines), parse.GetValue(train), parse.GetValue(testNormal),
+                parse.GetValue(anomalies), new Progress<(int Done, int Total)>(p => bar.Update(p.Done, "")));
+            bar.Dispose();
+            log.WriteLine($"wrote {count} clips to {parse.GetValue(output)} in {clock.Elapsed.TotalSeconds:F1} s");
+            return CommandLineHost.Success;
+        });
+        return new Command("synth", "Write synthetic data sets.") { machine };
+    }
+
+    public static Command Train(Option<bool> quiet)
+    {
+        var defaults = new AnomalyTrainingOptions();
+        var data = new Option<string>("--data", "-d") { Description = "Data set: ToyADMOS layout (train_normal/, test_normal/, test_anomaly/) or DCASE (train/, test/)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs (seed 003: 200)", DefaultValueFactory = _ => defaults.Epochs };
+        var constant = new Option<int?>("--constant-epochs") { Description = "Epochs at the initial rate before the linear decay (default: half the epochs)" };
+        var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
+        var finalLr = new Option<double>("--final-lr") { Description = "Learning rate at the last epoch", DefaultValueFactory = _ => defaults.FinalLearningRate };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Adam weight decay", DefaultValueFactory = _ => defaults.WeightDecay };
+        var batch = new Option<int>("--batch-size") { Description = "Frames per mini-batch", DefaultValueFactory = _ => defaults.BatchSize };
+        var seed = new Option<long>("--seed") { Description = "Seed of weights, dropout, shuffling and the validation split", DefaultValueFactory = _ => 0 };
+        var aggregation = new Option<string>("--aggregation") { Description = "File score from frame errors: max or mean", DefaultValueFactory = _ => defaults.Aggregation };
+        var trim = new Option<int>("--trim") { Description = "Frames dropped at each end before aggregating", DefaultValueFactory = _ => defaults.TrimFrames };
+        var fpr = new Option<double>("--target-fpr") { Description = "FPR on validation normals that sets the decision threshold", DefaultValueFactory = _ => defaults.TargetFpr };
+        var threshold = new Option<double?>("--threshold") { Description = "A fixed decision threshold instead of --target-fpr" };
+        var cache = new Option<string?>("--cache") { Description = "Feature cache directory" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder's .checkpoint file" };
+        var name = new Option<string?>("--name") { Description = "Model name (default: the folder's name)" };
+        var command = new Command("anomaly", """
+            Train the seed 003 autoencoder on normal sounds, evaluate on the test part, export the scorer.
+
+            Example:
+              pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
+            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name };
+        command.SetAction((parse, cancellation) =>
+        {
+            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var outDir = parse.GetValue(output)!;
+            var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
+            var options = defaults with
+            {
+                Epochs = parse.GetValue(epochs),
+                ConstantEpochs = parse.GetValue(constant) ?? parse.GetValue(epochs) / 2,
+                LearningRate = parse.GetValue(lr), FinalLearningRate = parse.GetValue(finalLr), WeightDecay = parse.GetValue(weightDecay),
+                BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Aggregation = parse.GetValue(aggregation)!,
+                TrimFrames = parse.GetValue(trim), TargetFpr = parse.GetValue(fpr), Threshold = parse.GetValue(threshold),
+                CacheDirectory = parse.GetValue(cache), CheckpointPath = checkpoint, Resume = parse.GetValue(resume),
+            };
+            options.Validate();
+            var set = AnomalyDataset.Open(parse.GetValue(data)!);
+            log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous)");
+            var clock = Stopwatch.StartNew();
+            ConsoleProgressBar? bar = null;
+            var result = AnomalyTraining.Train(set, options,
+                new Progress<FeatureLoadProgress>(p => { bar ??= new ConsoleProgressBar(log, p.Total, "features"); bar.Update(p.Done, Path.GetFileName(p.File)); if (p.Done == p.Total) { bar.Dispose(); bar = null; } }),
+                new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ConsoleProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", logWhenRedirected: false); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
+                new SynchronousProgress<EpochReport>(e =>
+                {
+                    bar?.Dispose();
+                    bar = null;
+                    log.WriteLine($"epoch {e.Epoch}/{e.Epochs}  loss {e.TrainLoss:F5}  validation {e.ValidationLoss:F5}  lr {e.LearningRate:G3}  elapsed {e.Elapsed:hh\\:mm\\:ss}  ETA {e.Remaining:hh\\:mm\\:ss}");
+                }),
+                cancellation);
+            bar?.Dispose();
+            var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
+            var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, result.History.TrainLoss[^1],
+                [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
+            AutoencoderExport.Export(result.Model, outDir, modelName, options.FrontEnd, result.Scoring, summary);
+            WriteReport(outDir, result);
+            log.WriteLine($"threshold {result.Scoring.Threshold:G5} ({result.Scoring.ThresholdRule}); trained in {clock.Elapsed.TotalMinutes:F1} min");
+            foreach (var g in result.Metrics)
+                log.WriteLine($"  {g.Group,-22} AUC {g.Scores.Auc:F3}  pAUC {g.Scores.PartialAuc:F3}  F1 {g.Scores.F1:F3}  ({g.Scores.Normals} normal, {g.Scores.Anomalies} anomalous)");
+            log.WriteLine($"wrote {outDir}");
+            if (File.Exists(checkpoint)) File.Delete(checkpoint);
+            return Task.FromResult(CommandLineHost.Success);
+        });
+        return command;
+    }
+
+    /// <summary>evaluation.json beside the model: metrics, scores per clip, loss history.</summary>
+    static void WriteReport(string directory, AnomalyTrainingResult result)
+    {
+        var report = new Dictionary<string, object>
+        {
+            ["metrics"] = result.Metrics.Select(g => new Dictionary<string, object>
+            {
+                ["group"] = g.Group, ["auc"] = g.Scores.Auc, ["pauc"] = g.Scores.PartialAuc, ["f1"] = g.Scores.F1,
+                ["threshold_at_fpr"] = g.Scores.Threshold, ["normals"] = g.Scores.Normals, ["anomalies"] = g.Scores.Anomalies,
+            }).ToList(),
+            ["threshold"] = result.Scoring.Threshold,
+            ["train_loss"] = result.History.TrainLoss,
+            ["validation_loss"] = result.History.ValidationLoss,
+            ["clips"] = result.Validation.Select(c => (c, "validation")).Concat(result.Test.Select(c => (c, "test"))).Select(p => new Dictionary<string, object>
+            {
+                ["file"] = Path.GetFileName(p.c.Clip.Path), ["part"] = p.Item2, ["machine"] = p.c.Clip.MachineId,
+                ["anomaly"] = p.c.Clip.IsAnomaly, ["kind"] = p.c.Clip.Kind ?? "", ["score"] = p.c.Score, ["decision"] = p.c.Decision,
+            }).ToList(),
+        };
+        AtomicFile.WriteAllText(Path.Combine(directory, "evaluation.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}
