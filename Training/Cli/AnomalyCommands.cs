@@ -64,19 +64,27 @@ static class AnomalyCommands
         var cache = new Option<string?>("--cache") { Description = "Feature cache directory" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder's .checkpoint file" };
         var name = new Option<string?>("--name") { Description = "Model name (default: the folder's name)" };
+        var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => defaults.FrontEnd.NMels };
+        var context = new Option<int>("--context") { Description = "Context frames on each side (seed 003: 10, so 20 frames per input)", DefaultValueFactory = _ => defaults.FrontEnd.ContextBefore };
+        var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
         var command = new Command("anomaly", """
             Train the seed 003 autoencoder on normal sounds, evaluate on the test part, export the scorer.
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
-            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name };
+            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, nMels, context, hidden };
         command.SetAction((parse, cancellation) =>
         {
             var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
             var outDir = parse.GetValue(output)!;
             var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
+            int[] widths;
+            try { widths = parse.GetValue(hidden)!.Split(',').Select(w => int.Parse(w.Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray(); }
+            catch (FormatException) { throw new Pipeline.Shared.Errors.InvalidOptionException($"--hidden takes comma-separated widths such as 512,256,128, not '{parse.GetValue(hidden)}'"); }
             var options = defaults with
             {
+                FrontEnd = defaults.FrontEnd with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
+                Hidden = widths,
                 Epochs = parse.GetValue(epochs),
                 ConstantEpochs = parse.GetValue(constant) ?? parse.GetValue(epochs) / 2,
                 LearningRate = parse.GetValue(lr), FinalLearningRate = parse.GetValue(finalLr), WeightDecay = parse.GetValue(weightDecay),

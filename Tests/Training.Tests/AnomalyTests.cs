@@ -1,0 +1,102 @@
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Scoring;
+using Pipeline.Tests;
+using Pipeline.Training.Anomaly;
+
+namespace Pipeline.Training.Tests;
+
+public class AnomalyTests
+{
+    [Fact]
+    public void Synth_IsDeterministic_AndFaultsChangeTheSound()
+    {
+        var a = new MachineSynth(1, seconds: 0.5);
+        var b = new MachineSynth(1, seconds: 0.5);
+        var normal = a.Render(new MachineClipSpec(1, AnomalyKind.None, 0, 0));
+        Assert.Equal(normal.Samples, b.Render(new MachineClipSpec(1, AnomalyKind.None, 0, 0)).Samples);
+        Assert.Equal(8000, normal.Samples.Length);
+        Assert.NotEqual(normal.Samples, a.Render(new MachineClipSpec(1, AnomalyKind.None, 0, 1)).Samples);
+        Assert.NotEqual(normal.Samples, new MachineSynth(2, seconds: 0.5).Render(new MachineClipSpec(1, AnomalyKind.None, 0, 0)).Samples);
+        Assert.All(normal.Samples, s => Assert.InRange(s, -1f, 1f));
+        foreach (var kind in Enum.GetValues<AnomalyKind>().Where(k => k != AnomalyKind.None))
+        {
+            var faulty = a.Render(new MachineClipSpec(1, kind, 3, 0));
+            Assert.NotEqual(normal.Samples, faulty.Samples);
+        }
+        Assert.Throws<InvalidOptionException>(() => a.Render(new MachineClipSpec(1, AnomalyKind.Rattle, 0, 0)));
+    }
+
+    [Fact]
+    public void Dataset_ReadsBothLayoutsWithLabelsAndMachineIds()
+    {
+        var dir = TestData.TempDirectory();
+        var toy = Path.Combine(dir, "toy");
+        var count = new MachineSynth(3, seconds: 0.2).WriteDataSet(toy, machines: 2, trainPerMachine: 2, testNormalPerMachine: 1, anomaliesPerKindAndSeverity: 1);
+        Assert.Equal(2 * (2 + 1 + 15), count);
+        var set = AnomalyDataset.Open(toy);
+        Assert.Equal(("toyadmos", 4, 32), (set.Layout, set.Train.Count, set.Test.Count));
+        Assert.All(set.Train, c => Assert.False(c.IsAnomaly));
+        Assert.Equal(30, set.Test.Count(c => c.IsAnomaly));
+        Assert.Contains(set.Test, c => c is { MachineId: "id_02", Kind: "bearingclicks_s3" });
+
+        var dcase = Path.Combine(dir, "dcase");
+        var clip = new AudioClip(new float[1600], 16000);
+        foreach (var name in new[] { "train/normal_id_00_00000000.wav", "train/normal_id_02_00000001.wav", "test/normal_id_00_00000000.wav", "test/anomaly_id_02_00000000.wav" })
+            AudioFile.Write(Path.Combine(dcase, name), clip);
+        var d = AnomalyDataset.Open(dcase);
+        Assert.Equal("dcase", d.Layout);
+        Assert.Equal(["id_00", "id_02"], d.Train.Select(c => c.MachineId));
+        Assert.Equal([true, false], d.Test.Select(c => c.IsAnomaly)); // ordinal order: anomaly_ before normal_
+        Assert.Null(d.Test[0].Kind);
+        AudioFile.Write(Path.Combine(dcase, "train", "anomaly_id_00_1.wav"), clip);
+        Assert.Throws<InvalidFileException>(() => AnomalyDataset.Open(dcase));
+        Assert.Throws<InvalidFileException>(() => AnomalyDataset.Open(Path.Combine(dir, "nothing")));
+        Assert.Throws<InvalidFileException>(() => AnomalyDataset.Open(Path.Combine(dcase, "test")));
+    }
+
+    [Fact]
+    public void Metrics_MatchHandComputedValues()
+    {
+        double[] normal = [0.1, 0.2, 0.3, 0.4], anomaly = [0.25, 0.5, 0.6];
+        // pairs won: 0.25 beats 2 normals, 0.5 and 0.6 beat all 4 → (2 + 4 + 4) / 12
+        Assert.Equal(10.0 / 12, DetectionMetrics.Auc(normal, anomaly), 1e-12);
+        Assert.Equal(0.5, DetectionMetrics.Auc([1, 2], [1, 2]), 1e-12); // ties count half
+        // ROC: (0,0) (0,1/3) (0,2/3) (1/4,2/3) (1/2,2/3) (1/2,1) ... with max FPR 0.5 the area is 0.5·2/3 → pAUC 2/3
+        Assert.Equal(2.0 / 3, DetectionMetrics.PartialAuc(normal, anomaly, 0.5), 1e-12);
+        Assert.Equal(1.0, DetectionMetrics.PartialAuc(normal, [0.9, 1.0], 0.1), 1e-12);
+        Assert.Equal(0.0, DetectionMetrics.PartialAuc(normal, [0.0], 0.1), 1e-12);
+        // 10 normals, FPR 0.1: one normal may lie above the threshold
+        var ten = Enumerable.Range(1, 10).Select(i => (double)i).ToArray();
+        Assert.Equal(9.0, DetectionMetrics.ThresholdAtFpr(ten, 0.1));
+        var scores = DetectionMetrics.Evaluate(ten, [9.5, 20, 5], 0.1);
+        Assert.Equal(9.0, scores.Threshold);
+        // TP 2 (9.5, 20), FP 1 (10), FN 1 (5): F1 = 4 / (4 + 1 + 1)
+        Assert.Equal(4.0 / 6, scores.F1, 1e-12);
+        Assert.Throws<InvalidInputException>(() => DetectionMetrics.Evaluate([], [1.0]));
+    }
+
+    [Fact]
+    public void FrameScores_TrimThenAggregate_AndShortClipsKeepTheirMiddle()
+    {
+        var errors = Enumerable.Range(0, 120).Select(i => i < 50 || i >= 70 ? 100f : i).ToArray();
+        Assert.Equal(69, FrameScores.Aggregate(errors, "max", 50));
+        Assert.Equal(59.5, FrameScores.Aggregate(errors, "mean", 50), 1e-9);
+        Assert.Equal(100, FrameScores.Aggregate(errors, "max", 0));
+        // 7 frames with a trim of 50: the trim shrinks to 3 and the middle frame is the score
+        Assert.Equal(3, FrameScores.EffectiveTrim(7, 50));
+        Assert.Equal(4f, FrameScores.Aggregate([9, 9, 9, 4, 9, 9, 9], "max", 50));
+        Assert.Equal(0, FrameScores.EffectiveTrim(1, 50));
+        Assert.Throws<InvalidOptionException>(() => FrameScores.Aggregate(errors, "median", 50));
+    }
+
+    [Fact]
+    public void Options_AreValidatedTogether()
+    {
+        var e = Assert.Throws<InvalidOptionException>(() => new AnomalyTrainingOptions { Epochs = 0, BatchSize = 1, Aggregation = "median", TargetFpr = 2 }.Validate());
+        Assert.Contains("epochs", e.Message);
+        Assert.Contains("batch", e.Message);
+        Assert.Contains("aggregation", e.Message);
+        Assert.Contains("FPR", e.Message);
+    }
+}
