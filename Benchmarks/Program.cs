@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|ae-train|ae-forward|frontend|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|frontend|score|all]   — measured figures beside this machine's limits
 // ./run demo              — see DemoData and the run script
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -14,6 +14,7 @@ switch (command)
             ["ae-train"] = AutoencoderBenchmark.Train,
             ["ae-forward"] = AutoencoderBenchmark.Forward,
             ["frontend"] = FrontEndBenchmark.Run,
+            ["score"] = ScoreBenchmark.Run,
         };
         if (name != "all" && !benchmarks.ContainsKey(name))
         {

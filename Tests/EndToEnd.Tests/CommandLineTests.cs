@@ -131,4 +131,37 @@ public class CommandLineTests
         Assert.DoesNotContain("   at ", bad.Err);
         Assert.False(Directory.Exists(Path.Combine(dir, "bad")));
     }
+
+    [Fact]
+    public void SynthTrainScore_FromWavFoldersToATable()
+    {
+        var dir = TestData.TempDirectory();
+        var data = Path.Combine(dir, "machine");
+        var synth = Run("pipeline-train", "synth", "machine", "--out", data, "--seed", "2", "--machines", "1", "--train", "3", "--test-normal", "2", "--seconds", "1");
+        Assert.True(synth.Code == 0, synth.Err);
+        var model = Path.Combine(dir, "ae");
+        var train = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "2", "--batch-size", "32", "--n-mels", "16", "--context", "2",
+            "--hidden", "32,16,8", "--trim", "10", "--out", model);
+        Assert.True(train.Code == 0, train.Err);
+        Assert.Contains("AUC", train.Err);
+        foreach (var file in new[] { "evaluation.json", "loss.svg", "roc.svg", "scores.svg" })
+            Assert.True(File.Exists(Path.Combine(model, "evaluation", file)), file);
+        foreach (var svg in Directory.GetFiles(Path.Combine(model, "evaluation"), "*.svg"))
+            Assert.Equal("svg", System.Xml.Linq.XDocument.Load(svg).Root!.Name.LocalName);
+        Assert.False(File.Exists(model + ".checkpoint"));
+
+        File.WriteAllText(Path.Combine(data, "test_anomaly", "broken.wav"), "not a wav file");
+        var score = Run("pipeline-infer", "score", "--model", model, Path.Combine(data, "test_anomaly"), "--json");
+        Assert.Equal(1, score.Code); // one file could not be read: reported, the rest still scored
+        var lines = score.Out.Trim().Split('\n');
+        Assert.Equal(16, lines.Length);
+        Assert.Contains(lines, l => l.Contains("broken.wav") && l.Contains("error"));
+        Assert.Equal(15, lines.Count(l => l.Contains("\"score\"")));
+        Assert.Contains("broken.wav", score.Err);
+
+        File.Delete(Path.Combine(data, "test_anomaly", "broken.wav"));
+        var table = Run("pipeline-infer", "score", "--model", model, Path.Combine(data, "test_normal"));
+        Assert.True(table.Code == 0, table.Err);
+        Assert.Contains("decision", table.Out);
+    }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Files;
@@ -112,36 +111,15 @@ static class AnomalyCommands
             var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, result.History.TrainLoss[^1],
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             AutoencoderExport.Export(result.Model, outDir, modelName, options.FrontEnd, result.Scoring, summary);
-            WriteReport(outDir, result);
+            var reportDir = Path.Combine(outDir, "evaluation");
+            AnomalyReport.Write(reportDir, result);
             log.WriteLine($"threshold {result.Scoring.Threshold:G5} ({result.Scoring.ThresholdRule}); trained in {clock.Elapsed.TotalMinutes:F1} min");
             foreach (var g in result.Metrics)
                 log.WriteLine($"  {g.Group,-22} AUC {g.Scores.Auc:F3}  pAUC {g.Scores.PartialAuc:F3}  F1 {g.Scores.F1:F3}  ({g.Scores.Normals} normal, {g.Scores.Anomalies} anomalous)");
-            log.WriteLine($"wrote {outDir}");
+            log.WriteLine($"wrote {outDir} (plots and per-clip scores in {reportDir})");
             if (File.Exists(checkpoint)) File.Delete(checkpoint);
             return Task.FromResult(CommandLineHost.Success);
         });
         return command;
-    }
-
-    /// <summary>evaluation.json beside the model: metrics, scores per clip, loss history.</summary>
-    static void WriteReport(string directory, AnomalyTrainingResult result)
-    {
-        var report = new Dictionary<string, object>
-        {
-            ["metrics"] = result.Metrics.Select(g => new Dictionary<string, object>
-            {
-                ["group"] = g.Group, ["auc"] = g.Scores.Auc, ["pauc"] = g.Scores.PartialAuc, ["f1"] = g.Scores.F1,
-                ["threshold_at_fpr"] = g.Scores.Threshold, ["normals"] = g.Scores.Normals, ["anomalies"] = g.Scores.Anomalies,
-            }).ToList(),
-            ["threshold"] = result.Scoring.Threshold,
-            ["train_loss"] = result.History.TrainLoss,
-            ["validation_loss"] = result.History.ValidationLoss,
-            ["clips"] = result.Validation.Select(c => (c, "validation")).Concat(result.Test.Select(c => (c, "test"))).Select(p => new Dictionary<string, object>
-            {
-                ["file"] = Path.GetFileName(p.c.Clip.Path), ["part"] = p.Item2, ["machine"] = p.c.Clip.MachineId,
-                ["anomaly"] = p.c.Clip.IsAnomaly, ["kind"] = p.c.Clip.Kind ?? "", ["score"] = p.c.Score, ["decision"] = p.c.Decision,
-            }).ToList(),
-        };
-        AtomicFile.WriteAllText(Path.Combine(directory, "evaluation.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Pipeline.Inference.Anomaly;
+using Pipeline.Inference.Runtime;
+using Pipeline.Shared.Audio;
+using Pipeline.Training.Anomaly;
+using Pipeline.Training.Export;
+using Pipeline.Training.Fitting;
+
+namespace Pipeline.Benchmarks;
+
+/// <summary>
+/// The anomaly job at full size: one training epoch over 100 synthetic 10 s clips (seed 003 recipe) beside the
+/// autoencoder's FLOP roofline; then, through ONNX Runtime with 2 threads, scoring one 10 s clip end to end
+/// (read, features, graph, aggregation) and a directory of 200 clips the way <c>pipeline-infer score</c> does.
+/// </summary>
+static class ScoreBenchmark
+{
+    public static void Run(MachineLimits limits)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "pipeline-bench-score");
+        if (Directory.Exists(root)) Directory.Delete(root, true);
+        var synth = new MachineSynth(1);
+        var data = Path.Combine(root, "data");
+        synth.WriteDataSet(data, machines: 2, trainPerMachine: 50, testNormalPerMachine: 50, anomaliesPerKindAndSeverity: 0);
+
+        TimeSpan epoch = default;
+        var clock = Stopwatch.StartNew();
+        var options = new AnomalyTrainingOptions { Epochs = 1, ConstantEpochs = 0 };
+        var set = AnomalyDataset.Open(data) with { Test = [] };
+        var result = AnomalyTraining.Train(set, options, epochs: new Progress<EpochReport>(e => epoch = e.Elapsed));
+        var total = clock.Elapsed;
+        var macs = result.Model.Parameters().Where(p => p.Rank == 2).Sum(p => (long)p.Count);
+        var flops = (6.0 * macs - 2.0 * 1280 * 512) * result.TrainFrames;
+        var roofline = flops / (limits.SgemmGflops * 1e9);
+        Console.WriteLine($"anomaly training: one epoch over {set.Train.Count - result.Validation.Count} clips ({result.TrainFrames} frames)");
+        Console.WriteLine($"  {epoch.TotalSeconds,6:F2} s/epoch   roofline {roofline:F2} s   x roofline {epoch.TotalSeconds / roofline:F2}   (job incl. features and validation: {total.TotalSeconds:F1} s)");
+
+        var model = Path.Combine(root, "model");
+        AutoencoderExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
+        using var scorer = new AnomalyScorer(model, new SessionOptions { IntraOpThreads = 2 });
+        var clips = Directory.GetFiles(Path.Combine(data, "test_normal")).Concat(Directory.GetFiles(Path.Combine(data, "train_normal"))).Take(200).ToList();
+        for (var i = 0; i < 3; i++) scorer.ScoreFile(clips[i]);
+        var times = new List<double>();
+        for (var i = 0; i < 21; i++)
+        {
+            var t = Stopwatch.StartNew();
+            scorer.ScoreFile(clips[i]);
+            times.Add(t.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        var forwardFlops = 2.0 * macs * 1001;
+        Console.WriteLine("scoring one 10 s clip end to end (read, log-mel, ONNX Runtime with 2 threads, aggregation), median of 21");
+        Console.WriteLine($"  {times[10],6:F1} ms   target 50 ms ({times[10] / 50:F2} of it)   graph FLOP roofline {forwardFlops / (limits.SgemmGflops * 1e9) * 1e3:F1} ms");
+
+        var all = Stopwatch.StartNew();
+        Parallel.ForEach(clips, clip => scorer.ScoreFile(clip));
+        var rate = clips.Count / all.Elapsed.TotalSeconds;
+        Console.WriteLine($"scoring a directory of {clips.Count} clips (files in parallel, as pipeline-infer score)");
+        Console.WriteLine($"  {rate,6:F1} clips/s   target 25 clips/s ({rate / 25:F2}x of it)   {all.Elapsed.TotalSeconds:F2} s");
+        Directory.Delete(root, true);
+    }
+}
