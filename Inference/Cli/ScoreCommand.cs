@@ -66,7 +66,7 @@ static class ScoreCommand
                 if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["error"] = problem }));
                 Console.Error.WriteLine($"error: {problem}");
             }
-            log(parse).WriteLine($"{files.Count - failures.Count(f => files.Contains(f.File))} scored, {results.Count(r => r.Result?.IsAnomaly == true)} anomalous, {failures.Count} failed");
+            log(parse).WriteLine($"{results.Count(r => r.Result is not null)} scored, {results.Count(r => r.Result?.IsAnomaly == true)} anomalous, {failures.Count} failed");
             return failures.Count == 0 ? CommandLineHost.Success : CommandLineHost.UserError;
         });
         return command;
