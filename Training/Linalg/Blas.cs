@@ -35,6 +35,27 @@ public static unsafe partial class Blas
         }
     }
 
+    [LibraryImport("blas", EntryPoint = "cblas_dgemm")]
+    private static partial void Dgemm(int order, int transA, int transB, int m, int n, int k,
+        double alpha, double* a, int lda, double* b, int ldb, double beta, double* c, int ldc);
+
+    /// <summary>The double-precision GEMM (statistics such as mixture fitting want the extra digits).</summary>
+    public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, double alpha,
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+    {
+        if (m == 0 || n == 0) return;
+        CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
+        CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
+        CheckExtent(c.Length, m, n, ldc, nameof(c));
+        fixed (double* pa = a)
+        fixed (double* pb = b)
+        fixed (double* pc = c)
+        {
+            Dgemm(RowMajor, transposeA ? Trans : NoTrans, transposeB ? Trans : NoTrans, m, n, k,
+                alpha, pa, Math.Max(lda, 1), pb, Math.Max(ldb, 1), beta, pc, Math.Max(ldc, 1));
+        }
+    }
+
     /// <summary>C = A·B for dense row-major A (m×k) and B (k×n).</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n) =>
         Gemm(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);

@@ -1,0 +1,458 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+using Pipeline.Training.Linalg;
+using Pipeline.Training.Tensors;
+
+namespace Pipeline.Training.Mixtures;
+
+/// <summary>Shape of each component's covariance.</summary>
+public enum CovarianceType
+{
+    /// <summary>Independent dimensions: one variance per dimension and component.</summary>
+    Diagonal,
+    /// <summary>A full D × D covariance per component.</summary>
+    Full,
+}
+
+/// <summary>EM settings, with scikit-learn's names and defaults.</summary>
+public sealed record GmmEmOptions
+{
+    /// <summary>Stop when the mean log-likelihood changes by less than this between iterations.</summary>
+    public double Tolerance { get; init; } = 1e-3;
+    /// <summary>Iteration limit per restart.</summary>
+    public int MaxIterations { get; init; } = 100;
+    /// <summary>Added to every covariance's diagonal: keeps a constant dimension finite.</summary>
+    public double RegCovar { get; init; } = 1e-6;
+    /// <summary>Restarts from different k-means++ seeds; the best mean log-likelihood wins.</summary>
+    public int Restarts { get; init; } = 1;
+    /// <summary>Seed of the initialisation.</summary>
+    public long Seed { get; init; }
+    /// <summary>Start from the current parameters instead of k-means++ (scikit-learn's means_init and friends).</summary>
+    public bool WarmStart { get; init; }
+}
+
+/// <summary>One step of fitting.</summary>
+public sealed record GmmProgress(int Step, double MeanLogLikelihood);
+
+/// <summary>How a fit ended.</summary>
+public sealed record GmmFitResult(int Iterations, bool Converged, double MeanLogLikelihood, IReadOnlyList<double> History, IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// A Gaussian mixture p(x) = Σₖ wₖ N(x | μₖ, Σₖ) over D dimensions, as scikit-learn's <c>GaussianMixture</c>:
+/// fitted by EM (<see cref="FitEm"/>) or by gradient ascent on the log-likelihood (<see cref="MixtureGradientFit"/>).
+/// Likelihoods use the precision Cholesky factor (full) or inverse variances (diagonal) with log-sum-exp over
+/// components, in double precision with BLAS for the N × D × K products. Data: (N, D) rows are samples.
+/// </summary>
+public sealed class GaussianMixture
+{
+    /// <summary>K.</summary>
+    public int Components { get; }
+    /// <summary>D (0 until fitted or set).</summary>
+    public int Dimensions { get; private set; }
+    /// <summary>Diagonal or full.</summary>
+    public CovarianceType Covariance { get; }
+    /// <summary>Mixing weights, (K).</summary>
+    public double[] Weights { get; private set; } = [];
+    /// <summary>Means, (K, D) row-major.</summary>
+    public double[] Means { get; private set; } = [];
+    /// <summary>Covariances: (K, D) variances when diagonal, (K, D, D) when full.</summary>
+    public double[] Covariances { get; private set; } = [];
+
+    // Diagonal: inverse variances (K, D). Full: upper-triangular P with Σ⁻¹ = P·Pᵀ, (K, D, D).
+    double[] precisionFactor = [];
+    double[] logDetFactor = []; // log det P (full) or ½ Σ log precision (diagonal), per component
+
+    /// <summary>An unfitted mixture of <paramref name="components"/> components.</summary>
+    public GaussianMixture(int components, CovarianceType covariance = CovarianceType.Full)
+    {
+        if (components < 1) throw new InvalidOptionException($"a mixture needs at least one component, got {components}");
+        Components = components;
+        Covariance = covariance;
+    }
+
+    /// <summary>A mixture with the given parameters (shapes as the properties document).</summary>
+    public static GaussianMixture FromParameters(double[] weights, double[] means, double[] covariances, int dimensions, CovarianceType covariance)
+    {
+        var k = weights.Length;
+        var expected = covariance == CovarianceType.Full ? k * dimensions * dimensions : k * dimensions;
+        if (means.Length != k * dimensions || covariances.Length != expected)
+            throw new InvalidInputException($"mixture parameters do not fit K = {k}, D = {dimensions}: {means.Length} means, {covariances.Length} covariance values");
+        var gmm = new GaussianMixture(k, covariance) { Dimensions = dimensions };
+        gmm.SetParameters((double[])weights.Clone(), (double[])means.Clone(), (double[])covariances.Clone());
+        return gmm;
+    }
+
+    /// <summary>Number of free parameters (for BIC/AIC).</summary>
+    public int ParameterCount
+    {
+        get
+        {
+            var d = Dimensions;
+            var covariance = Covariance == CovarianceType.Full ? Components * d * (d + 1) / 2 : Components * d;
+            return covariance + Components * d + Components - 1;
+        }
+    }
+
+    internal void SetParameters(double[] weights, double[] means, double[] covariances)
+    {
+        (Weights, Means, Covariances) = (weights, means, covariances);
+        int k = Components, d = Dimensions;
+        logDetFactor = new double[k];
+        if (Covariance == CovarianceType.Diagonal)
+        {
+            precisionFactor = new double[k * d];
+            for (var c = 0; c < k; c++)
+            {
+                double sum = 0;
+                for (var j = 0; j < d; j++)
+                {
+                    var v = covariances[c * d + j];
+                    if (!(v > 0)) throw new InvalidInputException($"component {c} has a non-positive variance in dimension {j}; raise regCovar");
+                    precisionFactor[c * d + j] = 1 / v;
+                    sum -= Math.Log(v);
+                }
+                logDetFactor[c] = 0.5 * sum;
+            }
+            return;
+        }
+        precisionFactor = new double[k * d * d];
+        for (var c = 0; c < k; c++)
+        {
+            var l = Cholesky(covariances.AsSpan(c * d * d, d * d), d, c);
+            // P = (L⁻¹)ᵀ, upper triangular; log det P = −Σ log Lᵢᵢ
+            var inverse = InvertLower(l, d);
+            double logDet = 0;
+            for (var i = 0; i < d; i++)
+            {
+                logDet -= Math.Log(l[i * d + i]);
+                for (var j = 0; j < d; j++) precisionFactor[c * d * d + j * d + i] = inverse[i * d + j];
+            }
+            logDetFactor[c] = logDet;
+        }
+    }
+
+    /// <summary>log wₖ + log N(xₙ | k) for every sample and component, (N, K).</summary>
+    internal double[] WeightedLogProbabilities(double[] x, int n)
+    {
+        int k = Components, d = Dimensions;
+        var result = new double[n * k];
+        var constant = -0.5 * d * Math.Log(2 * Math.PI);
+        if (Covariance == CovarianceType.Diagonal)
+        {
+            // Σⱼ (x − μ)² p = x²·p − 2 x·(μ p) + μ²·p, three BLAS products over all components at once
+            var squares = new double[n * d];
+            for (var i = 0; i < squares.Length; i++) squares[i] = x[i] * x[i];
+            var meanPrecision = new double[k * d];
+            var meanTerm = new double[k];
+            for (var c = 0; c < k; c++)
+                for (var j = 0; j < d; j++)
+                {
+                    var mp = Means[c * d + j] * precisionFactor[c * d + j];
+                    meanPrecision[c * d + j] = mp;
+                    meanTerm[c] += Means[c * d + j] * mp;
+                }
+            Blas.Gemm(false, true, n, k, d, 1.0, squares, d, precisionFactor, d, 0.0, result, k);
+            Blas.Gemm(false, true, n, k, d, -2.0, x, d, meanPrecision, d, 1.0, result, k);
+            for (var s = 0; s < n; s++)
+                for (var c = 0; c < k; c++)
+                    result[s * k + c] = constant + logDetFactor[c] + Math.Log(Weights[c]) - 0.5 * Math.Max(0, result[s * k + c] + meanTerm[c]);
+            return result;
+        }
+        // full: y = x·P − μ·P, log N = const + log det P − ½‖y‖²
+        var y = new double[n * d];
+        var shift = new double[d];
+        for (var c = 0; c < k; c++)
+        {
+            var p = precisionFactor.AsSpan(c * d * d, d * d);
+            Blas.Gemm(false, false, n, d, d, 1.0, x, d, p, d, 0.0, y, d);
+            Array.Clear(shift);
+            for (var i = 0; i < d; i++)
+                for (var j = 0; j < d; j++) shift[j] += Means[c * d + i] * p[i * d + j];
+            var bias = constant + logDetFactor[c] + Math.Log(Weights[c]);
+            for (var s = 0; s < n; s++)
+            {
+                double sum = 0;
+                for (var j = 0; j < d; j++)
+                {
+                    var v = y[s * d + j] - shift[j];
+                    sum += v * v;
+                }
+                result[s * k + c] = bias - 0.5 * sum;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>log p(x) of every sample.</summary>
+    public double[] ScoreSamples(NdArray data)
+    {
+        var (x, n) = Prepare(data, requireFitted: true);
+        var weighted = WeightedLogProbabilities(x, n);
+        var result = new double[n];
+        for (var s = 0; s < n; s++) result[s] = LogSumExp(weighted.AsSpan(s * Components, Components));
+        return result;
+    }
+
+    /// <summary>Mean log-likelihood per sample.</summary>
+    public double Score(NdArray data) => ScoreSamples(data).Average();
+
+    /// <summary>Posterior probability of each component for each sample, (N, K).</summary>
+    public NdArray Responsibilities(NdArray data)
+    {
+        var (x, n) = Prepare(data, requireFitted: true);
+        var weighted = WeightedLogProbabilities(x, n);
+        var result = new float[n * Components];
+        for (var s = 0; s < n; s++)
+        {
+            var row = weighted.AsSpan(s * Components, Components);
+            var lse = LogSumExp(row);
+            for (var c = 0; c < Components; c++) result[s * Components + c] = (float)Math.Exp(row[c] - lse);
+        }
+        return new NdArray([n, Components], result);
+    }
+
+    /// <summary>Bayesian information criterion: −2 log L + p ln N (lower is better).</summary>
+    public double Bic(NdArray data) => -2 * ScoreSamples(data).Sum() + ParameterCount * Math.Log(data.Rows);
+
+    /// <summary>Akaike information criterion: −2 log L + 2p.</summary>
+    public double Aic(NdArray data) => -2 * ScoreSamples(data).Sum() + 2 * ParameterCount;
+
+    /// <summary>
+    /// Fits by expectation–maximisation from k-means++ starts (or the current parameters with
+    /// <see cref="GmmEmOptions.WarmStart"/>), as scikit-learn does: iterate until the mean log-likelihood moves by
+    /// less than the tolerance; with several restarts keep the best. <paramref name="snapshot"/> sees the
+    /// mixture after every iteration (for convergence pictures).
+    /// </summary>
+    public GmmFitResult FitEm(NdArray data, GmmEmOptions? options = null, IProgress<GmmProgress>? progress = null, Action<GaussianMixture, int>? snapshot = null)
+    {
+        options ??= new GmmEmOptions();
+        if (options.MaxIterations < 1 || options.Restarts < 1 || !(options.RegCovar >= 0) || !(options.Tolerance >= 0))
+            throw new InvalidOptionException("EM: iterations and restarts must be ≥ 1, regCovar and tolerance ≥ 0");
+        if (options.WarmStart && Weights.Length == 0) throw new InvalidOptionException("EM: a warm start needs parameters to start from");
+        var (x, n) = Prepare(data, requireFitted: options.WarmStart);
+        if (n < Components) throw new InvalidOptionException($"{Components} components need at least as many samples, got {n}");
+        var warnings = new List<string>();
+        for (var j = 0; j < Dimensions; j++)
+        {
+            double mean = 0, square = 0;
+            for (var s = 0; s < n; s++) { mean += x[s * Dimensions + j]; square += x[s * Dimensions + j] * x[s * Dimensions + j]; }
+            if (square / n - Math.Pow(mean / n, 2) <= 1e-12 * Math.Max(1, square / n))
+                warnings.Add($"dimension {j} is constant; regCovar ({options.RegCovar:G3}) keeps its variance positive");
+        }
+        if (warnings.Count > 0 && options.RegCovar == 0) throw new InvalidInputException($"{warnings[0]}, but regCovar is 0");
+
+        GmmFitResult? best = null;
+        (double[] W, double[] M, double[] C)? bestParameters = null;
+        var generator = new Generator(options.Seed);
+        for (var restart = 0; restart < options.Restarts; restart++)
+        {
+            if (!options.WarmStart || restart > 0) InitialiseKMeansPlusPlus(x, n, generator, options.RegCovar);
+            var history = new List<double>();
+            var previous = double.NegativeInfinity;
+            var converged = false;
+            var iteration = 0;
+            while (iteration < options.MaxIterations)
+            {
+                iteration++;
+                var (meanLogLikelihood, responsibilities) = ExpectationStep(x, n);
+                MaximisationStep(x, n, responsibilities, options.RegCovar);
+                history.Add(meanLogLikelihood);
+                progress?.Report(new GmmProgress(iteration, meanLogLikelihood));
+                snapshot?.Invoke(this, iteration);
+                if (Math.Abs(meanLogLikelihood - previous) < options.Tolerance) { converged = true; break; }
+                previous = meanLogLikelihood;
+            }
+            var final = ExpectationStep(x, n).MeanLogLikelihood;
+            if (!double.IsFinite(final)) throw new InvalidInputException("EM: the log-likelihood is not finite; raise regCovar");
+            if (best is null || final > best.MeanLogLikelihood)
+            {
+                best = new GmmFitResult(iteration, converged, final, history, warnings);
+                bestParameters = (Weights, Means, Covariances);
+            }
+        }
+        SetParameters(bestParameters!.Value.W, bestParameters.Value.M, bestParameters.Value.C);
+        return best!;
+    }
+
+    (double MeanLogLikelihood, double[] Responsibilities) ExpectationStep(double[] x, int n)
+    {
+        var k = Components;
+        var weighted = WeightedLogProbabilities(x, n);
+        double total = 0;
+        for (var s = 0; s < n; s++)
+        {
+            var row = weighted.AsSpan(s * k, k);
+            var lse = LogSumExp(row);
+            total += lse;
+            for (var c = 0; c < k; c++) row[c] = Math.Exp(row[c] - lse);
+        }
+        return (total / n, weighted);
+    }
+
+    void MaximisationStep(double[] x, int n, double[] r, double reg)
+    {
+        int k = Components, d = Dimensions;
+        var counts = new double[k];
+        for (var s = 0; s < n; s++)
+            for (var c = 0; c < k; c++) counts[c] += r[s * k + c];
+        for (var c = 0; c < k; c++) counts[c] += 10 * 2.220446049250313e-16; // as scikit-learn: an emptied component keeps a finite mean
+        var means = new double[k * d];
+        Blas.Gemm(true, false, k, d, n, 1.0, r, k, x, d, 0.0, means, d);
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++) means[c * d + j] /= counts[c];
+        double[] covariances;
+        if (Covariance == CovarianceType.Diagonal)
+        {
+            var squares = new double[n * d];
+            for (var i = 0; i < squares.Length; i++) squares[i] = x[i] * x[i];
+            covariances = new double[k * d];
+            Blas.Gemm(true, false, k, d, n, 1.0, r, k, squares, d, 0.0, covariances, d);
+            for (var c = 0; c < k; c++)
+                for (var j = 0; j < d; j++)
+                    covariances[c * d + j] = Math.Max(covariances[c * d + j] / counts[c] - means[c * d + j] * means[c * d + j], 0) + reg;
+        }
+        else
+        {
+            covariances = new double[k * d * d];
+            var weightedDiff = new double[n * d];
+            var diff = new double[n * d];
+            for (var c = 0; c < k; c++)
+            {
+                for (var s = 0; s < n; s++)
+                    for (var j = 0; j < d; j++)
+                    {
+                        var v = x[s * d + j] - means[c * d + j];
+                        diff[s * d + j] = v;
+                        weightedDiff[s * d + j] = v * r[s * k + c];
+                    }
+                var cov = covariances.AsSpan(c * d * d, d * d);
+                Blas.Gemm(true, false, d, d, n, 1.0 / counts[c], weightedDiff, d, diff, d, 0.0, cov, d);
+                for (var j = 0; j < d; j++) cov[j * d + j] += reg;
+            }
+        }
+        var weights = new double[k];
+        for (var c = 0; c < k; c++) weights[c] = counts[c] / n;
+        SetParameters(weights, means, covariances);
+    }
+
+    /// <summary>k-means++ centres, then hard assignments to the nearest centre and one M-step (scikit-learn's init_params="k-means++").</summary>
+    void InitialiseKMeansPlusPlus(double[] x, int n, Generator generator, double reg)
+    {
+        int k = Components, d = Dimensions;
+        var centres = new int[k];
+        var nearest = new double[n];
+        centres[0] = generator.NextInt(n);
+        for (var s = 0; s < n; s++) nearest[s] = Distance(x, s, centres[0], d);
+        for (var c = 1; c < k; c++)
+        {
+            var total = nearest.Sum();
+            var pick = generator.NextDouble() * total;
+            var chosen = n - 1;
+            for (var s = 0; s < n; s++) { pick -= nearest[s]; if (pick <= 0) { chosen = s; break; } }
+            centres[c] = chosen;
+            for (var s = 0; s < n; s++) nearest[s] = Math.Min(nearest[s], Distance(x, s, chosen, d));
+        }
+        var r = new double[n * k];
+        for (var s = 0; s < n; s++)
+        {
+            var best = 0;
+            var bestDistance = double.PositiveInfinity;
+            for (var c = 0; c < k; c++)
+            {
+                var distance = Distance(x, s, centres[c], d);
+                if (distance < bestDistance) (best, bestDistance) = (c, distance);
+            }
+            r[s * k + best] = 1;
+        }
+        MaximisationStep(x, n, r, reg);
+    }
+
+    static double Distance(double[] x, int a, int b, int d)
+    {
+        double sum = 0;
+        for (var j = 0; j < d; j++) { var v = x[a * d + j] - x[b * d + j]; sum += v * v; }
+        return sum;
+    }
+
+    (double[] X, int N) Prepare(NdArray data, bool requireFitted)
+    {
+        if (data.Shape.Length is < 1 or > 2) throw new InvalidInputException($"mixture data must be (N, D) or (N), got {data.ShapeText}");
+        var n = data.Shape[0];
+        var d = data.Shape.Length == 2 ? data.Shape[1] : 1;
+        if (n == 0 || d == 0) throw new InvalidInputException($"mixture data of shape {data.ShapeText} is empty");
+        var bad = Array.FindIndex(data.Data, v => !float.IsFinite(v));
+        if (bad >= 0) throw new InvalidInputException($"mixture data has {data.Data[bad]} at row {bad / d}, column {bad % d}");
+        if (requireFitted && Weights.Length == 0) throw new InvalidOperationException("the mixture has no parameters yet; fit it first");
+        if (Dimensions == 0) Dimensions = d;
+        else if (Dimensions != d) throw new InvalidInputException($"data has {d} dimensions, the mixture {Dimensions}");
+        return (data.Data.Select(v => (double)v).ToArray(), n);
+    }
+
+    internal static double LogSumExp(ReadOnlySpan<double> values)
+    {
+        var max = double.NegativeInfinity;
+        foreach (var v in values) max = Math.Max(max, v);
+        if (double.IsNegativeInfinity(max)) return max;
+        double sum = 0;
+        foreach (var v in values) sum += Math.Exp(v - max);
+        return max + Math.Log(sum);
+    }
+
+    /// <summary>The precision factors P (upper triangular, Σ⁻¹ = P·Pᵀ), (K, D, D); full covariance only.</summary>
+    internal double[] PrecisionFactors() => Covariance == CovarianceType.Full
+        ? (double[])precisionFactor.Clone()
+        : throw new InvalidOperationException("precision factors are kept for full covariances only");
+
+    /// <summary>Σ = (P·Pᵀ)⁻¹ for an upper-triangular P with a positive diagonal.</summary>
+    internal static double[] CovarianceFromPrecisionFactor(double[] p, int d)
+    {
+        // P⁻¹ is upper triangular too; Σ = (P⁻¹)ᵀ·P⁻¹
+        var lower = new double[d * d];
+        for (var i = 0; i < d; i++)
+            for (var j = 0; j < d; j++) lower[i * d + j] = p[j * d + i]; // Pᵀ, lower triangular
+        var inverseLower = InvertLower(lower, d); // (Pᵀ)⁻¹ = (P⁻¹)ᵀ
+        var sigma = new double[d * d];
+        for (var i = 0; i < d; i++)
+            for (var j = 0; j < d; j++)
+            {
+                double sum = 0;
+                for (var k = 0; k < d; k++) sum += inverseLower[i * d + k] * inverseLower[j * d + k];
+                sigma[i * d + j] = sum;
+            }
+        return sigma;
+    }
+
+    static double[] Cholesky(ReadOnlySpan<double> a, int d, int component)
+    {
+        var l = new double[d * d];
+        for (var i = 0; i < d; i++)
+            for (var j = 0; j <= i; j++)
+            {
+                var sum = a[i * d + j];
+                for (var k = 0; k < j; k++) sum -= l[i * d + k] * l[j * d + k];
+                if (i == j)
+                {
+                    if (!(sum > 0)) throw new InvalidInputException($"component {component}'s covariance is not positive definite; raise regCovar");
+                    l[i * d + i] = Math.Sqrt(sum);
+                }
+                else l[i * d + j] = sum / l[j * d + j];
+            }
+        return l;
+    }
+
+    static double[] InvertLower(double[] l, int d)
+    {
+        var inverse = new double[d * d];
+        for (var col = 0; col < d; col++)
+        {
+            inverse[col * d + col] = 1 / l[col * d + col];
+            for (var i = col + 1; i < d; i++)
+            {
+                double sum = 0;
+                for (var k = col; k < i; k++) sum -= l[i * d + k] * inverse[k * d + col];
+                inverse[i * d + col] = sum / l[i * d + i];
+            }
+        }
+        return inverse;
+    }
+}
