@@ -25,7 +25,8 @@ public sealed class AnomalyScorer : IDisposable
     const string Role = "scorer";
     readonly ModelPackage package;
     readonly bool ownsPackage;
-    readonly FeatureExtractor extractor;
+    readonly FeatureExtractor? extractor;
+    readonly int dimensions;
     readonly InferenceSession session;
 
     /// <summary>Opens and verifies a model folder.</summary>
@@ -41,17 +42,17 @@ public sealed class AnomalyScorer : IDisposable
         try
         {
             var manifest = package.Manifest;
-            FrontEnd = manifest.FrontEnd ?? throw new ModelContractException($"{package.Directory}: the manifest has no front-end configuration");
+            FrontEnd = manifest.FrontEnd;
             Scoring = manifest.Anomaly ?? throw new ModelContractException($"{package.Directory}: a '{manifest.Kind}' model has no anomaly scoring rule");
             var graph = package.Graph(Role);
-            var declared = graph.Inputs[0].FixedDim(1);
-            if (declared != FrontEnd.Dimensions)
-                throw new ModelContractException($"{package.Directory}: the front end gives {FrontEnd.Dimensions} values per frame but the graph's input takes {declared}");
-            extractor = new FeatureExtractor(FrontEnd);
+            dimensions = (int)(graph.Inputs[0].FixedDim(1) ?? throw new ModelContractException($"{package.Directory}: the scorer's input has no fixed width"));
+            if (FrontEnd is not null && dimensions != FrontEnd.Dimensions)
+                throw new ModelContractException($"{package.Directory}: the front end gives {FrontEnd.Dimensions} values per frame but the graph's input takes {dimensions}");
+            extractor = FrontEnd is null ? null : new FeatureExtractor(FrontEnd);
             session = package.Session(Role);
             var input = session.Inputs.Single();
-            if (input.Shape.Count != 2 || input.Shape[1] != FrontEnd.Dimensions)
-                throw new ModelContractException($"{package.Directory}: the graph's input is {input.ShapeText}, the manifest says (frames, {FrontEnd.Dimensions})");
+            if (input.Shape.Count != 2 || input.Shape[1] != dimensions)
+                throw new ModelContractException($"{package.Directory}: the graph's input is {input.ShapeText}, the manifest says (frames, {dimensions})");
         }
         catch
         {
@@ -60,8 +61,8 @@ public sealed class AnomalyScorer : IDisposable
         }
     }
 
-    /// <summary>The front end the model was trained with.</summary>
-    public FrontEndConfig FrontEnd { get; }
+    /// <summary>The front end the model was trained with; null for a model fitted on feature matrices.</summary>
+    public FrontEndConfig? FrontEnd { get; }
 
     /// <summary>Aggregation, trim and threshold.</summary>
     public AnomalyScoring Scoring { get; }
@@ -76,6 +77,8 @@ public sealed class AnomalyScorer : IDisposable
     /// <summary>Scores a clip at any rate and channel count.</summary>
     public AnomalyResult Score(AudioClip clip, string source = "signal")
     {
+        if (FrontEnd is null || extractor is null)
+            throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio; score features with FrameErrors");
         var notes = new List<string>();
         if (clip.Channels > 1)
         {
@@ -101,8 +104,8 @@ public sealed class AnomalyScorer : IDisposable
     /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>
     public float[] FrameErrors(NdArray features)
     {
-        if (features.Shape.Length != 2 || features.Columns != FrontEnd.Dimensions)
-            throw new InvalidInputException($"features of shape {features.ShapeText}; the model takes (frames, {FrontEnd.Dimensions})");
+        if (features.Shape.Length != 2 || features.Columns != dimensions)
+            throw new InvalidInputException($"features of shape {features.ShapeText}; the model takes (frames, {dimensions})");
         var output = session.Run(new Dictionary<string, OrtInput> { ["features"] = OrtInput.Float(features) }, ["frame_error"]);
         return output["frame_error"].Data;
     }

@@ -58,9 +58,9 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
     {
         using var scorer = new AnomalyScorer(trained.ModelDir);
         var path = trained.Result.Test[0].Clip.Path;
-        var perFrame = new FeatureExtractor(scorer.FrontEnd with { ContextBefore = 0, ContextAfter = 0 }).ExtractFile(path);
+        var perFrame = new FeatureExtractor(scorer.FrontEnd! with { ContextBefore = 0, ContextAfter = 0 }).ExtractFile(path);
         var expected = AnomalyTraining.FrameErrors(trained.Result.Model, perFrame, 2, 2);
-        var actual = scorer.FrameErrors(new FeatureExtractor(scorer.FrontEnd).ExtractFile(path));
+        var actual = scorer.FrameErrors(new FeatureExtractor(scorer.FrontEnd!).ExtractFile(path));
         Assert.True(TestData.MaxRelativeError(actual, expected) < 1e-4);
     }
 
