@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|ae-train|ae-forward|frontend|score|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|all]   — measured figures beside this machine's limits
 // ./run demo              — see DemoData and the run script
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -15,6 +15,7 @@ switch (command)
             ["ae-forward"] = AutoencoderBenchmark.Forward,
             ["frontend"] = FrontEndBenchmark.Run,
             ["score"] = ScoreBenchmark.Run,
+            ["gmm"] = MixtureBenchmark.Run,
         };
         if (name != "all" && !benchmarks.ContainsKey(name))
         {

@@ -131,63 +131,106 @@ public sealed class GaussianMixture
         }
     }
 
-    /// <summary>log wₖ + log N(xₙ | k) for every sample and component, (N, K).</summary>
-    internal double[] WeightedLogProbabilities(double[] x, int n)
+    /// <summary>Samples in double precision with the buffers EM reuses between iterations.</summary>
+    internal sealed class Samples(double[] x, int n, int d)
     {
-        int k = Components, d = Dimensions;
-        var result = new double[n * k];
+        public double[] X { get; } = x;
+        public int N { get; } = n;
+        public int D { get; } = d;
+        double[]? squares;
+        /// <summary>x², elementwise (diagonal mixtures), computed once.</summary>
+        public double[] Squares
+        {
+            get
+            {
+                if (squares is null)
+                {
+                    squares = new double[X.Length];
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(X, X, squares);
+                }
+                return squares;
+            }
+        }
+        double[]? augmented;
+        /// <summary>[x 1], (N, D + 1) (full mixtures), computed once.</summary>
+        public double[] Augmented
+        {
+            get
+            {
+                if (augmented is null)
+                {
+                    augmented = new double[N * (D + 1)];
+                    for (var s = 0; s < N; s++)
+                    {
+                        X.AsSpan(s * D, D).CopyTo(augmented.AsSpan(s * (D + 1), D));
+                        augmented[s * (D + 1) + D] = 1;
+                    }
+                }
+                return augmented;
+            }
+        }
+        public double[] Scratch = [];
+        public double[] Ones = [];
+    }
+
+    /// <summary>log wₖ + log N(xₙ | k) for every sample and component, (N, K), written into <paramref name="result"/>.</summary>
+    internal void WeightedLogProbabilities(Samples samples, double[] result)
+    {
+        int k = Components, d = Dimensions, n = samples.N;
+        var x = samples.X;
+        var bias = new double[k];
         var constant = -0.5 * d * Math.Log(2 * Math.PI);
+        for (var c = 0; c < k; c++) bias[c] = constant + logDetFactor[c] + Math.Log(Weights[c]);
         if (Covariance == CovarianceType.Diagonal)
         {
-            // Σⱼ (x − μ)² p = x²·p − 2 x·(μ p) + μ²·p, three BLAS products over all components at once
-            var squares = new double[n * d];
-            for (var i = 0; i < squares.Length; i++) squares[i] = x[i] * x[i];
+            // −½ Σⱼ (x − μ)² p = −½ x²·p + x·(μ p) − ½ μ²·p: two BLAS products over all components at once
             var meanPrecision = new double[k * d];
-            var meanTerm = new double[k];
             for (var c = 0; c < k; c++)
                 for (var j = 0; j < d; j++)
                 {
                     var mp = Means[c * d + j] * precisionFactor[c * d + j];
                     meanPrecision[c * d + j] = mp;
-                    meanTerm[c] += Means[c * d + j] * mp;
+                    bias[c] -= 0.5 * Means[c * d + j] * mp;
                 }
-            Blas.Gemm(false, true, n, k, d, 1.0, squares, d, precisionFactor, d, 0.0, result, k);
-            Blas.Gemm(false, true, n, k, d, -2.0, x, d, meanPrecision, d, 1.0, result, k);
-            for (var s = 0; s < n; s++)
-                for (var c = 0; c < k; c++)
-                    result[s * k + c] = constant + logDetFactor[c] + Math.Log(Weights[c]) - 0.5 * Math.Max(0, result[s * k + c] + meanTerm[c]);
-            return result;
+            Blas.Gemm(false, true, n, k, d, -0.5, samples.Squares, d, precisionFactor, d, 0.0, result, k);
+            Blas.Gemm(false, true, n, k, d, 1.0, x, d, meanPrecision, d, 1.0, result, k);
+            for (var s = 0; s < n; s++) System.Numerics.Tensors.TensorPrimitives.Add(result.AsSpan(s * k, k), bias, result.AsSpan(s * k, k));
+            return;
         }
-        // full: y = x·P − μ·P, log N = const + log det P − ½‖y‖²
-        var y = new double[n * d];
-        var shift = new double[d];
+        // full: y = [x 1]·[P; −μP], so the shift rides in the same BLAS product. Rows go in blocks that stay in
+        // cache across all components instead of streaming an (N, D) product through memory K times.
+        var augmented = samples.Augmented;
+        var factors = new double[k * (d + 1) * d];
         for (var c = 0; c < k; c++)
         {
             var p = precisionFactor.AsSpan(c * d * d, d * d);
-            Blas.Gemm(false, false, n, d, d, 1.0, x, d, p, d, 0.0, y, d);
-            Array.Clear(shift);
+            var factor = factors.AsSpan(c * (d + 1) * d, (d + 1) * d);
+            p.CopyTo(factor);
             for (var i = 0; i < d; i++)
-                for (var j = 0; j < d; j++) shift[j] += Means[c * d + i] * p[i * d + j];
-            var bias = constant + logDetFactor[c] + Math.Log(Weights[c]);
-            for (var s = 0; s < n; s++)
+                for (var j = 0; j < d; j++) factor[d * d + j] -= Means[c * d + i] * p[i * d + j];
+        }
+        const int block = 2048;
+        var y = new double[block * d];
+        for (var start = 0; start < n; start += block)
+        {
+            var rows = Math.Min(block, n - start);
+            var xb = augmented.AsSpan(start * (d + 1), rows * (d + 1));
+            for (var c = 0; c < k; c++)
             {
-                double sum = 0;
-                for (var j = 0; j < d; j++)
-                {
-                    var v = y[s * d + j] - shift[j];
-                    sum += v * v;
-                }
-                result[s * k + c] = bias - 0.5 * sum;
+                Blas.Gemm(false, false, rows, d, d + 1, 1.0, xb, d + 1, factors.AsSpan(c * (d + 1) * d, (d + 1) * d), d, 0.0, y, d);
+                for (var s = 0; s < rows; s++)
+                    result[(start + s) * k + c] = bias[c] - 0.5 * System.Numerics.Tensors.TensorPrimitives.SumOfSquares(y.AsSpan(s * d, d));
             }
         }
-        return result;
     }
 
     /// <summary>log p(x) of every sample.</summary>
     public double[] ScoreSamples(NdArray data)
     {
-        var (x, n) = Prepare(data, requireFitted: true);
-        var weighted = WeightedLogProbabilities(x, n);
+        var samples = Prepare(data, requireFitted: true);
+        var n = samples.N;
+        var weighted = new double[n * Components];
+        WeightedLogProbabilities(samples, weighted);
         var result = new double[n];
         for (var s = 0; s < n; s++) result[s] = LogSumExp(weighted.AsSpan(s * Components, Components));
         return result;
@@ -199,8 +242,10 @@ public sealed class GaussianMixture
     /// <summary>Posterior probability of each component for each sample, (N, K).</summary>
     public NdArray Responsibilities(NdArray data)
     {
-        var (x, n) = Prepare(data, requireFitted: true);
-        var weighted = WeightedLogProbabilities(x, n);
+        var samples = Prepare(data, requireFitted: true);
+        var n = samples.N;
+        var weighted = new double[n * Components];
+        WeightedLogProbabilities(samples, weighted);
         var result = new float[n * Components];
         for (var s = 0; s < n; s++)
         {
@@ -229,7 +274,8 @@ public sealed class GaussianMixture
         if (options.MaxIterations < 1 || options.Restarts < 1 || !(options.RegCovar >= 0) || !(options.Tolerance >= 0))
             throw new InvalidOptionException("EM: iterations and restarts must be ≥ 1, regCovar and tolerance ≥ 0");
         if (options.WarmStart && Weights.Length == 0) throw new InvalidOptionException("EM: a warm start needs parameters to start from");
-        var (x, n) = Prepare(data, requireFitted: options.WarmStart);
+        var samples = Prepare(data, requireFitted: options.WarmStart);
+        var (x, n) = (samples.X, samples.N);
         if (n < Components) throw new InvalidOptionException($"{Components} components need at least as many samples, got {n}");
         var warnings = new List<string>();
         for (var j = 0; j < Dimensions; j++)
@@ -246,7 +292,8 @@ public sealed class GaussianMixture
         var generator = new Generator(options.Seed);
         for (var restart = 0; restart < options.Restarts; restart++)
         {
-            if (!options.WarmStart || restart > 0) InitialiseKMeansPlusPlus(x, n, generator, options.RegCovar);
+            if (!options.WarmStart || restart > 0) InitialiseKMeansPlusPlus(samples, generator, options.RegCovar);
+            var responsibilities = new double[n * Components];
             var history = new List<double>();
             var previous = double.NegativeInfinity;
             var converged = false;
@@ -254,15 +301,15 @@ public sealed class GaussianMixture
             while (iteration < options.MaxIterations)
             {
                 iteration++;
-                var (meanLogLikelihood, responsibilities) = ExpectationStep(x, n);
-                MaximisationStep(x, n, responsibilities, options.RegCovar);
+                var meanLogLikelihood = ExpectationStep(samples, responsibilities);
+                MaximisationStep(samples, responsibilities, options.RegCovar);
                 history.Add(meanLogLikelihood);
                 progress?.Report(new GmmProgress(iteration, meanLogLikelihood));
                 snapshot?.Invoke(this, iteration);
                 if (Math.Abs(meanLogLikelihood - previous) < options.Tolerance) { converged = true; break; }
                 previous = meanLogLikelihood;
             }
-            var final = ExpectationStep(x, n).MeanLogLikelihood;
+            var final = ExpectationStep(samples, responsibilities);
             if (!double.IsFinite(final)) throw new InvalidInputException("EM: the log-likelihood is not finite; raise regCovar");
             if (best is null || final > best.MeanLogLikelihood)
             {
@@ -274,59 +321,78 @@ public sealed class GaussianMixture
         return best!;
     }
 
-    (double MeanLogLikelihood, double[] Responsibilities) ExpectationStep(double[] x, int n)
+    /// <summary>Fills <paramref name="r"/> (N, K) with responsibilities and returns the mean log-likelihood.</summary>
+    internal double ExpectationStep(Samples samples, double[] r)
     {
-        var k = Components;
-        var weighted = WeightedLogProbabilities(x, n);
+        int k = Components, n = samples.N;
+        WeightedLogProbabilities(samples, r);
+        // log-sum-exp per row: shift by the row maximum, one vectorised exp over the whole matrix, normalise
+        var maxima = new double[n];
+        for (var s = 0; s < n; s++)
+        {
+            var row = r.AsSpan(s * k, k);
+            var max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+            maxima[s] = max;
+            System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, row);
+        }
+        System.Numerics.Tensors.TensorPrimitives.Exp(r, r);
         double total = 0;
         for (var s = 0; s < n; s++)
         {
-            var row = weighted.AsSpan(s * k, k);
-            var lse = LogSumExp(row);
-            total += lse;
-            for (var c = 0; c < k; c++) row[c] = Math.Exp(row[c] - lse);
+            var row = r.AsSpan(s * k, k);
+            var sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+            total += maxima[s] + Math.Log(sum);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1 / sum, row);
         }
-        return (total / n, weighted);
+        return total / n;
     }
 
-    void MaximisationStep(double[] x, int n, double[] r, double reg)
+    internal void MaximisationStep(Samples samples, double[] r, double reg)
     {
-        int k = Components, d = Dimensions;
+        int k = Components, d = Dimensions, n = samples.N;
+        var x = samples.X;
         var counts = new double[k];
-        for (var s = 0; s < n; s++)
-            for (var c = 0; c < k; c++) counts[c] += r[s * k + c];
+        for (var s = 0; s < n; s++) System.Numerics.Tensors.TensorPrimitives.Add(counts, r.AsSpan(s * k, k), counts);
         for (var c = 0; c < k; c++) counts[c] += 10 * 2.220446049250313e-16; // as scikit-learn: an emptied component keeps a finite mean
         var means = new double[k * d];
         Blas.Gemm(true, false, k, d, n, 1.0, r, k, x, d, 0.0, means, d);
-        for (var c = 0; c < k; c++)
-            for (var j = 0; j < d; j++) means[c * d + j] /= counts[c];
+        for (var c = 0; c < k; c++) System.Numerics.Tensors.TensorPrimitives.Multiply(means.AsSpan(c * d, d), 1 / counts[c], means.AsSpan(c * d, d));
         double[] covariances;
         if (Covariance == CovarianceType.Diagonal)
         {
-            var squares = new double[n * d];
-            for (var i = 0; i < squares.Length; i++) squares[i] = x[i] * x[i];
             covariances = new double[k * d];
-            Blas.Gemm(true, false, k, d, n, 1.0, r, k, squares, d, 0.0, covariances, d);
+            Blas.Gemm(true, false, k, d, n, 1.0, r, k, samples.Squares, d, 0.0, covariances, d);
             for (var c = 0; c < k; c++)
                 for (var j = 0; j < d; j++)
                     covariances[c * d + j] = Math.Max(covariances[c * d + j] / counts[c] - means[c * d + j] * means[c * d + j], 0) + reg;
         }
         else
         {
+            // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ: centre, scale rows by √rₙₖ, one BLAS product per component
             covariances = new double[k * d * d];
-            var weightedDiff = new double[n * d];
-            var diff = new double[n * d];
+            // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, accumulated over cache-sized blocks of rows (centred, scaled by √rₙₖ)
+            const int block = 2048;
+            var scaled = new double[block * d];
+            for (var start = 0; start < n; start += block)
+            {
+                var rows = Math.Min(block, n - start);
+                for (var c = 0; c < k; c++)
+                {
+                    var mean = means.AsSpan(c * d, d);
+                    for (var s = 0; s < rows; s++)
+                    {
+                        var row = scaled.AsSpan(s * d, d);
+                        System.Numerics.Tensors.TensorPrimitives.Subtract(x.AsSpan((start + s) * d, d), mean, row);
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(row, Math.Sqrt(r[(start + s) * k + c]), row);
+                    }
+                    Blas.Gemm(true, false, d, d, rows, 1.0, scaled.AsSpan(0, rows * d), d, scaled.AsSpan(0, rows * d), d, 1.0,
+                        covariances.AsSpan(c * d * d, d * d), d);
+                }
+            }
             for (var c = 0; c < k; c++)
             {
-                for (var s = 0; s < n; s++)
-                    for (var j = 0; j < d; j++)
-                    {
-                        var v = x[s * d + j] - means[c * d + j];
-                        diff[s * d + j] = v;
-                        weightedDiff[s * d + j] = v * r[s * k + c];
-                    }
                 var cov = covariances.AsSpan(c * d * d, d * d);
-                Blas.Gemm(true, false, d, d, n, 1.0 / counts[c], weightedDiff, d, diff, d, 0.0, cov, d);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(cov, 1.0 / counts[c], cov);
                 for (var j = 0; j < d; j++) cov[j * d + j] += reg;
             }
         }
@@ -336,9 +402,10 @@ public sealed class GaussianMixture
     }
 
     /// <summary>k-means++ centres, then hard assignments to the nearest centre and one M-step (scikit-learn's init_params="k-means++").</summary>
-    void InitialiseKMeansPlusPlus(double[] x, int n, Generator generator, double reg)
+    void InitialiseKMeansPlusPlus(Samples samples, Generator generator, double reg)
     {
-        int k = Components, d = Dimensions;
+        int k = Components, d = Dimensions, n = samples.N;
+        var x = samples.X;
         var centres = new int[k];
         var nearest = new double[n];
         centres[0] = generator.NextInt(n);
@@ -364,7 +431,7 @@ public sealed class GaussianMixture
             }
             r[s * k + best] = 1;
         }
-        MaximisationStep(x, n, r, reg);
+        MaximisationStep(samples, r, reg);
     }
 
     static double Distance(double[] x, int a, int b, int d)
@@ -374,7 +441,7 @@ public sealed class GaussianMixture
         return sum;
     }
 
-    (double[] X, int N) Prepare(NdArray data, bool requireFitted)
+    internal Samples Prepare(NdArray data, bool requireFitted)
     {
         if (data.Shape.Length is < 1 or > 2) throw new InvalidInputException($"mixture data must be (N, D) or (N), got {data.ShapeText}");
         var n = data.Shape[0];
@@ -385,7 +452,9 @@ public sealed class GaussianMixture
         if (requireFitted && Weights.Length == 0) throw new InvalidOperationException("the mixture has no parameters yet; fit it first");
         if (Dimensions == 0) Dimensions = d;
         else if (Dimensions != d) throw new InvalidInputException($"data has {d} dimensions, the mixture {Dimensions}");
-        return (data.Data.Select(v => (double)v).ToArray(), n);
+        var x = new double[data.Data.Length];
+        for (var i = 0; i < x.Length; i++) x[i] = data.Data[i];
+        return new Samples(x, n, d);
     }
 
     internal static double LogSumExp(ReadOnlySpan<double> values)
