@@ -164,4 +164,33 @@ public class CommandLineTests
         Assert.True(table.Code == 0, table.Err);
         Assert.Contains("decision", table.Out);
     }
+
+    [Fact]
+    public void Gmm_OnAMatrixAndOnAudio_ThenScored()
+    {
+        var dir = TestData.TempDirectory();
+        var random = new Random(3);
+        var x = Enumerable.Range(0, 400).Select(i => (float)((i % 2 == 0 ? -2 : 3) + 0.5 * (random.NextDouble() + random.NextDouble() - 1))).ToArray();
+        NpyFile.Write(Path.Combine(dir, "x.npy"), new NdArray([400], x));
+        var fit = Run("pipeline-train", "gmm", "--input", Path.Combine(dir, "x.npy"), "--components", "2", "--covariance", "diag", "--out", Path.Combine(dir, "gmm1"), "--json");
+        Assert.True(fit.Code == 0, fit.Err);
+        using var summary = System.Text.Json.JsonDocument.Parse(fit.Out);
+        Assert.Equal(2, summary.RootElement.GetProperty("components").GetInt32());
+        var means = summary.RootElement.GetProperty("means").EnumerateArray().Select(m => m.GetDouble()).Order().ToArray();
+        Assert.Equal(-2, means[0], 0.1);
+        Assert.Equal(3, means[1], 0.1);
+        Assert.True(File.Exists(Path.Combine(dir, "gmm1", "evaluation", "density.svg")));
+        Assert.Equal("gmm", ModelFolder.Read(Path.Combine(dir, "gmm1")).Kind);
+
+        var data = Path.Combine(dir, "machine");
+        Assert.Equal(0, Run("pipeline-train", "synth", "machine", "--out", data, "--machines", "1", "--train", "2", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
+        var audio = Run("pipeline-train", "gmm", "--input", Path.Combine(data, "train_normal"), "--components", "2", "--covariance", "diag", "--method", "gradient", "--steps", "30", "--out", Path.Combine(dir, "gmm2"));
+        Assert.True(audio.Code == 0, audio.Err);
+        var score = Run("pipeline-infer", "score", "--model", Path.Combine(dir, "gmm2"), Path.Combine(data, "test_normal"), "--json");
+        Assert.True(score.Code == 0, score.Err);
+        Assert.Contains("\"score\"", score.Out);
+        var bad = Run("pipeline-train", "gmm", "--input", Path.Combine(dir, "x.npy"), "--components", "500", "--out", Path.Combine(dir, "gmm3"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("components", bad.Err);
+    }
 }

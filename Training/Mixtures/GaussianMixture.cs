@@ -257,7 +257,7 @@ public sealed class GaussianMixture
     }
 
     /// <summary>Bayesian information criterion: −2 log L + p ln N (lower is better).</summary>
-    public double Bic(NdArray data) => -2 * ScoreSamples(data).Sum() + ParameterCount * Math.Log(data.Rows);
+    public double Bic(NdArray data) => -2 * ScoreSamples(data).Sum() + ParameterCount * Math.Log(data.Shape[0]);
 
     /// <summary>Akaike information criterion: −2 log L + 2p.</summary>
     public double Aic(NdArray data) => -2 * ScoreSamples(data).Sum() + 2 * ParameterCount;

@@ -40,7 +40,7 @@ public static class MixtureGradientFit
         var start = mixture.FitEm(data, new GmmEmOptions { MaxIterations = 1, Seed = options.Seed, RegCovar = options.RegCovar });
         int k = mixture.Components, d = mixture.Dimensions;
         var full = mixture.Covariance == CovarianceType.Full;
-        var x = Tensor.FromArray((float[])data.Data.Clone(), data.Rows, d);
+        var x = Tensor.FromArray((float[])data.Data.Clone(), data.Shape[0], d);
 
         var logits = new Parameter(Tensor.FromArray(mixture.Weights.Select(w => (float)Math.Log(w)).ToArray(), k));
         var means = new Parameter(Tensor.FromArray(mixture.Means.Select(m => (float)m).ToArray(), k, d));

@@ -1,0 +1,127 @@
+using System.CommandLine;
+using System.Text.Json;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Shared.Scoring;
+using Pipeline.Training.Anomaly;
+using Pipeline.Training.Export;
+using Pipeline.Training.Mixtures;
+using Pipeline.Training.Plots;
+
+/// <summary><c>pipeline-train gmm</c>: a Gaussian mixture on a feature matrix or on audio, exported as a scorer.</summary>
+static class MixtureCommand
+{
+    public static Command Create(Option<bool> quiet)
+    {
+        var input = new Option<string>("--input", "-i") { Description = "A .npy matrix (N, D) or (N); or audio files, a directory or a glob (log-mel frames)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
+        var components = new Option<int>("--components", "-k") { Description = "Mixture components K", DefaultValueFactory = _ => 8 };
+        var covariance = new Option<string>("--covariance") { Description = "diag or full", DefaultValueFactory = _ => "full" };
+        var method = new Option<string>("--method") { Description = "em or gradient", DefaultValueFactory = _ => "em" };
+        var tol = new Option<double>("--tol") { Description = "EM: stop when the mean log-likelihood moves less than this", DefaultValueFactory = _ => 1e-3 };
+        var maxIter = new Option<int>("--max-iter") { Description = "EM iterations per restart", DefaultValueFactory = _ => 100 };
+        var restarts = new Option<int>("--restarts") { Description = "EM restarts from k-means++ (the best is kept)", DefaultValueFactory = _ => 1 };
+        var regCovar = new Option<double>("--reg-covar") { Description = "Added to covariance diagonals", DefaultValueFactory = _ => 1e-6 };
+        var steps = new Option<int>("--steps") { Description = "Gradient: full-batch Adam steps", DefaultValueFactory = _ => 300 };
+        var lr = new Option<double>("--lr") { Description = "Gradient: learning rate", DefaultValueFactory = _ => 0.05 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the k-means++ start", DefaultValueFactory = _ => 0 };
+        var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
+        var json = new Option<bool>("--json") { Description = "Print a machine-readable summary on standard output" };
+        var command = new Command("gmm", """
+            Fit a Gaussian mixture by EM or by gradient ascent and export its log-likelihood graph as an anomaly scorer
+            (file score: negative mean log-likelihood of the file's log-mel frames).
+
+            Examples:
+              pipeline-train gmm --input X.npy --components 3 --covariance full --method em --out artifacts/models/gmm
+              pipeline-train gmm --input artifacts/data/machine/train_normal --components 16 --covariance diag --out artifacts/models/gmm-machine
+            """) { input, output, components, covariance, method, tol, maxIter, restarts, regCovar, steps, lr, seed, fpr, json };
+        command.SetAction(parse =>
+        {
+            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var type = parse.GetValue(covariance) switch
+            {
+                "diag" => CovarianceType.Diagonal,
+                "full" => CovarianceType.Full,
+                var other => throw new InvalidOptionException($"--covariance must be diag or full, not '{other}'"),
+            };
+            var source = parse.GetValue(input)!;
+            FrontEndConfig? frontEnd = null;
+            NdArray data;
+            List<NdArray>? files = null;
+            if (source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) data = NpyFile.Read(source);
+            else
+            {
+                frontEnd = FrontEndConfig.Preset("dcase-logmel") with { ContextBefore = 0, ContextAfter = 0 };
+                var paths = AudioFiles.Find(source);
+                log.WriteLine($"{paths.Count} audio file(s) → 64-band log-mel frames");
+                files = new FeatureLoader(new FeatureExtractor(frontEnd)).Load(paths).Select(r => r.Features).ToList();
+                data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
+            }
+            var mixture = new GaussianMixture(parse.GetValue(components), type);
+            var history = new List<double>();
+            var progress = new SynchronousProgress<GmmProgress>(p => history.Add(p.MeanLogLikelihood));
+            GmmFitResult result = parse.GetValue(method) switch
+            {
+                "em" => mixture.FitEm(data, new GmmEmOptions
+                {
+                    Tolerance = parse.GetValue(tol), MaxIterations = parse.GetValue(maxIter), Restarts = parse.GetValue(restarts),
+                    RegCovar = parse.GetValue(regCovar), Seed = parse.GetValue(seed),
+                }, progress),
+                "gradient" => MixtureGradientFit.Fit(mixture, data, new GmmGradientOptions
+                {
+                    Steps = parse.GetValue(steps), LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed), RegCovar = parse.GetValue(regCovar),
+                }, progress),
+                var other => throw new InvalidOptionException($"--method must be em or gradient, not '{other}'"),
+            };
+            foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
+            // threshold: the training data's own scores (per file for audio, per sample for a matrix) at the target FPR
+            var scores = files is not null
+                ? files.Select(f => FrameScores.Aggregate(mixture.ScoreSamples(f).Select(v => (float)-v).ToArray(), "mean", 0)).ToList()
+                : mixture.ScoreSamples(data).Select(v => -v).ToList();
+            var threshold = DetectionMetrics.ThresholdAtFpr(scores, parse.GetValue(fpr));
+            var scoring = new AnomalyScoring("mean", 0, threshold, $"FPR {parse.GetValue(fpr)} on the {scores.Count} training {(files is null ? "samples" : "files")}");
+            var outDir = parse.GetValue(output)!;
+            var summary = new TrainingSummary((int)parse.GetValue(seed), result.Iterations, parse.GetValue(method) == "em" ? parse.GetValue(maxIter) : parse.GetValue(steps),
+                parse.GetValue(tol), result.Converged, -result.MeanLogLikelihood, data.Shape, Path.GetFileName(source.TrimEnd('/')));
+            MixtureExport.Export(mixture, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
+            var report = Path.Combine(outDir, "evaluation");
+            Directory.CreateDirectory(report);
+            new SvgChart("Mean log-likelihood per step", parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", "mean log-likelihood")
+                .Line("training data", history.Select((v, i) => ((double)i + 1, v)).ToList()).Save(Path.Combine(report, "loglikelihood.svg"));
+            if (data.Shape.Length == 1 || data.Columns == 1)
+                DensityChart(mixture, data).Save(Path.Combine(report, "density.svg"));
+            var (bic, aic) = (mixture.Bic(data), mixture.Aic(data));
+            log.WriteLine($"{parse.GetValue(method)}: {result.Iterations} steps, {(result.Converged ? "converged" : "stopped")}; mean log-likelihood {result.MeanLogLikelihood:F4}, BIC {bic:F1}, AIC {aic:F1}");
+            log.WriteLine($"weights {string.Join(" ", mixture.Weights.Select(w => w.ToString("F3")))}; threshold {threshold:G5}; wrote {outDir}");
+            if (parse.GetValue(json))
+                Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["method"] = parse.GetValue(method)!, ["components"] = mixture.Components, ["dimensions"] = mixture.Dimensions,
+                    ["covariance"] = parse.GetValue(covariance)!, ["iterations"] = result.Iterations, ["converged"] = result.Converged,
+                    ["mean_log_likelihood"] = result.MeanLogLikelihood, ["bic"] = bic, ["aic"] = aic, ["weights"] = mixture.Weights,
+                    ["means"] = mixture.Means, ["threshold"] = threshold, ["warnings"] = result.Warnings, ["model"] = outDir,
+                }));
+            return CommandLineHost.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Seed 004's picture: the data's histogram (as a density) under the fitted mixture's density.</summary>
+    static SvgChart DensityChart(GaussianMixture mixture, NdArray data)
+    {
+        var values = data.Data.Select(v => (double)v).ToList();
+        var edges = SvgChart.Bins(values, 40);
+        var width = edges[1] - edges[0];
+        var counts = new double[edges.Length - 1];
+        foreach (var v in values) counts[Math.Clamp((int)((v - edges[0]) / width), 0, counts.Length - 1)]++;
+        var grid = Enumerable.Range(0, 200).Select(i => edges[0] + (edges[^1] - edges[0]) * i / 199).ToArray();
+        var density = mixture.ScoreSamples(new NdArray([grid.Length, 1], grid.Select(v => (float)v).ToArray())).Select(Math.Exp).ToArray();
+        var chart = new SvgChart("Fitted density and the data", "x", "density");
+        chart.Line("data (histogram)", edges.Take(counts.Length).SelectMany((e, i) => new[] { (e, counts[i] / values.Count / width), (e + width, counts[i] / values.Count / width) }).ToList(), "#999999");
+        chart.Line("mixture", grid.Zip(density).ToList());
+        return chart;
+    }
+}
