@@ -52,6 +52,13 @@ public sealed class NdArray
 
     public NdArray Clone() => new(Shape, (float[])Data.Clone());
 
+    /// <summary>Throws unless every value is finite, naming the first offending entry.</summary>
+    public void RequireFinite(string what)
+    {
+        var i = Array.FindIndex(Data, x => !float.IsFinite(x));
+        if (i >= 0) throw new InvalidInputException($"{what} must be finite, but holds {(float.IsNaN(Data[i]) ? "NaN" : "an infinite value")} at {IndexText(i)}");
+    }
+
     /// <summary>Throws unless every value is finite and ≥ 0, naming the first offending entry.</summary>
     public void RequireNonNegativeFinite(string what)
     {

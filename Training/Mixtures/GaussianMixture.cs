@@ -447,8 +447,7 @@ public sealed class GaussianMixture
         var n = data.Shape[0];
         var d = data.Shape.Length == 2 ? data.Shape[1] : 1;
         if (n == 0 || d == 0) throw new InvalidInputException($"mixture data of shape {data.ShapeText} is empty");
-        var bad = Array.FindIndex(data.Data, v => !float.IsFinite(v));
-        if (bad >= 0) throw new InvalidInputException($"mixture data has {data.Data[bad]} at row {bad / d}, column {bad % d}");
+        data.RequireFinite("mixture data");
         if (requireFitted && Weights.Length == 0) throw new InvalidOperationException("the mixture has no parameters yet; fit it first");
         if (Dimensions == 0) Dimensions = d;
         else if (Dimensions != d) throw new InvalidInputException($"data has {d} dimensions, the mixture {Dimensions}");

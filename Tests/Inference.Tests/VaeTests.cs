@@ -1,0 +1,83 @@
+using Pipeline.Inference.Anomaly;
+using Pipeline.Inference.Models;
+using Pipeline.Inference.Runtime;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Tests;
+using Pipeline.Training.Export;
+using Pipeline.Training.Tensors;
+using Pipeline.Training.Vae;
+
+namespace Pipeline.Inference.Tests;
+
+/// <summary>A VAE on data from a known linear-Gaussian model: x = A·z + b + noise, z ~ N(0, I₂), in 8 dimensions.</summary>
+public class VaeTests
+{
+    static NdArray LinearGaussian(int n, int seed)
+    {
+        var g = new Generator(seed);
+        var a = new float[8 * 2];
+        new Generator(100).FillNormal(a, 0, 1);
+        var data = new float[n * 8];
+        var z = new float[2];
+        var noise = new float[8];
+        for (var i = 0; i < n; i++)
+        {
+            g.FillNormal(z, 0, 1);
+            g.FillNormal(noise, 0, 0.1f);
+            for (var j = 0; j < 8; j++) data[i * 8 + j] = 5 + j + a[j * 2] * z[0] + a[j * 2 + 1] * z[1] + noise[j];
+        }
+        return new NdArray([n, 8], data);
+    }
+
+    static double MeanSquaredError(NdArray a, NdArray b) => a.Data.Zip(b.Data, (x, y) => (double)(x - y) * (x - y)).Average();
+
+    [Fact]
+    public void Training_RaisesTheElbo_AndBeatsTheMeanPredictor()
+    {
+        var data = LinearGaussian(2000, 1);
+        var result = VaeTraining.Train(data, new VaeTrainingOptions { Hidden = [32, 16], Latent = 2, Epochs = 30, BatchSize = 64, LearningRate = 3e-3, Seed = 2 });
+        Assert.Equal(30, result.Epochs.Count);
+        Assert.True(result.Epochs[^1].Loss < result.Epochs[0].Loss - 1, $"loss {result.Epochs[0].Loss} → {result.Epochs[^1].Loss}");
+        Assert.All(result.Epochs, e => Assert.Equal(e.Loss, e.Reconstruction + e.Kl, 1e-3 * Math.Abs(e.Loss)));
+        var test = LinearGaussian(500, 3);
+        var reconstruction = result.Model.Reconstruct(test);
+        var means = Enumerable.Range(0, 8).Select(j => Enumerable.Range(0, 500).Average(i => test[i, j])).ToArray();
+        var meanPredictor = new NdArray([500, 8], Enumerable.Range(0, 500 * 8).Select(k => (float)means[k % 8]).ToArray());
+        var error = MeanSquaredError(reconstruction, test);
+        Assert.True(error < 0.25 * MeanSquaredError(meanPredictor, test), $"VAE {error} vs mean predictor {MeanSquaredError(meanPredictor, test)}");
+        // sampling differs from the deterministic reconstruction, reproducibly
+        var sampled = result.Model.Reconstruct(test, new Generator(9));
+        Assert.NotEqual(reconstruction.Data, sampled.Data);
+        Assert.Equal(sampled.Data, result.Model.Reconstruct(test, new Generator(9)).Data);
+        Assert.Throws<InvalidInputException>(() => result.Model.Reconstruct(new NdArray([2, 7], new float[14])));
+    }
+
+    [Fact]
+    public void ExportedGraphs_EqualTheTrainingSide()
+    {
+        var data = LinearGaussian(400, 4);
+        var model = VaeTraining.Train(data, new VaeTrainingOptions { Hidden = [16, 8], Latent = 3, Epochs = 3, BatchSize = 50, Seed = 5 }).Model;
+        var dir = Path.Combine(TestData.TempDirectory(), "vae");
+        VaeExport.Export(model, dir, "vae", null, new AnomalyScoring("mean", 0, 100, "given"));
+        using var package = ModelPackage.Open(dir, new SessionOptions());
+        var outputs = package.Session("scorer").Run(new Dictionary<string, OrtInput> { ["features"] = OrtInput.Float(data) });
+        Assert.True(TestData.MaxRelativeError(outputs["reconstruction"].Data, model.Reconstruct(data).Data) < 1e-4);
+        // the negative ELBO with the mean latent, per frame, from the training side's terms
+        using (Tensor.NoGrad())
+        {
+            var x = model.Normalise(Tensor.From(data));
+            var (mean, logVariance) = model.Encode(x);
+            var y = model.Decode(mean);
+            var nll = ((x - y).Square() + (float)Math.Log(2 * Math.PI)).Sum(1) * 0.5f;
+            var kl = Pipeline.Training.Nn.Losses.KlToStandardNormal(mean, logVariance, Pipeline.Training.Nn.Reduction.None);
+            Assert.True(TestData.MaxRelativeError(outputs["frame_error"].Data, (nll + kl).ToArray()) < 1e-4);
+            Assert.True(TestData.MaxRelativeError(outputs["latent_mean"].Data, mean.ToArray()) < 1e-4);
+            var decoded = package.Session("decoder").Run(new Dictionary<string, OrtInput> { ["latent"] = OrtInput.Float(mean.ToNdArray()) });
+            Assert.True(TestData.MaxRelativeError(decoded["reconstruction"].Data, (y * model.InputStd + model.InputMean).ToArray()) < 1e-4);
+        }
+        using var scorer = new AnomalyScorer(dir);
+        Assert.Equal(400, scorer.FrameErrors(data).Length);
+    }
+}
