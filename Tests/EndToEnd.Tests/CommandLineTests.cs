@@ -193,4 +193,26 @@ public class CommandLineTests
         Assert.Equal(1, bad.Code);
         Assert.Contains("components", bad.Err);
     }
+
+    [Fact]
+    public void Vae_OnMelCepstra_ThenScored()
+    {
+        var dir = TestData.TempDirectory();
+        var data = Path.Combine(dir, "machine");
+        Assert.Equal(0, Run("pipeline-train", "synth", "machine", "--out", data, "--machines", "1", "--train", "2", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
+        var model = Path.Combine(dir, "vae");
+        var train = Run("pipeline-train", "vae", "--input", Path.Combine(data, "train_normal"), "--epochs", "3", "--hidden", "32,16", "--latent", "4",
+            "--order", "12", "--batch-size", "32", "--out", model, "--json");
+        Assert.True(train.Code == 0, train.Err);
+        Assert.Contains("KL", train.Err);
+        using var summary = System.Text.Json.JsonDocument.Parse(train.Out);
+        Assert.Equal(3, summary.RootElement.GetProperty("epochs").GetArrayLength());
+        foreach (var file in new[] { "loss.svg", "coefficient.svg", "scatter.svg" })
+            Assert.Equal("svg", System.Xml.Linq.XDocument.Load(Path.Combine(model, "evaluation", file)).Root!.Name.LocalName);
+        var manifest = ModelFolder.Read(model);
+        Assert.Equal(("vae", 12), (manifest.Kind, manifest.FrontEnd!.Dimensions));
+        var score = Run("pipeline-infer", "score", "--model", model, Path.Combine(data, "test_normal"));
+        Assert.True(score.Code == 0, score.Err);
+        Assert.Contains("id_01_normal", score.Out);
+    }
 }

@@ -62,8 +62,9 @@ var features = FeaturesCommand.Create(quiet);
 var synth = AnomalyCommands.Synth(quiet);
 var anomaly = AnomalyCommands.Train(quiet);
 var gmm = MixtureCommand.Create(quiet);
+var vae = VaeCommand.Create(quiet);
 
-var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, verbose, quiet };
+var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, vae, verbose, quiet };
 var parsed = root.Parse(args);
 return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
     Console.Error, parsed.GetValue(verbose));

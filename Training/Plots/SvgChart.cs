@@ -19,6 +19,7 @@ public sealed class SvgChart(string title, string xLabel, string yLabel, int wid
     sealed record LineSeries(string Name, string Color, IReadOnlyList<(double X, double Y)> Points, bool Dashed) : Series(Name, Color);
     sealed record BarSeries(string Name, string Color, double[] Edges, double[] Counts) : Series(Name, Color);
     sealed record PointSeries(string Name, string Color, double X, double Y) : Series(Name, Color);
+    sealed record ScatterSeries(string Name, string Color, IReadOnlyList<(double X, double Y)> Points) : Series(Name, Color);
 
     readonly List<Series> series = [];
     (double Min, double Max)? xRange, yRange;
@@ -53,6 +54,13 @@ public sealed class SvgChart(string title, string xLabel, string yLabel, int wid
         return this;
     }
 
+    /// <summary>Adds a cloud of small dots.</summary>
+    public SvgChart Scatter(string name, IReadOnlyList<(double X, double Y)> points, string? color = null)
+    {
+        series.Add(new ScatterSeries(name, color ?? NextColor(), points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList()));
+        return this;
+    }
+
     /// <summary>Fixes the x range (otherwise taken from the data).</summary>
     public SvgChart XRange(double min, double max) { xRange = (min, max); return this; }
 
@@ -78,6 +86,7 @@ public sealed class SvgChart(string title, string xLabel, string yLabel, int wid
             LineSeries l => l.Points.Select(p => p.X),
             BarSeries b => b.Edges,
             PointSeries p => [p.X],
+            ScatterSeries c => c.Points.Select(p => p.X),
             _ => [],
         });
         var (y0, y1) = yRange ?? Extent(s => s switch
@@ -85,6 +94,7 @@ public sealed class SvgChart(string title, string xLabel, string yLabel, int wid
             LineSeries l => l.Points.Select(p => p.Y),
             BarSeries b => b.Counts.Append(0),
             PointSeries p => [p.Y],
+            ScatterSeries c => c.Points.Select(p => p.Y),
             _ => [],
         });
         double X(double v) => left + (v - x0) / (x1 - x0) * plotW;
@@ -121,6 +131,10 @@ public sealed class SvgChart(string title, string xLabel, string yLabel, int wid
                     break;
                 case PointSeries p:
                     svg.Append(Invariant($"<circle cx=\"{X(p.X):F1}\" cy=\"{Y(p.Y):F1}\" r=\"5\" fill=\"{p.Color}\"/>"));
+                    break;
+                case ScatterSeries c:
+                    foreach (var (px, py) in c.Points)
+                        svg.Append(Invariant($"<circle cx=\"{X(px):F1}\" cy=\"{Y(py):F1}\" r=\"1.8\" fill=\"{c.Color}\" fill-opacity=\"0.6\"/>"));
                     break;
             }
         svg.Append("</g>");

@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Text.Json;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Training.Anomaly;
+using Pipeline.Training.Export;
+using Pipeline.Training.Plots;
+using Pipeline.Training.Vae;
+
+/// <summary><c>pipeline-train vae</c>: seed 002's VAE on mel-cepstra (or a feature matrix), exported as a scorer.</summary>
+static class VaeCommand
+{
+    public static Command Create(Option<bool> quiet)
+    {
+        var defaults = new VaeTrainingOptions();
+        var input = new Option<string>("--input", "-i") { Description = "Audio files, a directory or a glob (mel-cepstra, the vae-mcep preset); or a .npy matrix (N, D)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs (seed 002: 50)", DefaultValueFactory = _ => defaults.Epochs };
+        var batch = new Option<int>("--batch-size") { Description = "Samples per mini-batch", DefaultValueFactory = _ => defaults.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
+        var latent = new Option<int>("--latent") { Description = "Latent dimensions", DefaultValueFactory = _ => defaults.Latent };
+        var hidden = new Option<string>("--hidden") { Description = "Encoder widths", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
+        var seedInit = new Option<bool>("--seed-init") { Description = "The seed's weight initialisation (normal, std 2/fan-in) instead of PyTorch's" };
+        var seed = new Option<long>("--seed") { Description = "Seed of weights, sampling and shuffling", DefaultValueFactory = _ => 0 };
+        var order = new Option<int>("--order") { Description = "Mel-cepstrum order for audio input (c0 is dropped)", DefaultValueFactory = _ => 39 };
+        var coefficient = new Option<int>("--plot-coefficient") { Description = "Coefficient shown over time in the reconstruction plot", DefaultValueFactory = _ => 0 };
+        var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
+        var json = new Option<bool>("--json") { Description = "Print a machine-readable summary on standard output" };
+        var command = new Command("vae", """
+            Train seed 002's variational autoencoder (Gaussian reconstruction NLL + KL, Adam) and export it: an
+            encoder/reconstruction/score graph and a decoder graph, normalisation included.
+
+            Example:
+              pipeline-train vae --input recordings/ --epochs 50 --out artifacts/models/vae
+            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr, json };
+        command.SetAction(parse =>
+        {
+            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var source = parse.GetValue(input)!;
+            FrontEndConfig? frontEnd = null;
+            List<NdArray>? files = null;
+            NdArray data;
+            if (source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) data = NpyFile.Read(source);
+            else
+            {
+                frontEnd = FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = parse.GetValue(order) };
+                var paths = AudioFiles.Find(source);
+                log.WriteLine($"{paths.Count} audio file(s) → mel-cepstra of order {frontEnd.CepstrumOrder} (c0 dropped)");
+                files = new FeatureLoader(new FeatureExtractor(frontEnd)).Load(paths).Select(r => r.Features).ToList();
+                data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
+            }
+            int[] widths;
+            try { widths = parse.GetValue(hidden)!.Split(',').Select(w => int.Parse(w.Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray(); }
+            catch (FormatException) { throw new InvalidOptionException($"--hidden takes comma-separated widths such as 256,128, not '{parse.GetValue(hidden)}'"); }
+            var options = defaults with
+            {
+                Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Latent = parse.GetValue(latent),
+                Hidden = widths, SeedInit = parse.GetValue(seedInit), Seed = parse.GetValue(seed),
+            };
+            log.WriteLine($"VAE {data.Columns}-{string.Join("-", widths)}-{options.Latent} on {data.Rows} frames");
+            var result = VaeTraining.Train(data, options, new SynchronousProgress<VaeEpoch>(e =>
+                log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.Loss:F4} = reconstruction {e.Reconstruction:F4} + KL {e.Kl:F4}")));
+            var model = result.Model;
+
+            // per-frame score: the negative ELBO with the mean latent; threshold from the training data's own scores
+            var frameScores = NegativeElbo(model, data);
+            List<double> scores;
+            if (files is null) scores = frameScores.ToList();
+            else
+            {
+                scores = [];
+                var at = 0;
+                foreach (var f in files) { scores.Add(frameScores.Skip(at).Take(f.Rows).Average()); at += f.Rows; }
+            }
+            var threshold = DetectionMetrics.ThresholdAtFpr(scores, parse.GetValue(fpr));
+            var scoring = new AnomalyScoring("mean", 0, threshold, $"FPR {parse.GetValue(fpr)} on the {scores.Count} training {(files is null ? "samples" : "files")}");
+            var outDir = parse.GetValue(output)!;
+            var last = result.Epochs[^1];
+            var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, last.Loss, data.Shape, Path.GetFileName(source.TrimEnd('/')));
+            VaeExport.Export(model, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
+            WritePlots(Path.Combine(outDir, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
+            log.WriteLine($"final loss {last.Loss:F4} (reconstruction {last.Reconstruction:F4}, KL {last.Kl:F4}); threshold {threshold:G5}; wrote {outDir}");
+            if (parse.GetValue(json))
+                Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["frames"] = data.Rows, ["dimensions"] = data.Columns, ["epochs"] = result.Epochs.Select(e => new { e.Epoch, e.Loss, e.Reconstruction, e.Kl }).ToList(),
+                    ["threshold"] = threshold, ["model"] = outDir,
+                }));
+            return CommandLineHost.Success;
+        });
+        return command;
+    }
+
+    static double[] NegativeElbo(VariationalAutoencoder model, NdArray data)
+    {
+        using var _ = Pipeline.Training.Tensors.Tensor.NoGrad();
+        var x = model.Normalise(Pipeline.Training.Tensors.Tensor.From(data));
+        var (mean, logVariance) = model.Encode(x);
+        var nll = ((x - model.Decode(mean)).Square() + (float)Math.Log(2 * Math.PI)).Sum(1) * 0.5f;
+        var kl = Pipeline.Training.Nn.Losses.KlToStandardNormal(mean, logVariance, Pipeline.Training.Nn.Reduction.None);
+        return (nll + kl).ToArray().Select(v => (double)v).ToArray();
+    }
+
+    /// <summary>Loss terms per epoch; seed 002's figure (one coefficient over time, input and reconstruction); a scatter of two coefficients.</summary>
+    static void WritePlots(string directory, VaeTrainingResult result, NdArray example, int coefficient)
+    {
+        Directory.CreateDirectory(directory);
+        var epochs = result.Epochs;
+        new SvgChart("Loss terms per epoch", "epoch", "per-sample value")
+            .Line("total (negative ELBO)", epochs.Select(e => ((double)e.Epoch, e.Loss)).ToList())
+            .Line("reconstruction NLL", epochs.Select(e => ((double)e.Epoch, e.Reconstruction)).ToList())
+            .Line("KL", epochs.Select(e => ((double)e.Epoch, e.Kl)).ToList(), dashed: true)
+            .Save(Path.Combine(directory, "loss.svg"));
+        var frames = Math.Min(example.Rows, 500);
+        var slice = new NdArray([frames, example.Columns], example.Data[..(frames * example.Columns)]);
+        var reconstruction = result.Model.Reconstruct(slice);
+        var c = Math.Clamp(coefficient, 0, example.Columns - 1);
+        new SvgChart($"Coefficient {c} over time", "frame", "value")
+            .Line("input", Enumerable.Range(0, frames).Select(t => ((double)t, (double)slice[t, c])).ToList())
+            .Line("reconstruction", Enumerable.Range(0, frames).Select(t => ((double)t, (double)reconstruction[t, c])).ToList())
+            .Save(Path.Combine(directory, "coefficient.svg"));
+        var other = example.Columns > 1 ? (c + 1) % example.Columns : c;
+        new SvgChart($"Coefficients {c} and {other}", $"coefficient {c}", $"coefficient {other}")
+            .Scatter("input", Enumerable.Range(0, frames).Select(t => ((double)slice[t, c], (double)slice[t, other])).ToList())
+            .Scatter("reconstruction", Enumerable.Range(0, frames).Select(t => ((double)reconstruction[t, c], (double)reconstruction[t, other])).ToList())
+            .Save(Path.Combine(directory, "scatter.svg"));
+    }
+}
