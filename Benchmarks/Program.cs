@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|vae|all]   — measured figures beside this machine's limits
 // ./run demo              — see DemoData and the run script
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -16,6 +16,7 @@ switch (command)
             ["frontend"] = FrontEndBenchmark.Run,
             ["score"] = ScoreBenchmark.Run,
             ["gmm"] = MixtureBenchmark.Run,
+            ["vae"] = VaeBenchmark.Run,
         };
         if (name != "all" && !benchmarks.ContainsKey(name))
         {
