@@ -209,7 +209,7 @@ public sealed class GaussianMixture
             for (var i = 0; i < d; i++)
                 for (var j = 0; j < d; j++) factor[d * d + j] -= Means[c * d + i] * p[i * d + j];
         }
-        const int block = 2048;
+        const int block = 16384;
         var y = new double[block * d];
         for (var start = 0; start < n; start += block)
         {
@@ -371,7 +371,7 @@ public sealed class GaussianMixture
             // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ: centre, scale rows by √rₙₖ, one BLAS product per component
             covariances = new double[k * d * d];
             // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, accumulated over cache-sized blocks of rows (centred, scaled by √rₙₖ)
-            const int block = 2048;
+            const int block = 16384;
             var scaled = new double[block * d];
             for (var start = 0; start < n; start += block)
             {
