@@ -180,6 +180,7 @@ public class CommandLineTests
         Assert.Equal(-2, means[0], 0.1);
         Assert.Equal(3, means[1], 0.1);
         Assert.True(File.Exists(Path.Combine(dir, "gmm1", "evaluation", "density.svg")));
+        Assert.True(File.Exists(Path.Combine(dir, "gmm1", "evaluation", "convergence.png")));
         Assert.Equal("gmm", ModelFolder.Read(Path.Combine(dir, "gmm1")).Kind);
 
         var data = Path.Combine(dir, "machine");

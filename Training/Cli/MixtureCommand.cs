@@ -63,17 +63,20 @@ static class MixtureCommand
             var mixture = new GaussianMixture(parse.GetValue(components), type);
             var history = new List<double>();
             var progress = new SynchronousProgress<GmmProgress>(p => history.Add(p.MeanLogLikelihood));
+            var oneDimensional = data.Shape.Length == 1 || data.Columns == 1;
+            var snapshots = new List<GaussianMixture>();
+            Action<GaussianMixture, int>? snapshot = oneDimensional ? (m, step) => { if (snapshots.Count < 200) snapshots.Add(m.Clone()); } : null;
             GmmFitResult result = parse.GetValue(method) switch
             {
                 "em" => mixture.FitEm(data, new GmmEmOptions
                 {
                     Tolerance = parse.GetValue(tol), MaxIterations = parse.GetValue(maxIter), Restarts = parse.GetValue(restarts),
                     RegCovar = parse.GetValue(regCovar), Seed = parse.GetValue(seed),
-                }, progress),
+                }, progress, snapshot),
                 "gradient" => MixtureGradientFit.Fit(mixture, data, new GmmGradientOptions
                 {
                     Steps = parse.GetValue(steps), LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed), RegCovar = parse.GetValue(regCovar),
-                }, progress),
+                }, progress, snapshot),
                 var other => throw new InvalidOptionException($"--method must be em or gradient, not '{other}'"),
             };
             foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
@@ -91,8 +94,11 @@ static class MixtureCommand
             Directory.CreateDirectory(report);
             new SvgChart("Mean log-likelihood per step", parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", "mean log-likelihood")
                 .Line("training data", history.Select((v, i) => ((double)i + 1, v)).ToList()).Save(Path.Combine(report, "loglikelihood.svg"));
-            if (data.Shape.Length == 1 || data.Columns == 1)
-                DensityChart(mixture, data).Save(Path.Combine(report, "density.svg"));
+            if (oneDimensional)
+            {
+                MixturePictures.Density(mixture, data).Save(Path.Combine(report, "density.svg"));
+                Pipeline.Shared.Files.AtomicFile.WriteAllBytes(Path.Combine(report, "convergence.png"), MixturePictures.ConvergenceAnimation(snapshots, data));
+            }
             var (bic, aic) = (mixture.Bic(data), mixture.Aic(data));
             log.WriteLine($"{parse.GetValue(method)}: {result.Iterations} steps, {(result.Converged ? "converged" : "stopped")}; mean log-likelihood {result.MeanLogLikelihood:F4}, BIC {bic:F1}, AIC {aic:F1}");
             log.WriteLine($"weights {string.Join(" ", mixture.Weights.Select(w => w.ToString("F3")))}; threshold {threshold:G5}; wrote {outDir}");
@@ -107,21 +113,5 @@ static class MixtureCommand
             return CommandLineHost.Success;
         });
         return command;
-    }
-
-    /// <summary>Seed 004's picture: the data's histogram (as a density) under the fitted mixture's density.</summary>
-    static SvgChart DensityChart(GaussianMixture mixture, NdArray data)
-    {
-        var values = data.Data.Select(v => (double)v).ToList();
-        var edges = SvgChart.Bins(values, 40);
-        var width = edges[1] - edges[0];
-        var counts = new double[edges.Length - 1];
-        foreach (var v in values) counts[Math.Clamp((int)((v - edges[0]) / width), 0, counts.Length - 1)]++;
-        var grid = Enumerable.Range(0, 200).Select(i => edges[0] + (edges[^1] - edges[0]) * i / 199).ToArray();
-        var density = mixture.ScoreSamples(new NdArray([grid.Length, 1], grid.Select(v => (float)v).ToArray())).Select(Math.Exp).ToArray();
-        var chart = new SvgChart("Fitted density and the data", "x", "density");
-        chart.Line("data (histogram)", edges.Take(counts.Length).SelectMany((e, i) => new[] { (e, counts[i] / values.Count / width), (e + width, counts[i] / values.Count / width) }).ToList(), "#999999");
-        chart.Line("mixture", grid.Zip(density).ToList());
-        return chart;
     }
 }

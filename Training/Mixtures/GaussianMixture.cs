@@ -82,6 +82,9 @@ public sealed class GaussianMixture
         return gmm;
     }
 
+    /// <summary>An independent copy of the current parameters (for convergence pictures).</summary>
+    public GaussianMixture Clone() => FromParameters(Weights, Means, Covariances, Dimensions, Covariance);
+
     /// <summary>Number of free parameters (for BIC/AIC).</summary>
     public int ParameterCount
     {
