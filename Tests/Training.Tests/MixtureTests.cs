@@ -54,7 +54,10 @@ public class MixtureTests
         var gmm = new GaussianMixture(3, CovarianceType.Full);
         var result = gmm.FitEm(x, new GmmEmOptions { Seed = 2, Restarts = 2, Tolerance = 1e-6 });
         Assert.True(result.Converged);
-        for (var i = 1; i < result.History.Count; i++) Assert.True(result.History[i] >= result.History[i - 1] - 1e-9, $"iteration {i + 1} lowered the log-likelihood");
+        // EM cannot lower the likelihood; the products run in float32, whose rounding of each sample's log-density
+        // (about 6e-8 of its size, a few units here) bounds how far a converged iteration may appear to step back
+        for (var i = 1; i < result.History.Count; i++)
+            Assert.True(result.History[i] >= result.History[i - 1] - 1e-6 * Math.Abs(result.History[i - 1]), $"iteration {i + 1} lowered the log-likelihood");
         double[][] centres = [[-5, 0], [5, 0], [0, 6]];
         double[] spreads = [1, 0.5, 1.5];
         double[] weights = [0.5, 0.3, 0.2];

@@ -134,93 +134,125 @@ public sealed class GaussianMixture
         }
     }
 
-    /// <summary>Samples in double precision with the buffers EM reuses between iterations.</summary>
-    internal sealed class Samples(double[] x, int n, int d)
+    /// <summary>
+    /// The samples as EM uses them: in double precision for the k-means++ start, and centred on their mean in
+    /// float32 for the BLAS products (centring keeps float32's digits where x² and μ² would otherwise cancel;
+    /// single-precision GEMM runs at twice the rate and moves half the bytes).
+    /// </summary>
+    internal sealed class Samples
     {
-        public double[] X { get; } = x;
-        public int N { get; } = n;
-        public int D { get; } = d;
-        double[]? squares;
-        /// <summary>x², elementwise (diagonal mixtures), computed once.</summary>
-        public double[] Squares
+        public Samples(double[] x, int n, int d)
+        {
+            (X, N, D) = (x, n, d);
+            Offset = new double[d];
+            for (var s = 0; s < n; s++)
+                for (var j = 0; j < d; j++) Offset[j] += x[s * d + j];
+            for (var j = 0; j < d; j++) Offset[j] /= n;
+            Centred = new float[n * d];
+            for (var s = 0; s < n; s++)
+                for (var j = 0; j < d; j++) Centred[s * d + j] = (float)(x[s * d + j] - Offset[j]);
+        }
+
+        public double[] X { get; }
+        public int N { get; }
+        public int D { get; }
+        /// <summary>The column means the float copy is centred on.</summary>
+        public double[] Offset { get; }
+        /// <summary>x − offset, float32, (N, D).</summary>
+        public float[] Centred { get; }
+        float[]? squares;
+        /// <summary>(x − offset)², elementwise (diagonal mixtures), computed once.</summary>
+        public float[] Squares
         {
             get
             {
                 if (squares is null)
                 {
-                    squares = new double[X.Length];
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(X, X, squares);
+                    squares = new float[Centred.Length];
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(Centred, Centred, squares);
                 }
                 return squares;
             }
         }
-        double[]? augmented;
-        /// <summary>[x 1], (N, D + 1) (full mixtures), computed once.</summary>
-        public double[] Augmented
+        float[]? augmented;
+        /// <summary>[x − offset, 1], (N, D + 1) (full mixtures), computed once.</summary>
+        public float[] Augmented
         {
             get
             {
                 if (augmented is null)
                 {
-                    augmented = new double[N * (D + 1)];
+                    augmented = new float[N * (D + 1)];
                     for (var s = 0; s < N; s++)
                     {
-                        X.AsSpan(s * D, D).CopyTo(augmented.AsSpan(s * (D + 1), D));
+                        Centred.AsSpan(s * D, D).CopyTo(augmented.AsSpan(s * (D + 1), D));
                         augmented[s * (D + 1) + D] = 1;
                     }
                 }
                 return augmented;
             }
         }
-        public double[] Scratch = [];
-        public double[] Ones = [];
+        /// <summary>Reused (N, K) single-precision buffers: GEMM products, responsibilities.</summary>
+        public float[] Buffer = [];
+        public float[] Responsibilities = [];
     }
 
     /// <summary>log wₖ + log N(xₙ | k) for every sample and component, (N, K), written into <paramref name="result"/>.</summary>
     internal void WeightedLogProbabilities(Samples samples, double[] result)
     {
         int k = Components, d = Dimensions, n = samples.N;
-        var x = samples.X;
         var bias = new double[k];
         var constant = -0.5 * d * Math.Log(2 * Math.PI);
         for (var c = 0; c < k; c++) bias[c] = constant + logDetFactor[c] + Math.Log(Weights[c]);
+        // means relative to the samples' centre
+        var centredMeans = new double[k * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++) centredMeans[c * d + j] = Means[c * d + j] - samples.Offset[j];
+        if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
+        var product = samples.Buffer.AsSpan(0, n * k);
         if (Covariance == CovarianceType.Diagonal)
         {
             // −½ Σⱼ (x − μ)² p = −½ x²·p + x·(μ p) − ½ μ²·p: two BLAS products over all components at once
-            var meanPrecision = new double[k * d];
+            var halfPrecision = new float[k * d];
+            var meanPrecision = new float[k * d];
             for (var c = 0; c < k; c++)
                 for (var j = 0; j < d; j++)
                 {
-                    var mp = Means[c * d + j] * precisionFactor[c * d + j];
-                    meanPrecision[c * d + j] = mp;
-                    bias[c] -= 0.5 * Means[c * d + j] * mp;
+                    var p = precisionFactor[c * d + j];
+                    var mp = centredMeans[c * d + j] * p;
+                    halfPrecision[c * d + j] = (float)(-0.5 * p);
+                    meanPrecision[c * d + j] = (float)mp;
+                    bias[c] -= 0.5 * centredMeans[c * d + j] * mp;
                 }
-            Blas.Gemm(false, true, n, k, d, -0.5, samples.Squares, d, precisionFactor, d, 0.0, result, k);
-            Blas.Gemm(false, true, n, k, d, 1.0, x, d, meanPrecision, d, 1.0, result, k);
-            for (var s = 0; s < n; s++) System.Numerics.Tensors.TensorPrimitives.Add(result.AsSpan(s * k, k), bias, result.AsSpan(s * k, k));
+            Blas.Gemm(false, true, n, k, d, 1f, samples.Squares, d, halfPrecision, d, 0f, product, k);
+            Blas.Gemm(false, true, n, k, d, 1f, samples.Centred, d, meanPrecision, d, 1f, product, k);
+            for (var s = 0; s < n; s++)
+                for (var c = 0; c < k; c++) result[s * k + c] = product[s * k + c] + bias[c];
             return;
         }
         // full: y = [x 1]·[P; −μP], so the shift rides in the same BLAS product. Rows go in blocks that stay in
         // cache across all components instead of streaming an (N, D) product through memory K times.
         var augmented = samples.Augmented;
-        var factors = new double[k * (d + 1) * d];
+        var factors = new float[k * (d + 1) * d];
         for (var c = 0; c < k; c++)
         {
             var p = precisionFactor.AsSpan(c * d * d, d * d);
             var factor = factors.AsSpan(c * (d + 1) * d, (d + 1) * d);
-            p.CopyTo(factor);
+            var shift = new double[d];
             for (var i = 0; i < d; i++)
-                for (var j = 0; j < d; j++) factor[d * d + j] -= Means[c * d + i] * p[i * d + j];
+                for (var j = 0; j < d; j++) shift[j] += centredMeans[c * d + i] * p[i * d + j];
+            for (var i = 0; i < d * d; i++) factor[i] = (float)p[i];
+            for (var j = 0; j < d; j++) factor[d * d + j] = (float)-shift[j];
         }
         const int block = 16384;
-        var y = new double[block * d];
+        var y = new float[block * d];
         for (var start = 0; start < n; start += block)
         {
             var rows = Math.Min(block, n - start);
             var xb = augmented.AsSpan(start * (d + 1), rows * (d + 1));
             for (var c = 0; c < k; c++)
             {
-                Blas.Gemm(false, false, rows, d, d + 1, 1.0, xb, d + 1, factors.AsSpan(c * (d + 1) * d, (d + 1) * d), d, 0.0, y, d);
+                Blas.Gemm(false, false, rows, d, d + 1, 1f, xb, d + 1, factors.AsSpan(c * (d + 1) * d, (d + 1) * d), d, 0f, y, d);
                 for (var s = 0; s < rows; s++)
                     result[(start + s) * k + c] = bias[c] - 0.5 * System.Numerics.Tensors.TensorPrimitives.SumOfSquares(y.AsSpan(s * d, d));
             }
@@ -329,23 +361,27 @@ public sealed class GaussianMixture
     {
         int k = Components, n = samples.N;
         WeightedLogProbabilities(samples, r);
-        // log-sum-exp per row: shift by the row maximum, one vectorised exp over the whole matrix, normalise
+        // log-sum-exp per row: shift by the row maximum (a short scalar loop: K is small), one vectorised exp over
+        // the whole matrix, then normalise each row
         var maxima = new double[n];
         for (var s = 0; s < n; s++)
         {
             var row = r.AsSpan(s * k, k);
-            var max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+            var max = double.NegativeInfinity;
+            foreach (var v in row) max = Math.Max(max, v);
             maxima[s] = max;
-            System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, row);
+            for (var c = 0; c < row.Length; c++) row[c] -= max;
         }
-        System.Numerics.Tensors.TensorPrimitives.Exp(r, r);
+        System.Numerics.Tensors.TensorPrimitives.Exp(r.AsSpan(0, n * k), r.AsSpan(0, n * k));
         double total = 0;
         for (var s = 0; s < n; s++)
         {
             var row = r.AsSpan(s * k, k);
-            var sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+            double sum = 0;
+            foreach (var v in row) sum += v;
             total += maxima[s] + Math.Log(sum);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1 / sum, row);
+            var inverse = 1 / sum;
+            for (var c = 0; c < row.Length; c++) row[c] *= inverse;
         }
         return total / n;
     }
@@ -353,43 +389,57 @@ public sealed class GaussianMixture
     internal void MaximisationStep(Samples samples, double[] r, double reg)
     {
         int k = Components, d = Dimensions, n = samples.N;
-        var x = samples.X;
+        // one pass: the float copy of r for BLAS and the soft counts Nₖ
+        if (samples.Responsibilities.Length < n * k) samples.Responsibilities = new float[n * k];
+        var rf = samples.Responsibilities;
         var counts = new double[k];
-        for (var s = 0; s < n; s++) System.Numerics.Tensors.TensorPrimitives.Add(counts, r.AsSpan(s * k, k), counts);
+        for (var s = 0; s < n; s++)
+            for (var c = 0; c < k; c++)
+            {
+                var v = r[s * k + c];
+                counts[c] += v;
+                rf[s * k + c] = (float)v;
+            }
         for (var c = 0; c < k; c++) counts[c] += 10 * 2.220446049250313e-16; // as scikit-learn: an emptied component keeps a finite mean
-        var means = new double[k * d];
-        Blas.Gemm(true, false, k, d, n, 1.0, r, k, x, d, 0.0, means, d);
-        for (var c = 0; c < k; c++) System.Numerics.Tensors.TensorPrimitives.Multiply(means.AsSpan(c * d, d), 1 / counts[c], means.AsSpan(c * d, d));
+        // Xᵀ·r, (D, K): the long dimension N is the shared one; BLAS splits the D·K outputs better this way round
+        var sums = new float[d * k];
+        Blas.Gemm(true, false, d, k, n, 1f, samples.Centred, d, rf, k, 0f, sums, k);
+        var centredMeans = new double[k * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++) centredMeans[c * d + j] = sums[j * k + c] / counts[c];
         double[] covariances;
         if (Covariance == CovarianceType.Diagonal)
         {
+            var squares = new float[d * k];
+            Blas.Gemm(true, false, d, k, n, 1f, samples.Squares, d, rf, k, 0f, squares, k);
             covariances = new double[k * d];
-            Blas.Gemm(true, false, k, d, n, 1.0, r, k, samples.Squares, d, 0.0, covariances, d);
             for (var c = 0; c < k; c++)
                 for (var j = 0; j < d; j++)
-                    covariances[c * d + j] = Math.Max(covariances[c * d + j] / counts[c] - means[c * d + j] * means[c * d + j], 0) + reg;
+                    covariances[c * d + j] = Math.Max(squares[j * k + c] / counts[c] - centredMeans[c * d + j] * centredMeans[c * d + j], 0) + reg;
         }
         else
         {
-            // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ: centre, scale rows by √rₙₖ, one BLAS product per component
-            covariances = new double[k * d * d];
             // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, accumulated over cache-sized blocks of rows (centred, scaled by √rₙₖ)
+            covariances = new double[k * d * d];
             const int block = 16384;
-            var scaled = new double[block * d];
+            var scaled = new float[block * d];
+            var partial = new float[d * d];
+            var mean = new float[d];
             for (var start = 0; start < n; start += block)
             {
                 var rows = Math.Min(block, n - start);
                 for (var c = 0; c < k; c++)
                 {
-                    var mean = means.AsSpan(c * d, d);
+                    for (var j = 0; j < d; j++) mean[j] = (float)centredMeans[c * d + j];
                     for (var s = 0; s < rows; s++)
                     {
                         var row = scaled.AsSpan(s * d, d);
-                        System.Numerics.Tensors.TensorPrimitives.Subtract(x.AsSpan((start + s) * d, d), mean, row);
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(row, Math.Sqrt(r[(start + s) * k + c]), row);
+                        System.Numerics.Tensors.TensorPrimitives.Subtract(samples.Centred.AsSpan((start + s) * d, d), mean, row);
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * k + c]), row);
                     }
-                    Blas.Gemm(true, false, d, d, rows, 1.0, scaled.AsSpan(0, rows * d), d, scaled.AsSpan(0, rows * d), d, 1.0,
-                        covariances.AsSpan(c * d * d, d * d), d);
+                    Blas.Gemm(true, false, d, d, rows, 1f, scaled.AsSpan(0, rows * d), d, scaled.AsSpan(0, rows * d), d, 0f, partial, d);
+                    var cov = covariances.AsSpan(c * d * d, d * d);
+                    for (var i = 0; i < d * d; i++) cov[i] += partial[i];
                 }
             }
             for (var c = 0; c < k; c++)
@@ -399,6 +449,9 @@ public sealed class GaussianMixture
                 for (var j = 0; j < d; j++) cov[j * d + j] += reg;
             }
         }
+        var means = new double[k * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++) means[c * d + j] = centredMeans[c * d + j] + samples.Offset[j];
         var weights = new double[k];
         for (var c = 0; c < k; c++) weights[c] = counts[c] / n;
         SetParameters(weights, means, covariances);
