@@ -77,9 +77,7 @@ static class AnomalyCommands
             var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
             var outDir = parse.GetValue(output)!;
             var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
-            int[] widths;
-            try { widths = parse.GetValue(hidden)!.Split(',').Select(w => int.Parse(w.Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray(); }
-            catch (FormatException) { throw new Pipeline.Shared.Errors.InvalidOptionException($"--hidden takes comma-separated widths such as 512,256,128, not '{parse.GetValue(hidden)}'"); }
+            var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {
                 FrontEnd = defaults.FrontEnd with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },

@@ -5,7 +5,6 @@ using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
-using Pipeline.Shared.Scoring;
 using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export;
 using Pipeline.Training.Mixtures;
@@ -81,11 +80,8 @@ static class MixtureCommand
             };
             foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
             // threshold: the training data's own scores (per file for audio, per sample for a matrix) at the target FPR
-            var scores = files is not null
-                ? files.Select(f => FrameScores.Aggregate(mixture.ScoreSamples(f).Select(v => (float)-v).ToArray(), "mean", 0)).ToList()
-                : mixture.ScoreSamples(data).Select(v => -v).ToList();
-            var threshold = DetectionMetrics.ThresholdAtFpr(scores, parse.GetValue(fpr));
-            var scoring = new AnomalyScoring("mean", 0, threshold, $"FPR {parse.GetValue(fpr)} on the {scores.Count} training {(files is null ? "samples" : "files")}");
+            var (threshold, rule) = DetectionMetrics.TrainingThreshold(mixture.ScoreSamples(data).Select(v => -v).ToList(), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
+            var scoring = new AnomalyScoring("mean", 0, threshold, rule);
             var outDir = parse.GetValue(output)!;
             var summary = new TrainingSummary((int)parse.GetValue(seed), result.Iterations, parse.GetValue(method) == "em" ? parse.GetValue(maxIter) : parse.GetValue(steps),
                 parse.GetValue(tol), result.Converged, -result.MeanLogLikelihood, data.Shape, Path.GetFileName(source.TrimEnd('/')));

@@ -52,9 +52,7 @@ static class VaeCommand
                 files = new FeatureLoader(new FeatureExtractor(frontEnd)).Load(paths).Select(r => r.Features).ToList();
                 data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
             }
-            int[] widths;
-            try { widths = parse.GetValue(hidden)!.Split(',').Select(w => int.Parse(w.Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray(); }
-            catch (FormatException) { throw new InvalidOptionException($"--hidden takes comma-separated widths such as 256,128, not '{parse.GetValue(hidden)}'"); }
+            var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Latent = parse.GetValue(latent),
@@ -66,17 +64,8 @@ static class VaeCommand
             var model = result.Model;
 
             // per-frame score: the negative ELBO with the mean latent; threshold from the training data's own scores
-            var frameScores = NegativeElbo(model, data);
-            List<double> scores;
-            if (files is null) scores = frameScores.ToList();
-            else
-            {
-                scores = [];
-                var at = 0;
-                foreach (var f in files) { scores.Add(frameScores.Skip(at).Take(f.Rows).Average()); at += f.Rows; }
-            }
-            var threshold = DetectionMetrics.ThresholdAtFpr(scores, parse.GetValue(fpr));
-            var scoring = new AnomalyScoring("mean", 0, threshold, $"FPR {parse.GetValue(fpr)} on the {scores.Count} training {(files is null ? "samples" : "files")}");
+            var (threshold, rule) = DetectionMetrics.TrainingThreshold(NegativeElbo(model, data), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
+            var scoring = new AnomalyScoring("mean", 0, threshold, rule);
             var outDir = parse.GetValue(output)!;
             var last = result.Epochs[^1];
             var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, last.Loss, data.Shape, Path.GetFileName(source.TrimEnd('/')));

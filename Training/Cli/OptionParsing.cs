@@ -1,0 +1,19 @@
+using System.Globalization;
+using Pipeline.Shared.Errors;
+
+/// <summary>Option values with a small syntax of their own.</summary>
+static class OptionParsing
+{
+    /// <summary>Comma-separated positive layer widths, such as <c>512,256,128</c>.</summary>
+    public static int[] Widths(string text, string option)
+    {
+        try
+        {
+            var widths = text.Split(',').Select(w => int.Parse(w.Trim(), CultureInfo.InvariantCulture)).ToArray();
+            if (widths.All(w => w > 0)) return widths;
+        }
+        catch (FormatException) { }
+        catch (OverflowException) { }
+        throw new InvalidOptionException($"{option} takes comma-separated positive widths such as 512,256,128, not '{text}'");
+    }
+}
