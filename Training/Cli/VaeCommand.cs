@@ -3,7 +3,6 @@ using System.Text.Json;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
-using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export;
