@@ -1,0 +1,111 @@
+using Pipeline.Shared.Errors;
+using Pipeline.Training.Decomposition;
+using Pipeline.Training.Tensors;
+
+namespace Pipeline.Training.Tests;
+
+public class BetaMuTests
+{
+    /// <summary>V = NMFD(W, H) for planted non-negative factors (strictly positive, so every β applies).</summary>
+    static (Tensor V, Nmfd Truth) Planted(int seed)
+    {
+        var truth = new Nmfd([1, 12, 40], rank: 3, window: 4, generator: new Generator(seed));
+        Tensor v;
+        using (Tensor.NoGrad()) v = truth.Forward().Detach() + 0.01f;
+        return (v, truth);
+    }
+
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(1.5)]
+    [InlineData(2.0)]
+    public void Updates_NeverIncreaseTheLoss_ForBetaBetweenOneAndTwo(double beta)
+    {
+        var (v, _) = Planted(1);
+        var model = new Nmfd([1, 12, 40], 3, 4, new Generator(7));
+        var trainer = new BetaMu(model.Parameters(), beta);
+        var losses = Enumerable.Range(0, 40).Select(_ => trainer.Step(v, model.Forward)).ToList();
+        // a theorem for β in [1, 2] (the step is a majorise-minimise step); float32 rounding allows 1e-5 relative
+        for (var i = 1; i < losses.Count; i++) Assert.True(losses[i] <= losses[i - 1] * (1 + 1e-5) + 1e-9, $"β = {beta}: step {i} raised the loss {losses[i - 1]} → {losses[i]}");
+        Assert.True(losses[^1] < 0.2 * losses[0]);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(3.0)]
+    public void Updates_DoNotDiverge_ForOtherBeta(double beta)
+    {
+        var (v, _) = Planted(2);
+        var model = new Nmfd([1, 12, 40], 3, 4, new Generator(8));
+        var trainer = new BetaMu(model.Parameters(), beta);
+        var losses = Enumerable.Range(0, 40).Select(_ => trainer.Step(v, model.Forward)).ToList();
+        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
+        Assert.True(losses[^1] < losses[0]);
+        Assert.All(model.W.ToArray().Concat(model.H.ToArray()), x => Assert.True(x >= 0 && float.IsFinite(x)));
+    }
+
+    [Fact]
+    public void Nmfd_RecoversAPlantedDeconvolution()
+    {
+        var (v, _) = Planted(3);
+        var model = new Nmfd([1, 12, 40], 3, 4, new Generator(9));
+        var trainer = new BetaMu(model.Parameters(), beta: 2);
+        for (var i = 0; i < 1500; i++) trainer.Step(v, model.Forward);
+        // ‖V − V̂‖ / ‖V‖: the planted model is exact, so the fit must come close
+        var y = model.Forward().ToArray();
+        var x = v.ToArray();
+        var error = Math.Sqrt(x.Zip(y, (a, b) => (double)(a - b) * (a - b)).Sum() / x.Sum(a => (double)a * a));
+        Assert.True(error < 0.02, $"relative reconstruction error {error}");
+    }
+
+    [Fact]
+    public void Nmfd_IsTheDeconvolutionSum()
+    {
+        var model = new Nmfd([1, 5, 9], 2, 3, new Generator(4));
+        var y = model.Forward();
+        for (var i = 0; i < 5; i++)
+            for (var j = 0; j < 9; j++)
+            {
+                double s = 0;
+                for (var t = 0; t < 3; t++)
+                    for (var r = 0; r < 2; r++)
+                        if (j - t >= 0 && j - t < 7) s += (double)model.W[i, r, t] * model.H[0, r, j - t];
+                Assert.Equal(s, y[0, i, j], 1e-5);
+            }
+        Assert.Throws<InvalidOptionException>(() => new Nmfd([1, 5, 3], 2, 4));
+    }
+
+    [Fact]
+    public void FixedTemplates_StayUntouched()
+    {
+        var (v, truth) = Planted(5);
+        var model = new Nmfd([1, 12, 40], 3, 4, new Generator(6), w: truth.W.Detach().Clone(), trainableW: false);
+        var before = model.W.ToArray();
+        var trainer = new BetaMu(model.Parameters(), beta: 1);
+        for (var i = 0; i < 20; i++) trainer.Step(v, model.Forward);
+        Assert.Equal(before, model.W.ToArray());
+    }
+
+    /// <summary>torchnmf's "model concatenation": three NMF modules in a chain, trained end to end by one BetaMu.</summary>
+    [Fact]
+    public void ChainOfThreeNmfModules_TrainsEndToEnd()
+    {
+        (NmfComponent, NmfComponent, NmfComponent) MakeChain(Generator g) => (
+            new NmfComponent([50, 6], rank: 3, generator: g),    // (50, 6) = H₁·W₁ᵀ
+            new NmfComponent([50, 10], rank: 6, generator: g),   // uses only its W (10, 6)
+            new NmfComponent([50, 16], rank: 10, generator: g)); // uses only its W (16, 10)
+        static Tensor Run((NmfComponent First, NmfComponent Second, NmfComponent Third) c) =>
+            c.Third.Reconstruct(c.Second.Reconstruct(c.First.Forward(), c.Second.W), c.Third.W);
+        Tensor v;
+        using (Tensor.NoGrad()) v = Run(MakeChain(new Generator(11))).Detach(); // a V the chain can represent
+        var chain = MakeChain(new Generator(12));
+        var trainer = new BetaMu([chain.Item1.W, chain.Item1.H, chain.Item2.W, chain.Item3.W], beta: 1);
+        var losses = Enumerable.Range(0, 100).Select(_ => trainer.Step(v, () => Run(chain))).ToList();
+        // each update is a majorise-minimise step in one factor with the others fixed: the loss cannot rise
+        for (var i = 1; i < losses.Count; i++) Assert.True(losses[i] <= losses[i - 1] * (1 + 1e-5) + 1e-9, $"step {i} raised the loss");
+        Assert.True(losses[^1] < 0.05 * losses[0], $"loss {losses[0]} → {losses[^1]}");
+        Tensor Chain() => Run(chain);
+        Assert.Throws<InvalidInputException>(() => trainer.Step(Tensor.Ones(50, 15), Chain));
+    }
+}
