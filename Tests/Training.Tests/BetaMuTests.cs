@@ -108,4 +108,39 @@ public class BetaMuTests
         Tensor Chain() => Run(chain);
         Assert.Throws<InvalidInputException>(() => trainer.Step(Tensor.Ones(50, 15), Chain));
     }
+
+    [Fact]
+    public void Nmf2dAndNmf3d_HaveTorchnmfsShapes_AndTrain()
+    {
+        var m2 = new Nmf2d([1, 1, 33, 50], 16, (3, 3), new Generator(1));
+        Assert.Equal([1, 16, 3, 3], m2.W.Shape);
+        Assert.Equal([1, 16, 31, 48], m2.H.Shape);
+        Assert.Equal([1, 1, 33, 50], m2.Forward().Shape);
+        var m3 = new Nmf3d([1, 3, 8, 8, 10], 4, (2, 3, 4), new Generator(2));
+        Assert.Equal([3, 4, 2, 3, 4], m3.W.Shape);
+        Assert.Equal([1, 4, 7, 6, 7], m3.H.Shape);
+        Assert.Equal([1, 3, 8, 8, 10], m3.Forward().Shape);
+        // V[0, 0, l, m] = Σ_{r, a, b} W[0, r, a, b]·H[0, r, l − a, m − b]
+        var small = new Nmf2d([1, 1, 5, 6], 2, (2, 3), new Generator(3));
+        var y = small.Forward();
+        for (var l = 0; l < 5; l++)
+            for (var m = 0; m < 6; m++)
+            {
+                double s = 0;
+                for (var r = 0; r < 2; r++)
+                    for (var a = 0; a < 2; a++)
+                        for (var b = 0; b < 3; b++)
+                            if (l - a >= 0 && l - a < 4 && m - b >= 0 && m - b < 4) s += (double)small.W[0, r, a, b] * small.H[0, r, l - a, m - b];
+                Assert.Equal(s, y[0, 0, l, m], 1e-5);
+            }
+        var target = new Nmf2d([1, 1, 12, 14], 2, (3, 3), new Generator(4));
+        Tensor v;
+        using (Tensor.NoGrad()) v = target.Forward().Detach() + 0.01f;
+        var model = new Nmf2d([1, 1, 12, 14], 2, (3, 3), new Generator(5));
+        var trainer = new BetaMu(model.Parameters(), beta: 1);
+        var losses = Enumerable.Range(0, 60).Select(_ => trainer.Step(v, model.Forward)).ToList();
+        for (var i = 1; i < losses.Count; i++) Assert.True(losses[i] <= losses[i - 1] * (1 + 1e-5) + 1e-9);
+        Assert.True(losses[^1] < 0.3 * losses[0]);
+        Assert.Throws<InvalidOptionException>(() => new Nmf2d([1, 1, 4, 4], 2, (5, 2)));
+    }
 }

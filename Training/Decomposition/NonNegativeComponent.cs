@@ -63,27 +63,58 @@ public sealed class NmfComponent : NonNegativeComponent
 }
 
 /// <summary>
-/// Non-negative matrix factor deconvolution (Smaragdis 2004) as torchnmf's NMFD:
-/// V[n, i, j] ≈ Σₜ Σᵣ W[i, r, t]·H[n, r, j − t], i.e. a transposed 1-d convolution of H with W.
-/// V: (N, C, L), W: (C, R, T), H: (N, R, L − T + 1).
+/// The convolutional family of torchnmf (NMFD, NMF2D, NMF3D): V ≈ Σ over kernel offsets of W shifted against H,
+/// i.e. a transposed convolution of H with W. V: (N, C, *S), W: (C, R, *K), H: (N, R, *(S − K + 1)).
 /// </summary>
-public sealed class Nmfd : NonNegativeComponent
+public abstract class DeconvolutionComponent : NonNegativeComponent
 {
-    /// <summary>The convolution window T.</summary>
-    public int Window { get; }
+    /// <summary>The kernel size per spatial dimension.</summary>
+    public IReadOnlyList<int> Kernel { get; }
 
-    /// <summary>Infers W and H from V's shape.</summary>
-    public Nmfd(int[] vShape, int rank, int window, Generator? generator = null, Tensor? w = null, Tensor? h = null, bool trainableW = true, bool trainableH = true)
-        : base(Shapes(vShape, rank, window).W, Shapes(vShape, rank, window).H, generator, w, h, trainableW, trainableH) => Window = window;
+    private protected DeconvolutionComponent(string name, int[] vShape, int rank, int[] kernel, Generator? generator, Tensor? w, Tensor? h, bool trainableW, bool trainableH)
+        : base(Shapes(name, vShape, rank, kernel).W, Shapes(name, vShape, rank, kernel).H, generator, w, h, trainableW, trainableH) => Kernel = kernel;
 
-    static (int[] W, int[] H) Shapes(int[] vShape, int rank, int window)
+    static (int[] W, int[] H) Shapes(string name, int[] vShape, int rank, int[] kernel)
     {
-        if (vShape.Length != 3 || rank < 1 || window < 1)
-            throw new InvalidOptionException($"NMFD needs V (N, C, L), a positive rank and window, got {Tensor.ShapeText(vShape)}, {rank}, {window}");
-        if (window > vShape[2]) throw new InvalidOptionException($"NMFD: the window {window} is longer than V's {vShape[2]} frames");
-        return ([vShape[1], rank, window], [vShape[0], rank, vShape[2] - window + 1]);
+        var spatial = kernel.Length;
+        if (vShape.Length != 2 + spatial || rank < 1 || kernel.Any(k => k < 1))
+            throw new InvalidOptionException($"{name} needs V with {2 + spatial} dimensions (N, C, {string.Join(", ", Enumerable.Range(1, spatial).Select(i => $"S{i}"))}), a positive rank and kernel, got {Tensor.ShapeText(vShape)}, {rank}, {Tensor.ShapeText(kernel)}");
+        for (var i = 0; i < spatial; i++)
+            if (kernel[i] > vShape[2 + i])
+                throw new InvalidOptionException($"{name}: the kernel {Tensor.ShapeText(kernel)} is larger than V {Tensor.ShapeText(vShape)}");
+        return ([vShape[1], rank, .. kernel], [vShape[0], rank, .. Enumerable.Range(0, spatial).Select(i => vShape[2 + i] - kernel[i] + 1)]);
     }
 
     /// <inheritdoc/>
-    public override Tensor Reconstruct(Tensor h, Tensor w) => Tensor.ConvTranspose1d(h, w.Permute(1, 0, 2));
+    public override Tensor Reconstruct(Tensor h, Tensor w)
+    {
+        var order = Enumerable.Range(0, w.Rank).ToArray();
+        (order[0], order[1]) = (1, 0);
+        return Tensor.ConvTranspose(h, w.Permute(order));
+    }
 }
+
+/// <summary>
+/// Non-negative matrix factor deconvolution (Smaragdis 2004) as torchnmf's NMFD:
+/// V[n, i, j] ≈ Σₜ Σᵣ W[i, r, t]·H[n, r, j − t]. V: (N, C, L), W: (C, R, T), H: (N, R, L − T + 1).
+/// </summary>
+public sealed class Nmfd(int[] vShape, int rank, int window, Generator? generator = null, Tensor? w = null, Tensor? h = null, bool trainableW = true, bool trainableH = true)
+    : DeconvolutionComponent("NMFD", vShape, rank, [window], generator, w, h, trainableW, trainableH)
+{
+    /// <summary>The convolution window T.</summary>
+    public int Window => Kernel[0];
+}
+
+/// <summary>
+/// 2-d deconvolution as torchnmf's NMF2D: shifts in time and frequency.
+/// V: (N, C, L, M), W: (C, R, K₁, K₂), H: (N, R, L − K₁ + 1, M − K₂ + 1).
+/// </summary>
+public sealed class Nmf2d(int[] vShape, int rank, (int Rows, int Columns) kernel, Generator? generator = null, Tensor? w = null, Tensor? h = null, bool trainableW = true, bool trainableH = true)
+    : DeconvolutionComponent("NMF2D", vShape, rank, [kernel.Rows, kernel.Columns], generator, w, h, trainableW, trainableH);
+
+/// <summary>
+/// 3-d deconvolution as torchnmf's NMF3D.
+/// V: (N, C, L, M, O), W: (C, R, K₁, K₂, K₃), H: (N, R, L − K₁ + 1, M − K₂ + 1, O − K₃ + 1).
+/// </summary>
+public sealed class Nmf3d(int[] vShape, int rank, (int A, int B, int C) kernel, Generator? generator = null, Tensor? w = null, Tensor? h = null, bool trainableW = true, bool trainableH = true)
+    : DeconvolutionComponent("NMF3D", vShape, rank, [kernel.A, kernel.B, kernel.C], generator, w, h, trainableW, trainableH);
