@@ -86,11 +86,41 @@ public abstract class DeconvolutionComponent : NonNegativeComponent
     }
 
     /// <inheritdoc/>
-    public override Tensor Reconstruct(Tensor h, Tensor w)
+    public override Tensor Reconstruct(Tensor h, Tensor w) => Tensor.ConvTranspose(h, TransposedTemplates(w));
+
+    /// <summary>W with its first two axes swapped, (R, C, *K): the weight of both the reconstruction and its adjoint.</summary>
+    internal static Tensor TransposedTemplates(Tensor w)
     {
         var order = Enumerable.Range(0, w.Rank).ToArray();
         (order[0], order[1]) = (1, 0);
-        return Tensor.ConvTranspose(h, w.Permute(order));
+        return w.Permute(order);
+    }
+
+    /// <summary>
+    /// Activations of <paramref name="v"/> (N, C, *S) against the fixed templates: H₀ = conv(V, Wᵀ)/ΣW (a matched
+    /// filter), then <paramref name="iterations"/> β multiplicative updates of H alone,
+    /// H ← H·(conv(V·V̂^(β−2), Wᵀ) / conv(V̂^(β−1), Wᵀ))^γ — exactly what the exported activation graph computes.
+    /// </summary>
+    public Tensor EstimateActivations(Tensor v, int iterations, double beta = 1, float epsilon = BetaDivergence.DefaultEpsilon)
+    {
+        if (iterations < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
+        if (v.Rank != W.Rank || v.Size(1) != W.Size(0))
+            throw new InvalidInputException($"V of shape {Tensor.ShapeText(v.Shape)} does not match templates {Tensor.ShapeText(W.Shape)}");
+        v.ToNdArray().RequireNonNegativeFinite("V");
+        using var _ = Tensor.NoGrad();
+        var wt = TransposedTemplates(W.Detach());
+        var h = Tensor.Conv(v, wt).Mul(1f / W.Detach().Sum().Item());
+        var gamma = (float)MultiplicativeUpdates.Exponent(beta);
+        for (var i = 0; i < iterations; i++)
+        {
+            var y = Tensor.ConvTranspose(h, wt).Clamp(min: epsilon);
+            var num = Tensor.Conv(v * y.Pow((float)(beta - 2)), wt);
+            var den = Tensor.Conv(y.Pow((float)(beta - 1)), wt).Clamp(min: epsilon);
+            var ratio = num / den;
+            if (gamma != 1f) ratio = ratio.Pow(gamma);
+            h = h * ratio;
+        }
+        return h;
     }
 }
 

@@ -1,0 +1,62 @@
+using Pipeline.Inference.Models;
+using Pipeline.Inference.Runtime;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Manifest;
+using Pipeline.Tests;
+using Pipeline.Training.Decomposition;
+using Pipeline.Training.Export;
+using Pipeline.Training.Tensors;
+
+namespace Pipeline.Inference.Tests;
+
+/// <summary>NMFD and NMF2D exported with fixed templates: ONNX Runtime's Loop equals the training side's updates.</summary>
+public class DeconvolutionExportTests
+{
+    static NdArray ToNd(Tensor t) => new([.. t.Shape], t.ToArray());
+
+    [Theory]
+    [InlineData(1, 1.0)]
+    [InlineData(1, 2.0)]
+    [InlineData(1, 0.5)]
+    [InlineData(2, 1.0)]
+    public void ExportedActivationsAndReconstruction_EqualTheTrainingSide(int spatial, double beta)
+    {
+        DeconvolutionComponent truth, model;
+        int[] shape;
+        if (spatial == 1)
+        {
+            shape = [1, 10, 40];
+            truth = new Nmfd(shape, 3, 4, new Generator(1));
+            model = new Nmfd(shape, 3, 4, new Generator(2));
+        }
+        else
+        {
+            shape = [1, 1, 12, 16];
+            truth = new Nmf2d(shape, 2, (3, 4), new Generator(1));
+            model = new Nmf2d(shape, 2, (3, 4), new Generator(2));
+        }
+        Tensor v;
+        using (Tensor.NoGrad()) v = truth.Forward().Detach() + 0.01f;
+        var trainer = new BetaMu(model.Parameters(), beta);
+        for (var i = 0; i < 50; i++) trainer.Step(v, model.Forward);
+        var dir = Path.Combine(TestData.TempDirectory(), "deconvolution");
+        var manifest = DeconvolutionExport.Export(model, dir, "test", beta, iterations: 25);
+        Assert.Equal(spatial == 1 ? "nmfd" : "nmf2d", manifest.Kind);
+
+        using var package = ModelPackage.Open(dir, new SessionOptions());
+        var outputs = package.Session("activations").Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(ToNd(v)) });
+        var expected = model.EstimateActivations(v, 25, beta);
+        Assert.True(TestData.MaxRelativeError(outputs["H"].Data, expected.ToArray()) < 1e-4);
+        Tensor reconstruction;
+        using (Tensor.NoGrad()) reconstruction = model.Reconstruct(expected, model.W.Detach());
+        Assert.True(TestData.MaxRelativeError(outputs["reconstruction"].Data, reconstruction.ToArray()) < 1e-4);
+        // fewer iterations when asked
+        var few = package.Session("activations").Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(ToNd(v)), ["iterations"] = OrtInput.Int64Scalar(3) });
+        Assert.True(TestData.MaxRelativeError(few["H"].Data, model.EstimateActivations(v, 3, beta).ToArray()) < 1e-4);
+        var rebuilt = package.Session("reconstruction").Run(new Dictionary<string, OrtInput> { ["H"] = OrtInput.Float(ToNd(expected)) });
+        Assert.True(TestData.MaxRelativeError(rebuilt["reconstruction"].Data, reconstruction.ToArray()) < 1e-4);
+        // activation estimation with the fitted templates explains V
+        var error = Math.Sqrt(v.ToArray().Zip(outputs["reconstruction"].Data, (a, b) => (double)(a - b) * (a - b)).Sum() / v.ToArray().Sum(a => (double)a * a));
+        Assert.True(error < 0.2, $"relative error {error}");
+    }
+}

@@ -1,0 +1,98 @@
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Manifest;
+using Pipeline.Training.Decomposition;
+using Pipeline.Training.Export.Proto;
+using static Pipeline.Training.Export.OnnxGraphBuilder;
+using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
+
+namespace Pipeline.Training.Export;
+
+/// <summary>
+/// Exports a fitted NMFD / NMF2D / NMF3D with its templates fixed, as two graphs:
+/// <list type="bullet">
+/// <item><c>model.onnx</c> (role <c>activations</c>): V (N, C, *S) and an iteration count (default from the
+/// manifest) → H (N, R, *(S − K + 1)) and the reconstruction, by β multiplicative updates of H inside an ONNX
+/// <c>Loop</c>, ONNX Conv being the adjoint of the ConvTranspose that reconstructs — exactly
+/// <see cref="DeconvolutionComponent.EstimateActivations"/>.</item>
+/// <item><c>reconstruction.onnx</c> (role <c>reconstruction</c>): H → V̂ by ConvTranspose.</item>
+/// </list>
+/// </summary>
+public static class DeconvolutionExport
+{
+    public const string ActivationsFile = "model.onnx", ReconstructionFile = "reconstruction.onnx";
+
+    /// <summary>Writes the model folder and returns the manifest as written.</summary>
+    public static ModelManifest Export(DeconvolutionComponent model, string directory, string name, double beta, int iterations,
+        float epsilon = BetaDivergence.DefaultEpsilon)
+    {
+        if (iterations < 0) throw new Shared.Errors.InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
+        var wt = DeconvolutionComponent.TransposedTemplates(model.W.Detach());
+        var weight = new NdArray([.. wt.Shape], wt.ToArray());
+        int c = model.W.Size(0), r = model.W.Size(1), spatial = model.Kernel.Count;
+        var kind = spatial switch { 1 => "nmfd", 2 => "nmf2d", _ => "nmf3d" };
+        string[] vDims = ["batch", c.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"size{i}")];
+        string[] hDims = ["batch", r.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"positions{i}")];
+        var v = new TensorSpec("V", "float32", vDims, "non-negative data (N, C, *S)");
+        var h = new TensorSpec("H", "float32", hDims, "activations (N, R, *(S − K + 1))");
+        var reconstruction = new TensorSpec("reconstruction", "float32", vDims, "Σ W ⊛ H, the shape of V");
+        var count = new TensorSpec("iterations", "int64", [], "number of multiplicative updates of H", iterations.ToString());
+        var manifest = new ModelManifest
+        {
+            Kind = kind,
+            Name = name,
+            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Graphs =
+            [
+                new GraphSpec("activations", ActivationsFile, [v, count], [h, reconstruction]),
+                new GraphSpec("reconstruction", ReconstructionFile, [h], [reconstruction]),
+            ],
+            Decomposition = new DecompositionInfo(c, r, beta, epsilon, iterations,
+                $"V (N, C, *S) ≈ Σ over kernel offsets of W (C, R, {string.Join(", ", model.Kernel)}) shifted against H (N, R, *(S − K + 1))"),
+        };
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto>
+        {
+            [ActivationsFile] = ActivationGraph(weight, vDims, hDims, beta, epsilon, iterations, model.W.Detach().Sum().Item()),
+            [ReconstructionFile] = ReconstructionGraph(weight, vDims, hDims),
+        });
+    }
+
+    static GraphProto ReconstructionGraph(NdArray weight, string[] vDims, string[] hDims)
+    {
+        var g = new OnnxGraphBuilder("deconvolution_reconstruction");
+        var h = g.Input("H", DataType.Float, hDims);
+        g.Node("ConvTranspose", [h, g.Constant("W_t", weight)], "reconstruction");
+        g.Output("reconstruction", DataType.Float, vDims);
+        return g.Build();
+    }
+
+    static GraphProto ActivationGraph(NdArray weight, string[] vDims, string[] hDims, double beta, float epsilon, int iterations, float templateSum)
+    {
+        var g = new OnnxGraphBuilder("deconvolution_activations");
+        var v = g.Input("V", DataType.Float, vDims);
+        var n = g.InputWithDefault("iterations", iterations);
+        var wt = g.Constant("W_t", weight);
+        var h0 = g.Node("Mul", [g.Node("Conv", [v, wt]), g.Scalar("inverse_template_sum", 1f / templateSum)]);
+
+        var b = new OnnxGraphBuilder("deconvolution_update");
+        b.Input("iteration", DataType.Int64);
+        var condIn = b.Input("cond_in", DataType.Bool);
+        var h = b.Input("H_in", DataType.Float, hDims);
+        var eps = b.Scalar("epsilon", epsilon);
+        var y = b.Node("Max", [b.Node("ConvTranspose", [h, wt]), eps]);
+        var num = b.Node("Conv", [b.Node("Mul", [v, b.Node("Pow", [y, b.Scalar("beta_minus_2", (float)(beta - 2))])]), wt]);
+        var den = b.Node("Max", [b.Node("Conv", [b.Node("Pow", [y, b.Scalar("beta_minus_1", (float)(beta - 1))]), wt]), eps]);
+        var ratio = b.Node("Div", [num, den]);
+        var gamma = (float)MultiplicativeUpdates.Exponent(beta);
+        if (gamma != 1f) ratio = b.Node("Pow", [ratio, b.Scalar("gamma", gamma)]);
+        b.Node("Identity", [condIn], "cond_out");
+        b.Node("Mul", [h, ratio], "H_out");
+        b.Output("cond_out", DataType.Bool);
+        b.Output("H_out", DataType.Float, hDims);
+
+        g.Nodes("Loop", [n, g.Bool("keep_going", true), h0], ["H"], GraphAttribute("body", b.Build()));
+        g.Node("ConvTranspose", ["H", wt], "reconstruction");
+        g.Output("H", DataType.Float, hDims);
+        g.Output("reconstruction", DataType.Float, vDims);
+        return g.Build();
+    }
+}
