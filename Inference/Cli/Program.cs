@@ -3,6 +3,8 @@ using Pipeline.Inference.Decomposition;
 using Pipeline.Inference.Models;
 using Pipeline.Inference.Runtime;
 using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Files;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Manifest;
 
@@ -51,6 +53,26 @@ reconstruct.SetAction(p =>
 
 var score = ScoreCommand.Create(Options, Log);
 
+var separateInput = new Option<string>("--input", "-i") { Description = "The mixture (audio file)", Required = true };
+var separateOut = new Option<string>("--out", "-o") { Description = "Directory for one WAV per source", Required = true };
+var separate = new Command("separate", "Split a mixture into its sources with a model from pipeline-train separation.\n\nExample:\n  pipeline-infer separate --model artifacts/models/duet --input mix.wav --out separated/")
+{
+    model, separateInput, separateOut, iterations,
+};
+separate.SetAction(p =>
+{
+    using var separator = new SourceSeparator(p.GetValue(model)!, Options(p));
+    var input = p.GetValue(separateInput)!;
+    var results = separator.Separate(AudioFile.Read(input, new AudioReadOptions { Mono = false }), input, p.GetValue(iterations));
+    var dir = p.GetValue(separateOut)!;
+    AtomicFile.WriteDirectory(dir, folder =>
+    {
+        foreach (var source in results) AudioFile.Write(Path.Combine(folder, source.Name + ".wav"), source.Audio, AudioEncoding.Float32);
+    });
+    foreach (var source in results) Log(p).WriteLine($"{source.Name}: {Path.Combine(dir, source.Name + ".wav")}");
+    return CommandLineHost.Success;
+});
+
 var info = new Command("info", "Verify a model folder and print its manifest.\n\nExample:\n  pipeline-infer info --model artifacts/models/nmf-demo") { model };
 info.SetAction(p =>
 {
@@ -63,7 +85,7 @@ info.SetAction(p =>
 
 var root = new RootCommand("pipeline-infer: run exported Pipeline models with ONNX Runtime.")
 {
-    activations, reconstruct, score, info, verbose, quiet, threads, provider,
+    activations, reconstruct, score, separate, info, verbose, quiet, threads, provider,
 };
 OrtEnvironment.Configure(OrtLogLevel.Error);
 var parsed = root.Parse(args);

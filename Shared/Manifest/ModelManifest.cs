@@ -27,6 +27,8 @@ public sealed record ModelManifest
     public required IReadOnlyList<GraphSpec> Graphs { get; init; }
     public DecompositionInfo? Decomposition { get; init; }
     public TrainingSummary? Training { get; init; }
+    /// <summary>For a separation model: which template columns belong to which source.</summary>
+    public IReadOnlyList<SourceSpec>? Sources { get; init; }
     /// <summary>How an anomaly scorer turns the graph's per-frame errors into a file score and a decision.</summary>
     public AnomalyScoring? Anomaly { get; init; }
     /// <summary>The audio front end whose features the model consumes; Inference recomputes them from it.</summary>
@@ -59,6 +61,9 @@ public sealed record TensorSpec(string Name, string ElementType, IReadOnlyList<s
 /// <param name="Epsilon">Floor applied to W·H and to update denominators.</param>
 /// <param name="DefaultIterations">Multiplicative updates run by the activation graph when no count is given.</param>
 public sealed record DecompositionInfo(int Features, int Rank, double Beta, double Epsilon, int DefaultIterations, string Layout);
+
+/// <summary>A source of a separation model: its name and its block of template columns (components).</summary>
+public sealed record SourceSpec(string Name, int FirstComponent, int Components);
 
 /// <summary>
 /// The anomaly-scoring contract: per-file score = <see cref="Aggregation"/> ("max" or "mean") of the per-frame

@@ -216,4 +216,31 @@ public class CommandLineTests
         Assert.True(score.Code == 0, score.Err);
         Assert.Contains("id_01_normal", score.Out);
     }
+
+    [Fact]
+    public void Separation_TrainThenSeparateAMixture()
+    {
+        var dir = TestData.TempDirectory();
+        float[] Tone(double f0, double seconds) => Enumerable.Range(0, (int)(seconds * 8000))
+            .Select(i => (float)(0.2 * (Math.Sin(2 * Math.PI * f0 * i / 8000) + 0.4 * Math.Sin(4 * Math.PI * f0 * i / 8000)))).ToArray();
+        AudioFile.Write(Path.Combine(dir, "low.wav"), new AudioClip(Tone(200, 2), 8000));
+        AudioFile.Write(Path.Combine(dir, "high.wav"), new AudioClip(Tone(510, 2), 8000));
+        var mix = Tone(200, 1).Zip(Tone(510, 1), (a, b) => a + b).ToArray();
+        AudioFile.Write(Path.Combine(dir, "mix.wav"), new AudioClip(mix, 8000), AudioEncoding.Float32);
+        var model = Path.Combine(dir, "duet");
+        var train = Run("pipeline-train", "separation", "--source", $"low={Path.Combine(dir, "low.wav")}", "--source", $"high={Path.Combine(dir, "high.wav")}",
+            "--rank", "2", "--sample-rate", "8000", "--n-fft", "512", "--hop-length", "128", "--iterations", "50", "--out", model);
+        Assert.True(train.Code == 0, train.Err);
+        Assert.Equal(["low", "high"], ModelFolder.Read(model).Sources!.Select(s => s.Name));
+        var separate = Run("pipeline-infer", "separate", "--model", model, "--input", Path.Combine(dir, "mix.wav"), "--out", Path.Combine(dir, "parts"));
+        Assert.True(separate.Code == 0, separate.Err);
+        var low = AudioFile.Read(Path.Combine(dir, "parts", "low.wav"));
+        Assert.Equal(8000, low.Samples.Length);
+        var truth = Tone(200, 1);
+        var dot = low.Samples.Zip(truth, (a, b) => (double)a * b).Sum();
+        var norms = Math.Sqrt(low.Samples.Sum(a => (double)a * a) * truth.Sum(b => (double)b * b));
+        Assert.True(dot / norms > 0.9, $"correlation {dot / norms}");
+        var bad = Run("pipeline-train", "separation", "--source", "only-one", "--out", Path.Combine(dir, "bad"));
+        Assert.Equal(1, bad.Code);
+    }
 }

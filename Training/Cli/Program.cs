@@ -63,8 +63,9 @@ var synth = AnomalyCommands.Synth(quiet);
 var anomaly = AnomalyCommands.Train(quiet);
 var gmm = MixtureCommand.Create(quiet);
 var vae = VaeCommand.Create(quiet);
+var separation = SeparationCommand.Create(quiet);
 
-var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, vae, verbose, quiet };
+var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, vae, separation, verbose, quiet };
 var parsed = root.Parse(args);
 return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
     Console.Error, parsed.GetValue(verbose));

@@ -1,4 +1,5 @@
 using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export.Proto;
@@ -23,8 +24,11 @@ public static class NmfExport
 
     /// <summary>Writes the model folder and returns the manifest as written.</summary>
     /// <param name="iterations">Default number of updates the activation graph runs.</param>
+    /// <param name="frontEnd">For audio models: the STFT the templates were learned on (separation recomputes it).</param>
+    /// <param name="sources">For separation models: which template columns belong to which source.</param>
     public static ModelManifest Export(Nmf model, string directory, string name, double beta, int iterations,
-        TrainingSummary? training = null, float epsilon = BetaDivergence.DefaultEpsilon)
+        TrainingSummary? training = null, float epsilon = BetaDivergence.DefaultEpsilon, FrontEndConfig? frontEnd = null,
+        IReadOnlyList<SourceSpec>? sources = null)
     {
         var w = model.W ?? throw new InvalidOperationException("the model has no templates to export");
         if (iterations < 0) throw new Shared.Errors.InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
@@ -33,6 +37,8 @@ public static class NmfExport
         {
             ParametersSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
                 System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.Data.AsSpan()))),
+            FrontEnd = frontEnd,
+            Sources = sources,
         };
         var graphs = new Dictionary<string, GraphProto>
         {
