@@ -243,4 +243,27 @@ public class CommandLineTests
         var bad = Run("pipeline-train", "separation", "--source", "only-one", "--out", Path.Combine(dir, "bad"));
         Assert.Equal(1, bad.Code);
     }
+
+    [Theory]
+    [InlineData("nmf", "mu", true)]
+    [InlineData("nmf", "logadam", true)]
+    [InlineData("nmfd", "mu", true)]
+    [InlineData("nmf2d", "mu", true)]
+    [InlineData("plca", "mu", false)]
+    [InlineData("siplca", "mu", false)]
+    public void Decompose_EveryModel_WritesFactorsPicturesAndModel(string model, string trainer, bool exported)
+    {
+        var dir = TestData.TempDirectory();
+        var (v, _, _) = TestData.Planted(24, 40, rank: 3, seed: 5);
+        NpyFile.Write(Path.Combine(dir, "V.npy"), v);
+        var output = Path.Combine(dir, model);
+        var run = Run("pipeline-train", "decompose", "--model", model, "--trainer", trainer, "--input", Path.Combine(dir, "V.npy"), "--rank", "3",
+            "--window", "4", "--kernel", "2x4", "--iterations", "30", "--export-iterations", "10", "--out", output);
+        Assert.True(run.Code == 0, run.Err);
+        Assert.Equal([24, 40], NpyFile.Read(Path.Combine(output, "WH.npy")).Shape);
+        foreach (var picture in new[] { "V.png", "W.png", "H.png", "WH.png" })
+            Assert.Equal(new byte[] { 137, 80, 78, 71 }, File.ReadAllBytes(Path.Combine(output, "evaluation", picture))[..4]);
+        System.Xml.Linq.XDocument.Load(Path.Combine(output, "evaluation", "loss.svg"));
+        Assert.Equal(exported, File.Exists(Path.Combine(output, ModelFolder.ManifestFileName)));
+    }
 }

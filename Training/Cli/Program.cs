@@ -64,8 +64,9 @@ var anomaly = AnomalyCommands.Train(quiet);
 var gmm = MixtureCommand.Create(quiet);
 var vae = VaeCommand.Create(quiet);
 var separation = SeparationCommand.Create(quiet);
+var decompose = DecomposeCommand.Create(quiet);
 
-var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, vae, separation, verbose, quiet };
+var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, vae, separation, decompose, verbose, quiet };
 var parsed = root.Parse(args);
 return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
     Console.Error, parsed.GetValue(verbose));
