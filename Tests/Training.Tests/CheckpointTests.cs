@@ -133,4 +133,16 @@ public class CheckpointTests
         Assert.Equal(1, error.Epoch);
         Assert.Contains("step 3", error.Message);
     }
+
+    [Fact]
+    public void LastBatchOfOneSample_IsDropped_SoBatchNormCanTrain()
+    {
+        var g = new Generator(2);
+        var model = Model(g);
+        var data = Tensor.Randn(g, 33, 5); // batches of 16: 16, 16 and a lone sample
+        var seen = new List<int>();
+        var loop = new TrainingLoop(model, new Adam(model.Parameters()), g, new TrainingLoopOptions { Epochs = 1, BatchSize = 16 });
+        loop.Run(33, i => { seen.Add(i.Length); var b = data.IndexSelect(0, i); return Losses.Mse(model.Forward(b), b); });
+        Assert.Equal([16, 16], seen);
+    }
 }

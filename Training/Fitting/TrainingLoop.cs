@@ -14,7 +14,7 @@ public sealed record TrainingLoopOptions
 {
     /// <summary>Total epochs (a resumed job counts the ones already done).</summary>
     public int Epochs { get; init; } = 1;
-    /// <summary>Samples per mini-batch; the last batch may be smaller.</summary>
+    /// <summary>Samples per mini-batch; the last batch may be smaller (one of a single sample is dropped).</summary>
     public int BatchSize { get; init; } = 100;
     /// <summary>Shuffle the samples each epoch with the job's generator.</summary>
     public bool Shuffle { get; init; } = true;
@@ -86,6 +86,8 @@ public sealed class TrainingLoop(Module model, Optimizer optimizer, Generator ge
         }
         var resumedFrom = done;
         var batches = (sampleCount + options.BatchSize - 1) / options.BatchSize;
+        // a last batch of a single sample is dropped: batch statistics (BatchNorm) are undefined for it
+        if (batches > 1 && sampleCount % options.BatchSize == 1) batches--;
         var clock = Stopwatch.StartNew();
         for (var epoch = done + 1; epoch <= options.Epochs; epoch++)
         {
