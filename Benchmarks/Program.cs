@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|vae|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|vae|decompose|all]   — measured figures beside this machine's limits
 // ./run demo              — see DemoData and the run script
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -17,6 +17,7 @@ switch (command)
             ["score"] = ScoreBenchmark.Run,
             ["gmm"] = MixtureBenchmark.Run,
             ["vae"] = VaeBenchmark.Run,
+            ["decompose"] = DecomposeBenchmark.Run,
         };
         if (name != "all" && !benchmarks.ContainsKey(name))
         {
