@@ -16,6 +16,8 @@ internal sealed class ConvGeometry
     public int InSize { get; }
     public int OutSize { get; }
     readonly int[] map;
+    // map split into runs of consecutive sources (or of padding, source −1): im2col and col2im move whole runs
+    readonly (int Start, int Length, int Source)[][] runs;
 
     public ConvGeometry(int[] inSpatial, int[] kernel, int[] stride, int[] padding, int[] dilation, string operation)
     {
@@ -54,6 +56,21 @@ internal sealed class ConvGeometry
             }
             Increment(k, kernel);
         }
+        runs = new (int, int, int)[KernelSize][];
+        for (var kk = 0; kk < KernelSize; kk++)
+        {
+            var m = map.AsSpan(kk * OutSize, OutSize);
+            var list = new List<(int, int, int)>();
+            for (var p = 0; p < OutSize;)
+            {
+                var start = p;
+                var inPadding = m[p] < 0;
+                p++;
+                while (p < OutSize && (inPadding ? m[p] < 0 : m[p] == m[p - 1] + 1)) p++;
+                list.Add((start, p - start, inPadding ? -1 : m[start]));
+            }
+            runs[kk] = [.. list];
+        }
     }
 
     static void Increment(int[] index, int[] dims)
@@ -74,8 +91,9 @@ internal sealed class ConvGeometry
             for (var kk = 0; kk < KernelSize; kk++)
             {
                 var row = col.Slice((c * KernelSize + kk) * OutSize, OutSize);
-                var m = map.AsSpan(kk * OutSize, OutSize);
-                for (var p = 0; p < row.Length; p++) row[p] = m[p] >= 0 ? xc[m[p]] : 0f;
+                foreach (var (start, length, source) in runs[kk])
+                    if (source < 0) row.Slice(start, length).Clear();
+                    else xc.Slice(source, length).CopyTo(row.Slice(start, length));
             }
         }
     }
@@ -89,9 +107,12 @@ internal sealed class ConvGeometry
             for (var kk = 0; kk < KernelSize; kk++)
             {
                 var row = col.Slice((c * KernelSize + kk) * OutSize, OutSize);
-                var m = map.AsSpan(kk * OutSize, OutSize);
-                for (var p = 0; p < row.Length; p++)
-                    if (m[p] >= 0) xc[m[p]] += row[p];
+                foreach (var (start, length, source) in runs[kk])
+                    if (source >= 0)
+                    {
+                        var target = xc.Slice(source, length);
+                        System.Numerics.Tensors.TensorPrimitives.Add(target, row.Slice(start, length), target);
+                    }
             }
         }
     }
