@@ -86,6 +86,17 @@ public class TensorTests
     }
 
     [Fact]
+    public void ShiftedProducts_EqualTheIm2ColPath()
+    {
+        // the plain 1-d case takes BLAS shifted products; a zero bias sends the same numbers down the im2col path
+        var x = Random(1, -1, 1, 2, 5, 40);
+        var w = Random(2, -1, 1, 6, 5, 7);
+        Assert.True(Pipeline.Tests.TestData.MaxRelativeError(Tensor.Conv1d(x, w).ToArray(), Tensor.Conv1d(x, w, Tensor.Zeros(6)).ToArray()) < 1e-5);
+        var h = Random(3, -1, 1, 2, 6, 34);
+        Assert.True(Pipeline.Tests.TestData.MaxRelativeError(Tensor.ConvTranspose1d(h, w).ToArray(), Tensor.ConvTranspose1d(h, w, Tensor.Zeros(5)).ToArray()) < 1e-5);
+    }
+
+    [Fact]
     public void Broadcasting_MismatchNamesBothShapes()
     {
         var e = Assert.Throws<InvalidInputException>(() => Tensor.Zeros(3, 4) + Tensor.Zeros(5));

@@ -132,6 +132,8 @@ public partial class Tensor
         if (s < 1 || x.Rank != w.Rank || x.Dims[1] != w.Dims[1])
             throw new InvalidInputException($"Conv: input of shape {ShapeText(x.Dims)} does not match weight of shape {ShapeText(w.Dims)} (need (N, C, *S) and (O, C, *K))");
         CheckBias(bias, w.Dims[0], "Conv");
+        if (s == 1 && bias is null && IsPlain(stride, 1) && IsPlain(padding, 0) && IsPlain(dilation, 1) && w.Dims[2] <= x.Dims[2])
+            return ShiftedProducts.Correlate(x, w);
         int n = x.Dims[0], c = x.Dims[1], o = w.Dims[0];
         var geometry = new ConvGeometry(x.Dims[2..], w.Dims[2..], Fill(stride, s, 1), Fill(padding, s, 0), Fill(dilation, s, 1), "Conv");
         int ck = c * geometry.KernelSize, p = geometry.OutSize, inSize = c * geometry.InSize;
@@ -185,6 +187,8 @@ public partial class Tensor
         if (s < 1 || x.Rank != w.Rank || x.Dims[1] != w.Dims[0])
             throw new InvalidInputException($"ConvTranspose: input of shape {ShapeText(x.Dims)} does not match weight of shape {ShapeText(w.Dims)} (need (N, Cin, *S) and (Cin, Cout, *K))");
         CheckBias(bias, w.Dims[1], "ConvTranspose");
+        if (s == 1 && bias is null && IsPlain(stride, 1) && IsPlain(padding, 0) && IsPlain(outputPadding, 0) && IsPlain(dilation, 1))
+            return ShiftedProducts.Deconvolve(x, w);
         int n = x.Dims[0], cin = x.Dims[1], cout = w.Dims[1];
         var st = Fill(stride, s, 1);
         var pad = Fill(padding, s, 0);
@@ -256,6 +260,8 @@ public partial class Tensor
     public static Tensor ConvTranspose3d(Tensor input, Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int outputPadding = 0, int dilation = 1) =>
         ConvTranspose(input, weight, bias, [stride, stride, stride], [padding, padding, padding], [outputPadding, outputPadding, outputPadding], [dilation, dilation, dilation]);
 
+    static bool IsPlain(int[]? values, int neutral) => values is null || values.All(v => v == neutral);
+
     static int[] Fill(int[]? values, int rank, int fallback)
     {
         if (values is null) return Enumerable.Repeat(fallback, rank).ToArray();
@@ -283,5 +289,99 @@ public partial class Tensor
             for (var ch = 0; ch < channels; ch++)
                 sums.Span[ch] += System.Numerics.Tensors.TensorPrimitives.Sum(g.Span.Slice((i * channels + ch) * positions, positions));
         return sums;
+    }
+}
+
+/// <summary>
+/// The 1-d convolutions with stride 1, no padding and no dilation (NMFD's case) as K shifted matrix products:
+/// a kernel offset k multiplies the k-th weight slice with the input (or output) shifted by k, written straight
+/// into the strided output by BLAS. No im2col buffer, so the work is the GEMM FLOPs and little memory traffic.
+/// </summary>
+internal static class ShiftedProducts
+{
+    /// <summary>w[:, :, k] as a contiguous (A, B) matrix for every k.</summary>
+    static float[][] Slices(Tensor w)
+    {
+        int a = w.Dims[0], b = w.Dims[1], k = w.Dims[2];
+        var ws = w.Span;
+        var slices = new float[k][];
+        for (var t = 0; t < k; t++)
+        {
+            slices[t] = new float[a * b];
+            for (var i = 0; i < a * b; i++) slices[t][i] = ws[i * k + t];
+        }
+        return slices;
+    }
+
+    static Tensor Gather(float[][] slices, int a, int b)
+    {
+        var k = slices.Length;
+        var result = Tensor.Empty([a, b, k]);
+        var rs = result.Span;
+        for (var t = 0; t < k; t++)
+            for (var i = 0; i < a * b; i++) rs[i * k + t] = slices[t][i];
+        return result;
+    }
+
+    /// <summary>y[n, o, i] = Σ_c Σ_k x[n, c, i + k]·w[o, c, k]: x (N, C, L), w (O, C, K) → (N, O, L − K + 1).</summary>
+    public static Tensor Correlate(Tensor x, Tensor w)
+    {
+        int n = x.Dims[0], c = x.Dims[1], l = x.Dims[2], o = w.Dims[0], k = w.Dims[2], p = l - k + 1;
+        var slices = Slices(w); // (O, C) each
+        var result = Tensor.Zeros(n, o, p);
+        for (var i = 0; i < n; i++)
+            for (var t = 0; t < k; t++)
+                Blas.Gemm(false, false, o, p, c, 1f, slices[t], c, x.Span.Slice(i * c * l + t), l, 1f, result.Span.Slice(i * o * p, o * p), p);
+        return Autograd.Record(result, "Conv", [x, w], g =>
+        {
+            Tensor? gx = null, gw = null;
+            if (x.RequiresGrad)
+            {
+                gx = Tensor.Zeros(x.Dims);
+                for (var i = 0; i < n; i++)
+                    for (var t = 0; t < k; t++) // gx[:, t : t + P] += w_tᵀ·g
+                        Blas.Gemm(true, false, c, p, o, 1f, slices[t], c, g.Span.Slice(i * o * p, o * p), p, 1f, gx.Span.Slice(i * c * l + t), l);
+            }
+            if (w.RequiresGrad)
+            {
+                var parts = Enumerable.Range(0, k).Select(_ => new float[o * c]).ToArray();
+                for (var i = 0; i < n; i++)
+                    for (var t = 0; t < k; t++) // gw_t += g·x[:, t : t + P]ᵀ
+                        Blas.Gemm(false, true, o, c, p, 1f, g.Span.Slice(i * o * p, o * p), p, x.Span.Slice(i * c * l + t), l, 1f, parts[t], c);
+                gw = Gather(parts, o, c);
+            }
+            return [gx, gw];
+        });
+    }
+
+    /// <summary>y[n, c, j] = Σ_r Σ_k x[n, r, j − k]·w[r, c, k]: x (N, R, P), w (R, C, K) → (N, C, P + K − 1).</summary>
+    public static Tensor Deconvolve(Tensor x, Tensor w)
+    {
+        int n = x.Dims[0], r = x.Dims[1], p = x.Dims[2], c = w.Dims[1], k = w.Dims[2], l = p + k - 1;
+        var slices = Slices(w); // (R, C) each
+        var result = Tensor.Zeros(n, c, l);
+        for (var i = 0; i < n; i++)
+            for (var t = 0; t < k; t++) // y[:, t : t + P] += w_tᵀ·x
+                Blas.Gemm(true, false, c, p, r, 1f, slices[t], c, x.Span.Slice(i * r * p, r * p), p, 1f, result.Span.Slice(i * c * l + t), l);
+        return Autograd.Record(result, "ConvTranspose", [x, w], g =>
+        {
+            Tensor? gx = null, gw = null;
+            if (x.RequiresGrad)
+            {
+                gx = Tensor.Zeros(x.Dims);
+                for (var i = 0; i < n; i++)
+                    for (var t = 0; t < k; t++) // gx += w_t·g[:, t : t + P]
+                        Blas.Gemm(false, false, r, p, c, 1f, slices[t], c, g.Span.Slice(i * c * l + t), l, 1f, gx.Span.Slice(i * r * p, r * p), p);
+            }
+            if (w.RequiresGrad)
+            {
+                var parts = Enumerable.Range(0, k).Select(_ => new float[r * c]).ToArray();
+                for (var i = 0; i < n; i++)
+                    for (var t = 0; t < k; t++) // gw_t += x·g[:, t : t + P]ᵀ
+                        Blas.Gemm(false, true, r, c, p, 1f, x.Span.Slice(i * r * p, r * p), p, g.Span.Slice(i * c * l + t), l, 1f, parts[t], c);
+                gw = Gather(parts, r, c);
+            }
+            return [gx, gw];
+        });
     }
 }
