@@ -118,8 +118,12 @@ public class InferenceTests
                 parallel[round][j] = session.Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(inputs[j]) })["H"].Data;
             }
         });
+        // Every concurrent run returns its own input's answer. Not bit for bit: ONNX Runtime may split a product
+        // differently while its thread pool is busy, which reorders float32 sums (relative error ≪ 1e-5 here,
+        // 50 updates of K = 4 terms), while a mixed-up input would differ at the first digit.
         foreach (var round in parallel)
-            for (var i = 0; i < 8; i++) Assert.Equal(sequential[i], round[i]);
+            for (var i = 0; i < 8; i++)
+                Assert.True(TestData.MaxRelativeError(round[i], sequential[i]) < 1e-5, $"input {i} came back changed under concurrency");
     }
 
     [Fact]
