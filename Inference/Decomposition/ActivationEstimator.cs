@@ -25,7 +25,7 @@ public sealed class ActivationEstimator : DecompositionRunner
 
     /// <summary>Estimates H for <paramref name="v"/>.</summary>
     /// <param name="iterations">Multiplicative updates to run; the manifest's default when null.</param>
-    /// <exception cref="InvalidInputException">V is not (features, frames), or holds negative, non-finite or (for β ≤ 0) zero values.</exception>
+    /// <exception cref="InvalidInputException">V is not (features, frames) — or (N, features, *S) for the convolutional models —, or holds negative, non-finite or (for β ≤ 0) zero values.</exception>
     public ActivationResult Estimate(NdArray v, int? iterations = null)
     {
         Validate(v, Info.Features, Info.Beta, "V", "features");

@@ -29,9 +29,23 @@ public abstract class DecompositionRunner : IDisposable
     public string Role { get; }
     private protected ModelPackage Package { get; }
 
-    /// <summary>Checks a (rows, frames) input before it reaches ONNX Runtime, as the training side checks it.</summary>
-    private protected static void Validate(NdArray x, int rows, double beta, string name, string rowMeaning) =>
-        x.RequireDecompositionInput(name, rowMeaning, beta, rows);
+    /// <summary>
+    /// Checks an input before it reaches ONNX Runtime, as the training side checks it: plain NMF takes (rows, frames);
+    /// the convolutional models (N, rows, *S) with as many dimensions as the graph declares.
+    /// </summary>
+    private protected void Validate(NdArray x, int rows, double beta, string name, string rowMeaning)
+    {
+        var declared = Package.Graph(Role).Inputs.First(i => i.Name == name).Shape.Count;
+        if (declared == 2)
+        {
+            x.RequireDecompositionInput(name, rowMeaning, beta, rows);
+            return;
+        }
+        if (x.Shape.Length != declared || x.Shape[1] != rows)
+            throw new InvalidInputException($"{name} of shape {x.ShapeText}; this '{Package.Manifest.Kind}' model takes {declared} dimensions (N, {rows} {rowMeaning}, ...)");
+        x.RequireNonNegativeFinite(name);
+        if (beta <= 0 && x.Data.Any(v => v == 0)) throw new InvalidInputException($"{name} holds zeros, which β = {beta} cannot take");
+    }
 
     public void Dispose()
     {

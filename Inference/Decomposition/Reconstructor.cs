@@ -12,7 +12,7 @@ public sealed class Reconstructor : DecompositionRunner
 
     public Reconstructor(ModelPackage package) : base(package, ownsPackage: false, "reconstruction") { }
 
-    /// <summary>W·H (features, frames) for activations <paramref name="h"/> (rank, frames).</summary>
+    /// <summary>W·H (features, frames) for activations <paramref name="h"/> (rank, frames); for the convolutional models Σ W ⊛ H from H (N, rank, *S′).</summary>
     public NdArray Reconstruct(NdArray h)
     {
         Validate(h, Info.Rank, beta: 1, "H", "rank");

@@ -55,6 +55,18 @@ public class DeconvolutionExportTests
         Assert.True(TestData.MaxRelativeError(few["H"].Data, model.EstimateActivations(v, 3, beta).ToArray()) < 1e-4);
         var rebuilt = package.Session("reconstruction").Run(new Dictionary<string, OrtInput> { ["H"] = OrtInput.Float(ToNd(expected)) });
         Assert.True(TestData.MaxRelativeError(rebuilt["reconstruction"].Data, reconstruction.ToArray()) < 1e-4);
+        // the Inference runners take the convolutional models too
+        using (var estimator = new Pipeline.Inference.Decomposition.ActivationEstimator(dir))
+        using (var reconstructor = new Pipeline.Inference.Decomposition.Reconstructor(dir))
+        {
+            var estimate = estimator.Estimate(ToNd(v), 25);
+            Assert.True(TestData.MaxRelativeError(estimate.Activations.Data, expected.ToArray()) < 1e-4);
+            Assert.True(TestData.MaxRelativeError(reconstructor.Reconstruct(estimate.Activations).Data, reconstruction.ToArray()) < 1e-4);
+            Assert.Throws<Pipeline.Shared.Errors.InvalidInputException>(() => estimator.Estimate(new NdArray([3, 4], new float[12])));
+            var negative = ToNd(v);
+            negative.Data[5] = -1;
+            Assert.Throws<Pipeline.Shared.Errors.InvalidInputException>(() => estimator.Estimate(negative));
+        }
         // activation estimation with the fitted templates explains V
         var error = Math.Sqrt(v.ToArray().Zip(outputs["reconstruction"].Data, (a, b) => (double)(a - b) * (a - b)).Sum() / v.ToArray().Sum(a => (double)a * a));
         Assert.True(error < 0.2, $"relative error {error}");
