@@ -35,14 +35,16 @@ public abstract class DecompositionRunner : IDisposable
     /// </summary>
     private protected void Validate(NdArray x, int rows, double beta, string name, string rowMeaning)
     {
-        var declared = Package.Graph(Role).Inputs.First(i => i.Name == name).Shape.Count;
-        if (declared == 2)
+        var spec = Package.Graph(Role).Inputs.First(i => i.Name == name);
+        if (spec.Shape.Count == 2 && spec.FixedDim(0) is not null)
         {
-            x.RequireDecompositionInput(name, rowMeaning, beta, rows);
+            x.RequireDecompositionInput(name, rowMeaning, beta, rows); // plain NMF: (rows, frames)
             return;
         }
-        if (x.Shape.Length != declared || x.Shape[1] != rows)
-            throw new InvalidInputException($"{name} of shape {x.ShapeText}; this '{Package.Manifest.Kind}' model takes {declared} dimensions (N, {rows} {rowMeaning}, ...)");
+        var expected = "(" + string.Join(", ", spec.Shape) + ")";
+        if (x.Shape.Length != spec.Shape.Count || Enumerable.Range(0, x.Shape.Length).Any(a => spec.FixedDim(a) is { } d && x.Shape[a] != d))
+            throw new InvalidInputException($"{name} of shape {x.ShapeText}; this '{Package.Manifest.Kind}' model takes {expected}");
+        if (x.Data.Length == 0) throw new InvalidInputException($"{name} is empty");
         x.RequireNonNegativeFinite(name);
         if (beta <= 0 && x.Data.Any(v => v == 0)) throw new InvalidInputException($"{name} holds zeros, which β = {beta} cannot take");
     }

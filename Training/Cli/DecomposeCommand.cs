@@ -15,7 +15,7 @@ static class DecomposeCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "nmf, nmfd, nmf2d, plca or siplca", DefaultValueFactory = _ => "nmf" };
         var input = new Option<string>("--input", "-i") { Description = "An audio file (its magnitude STFT) or a non-negative .npy matrix (features × frames)", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Folder for the model (nmf, nmfd, nmf2d), W/H .npy files and pictures", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Folder for the model, W/H .npy files and pictures", Required = true };
         var rank = new Option<int>("--rank", "-k") { Description = "Components", DefaultValueFactory = _ => 8 };
         var window = new Option<int>("--window") { Description = "nmfd / siplca: the convolution window in frames", DefaultValueFactory = _ => 8 };
         var kernel = new Option<string>("--kernel") { Description = "nmf2d: kernel as ROWSxCOLUMNS (bins × frames)", DefaultValueFactory = _ => "3x8" };
@@ -30,7 +30,8 @@ static class DecomposeCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation", DefaultValueFactory = _ => 0 };
         var command = new Command("decompose", """
             Decompose a magnitude spectrogram (or any non-negative matrix) with one of the decomposition models and
-            write W, H, the reconstruction and seed 000's pictures: the loss curve and V, W, H, WH in dB (−60 dB floor).
+            write the exported model, W, H, the reconstruction and seed 000's pictures: the loss curve and V, W, H, WH in
+            dB (−60 dB floor).
 
             Examples:
               pipeline-train decompose --model nmf --trainer logadam --input song.wav --duration 30 --rank 20 --out artifacts/models/song
@@ -115,7 +116,7 @@ static class DecomposeCommand
                     wh = (parse.GetValue(model) == "plca" ? reconstruction.T() : reconstruction.Reshape(f, t)).ToNdArray();
                     w = Flatten(component.W);
                     h = parse.GetValue(model) == "plca" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
-                    log.WriteLine("note: PLCA models are written as W/H .npy files and pictures; their ONNX export is not implemented yet");
+                    PlcaExport.Export(component, outDir, name, parse.GetValue(exportIterations));
                     break;
                 }
                 default:

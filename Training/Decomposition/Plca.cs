@@ -84,6 +84,43 @@ public abstract class PlcaComponent : Module
         return new PlcaFitResult(iteration, converged, mass, history);
     }
 
+    /// <summary>
+    /// Activations of new data against the fixed W: EM for the joint P(sample/position, component) A (H's shape),
+    /// A ← A·(Σ R·∂V̂/∂A), renormalised to sum 1 (W fixed, Z folded into A), from a uniform start. Returns A and
+    /// the reconstruction, both scaled by V's mass — what the exported activation graph computes.
+    /// </summary>
+    public (Tensor Activations, Tensor Reconstruction) EstimateActivations(Tensor v, int iterations)
+    {
+        v.ToNdArray().RequireNonNegativeFinite("V");
+        double mass = 0;
+        foreach (var x in v.Span) mass += x;
+        if (mass <= 0) throw new InvalidInputException("PLCA needs a V with positive mass; this one is all zeros");
+        if (iterations < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
+        var target = v.Mul((float)(1 / mass)).Detach();
+        var hShape = HShapeFor(v);
+        var ones = Tensor.Ones(Z.Count);
+        var w = W.Detach();
+        var a = Tensor.Full(1f / Tensor.CountOf(hShape), hShape);
+        for (var i = 0; i < iterations; i++)
+        {
+            a.RequiresGrad = true;
+            var y = Reconstruct(a, w, ones);
+            var ratio = Tensor.Zeros([.. y.Shape]);
+            ReadOnlySpan<float> t = target.Span, yy = y.Span;
+            var r = ratio.Span;
+            for (var j = 0; j < r.Length; j++) r[j] = t[j] / Math.Max(yy[j], BetaDivergence.DefaultEpsilon);
+            y.Backward(ratio);
+            Tensor next;
+            using (Tensor.NoGrad()) next = a.Detach() * a.Grad!;
+            a = Normalised(next, -1);
+        }
+        using (Tensor.NoGrad())
+            return (a.Mul((float)mass), Reconstruct(a, w, ones).Mul((float)mass));
+    }
+
+    /// <summary>H's shape for data <paramref name="v"/> (the model's own H may belong to other data).</summary>
+    private protected abstract int[] HShapeFor(Tensor v);
+
     static void Update(Parameter p, double alpha, bool byComponent)
     {
         var values = p.Span;
@@ -113,6 +150,10 @@ public sealed class Plca : PlcaComponent
 
     /// <inheritdoc/>
     public override Tensor Reconstruct(Tensor h, Tensor w, Tensor z) => (h * z).MatMul(w.T());
+
+    private protected override int[] HShapeFor(Tensor v) =>
+        v.Rank == 2 && v.Size(1) == W.Size(0) ? [v.Size(0), W.Size(1)]
+            : throw new InvalidInputException($"V of shape {Tensor.ShapeText(v.Shape)} does not match templates {Tensor.ShapeText(W.Shape)}; expected (N, {W.Size(0)})");
 }
 
 /// <summary>
@@ -144,5 +185,12 @@ public sealed class Siplca : PlcaComponent
         var shape = Enumerable.Repeat(1, h.Rank).ToArray();
         shape[1] = z.Count;
         return Tensor.ConvTranspose(h * z.Reshape(shape), w.Permute(order));
+    }
+
+    private protected override int[] HShapeFor(Tensor v)
+    {
+        if (v.Rank != W.Rank || v.Size(1) != W.Size(0) || Kernel.Where((k, i) => k > v.Size(2 + i)).Any())
+            throw new InvalidInputException($"V of shape {Tensor.ShapeText(v.Shape)} does not match templates {Tensor.ShapeText(W.Shape)}");
+        return [v.Size(0), W.Size(1), .. Kernel.Select((k, i) => v.Size(2 + i) - k + 1)];
     }
 }
