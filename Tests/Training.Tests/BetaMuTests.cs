@@ -143,4 +143,60 @@ public class BetaMuTests
         Assert.True(losses[^1] < 0.3 * losses[0]);
         Assert.Throws<InvalidOptionException>(() => new Nmf2d([1, 1, 4, 4], 2, (5, 2)));
     }
+
+    [Fact]
+    public void ComponentFit_StopsOnTolerance_AndLowersTheLoss()
+    {
+        var (v, _) = Planted(7);
+        var model = new Nmfd([1, 12, 40], 3, 4, new Generator(3));
+        var losses = new List<double>();
+        var iterations = model.Fit(v, beta: 1, tolerance: 1e-3, maxIterations: 500, progress: new Progress(losses));
+        Assert.InRange(iterations, 10, 499);
+        Assert.Equal(iterations, losses.Count);
+        Assert.True(losses[^1] < 0.2 * losses[0]);
+        var negative = v.Clone().Detach();
+        negative[0, 0, 0] = -1;
+        Assert.Throws<InvalidInputException>(() => model.Fit(negative));
+        Assert.Throws<InvalidOptionException>(() => model.Fit(v, l1Ratio: 2));
+    }
+
+    [Fact]
+    public void ComponentSparseFit_HoldsHAtTheRequestedSparseness()
+    {
+        var (v, _, _) = Pipeline.Tests.TestData.Planted(20, 30, rank: 4, seed: 9);
+        var model = new NmfComponent([30, 20], 4, new Generator(1));
+        model.SparseFit(Tensor.From(v).T(), beta: 2, maxIterations: 40, sH: 0.7);
+        for (var r = 0; r < 4; r++)
+            Assert.Equal(0.7, BetaDivergence.Sparseness(Enumerable.Range(0, 30).Select(n => model.H[n, r]).ToArray()), 1e-3);
+    }
+
+    [Fact]
+    public void OrthogonalPenalty_PullsComponentsApart()
+    {
+        var (v, _, _) = Pipeline.Tests.TestData.Planted(20, 30, rank: 4, seed: 10);
+        var data = Tensor.From(v).T();
+        double Overlap(NmfComponent m)
+        {
+            double total = 0;
+            for (var a = 0; a < 4; a++)
+                for (var b = a + 1; b < 4; b++)
+                {
+                    double dot = 0, na = 0, nb = 0;
+                    for (var c = 0; c < 20; c++) { dot += m.W[c, a] * m.W[c, b]; na += m.W[c, a] * m.W[c, a]; nb += m.W[c, b] * m.W[c, b]; }
+                    if (na > 0 && nb > 0) total += dot / Math.Sqrt(na * nb); // a column the penalty emptied overlaps nothing
+                }
+            return total;
+        }
+        var plain = new NmfComponent([30, 20], 4, new Generator(4));
+        var penalised = new NmfComponent([30, 20], 4, new Generator(4));
+        var plainTrainer = new BetaMu(plain.Parameters(), beta: 2);
+        var penalisedTrainer = new BetaMu(penalised.Parameters(), beta: 2, orthogonal: 0.5);
+        for (var i = 0; i < 100; i++) { plainTrainer.Step(data, plain.Forward); penalisedTrainer.Step(data, penalised.Forward); }
+        Assert.True(Overlap(penalised) < Overlap(plain), $"overlap {Overlap(penalised)} vs {Overlap(plain)} without the penalty");
+    }
+
+    sealed class Progress(List<double> sink) : IProgress<(int Iteration, double Loss)>
+    {
+        public void Report((int Iteration, double Loss) value) => sink.Add(value.Loss);
+    }
 }

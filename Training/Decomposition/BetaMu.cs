@@ -10,10 +10,12 @@ namespace Pipeline.Training.Decomposition;
 /// part V·ŷ^(β−2); back-propagating each (two vector-Jacobian products) gives the positive and negative parts
 /// of every parameter's gradient, because the model only adds and multiplies non-negative tensors. Each
 /// parameter in turn is then multiplied by (negative / positive)^γ (γ = 1/(2 − β) below β = 1, 1/(β − 1)
-/// above 2, else 1), with L1 and L2 penalties added to the positive part; a trainer step updates every
+/// above 2, else 1), with L1, L2 and orthogonality penalties added to the positive part (the orthogonal penalty
+/// α·Σ_{r≠s} ⟨p_r, p_s⟩ over components r along axis 1 adds α·(Σ_s p_s − p_r)); a trainer step updates every
 /// parameter once, re-evaluating the model before each.
 /// </summary>
-public sealed class BetaMu(IEnumerable<Parameter> parameters, double beta = 1, double l1 = 0, double l2 = 0, float epsilon = BetaDivergence.DefaultEpsilon)
+public sealed class BetaMu(IEnumerable<Parameter> parameters, double beta = 1, double l1 = 0, double l2 = 0, double orthogonal = 0,
+    float epsilon = BetaDivergence.DefaultEpsilon)
 {
     readonly Parameter[] parameters = parameters.Where(p => p.RequiresGrad).ToArray();
 
@@ -46,9 +48,10 @@ public sealed class BetaMu(IEnumerable<Parameter> parameters, double beta = 1, d
                 y.Backward(negative);
                 var numerator = p.Grad!.Span;
                 var values = p.Span;
+                var others = orthogonal == 0 ? null : OtherComponents(p);
                 for (var i = 0; i < values.Length; i++)
                 {
-                    var denominator = numeratorFree[i] + l1 + l2 * values[i];
+                    var denominator = numeratorFree[i] + l1 + l2 * values[i] + (others is null ? 0 : orthogonal * others[i]);
                     var ratio = numerator[i] / Math.Max(denominator, epsilon);
                     values[i] = (float)(values[i] * (exponent == 1 ? ratio : Math.Pow(ratio, exponent)));
                 }
@@ -60,6 +63,24 @@ public sealed class BetaMu(IEnumerable<Parameter> parameters, double beta = 1, d
             }
         }
         return loss;
+    }
+
+    /// <summary>For every entry, the sum of the entries at the same position in the other components (axis 1).</summary>
+    static float[] OtherComponents(Tensor p)
+    {
+        if (p.Rank < 2) return new float[p.Count];
+        var dims = p.Shape;
+        int outer = dims[0], components = dims[1], inner = p.Count / (outer * components);
+        var values = p.Span;
+        var result = new float[p.Count];
+        for (var o = 0; o < outer; o++)
+            for (var i = 0; i < inner; i++)
+            {
+                float total = 0;
+                for (var r = 0; r < components; r++) total += values[(o * components + r) * inner + i];
+                for (var r = 0; r < components; r++) result[(o * components + r) * inner + i] = total - values[(o * components + r) * inner + i];
+            }
+        return result;
     }
 
     (Tensor Positive, Tensor Negative) GradientParts(Tensor target, Tensor y)

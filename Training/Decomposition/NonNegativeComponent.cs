@@ -43,6 +43,69 @@ public abstract class NonNegativeComponent : Module
 
     /// <summary>The reconstruction from the module's own W and H.</summary>
     public Tensor Forward() => Reconstruct(H, W);
+
+    /// <summary>
+    /// torchnmf's <c>fit</c>: β multiplicative updates of the trainable factors until the divergence falls by less
+    /// than <paramref name="tolerance"/> of its first value between checks (every 10 iterations), with the elastic-net
+    /// penalty α·(l1Ratio·L1 + (1 − l1Ratio)·L2). Returns the number of iterations run.
+    /// </summary>
+    public int Fit(Tensor v, double beta = 1, double tolerance = 1e-4, int maxIterations = 200, double alpha = 0, double l1Ratio = 0,
+        IProgress<(int Iteration, double Loss)>? progress = null)
+    {
+        if (maxIterations < 1 || tolerance < 0 || alpha < 0 || l1Ratio is < 0 or > 1)
+            throw new InvalidOptionException("fit: max_iter ≥ 1, tol ≥ 0, alpha ≥ 0 and l1_ratio in [0, 1] are required");
+        var trainer = new BetaMu(Parameters(), beta, alpha * l1Ratio, alpha * (1 - l1Ratio));
+        trainer.CheckTarget(v);
+        double first = double.NaN, previous = double.NaN;
+        for (var i = 1; i <= maxIterations; i++)
+        {
+            var loss = trainer.Step(v, Forward);
+            progress?.Report((i, loss));
+            if (i == 1) first = previous = loss;
+            else if (i % 10 == 0)
+            {
+                if (tolerance > 0 && (previous - loss) / first < tolerance) return i;
+                previous = loss;
+            }
+        }
+        return maxIterations;
+    }
+
+    /// <summary>
+    /// torchnmf's <c>sparse_fit</c>: W and/or H held at Hoyer sparseness <paramref name="sW"/> / <paramref name="sH"/>
+    /// (per component) by projected gradient on the β-divergence, the unconstrained factor following multiplicative
+    /// updates. Returns the number of iterations run.
+    /// </summary>
+    public int SparseFit(Tensor v, double beta = 2, int maxIterations = 200, double? sW = null, double? sH = null)
+    {
+        if (maxIterations < 1) throw new InvalidOptionException($"sparse_fit: max_iter must be ≥ 1, got {maxIterations}");
+        var constrained = new List<(Parameter P, double Sparsity)>();
+        if (sW is { } w && W.RequiresGrad) constrained.Add((W, w));
+        if (sH is { } h && H.RequiresGrad) constrained.Add((H, h));
+        // sparseness per component (and kernel offset): vectors along axis 0, the C of W (C, R, …) and the N of H (N, R, …)
+        var projections = constrained.Select(c => new SparsityProj([c.P], c.Sparsity, dim: 0)).ToList();
+        var free = Parameters().Where(p => p.RequiresGrad && constrained.All(c => !ReferenceEquals(c.P, p))).ToList();
+        var mu = free.Count > 0 ? new BetaMu(free, beta) : null;
+        mu?.CheckTarget(v);
+        for (var i = 0; i < maxIterations; i++)
+        {
+            foreach (var projection in projections)
+                projection.Step(() => BetaDivergenceLoss(v, Forward(), beta));
+            mu?.Step(v, Forward);
+        }
+        return maxIterations;
+    }
+
+    /// <summary>The β-divergence as a differentiable scalar (for projected gradient).</summary>
+    static Tensor BetaDivergenceLoss(Tensor v, Tensor y, double beta)
+    {
+        var safe = y.Clamp(min: BetaDivergence.DefaultEpsilon);
+        if (beta == 2) return (v - y).Square().Sum() * 0.5f;
+        if (beta == 1) return (v * (v.Add(BetaDivergence.DefaultEpsilon).Log() - safe.Log()) - v + safe).Sum();
+        if (beta == 0) return (v / safe - (v.Add(BetaDivergence.DefaultEpsilon) / safe).Log() - 1f).Sum();
+        var b = (float)beta;
+        return ((v.Pow(b) + safe.Pow(b) * (b - 1) - v * safe.Pow(b - 1) * b) * (1f / (b * (b - 1)))).Sum();
+    }
 }
 
 /// <summary>V ≈ H·Wᵀ as torchnmf's NMF: V (N, C), W (C, R), H (N, R).</summary>
