@@ -107,6 +107,11 @@ public class BetaMuTests
         Assert.True(losses[^1] < 0.05 * losses[0], $"loss {losses[0]} → {losses[^1]}");
         Tensor Chain() => Run(chain);
         Assert.Throws<InvalidInputException>(() => trainer.Step(Tensor.Ones(50, 15), Chain));
+        // a middle module whose rank does not match the first module's output width is refused, naming both shapes
+        var wrong = new NmfComponent([50, 10], rank: 5, generator: new Generator(13));
+        var mismatch = Assert.Throws<InvalidInputException>(() => chain.Item3.Reconstruct(wrong.Reconstruct(chain.Item1.Forward(), wrong.W), chain.Item3.W));
+        Assert.Contains("[50, 6]", mismatch.Message);
+        Assert.Contains("[5, 10]", mismatch.Message);
     }
 
     [Fact]

@@ -44,6 +44,8 @@ public class SparsityTests
             var column = Enumerable.Range(0, 30).Select(n => model.H[n, r]).ToArray();
             Assert.Equal(0.6, BetaDivergence.Sparseness(column), 1e-3);
         }
-        Assert.Throws<InvalidOptionException>(() => new SparsityProj([model.H], 1.2));
+        foreach (var target in new[] { 1.2, 1.0, 0.0, -0.1, double.NaN })
+            Assert.Contains("(0, 1)", Assert.Throws<InvalidOptionException>(() => new SparsityProj([model.H], target)).Message);
+        Assert.Contains("(0, 1)", Assert.Throws<InvalidOptionException>(() => model.SparseFit(data, sW: 1.0)).Message);
     }
 }

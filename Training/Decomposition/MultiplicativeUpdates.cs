@@ -5,6 +5,17 @@ using Pipeline.Training.Linalg;
 
 namespace Pipeline.Training.Decomposition;
 
+/// <summary>The steps of a multiplicative-update fit of V ≈ W·H, dense or sparse, on W and H in place.</summary>
+internal interface IMultiplicativeUpdates
+{
+    /// <summary>One update of H with W held fixed.</summary>
+    void UpdateH();
+    /// <summary>One update of W with H held fixed.</summary>
+    void UpdateW();
+    /// <summary>The current D_β(V | W·H).</summary>
+    double Loss();
+}
+
 /// <summary>
 /// One β-divergence multiplicative-update step of V ≈ W·H at a time, with every buffer allocated once.
 /// Row-major layout: V (F, T), W (F, K), H (K, T).
@@ -20,7 +31,7 @@ namespace Pipeline.Training.Decomposition;
 /// Penalties (torchnmf's <c>alpha</c>, <c>l1_ratio</c>) add l1 + l2·P to D. Denominators are floored at ε.
 /// </para>
 /// </summary>
-internal sealed class MultiplicativeUpdates
+internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
 {
     readonly float[] _v, _w, _h;
     readonly int _f, _t, _k;

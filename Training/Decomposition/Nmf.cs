@@ -3,7 +3,7 @@ using Pipeline.Shared.Errors;
 
 namespace Pipeline.Training.Decomposition;
 
-/// <summary>Options of <see cref="Nmf.Fit"/>; the defaults are torchnmf's.</summary>
+/// <summary>Options of <see cref="Nmf"/>'s <c>Fit</c>; the defaults are torchnmf's.</summary>
 public sealed record NmfFitOptions
 {
     /// <summary>β of the divergence: 2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito, or any other real.</summary>
@@ -19,6 +19,10 @@ public sealed record NmfFitOptions
     public int LossEvery { get; init; } = 10;
     /// <summary>Floor of reconstructions and update denominators.</summary>
     public float Epsilon { get; init; } = BetaDivergence.DefaultEpsilon;
+    /// <summary>After every iteration, rescale each component of W or of H to unit L2 norm (the other factor takes the scale, so W·H is unchanged).</summary>
+    public FactorNormalization Normalize { get; init; } = FactorNormalization.None;
+
+    internal (float L1, float L2) Penalties => ((float)(Alpha * L1Ratio), (float)(Alpha * (1 - L1Ratio)));
 
     internal void Validate()
     {
@@ -30,14 +34,26 @@ public sealed record NmfFitOptions
         if (!(L1Ratio is >= 0 and <= 1)) problems.Add($"l1 ratio must lie in [0, 1], got {L1Ratio}");
         if (LossEvery < 1) problems.Add($"loss interval must be ≥ 1, got {LossEvery}");
         if (!(Epsilon > 0) || !float.IsFinite(Epsilon)) problems.Add($"epsilon must be finite and > 0, got {Epsilon}");
+        if (!Enum.IsDefined(Normalize)) problems.Add($"normalisation must be None, W or H, got {Normalize}");
         if (problems.Count > 0) throw new InvalidOptionException(string.Join("; ", problems));
     }
+}
+
+/// <summary>Which factor <see cref="NmfFitOptions.Normalize"/> keeps at unit norm per component.</summary>
+public enum FactorNormalization
+{
+    /// <summary>Neither: the scale floats between the factors.</summary>
+    None,
+    /// <summary>Each template (column of W) has unit L2 norm.</summary>
+    W,
+    /// <summary>Each activation row of H has unit L2 norm.</summary>
+    H,
 }
 
 /// <summary>The loss after an iteration.</summary>
 public sealed record NmfProgress(int Iteration, double Loss);
 
-/// <summary>What <see cref="Nmf.Fit"/> did.</summary>
+/// <summary>What <see cref="Nmf"/>'s <c>Fit</c> did.</summary>
 /// <param name="Iterations">Multiplicative-update iterations run.</param>
 /// <param name="Converged">Whether the tolerance stopped the fit before the iteration limit.</param>
 /// <param name="LossHistory">The loss at iteration 0 and at every check.</param>
@@ -48,7 +64,7 @@ public sealed record NmfFitResult(int Iterations, double InitialLoss, double Fin
 /// Shapes: V (F, T) with F features (frequency bins) and T frames, W (F, K) templates, H (K, T) activations.
 /// </summary>
 /// <remarks>
-/// Construct with a rank and a seed and call <see cref="Fit"/>, or give fixed templates with
+/// Construct with a rank and a seed and call <c>Fit</c> (dense V, or a <see cref="SparseMatrix"/>), or give fixed templates with
 /// <see cref="FromTemplates"/> to estimate activations only. The random initialisation draws uniform
 /// values scaled by √(mean(V)/K), so W·H starts at the data's magnitude; the same seed gives the same model.
 /// </remarks>
@@ -94,7 +110,7 @@ public sealed class Nmf
     /// <summary>Activations (K, T); null until given or fitted.</summary>
     public NdArray? H { get; private set; }
 
-    /// <summary>Fits the trainable factors to <paramref name="v"/> and returns what happened.</summary>
+    /// <summary>Fits the trainable factors to a dense <paramref name="v"/> and returns what happened.</summary>
     /// <param name="v">Non-negative, finite data (F, T).</param>
     /// <exception cref="InvalidInputException">V is not a non-empty non-negative finite matrix, has zeros with β ≤ 0, or disagrees with a given factor.</exception>
     /// <exception cref="InvalidOptionException">An option or the rank is out of range.</exception>
@@ -117,10 +133,40 @@ public sealed class Nmf
         W ??= RandomFactor(f, k, scale, random);
         H ??= RandomFactor(k, t, scale, random);
 
-        var l1 = (float)(options.Alpha * options.L1Ratio);
-        var l2 = (float)(options.Alpha * (1 - options.L1Ratio));
-        var updates = new MultiplicativeUpdates(v.Data, W.Data, H.Data, f, t, k, options.Beta, options.Epsilon, l1, l2);
+        var (l1, l2) = options.Penalties;
+        return Run(new MultiplicativeUpdates(v.Data, W.Data, H.Data, f, t, k, options.Beta, options.Epsilon, l1, l2),
+            options, progress, cancellationToken);
+    }
 
+    /// <summary>
+    /// Fits a sparse V (F, T) without densifying it, for β = 2 or β = 1 (the divergences whose updates only touch
+    /// V's stored entries); the same initialisation, penalties, stopping rule and result as the dense <see cref="Fit(NdArray, NmfFitOptions?, IProgress{NmfProgress}?, CancellationToken)"/>.
+    /// </summary>
+    public NmfFitResult Fit(SparseMatrix v, NmfFitOptions? options = null, IProgress<NmfProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new NmfFitOptions();
+        options.Validate();
+        if (options.Beta is not (1 or 2)) throw new InvalidOptionException($"a sparse V supports β = 1 and β = 2, not {options.Beta}; densify it for other β");
+        if (v.Values.Any(x => x < 0)) throw new InvalidInputException("V must be non-negative");
+        int f = v.Rows, t = v.Columns, k = Rank;
+        if (k > Math.Max(f, t)) throw new InvalidOptionException($"rank {k} is larger than both dimensions of V ({f}, {t})");
+        if (W is not null && W.Rows != f) throw new InvalidInputException($"W {W.ShapeText} needs {W.Rows} features but V has {f}");
+        if (H is not null && H.Columns != t) throw new InvalidInputException($"H {H.ShapeText} needs {H.Columns} frames but V has {t}");
+        var mean = v.Values.Sum(x => (double)x) / ((double)f * t);
+        if (!(mean > 0)) throw new InvalidInputException("V is all zeros");
+        var scale = (float)Math.Sqrt(mean / k);
+        var random = new Random(Seed);
+        W ??= RandomFactor(f, k, scale, random);
+        H ??= RandomFactor(k, t, scale, random);
+        var (l1, l2) = options.Penalties;
+        return Run(new SparseMultiplicativeUpdates(v, W.Data, H.Data, k, options.Beta, options.Epsilon, l1, l2),
+            options, progress, cancellationToken);
+    }
+
+    /// <summary>The fit loop both data layouts share: H then W each iteration, the loss every few, the tolerance rule.</summary>
+    NmfFitResult Run(IMultiplicativeUpdates updates, NmfFitOptions options, IProgress<NmfProgress>? progress, CancellationToken cancellationToken)
+    {
         var initial = updates.Loss();
         var history = new List<NmfProgress> { new(0, initial) };
         progress?.Report(history[0]);
@@ -133,6 +179,7 @@ public sealed class Nmf
             iteration++;
             if (TrainableH) updates.UpdateH();
             if (TrainableW) updates.UpdateW();
+            if (options.Normalize != FactorNormalization.None) NormalizeComponents(options.Normalize);
             if (iteration % options.LossEvery != 0 && iteration != options.MaxIterations) continue;
             loss = updates.Loss();
             var point = new NmfProgress(iteration, loss);
@@ -142,6 +189,23 @@ public sealed class Nmf
             previous = loss;
         }
         return new NmfFitResult(iteration, initial, loss, converged, history);
+    }
+
+    /// <summary>Scales each component of the chosen factor to unit L2 norm and the other factor's by the same norm.</summary>
+    void NormalizeComponents(FactorNormalization which)
+    {
+        int f = W!.Rows, t = H!.Columns;
+        for (var c = 0; c < Rank; c++)
+        {
+            double squares = 0;
+            if (which == FactorNormalization.W) for (var i = 0; i < f; i++) squares += (double)W.Data[i * Rank + c] * W.Data[i * Rank + c];
+            else for (var j = 0; j < t; j++) squares += (double)H.Data[c * t + j] * H.Data[c * t + j];
+            var norm = (float)Math.Sqrt(squares);
+            if (!(norm > 0)) continue; // a dead component stays as it is
+            var (wScale, hScale) = which == FactorNormalization.W ? (1 / norm, norm) : (norm, 1 / norm);
+            for (var i = 0; i < f; i++) W.Data[i * Rank + c] *= wScale;
+            for (var j = 0; j < t; j++) H.Data[c * t + j] *= hScale;
+        }
     }
 
     /// <summary>W·H, (F, T).</summary>

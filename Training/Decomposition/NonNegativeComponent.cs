@@ -47,10 +47,11 @@ public abstract class NonNegativeComponent : Module
     /// <summary>
     /// torchnmf's <c>fit</c>: β multiplicative updates of the trainable factors until the divergence falls by less
     /// than <paramref name="tolerance"/> of its first value between checks (every 10 iterations), with the elastic-net
-    /// penalty α·(l1Ratio·L1 + (1 − l1Ratio)·L2). Returns the number of iterations run.
+    /// penalty α·(l1Ratio·L1 + (1 − l1Ratio)·L2); <paramref name="normalize"/> rescales every component of W or H to
+    /// unit L2 norm after each iteration. Returns the number of iterations run.
     /// </summary>
     public int Fit(Tensor v, double beta = 1, double tolerance = 1e-4, int maxIterations = 200, double alpha = 0, double l1Ratio = 0,
-        IProgress<(int Iteration, double Loss)>? progress = null)
+        IProgress<(int Iteration, double Loss)>? progress = null, FactorNormalization normalize = FactorNormalization.None)
     {
         if (maxIterations < 1 || tolerance < 0 || alpha < 0 || l1Ratio is < 0 or > 1)
             throw new InvalidOptionException("fit: max_iter ≥ 1, tol ≥ 0, alpha ≥ 0 and l1_ratio in [0, 1] are required");
@@ -60,6 +61,7 @@ public abstract class NonNegativeComponent : Module
         for (var i = 1; i <= maxIterations; i++)
         {
             var loss = trainer.Step(v, Forward);
+            if (normalize != FactorNormalization.None) NormalizeComponents(normalize);
             progress?.Report((i, loss));
             if (i == 1) first = previous = loss;
             else if (i % 10 == 0)
@@ -69,6 +71,30 @@ public abstract class NonNegativeComponent : Module
             }
         }
         return maxIterations;
+    }
+
+    /// <summary>
+    /// Rescales each component r (axis 1 of both W and H) of the chosen factor to unit L2 norm and the same component
+    /// of the other factor by that norm: the reconstruction is bilinear in (W_r, H_r), so it does not change.
+    /// </summary>
+    public void NormalizeComponents(FactorNormalization which)
+    {
+        if (which == FactorNormalization.None) return;
+        var (unit, other) = which == FactorNormalization.W ? (W, H) : (H, W);
+        var norms = new double[unit.Size(1)];
+        ForEachComponentEntry(unit, (r, x) => { norms[r] += (double)x * x; return x; });
+        for (var r = 0; r < norms.Length; r++) norms[r] = Math.Sqrt(norms[r]);
+        // a dead component (norm 0) stays as it is
+        ForEachComponentEntry(unit, (r, x) => norms[r] > 0 ? (float)(x / norms[r]) : x);
+        ForEachComponentEntry(other, (r, x) => norms[r] > 0 ? (float)(x * norms[r]) : x);
+    }
+
+    /// <summary>Replaces every entry of <paramref name="p"/> (outer, R, inner) by <paramref name="map"/>(its component, its value).</summary>
+    static void ForEachComponentEntry(Tensor p, Func<int, float, float> map)
+    {
+        var values = p.Span;
+        int components = p.Size(1), inner = p.Count / (p.Size(0) * components);
+        for (var i = 0; i < values.Length; i++) values[i] = map(i / inner % components, values[i]);
     }
 
     /// <summary>

@@ -160,7 +160,7 @@ public sealed class Plca : PlcaComponent
 /// Shift-invariant PLCA (SIPLCA, SIPLCA2, SIPLCA3 by the kernel's length): V (N, C, *S) ≈ mass·Σᵣ Z[r]·(W[·, r] ⊛ H[·, r]),
 /// W (C, R, *K), H (N, R, *(S − K + 1)): NMFD's reconstruction with component priors.
 /// </summary>
-public sealed class Siplca : PlcaComponent
+public class Siplca : PlcaComponent
 {
     /// <summary>Kernel size per spatial dimension.</summary>
     public IReadOnlyList<int> Kernel { get; }
@@ -194,3 +194,11 @@ public sealed class Siplca : PlcaComponent
         return [v.Size(0), W.Size(1), .. Kernel.Select((k, i) => v.Size(2 + i) - k + 1)];
     }
 }
+
+/// <summary>torchnmf's SIPLCA2: shifts along two axes. V (N, C, L, M), W (C, R, K₁, K₂), H (N, R, L − K₁ + 1, M − K₂ + 1).</summary>
+public sealed class Siplca2(int[] vShape, int rank, (int Rows, int Columns) kernel, Generator? generator = null)
+    : Siplca(vShape, rank, [kernel.Rows, kernel.Columns], generator);
+
+/// <summary>torchnmf's SIPLCA3: shifts along three axes. V (N, C, L, M, O), W (C, R, K₁, K₂, K₃), H (N, R, *(S − K + 1)).</summary>
+public sealed class Siplca3(int[] vShape, int rank, (int A, int B, int C) kernel, Generator? generator = null)
+    : Siplca(vShape, rank, [kernel.A, kernel.B, kernel.C], generator);
