@@ -55,6 +55,7 @@ public class TensorGradientTests
             () => [Random(1, -1, 1, 2, 2, 9), Random(2, -1, 1, 3, 2, 3)]),
         ["Conv1d plain (shifted products)"] = (t => Tensor.Conv1d(t[0], t[1]), () => [Random(1, -1, 1, 2, 3, 7), Random(2, -1, 1, 4, 3, 3)]),
         ["ConvTranspose1d plain (shifted products)"] = (t => Tensor.ConvTranspose1d(t[0], t[1]), () => [Random(1, -1, 1, 2, 3, 6), Random(2, -1, 1, 3, 2, 4)]),
+        ["ConvTranspose2d plain (direct rows)"] = (t => Tensor.ConvTranspose2d(t[0], t[1]), () => [Random(1, -1, 1, 2, 3, 4, 5), Random(2, -1, 1, 3, 2, 2, 3)]),
         ["Conv2d"] = (t => Tensor.Conv2d(t[0], t[1], t[2], padding: 1), () => [Random(1, -1, 1, 1, 2, 5, 4), Random(2, -1, 1, 3, 2, 3, 2), Random(3, -1, 1, 3)]),
         ["Conv3d"] = (t => Tensor.Conv3d(t[0], t[1], null, stride: 2, padding: 1), () => [Random(1, -1, 1, 1, 2, 4, 3, 4), Random(2, -1, 1, 2, 2, 2, 2, 2)]),
         ["ConvTranspose1d"] = (t => Tensor.ConvTranspose1d(t[0], t[1], t[2]), () => [Random(1, -1, 1, 2, 3, 6), Random(2, -1, 1, 3, 2, 4), Random(3, -1, 1, 2)]),

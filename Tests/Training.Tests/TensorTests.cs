@@ -97,6 +97,25 @@ public class TensorTests
     }
 
     [Fact]
+    public void DirectDeconvolution2d_EqualsTheIm2ColPath_WithGradients()
+    {
+        // the plain 2-d transposed convolution runs row by row; a zero bias sends the same numbers down im2col
+        (float[] Y, float[] Gx, float[] Gw) Run(bool direct)
+        {
+            var x = Random(4, 0, 1, 2, 3, 9, 11);
+            var w = Random(5, 0, 1, 3, 2, 3, 4);
+            x.RequiresGrad = w.RequiresGrad = true;
+            var y = direct ? Tensor.ConvTranspose2d(x, w) : Tensor.ConvTranspose2d(x, w, Tensor.Zeros(2));
+            y.Backward(Random(6, -1, 1, [.. y.Shape]));
+            return (y.ToArray(), x.Grad!.ToArray(), w.Grad!.ToArray());
+        }
+        var (a, b) = (Run(true), Run(false));
+        Assert.True(Pipeline.Tests.TestData.MaxRelativeError(a.Y, b.Y) < 1e-5);
+        Assert.True(Pipeline.Tests.TestData.MaxRelativeError(a.Gx, b.Gx) < 1e-5);
+        Assert.True(Pipeline.Tests.TestData.MaxRelativeError(a.Gw, b.Gw) < 1e-5);
+    }
+
+    [Fact]
     public void Broadcasting_MismatchNamesBothShapes()
     {
         var e = Assert.Throws<InvalidInputException>(() => Tensor.Zeros(3, 4) + Tensor.Zeros(5));

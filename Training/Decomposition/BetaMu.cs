@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Nn;
 using Pipeline.Training.Tensors;
@@ -48,13 +49,15 @@ public sealed class BetaMu(IEnumerable<Parameter> parameters, double beta = 1, d
                 y.Backward(negative);
                 var numerator = p.Grad!.Span;
                 var values = p.Span;
-                var others = orthogonal == 0 ? null : OtherComponents(p);
-                for (var i = 0; i < values.Length; i++)
-                {
-                    var denominator = numeratorFree[i] + l1 + l2 * values[i] + (others is null ? 0 : orthogonal * others[i]);
-                    var ratio = numerator[i] / Math.Max(denominator, epsilon);
-                    values[i] = (float)(values[i] * (exponent == 1 ? ratio : Math.Pow(ratio, exponent)));
-                }
+                // P ← P·(N / max(D + l1 + l2·P + orthogonal·others, ε))^γ, vectorised, with D's buffer reused for the ratio
+                var ratio = numeratorFree.AsSpan();
+                if (l1 != 0) TensorPrimitives.Add(ratio, (float)l1, ratio);
+                if (l2 != 0) TensorPrimitives.MultiplyAdd(values, (float)l2, ratio, ratio);
+                if (orthogonal != 0) TensorPrimitives.MultiplyAdd(OtherComponents(p), (float)orthogonal, ratio, ratio);
+                TensorPrimitives.Max(ratio, epsilon, ratio);
+                TensorPrimitives.Divide(numerator, ratio, ratio);
+                if (exponent != 1) TensorPrimitives.Pow(ratio, (float)exponent, ratio);
+                TensorPrimitives.Multiply(values, ratio, values);
                 p.Grad = null;
             }
             finally
@@ -83,22 +86,25 @@ public sealed class BetaMu(IEnumerable<Parameter> parameters, double beta = 1, d
         return result;
     }
 
+    /// <summary>The positive part ŷ^(β−1) and the negative part V·ŷ^(β−2) of ∂D/∂ŷ, with ŷ floored at ε; vectorised.</summary>
     (Tensor Positive, Tensor Negative) GradientParts(Tensor target, Tensor y)
     {
         var positive = Tensor.Zeros([.. y.Shape]);
         var negative = Tensor.Zeros([.. y.Shape]);
-        ReadOnlySpan<float> v = target.Span, yy = y.Span;
+        ReadOnlySpan<float> v = target.Span;
         Span<float> pos = positive.Span, neg = negative.Span;
-        for (var i = 0; i < yy.Length; i++)
+        TensorPrimitives.Max(y.Span, epsilon, pos); // ŷ, floored
+        if (Beta == 2) v.CopyTo(neg);
+        else if (Beta == 1)
         {
-            var value = Math.Max(yy[i], epsilon);
-            if (Beta == 2) { pos[i] = value; neg[i] = v[i]; }
-            else if (Beta == 1) { pos[i] = 1; neg[i] = v[i] / value; }
-            else
-            {
-                pos[i] = (float)Math.Pow(value, Beta - 1);
-                neg[i] = (float)(v[i] * Math.Pow(value, Beta - 2));
-            }
+            TensorPrimitives.Divide(v, pos, neg);
+            pos.Fill(1);
+        }
+        else
+        {
+            TensorPrimitives.Pow(pos, (float)(Beta - 2), neg);
+            TensorPrimitives.Multiply(neg, v, neg);
+            TensorPrimitives.Pow(pos, (float)(Beta - 1), pos);
         }
         return (positive, negative);
     }

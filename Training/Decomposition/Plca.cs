@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Nn;
 using Pipeline.Training.Tensors;
@@ -64,16 +65,7 @@ public abstract class PlcaComponent : Module
             iteration++;
             foreach (var p in new[] { W, H, Z }) p.Grad = null;
             var y = Reconstruct(H, W, Z);
-            var ratio = Tensor.Zeros([.. y.Shape]);
-            double logLikelihood = 0;
-            ReadOnlySpan<float> t = target.Span, yy = y.Span;
-            var r = ratio.Span;
-            for (var i = 0; i < r.Length; i++)
-            {
-                var value = Math.Max(yy[i], 1e-30f);
-                r[i] = t[i] / value;
-                if (t[i] > 0) logLikelihood += t[i] * Math.Log(value);
-            }
+            var (ratio, logLikelihood) = RatioAndLogLikelihood(target, y);
             history.Add(logLikelihood);
             y.Backward(ratio);
             Update(W, wAlpha, byComponent: true);
@@ -116,6 +108,38 @@ public abstract class PlcaComponent : Module
         }
         using (Tensor.NoGrad())
             return (a.Mul((float)mass), Reconstruct(a, w, ones).Mul((float)mass));
+    }
+
+    /// <summary>
+    /// The E-step weights V / V̂ and the log-likelihood Σ V·ln V̂ (V̂ floored at 1e-30), in parallel chunks: vectorised
+    /// float division and logarithm, the products summed in double precision and the chunks added in a fixed order.
+    /// </summary>
+    static (Tensor Ratio, double LogLikelihood) RatioAndLogLikelihood(Tensor target, Tensor y)
+    {
+        const int chunk = 16384;
+        var ratio = Tensor.Empty([.. y.Shape]);
+        var (t, yy, r) = (Segment(target), Segment(y), Segment(ratio));
+        var chunks = (r.Count + chunk - 1) / chunk;
+        var partial = new double[chunks];
+        Parallel.For(0, chunks, () => new float[chunk], (c, _, floored) =>
+        {
+            var start = c * chunk;
+            var count = Math.Min(chunk, r.Count - start);
+            var f = floored.AsSpan(0, count);
+            var tc = t.AsSpan(start, count);
+            TensorPrimitives.Max(yy.AsSpan(start, count), 1e-30f, f);
+            TensorPrimitives.Divide(tc, f, r.AsSpan(start, count));
+            TensorPrimitives.Log(f, f);
+            double sum = 0;
+            for (var i = 0; i < count; i++) sum += (double)tc[i] * f[i];
+            partial[c] = sum;
+            return floored;
+        }, _ => { });
+        double total = 0;
+        foreach (var part in partial) total += part;
+        return (ratio, total);
+
+        static ArraySegment<float> Segment(Tensor x) => new(x.Storage, x.Offset, x.Count);
     }
 
     /// <summary>H's shape for data <paramref name="v"/> (the model's own H may belong to other data).</summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Linalg;
 
@@ -187,8 +188,8 @@ public partial class Tensor
         if (s < 1 || x.Rank != w.Rank || x.Dims[1] != w.Dims[0])
             throw new InvalidInputException($"ConvTranspose: input of shape {ShapeText(x.Dims)} does not match weight of shape {ShapeText(w.Dims)} (need (N, Cin, *S) and (Cin, Cout, *K))");
         CheckBias(bias, w.Dims[1], "ConvTranspose");
-        if (s == 1 && bias is null && IsPlain(stride, 1) && IsPlain(padding, 0) && IsPlain(outputPadding, 0) && IsPlain(dilation, 1))
-            return ShiftedProducts.Deconvolve(x, w);
+        if (s <= 2 && bias is null && IsPlain(stride, 1) && IsPlain(padding, 0) && IsPlain(outputPadding, 0) && IsPlain(dilation, 1))
+            return s == 1 ? ShiftedProducts.Deconvolve(x, w) : DirectDeconvolution2d.Deconvolve(x, w);
         int n = x.Dims[0], cin = x.Dims[1], cout = w.Dims[1];
         var st = Fill(stride, s, 1);
         var pad = Fill(padding, s, 0);
@@ -354,32 +355,155 @@ internal static class ShiftedProducts
         });
     }
 
-    /// <summary>y[n, c, j] = Σ_r Σ_k x[n, r, j − k]·w[r, c, k]: x (N, R, P), w (R, C, K) → (N, C, P + K − 1).</summary>
+    /// <summary>
+    /// y[n, c, j] = Σ_r Σ_k x[n, r, j − k]·w[r, c, k]: x (N, R, P), w (R, C, K) → (N, C, P + K − 1).
+    /// With the shift stack S (R·K, L), S[r·K + k, j] = x[r, j − k], every product is one well-shaped GEMM:
+    /// y = W·S, ∂x from (Wᵀ·g) summed back along the shifts, ∂w = g·Sᵀ, with W (C, R·K) = w[r, c, k] reordered.
+    /// (K products with an inner dimension of R, as the correlation does, would run BLAS far below its peak for NMFD's small R.)
+    /// </summary>
     public static Tensor Deconvolve(Tensor x, Tensor w)
     {
-        int n = x.Dims[0], r = x.Dims[1], p = x.Dims[2], c = w.Dims[1], k = w.Dims[2], l = p + k - 1;
-        var slices = Slices(w); // (R, C) each
-        var result = Tensor.Zeros(n, c, l);
+        int n = x.Dims[0], r = x.Dims[1], p = x.Dims[2], c = w.Dims[1], k = w.Dims[2], l = p + k - 1, rk = r * k;
+        var wm = Reordered(w);
+        var stack = new float[rk * l];
+        var result = Tensor.Empty([n, c, l]);
         for (var i = 0; i < n; i++)
-            for (var t = 0; t < k; t++) // y[:, t : t + P] += w_tᵀ·x
-                Blas.Gemm(true, false, c, p, r, 1f, slices[t], c, x.Span.Slice(i * r * p, r * p), p, 1f, result.Span.Slice(i * c * l + t), l);
+        {
+            ShiftStack(x.Span.Slice(i * r * p, r * p), r, p, k, stack);
+            Blas.Gemm(false, false, c, l, rk, 1f, wm, rk, stack, l, 0f, result.Span.Slice(i * c * l, c * l), l);
+        }
         return Autograd.Record(result, "ConvTranspose", [x, w], g =>
         {
             Tensor? gx = null, gw = null;
             if (x.RequiresGrad)
             {
                 gx = Tensor.Zeros(x.Dims);
+                var z = new float[rk * l];
                 for (var i = 0; i < n; i++)
-                    for (var t = 0; t < k; t++) // gx += w_t·g[:, t : t + P]
-                        Blas.Gemm(false, false, r, p, c, 1f, slices[t], c, g.Span.Slice(i * c * l + t), l, 1f, gx.Span.Slice(i * r * p, r * p), p);
+                {
+                    Blas.Gemm(true, false, rk, l, c, 1f, wm, rk, g.Span.Slice(i * c * l, c * l), l, 0f, z, l);
+                    var gxi = gx.Span.Slice(i * r * p, r * p);
+                    for (var rr = 0; rr < r; rr++)
+                        for (var t = 0; t < k; t++) // gx[r, j] += Z[r·K + t, j + t]
+                            TensorPrimitives.Add(gxi.Slice(rr * p, p), z.AsSpan((rr * k + t) * l + t, p), gxi.Slice(rr * p, p));
+                }
             }
             if (w.RequiresGrad)
             {
-                var parts = Enumerable.Range(0, k).Select(_ => new float[r * c]).ToArray();
+                var gm = new float[c * rk];
                 for (var i = 0; i < n; i++)
-                    for (var t = 0; t < k; t++) // gw_t += x·g[:, t : t + P]ᵀ
-                        Blas.Gemm(false, true, r, c, p, 1f, x.Span.Slice(i * r * p, r * p), p, g.Span.Slice(i * c * l + t), l, 1f, parts[t], c);
-                gw = Gather(parts, r, c);
+                {
+                    ShiftStack(x.Span.Slice(i * r * p, r * p), r, p, k, stack);
+                    Blas.Gemm(false, true, c, rk, l, 1f, g.Span.Slice(i * c * l, c * l), l, stack, l, 1f, gm, rk);
+                }
+                gw = Tensor.Empty([r, c, k]);
+                var gws = gw.Span;
+                for (var cc = 0; cc < c; cc++)
+                    for (var rr = 0; rr < r; rr++) gm.AsSpan(cc * rk + rr * k, k).CopyTo(gws.Slice((rr * c + cc) * k, k));
+            }
+            return [gx, gw];
+        });
+    }
+
+    /// <summary>w (R, C, K) as the (C, R·K) matrix W[c, r·K + k] = w[r, c, k].</summary>
+    static float[] Reordered(Tensor w)
+    {
+        int r = w.Dims[0], c = w.Dims[1], k = w.Dims[2];
+        var ws = w.Span;
+        var wm = new float[c * r * k];
+        for (var rr = 0; rr < r; rr++)
+            for (var cc = 0; cc < c; cc++) ws.Slice((rr * c + cc) * k, k).CopyTo(wm.AsSpan(cc * r * k + rr * k, k));
+        return wm;
+    }
+
+    /// <summary>S[r·K + k, j] = x[r, j − k] (zero outside): x (R, P) → S (R·K, P + K − 1).</summary>
+    static void ShiftStack(ReadOnlySpan<float> x, int r, int p, int k, float[] stack)
+    {
+        var l = p + k - 1;
+        Array.Clear(stack);
+        for (var rr = 0; rr < r; rr++)
+            for (var t = 0; t < k; t++) x.Slice(rr * p, p).CopyTo(stack.AsSpan((rr * k + t) * l + t, p));
+    }
+}
+
+/// <summary>
+/// The 2-d transposed convolution with stride 1 and no padding (NMF2D's case) computed directly, row by row:
+/// y[n, c, i + a, j + b] += w[r, c, a, b]·x[n, r, i, j] is a SIMD multiply-add of a whole x row into a y row for
+/// every (r, a, b), and the weight gradient a dot product of rows. NMF2D has few channels and templates (C = 1 for
+/// a spectrogram), so im2col would build a buffer K₁·K₂ times V's size and feed BLAS products with an inner
+/// dimension of R; the direct form keeps every row in L1 and does only the FLOPs. Rows run in parallel.
+/// </summary>
+internal static class DirectDeconvolution2d
+{
+    /// <summary>x (N, R, P₁, P₂), w (R, C, K₁, K₂) → y (N, C, P₁ + K₁ − 1, P₂ + K₂ − 1).</summary>
+    public static Tensor Deconvolve(Tensor x, Tensor w)
+    {
+        int n = x.Dims[0], r = x.Dims[1], p1 = x.Dims[2], p2 = x.Dims[3];
+        int c = w.Dims[1], k1 = w.Dims[2], k2 = w.Dims[3], l1 = p1 + k1 - 1, l2 = p2 + k2 - 1;
+        var result = Tensor.Empty([n, c, l1, l2]);
+        var (xs, ws, ys) = (x.Storage, w.Storage, result.Storage);
+        int xo = x.Offset, wo = w.Offset;
+        // one task per output row (n, c, row): it gathers every (r, a, b) contribution, so rows never collide
+        Parallel.For(0, n * c * l1, row =>
+        {
+            int ni = row / (c * l1), ci = row / l1 % c, li = row % l1;
+            var y = ys.AsSpan(row * l2, l2);
+            y.Clear();
+            for (var a = Math.Max(0, li - p1 + 1); a <= Math.Min(k1 - 1, li); a++)
+                for (var ri = 0; ri < r; ri++)
+                {
+                    var xRow = xs.AsSpan(xo + ((ni * r + ri) * p1 + li - a) * p2, p2);
+                    var wRow = wo + ((ri * c + ci) * k1 + a) * k2;
+                    for (var b = 0; b < k2; b++)
+                    {
+                        var target = y.Slice(b, p2);
+                        TensorPrimitives.MultiplyAdd(xRow, ws[wRow + b], target, target);
+                    }
+                }
+        });
+        return Autograd.Record(result, "ConvTranspose", [x, w], g =>
+        {
+            var gs = g.Storage;
+            var go = g.Offset;
+            Tensor? gx = null, gw = null;
+            if (x.RequiresGrad)
+            {
+                // ∂x[n, r, i, j] = Σ_{c, a, b} w[r, c, a, b]·g[n, c, i + a, j + b]: a correlation, one task per x row
+                gx = Tensor.Empty(x.Dims); // every row is cleared by its own task: no serial zeroing of an H-sized buffer
+                var gxs = gx.Storage;
+                Parallel.For(0, n * r * p1, row =>
+                {
+                    int ni = row / (r * p1), ri = row / p1 % r, i = row % p1;
+                    var target = gxs.AsSpan(row * p2, p2);
+                    target.Clear();
+                    for (var ci = 0; ci < c; ci++)
+                        for (var a = 0; a < k1; a++)
+                        {
+                            var gRow = go + ((ni * c + ci) * l1 + i + a) * l2;
+                            var wRow = wo + ((ri * c + ci) * k1 + a) * k2;
+                            for (var b = 0; b < k2; b++)
+                                TensorPrimitives.MultiplyAdd(gs.AsSpan(gRow + b, p2), ws[wRow + b], target, target);
+                        }
+                });
+            }
+            if (w.RequiresGrad)
+            {
+                // ∂w[r, c, a, b] = Σ_{n, i, j} x[n, r, i, j]·g[n, c, i + a, j + b]: one task per (r, c, a), K₂ dot products per row
+                gw = Tensor.Zeros(w.Dims);
+                var gws = gw.Storage;
+                Parallel.For(0, r * c * k1, task =>
+                {
+                    int ri = task / (c * k1), ci = task / k1 % c, a = task % k1;
+                    var sums = new double[k2];
+                    for (var ni = 0; ni < n; ni++)
+                        for (var i = 0; i < p1; i++)
+                        {
+                            var xRow = xs.AsSpan(xo + ((ni * r + ri) * p1 + i) * p2, p2);
+                            var gRow = go + ((ni * c + ci) * l1 + i + a) * l2;
+                            for (var b = 0; b < k2; b++) sums[b] += TensorPrimitives.Dot(xRow, gs.AsSpan(gRow + b, p2));
+                        }
+                    for (var b = 0; b < k2; b++) gws[task * k2 + b] = (float)sums[b];
+                });
             }
             return [gx, gw];
         });
