@@ -251,6 +251,9 @@ public class CommandLineTests
     [InlineData("nmf2d", "mu")]
     [InlineData("plca", "mu")]
     [InlineData("siplca", "mu")]
+    [InlineData("siplca2", "mu")]
+    [InlineData("nmf", "sparse")]
+    [InlineData("nmfd", "sparse")]
     public void Decompose_EveryModel_WritesFactorsPicturesAndModel(string model, string trainer)
     {
         var dir = TestData.TempDirectory();
@@ -258,7 +261,7 @@ public class CommandLineTests
         NpyFile.Write(Path.Combine(dir, "V.npy"), v);
         var output = Path.Combine(dir, model);
         var run = Run("pipeline-train", "decompose", "--model", model, "--trainer", trainer, "--input", Path.Combine(dir, "V.npy"), "--rank", "3",
-            "--window", "4", "--kernel", "2x4", "--iterations", "30", "--export-iterations", "10", "--out", output);
+            "--window", "4", "--kernel", "2x4", "--iterations", "30", "--export-iterations", "10", "--sparseness-h", "0.6", "--out", output);
         Assert.True(run.Code == 0, run.Err);
         Assert.Equal([24, 40], NpyFile.Read(Path.Combine(output, "WH.npy")).Shape);
         foreach (var picture in new[] { "V.png", "W.png", "H.png", "WH.png" })
@@ -267,5 +270,39 @@ public class CommandLineTests
         Assert.Equal(model, ModelFolder.Read(output).Kind);
         var h = Run("pipeline-infer", "info", "--model", output);
         Assert.True(h.Code == 0, h.Err);
+    }
+
+    [Fact]
+    public void Decompose_VolumetricModels_TakeA3dArray_AndBadCombinationsAreUserErrors()
+    {
+        var dir = TestData.TempDirectory();
+        var volume = new NdArray([5, 6, 7], TestData.Uniform(5, 42, seed: 3).Data);
+        NpyFile.Write(Path.Combine(dir, "V3.npy"), volume);
+        NpyFile.Write(Path.Combine(dir, "V.npy"), TestData.Uniform(8, 12, seed: 4));
+        foreach (var model in new[] { "nmf3d", "siplca3" })
+        {
+            var output = Path.Combine(dir, model);
+            var run = Run("pipeline-train", "decompose", "--model", model, "--kernel", "2x3x4", "--input", Path.Combine(dir, "V3.npy"), "--rank", "2",
+                "--iterations", "10", "--export-iterations", "5", "--out", output);
+            Assert.True(run.Code == 0, run.Err);
+            Assert.Equal(model, ModelFolder.Read(output).Kind);
+            Assert.Equal([5, 42], NpyFile.Read(Path.Combine(output, "WH.npy")).Shape);
+        }
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--model", "nmf3d", "--kernel", "2x3x4", "--input", Path.Combine(dir, "V.npy")], "3-d"),
+            (["--model", "nmf", "--input", Path.Combine(dir, "V3.npy")], "matrix"),
+            (["--model", "nmfd", "--trainer", "logadam", "--input", Path.Combine(dir, "V.npy")], "plain NMF only"),
+            (["--model", "nmf2d", "--kernel", "3y4", "--input", Path.Combine(dir, "V.npy")], "--kernel"),
+            (["--model", "nmf", "--trainer", "sparse", "--input", Path.Combine(dir, "V.npy")], "--sparseness"),
+            (["--model", "nmf", "--trainer", "sparse", "--sparseness-h", "1.5", "--input", Path.Combine(dir, "V.npy")], "(0, 1)"),
+            (["--model", "nmf", "--normalize", "x", "--input", Path.Combine(dir, "V.npy")], "--normalize"),
+        })
+        {
+            var run = Run("pipeline-train", ["decompose", .. args, "--rank", "2", "--out", Path.Combine(dir, "bad")]);
+            Assert.Equal(1, run.Code);
+            Assert.Contains(message, run.Err);
+        }
+        Assert.False(Directory.Exists(Path.Combine(dir, "bad"))); // refused before anything was written
     }
 }

@@ -166,6 +166,23 @@ public class BetaMuTests
     }
 
     [Fact]
+    public void DeconvolutionSparseFit_HoldsEachWholeTemplateAtTheRequestedSparseness()
+    {
+        // NMF2D on one spectrogram: W (1, R, K₁, K₂) and H (1, R, …) have a single entry on axis 0, so sparseness is
+        // measured over each component's whole template and activation map
+        var truth = new Nmf2d([1, 1, 12, 16], 2, (3, 4), new Generator(20));
+        Tensor v;
+        using (Tensor.NoGrad()) v = truth.Forward().Detach() + 0.01f;
+        var model = new Nmf2d([1, 1, 12, 16], 2, (3, 4), new Generator(21));
+        model.SparseFit(v, beta: 1, maxIterations: 20, sW: 0.5, sH: 0.6);
+        for (var r = 0; r < 2; r++)
+        {
+            Assert.Equal(0.5, BetaDivergence.Sparseness(model.W.ToArray().Skip(r * 12).Take(12).ToArray()), 1e-3);
+            Assert.Equal(0.6, BetaDivergence.Sparseness(model.H.ToArray().Skip(r * 130).Take(130).ToArray()), 1e-3);
+        }
+    }
+
+    [Fact]
     public void ComponentSparseFit_HoldsHAtTheRequestedSparseness()
     {
         var (v, _, _) = Pipeline.Tests.TestData.Planted(20, 30, rank: 4, seed: 9);

@@ -13,14 +13,20 @@ static class DecomposeCommand
 {
     public static Command Create(Option<bool> quiet)
     {
-        var model = new Option<string>("--model", "-m") { Description = "nmf, nmfd, nmf2d, plca or siplca", DefaultValueFactory = _ => "nmf" };
-        var input = new Option<string>("--input", "-i") { Description = "An audio file (its magnitude STFT) or a non-negative .npy matrix (features × frames)", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3", DefaultValueFactory = _ => "nmf" };
+        var input = new Option<string>("--input", "-i") { Description = "An audio file (its magnitude STFT) or a non-negative .npy: a matrix (features × frames), or a 3-d array for nmf3d / siplca3", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Folder for the model, W/H .npy files and pictures", Required = true };
         var rank = new Option<int>("--rank", "-k") { Description = "Components", DefaultValueFactory = _ => 8 };
         var window = new Option<int>("--window") { Description = "nmfd / siplca: the convolution window in frames", DefaultValueFactory = _ => 8 };
-        var kernel = new Option<string>("--kernel") { Description = "nmf2d: kernel as ROWSxCOLUMNS (bins × frames)", DefaultValueFactory = _ => "3x8" };
+        var kernel = new Option<string>("--kernel") { Description = "nmf2d / siplca2: ROWSxCOLUMNS (bins × frames), such as 3x8; nmf3d / siplca3: AxBxC", DefaultValueFactory = _ => "3x8" };
         var beta = new Option<double>("--beta") { Description = "β of the divergence", DefaultValueFactory = _ => 1 };
-        var trainer = new Option<string>("--trainer") { Description = "nmf: mu (multiplicative updates) or logadam (Adam on ln W, ln H)", DefaultValueFactory = _ => "mu" };
+        var trainer = new Option<string>("--trainer") { Description = "mu (β multiplicative updates), sparse (Hoyer-projected gradient, with --sparseness-w/-h) or, for nmf, logadam (Adam on ln W, ln H)", DefaultValueFactory = _ => "mu" };
+        var l1 = new Option<double>("--l1") { Description = "mu: L1 penalty on every factor", DefaultValueFactory = _ => 0 };
+        var l2 = new Option<double>("--l2") { Description = "mu: L2 penalty on every factor", DefaultValueFactory = _ => 0 };
+        var orthogonal = new Option<double>("--orthogonal") { Description = "mu (deconvolution models): penalty on the overlap of components", DefaultValueFactory = _ => 0 };
+        var sparsenessW = new Option<double?>("--sparseness-w") { Description = "sparse: Hoyer sparseness of each template, in (0, 1)" };
+        var sparsenessH = new Option<double?>("--sparseness-h") { Description = "sparse: Hoyer sparseness of each activation, in (0, 1)" };
+        var normalize = new Option<string>("--normalize") { Description = "none, w or h: rescale each component of that factor to unit L2 norm after every iteration", DefaultValueFactory = _ => "none" };
         var iterations = new Option<int>("--iterations") { Description = "Training iterations", DefaultValueFactory = _ => 200 };
         var exportIterations = new Option<int>("--export-iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 100 };
         var sampleRate = new Option<int>("--sample-rate") { Description = "Audio: analysis rate", DefaultValueFactory = _ => 22050 };
@@ -36,7 +42,9 @@ static class DecomposeCommand
             Examples:
               pipeline-train decompose --model nmf --trainer logadam --input song.wav --duration 30 --rank 20 --out artifacts/models/song
               pipeline-train decompose --model nmfd --input song.wav --rank 8 --window 16 --beta 1 --out artifacts/models/song-nmfd
-            """) { model, input, output, rank, window, kernel, beta, trainer, iterations, exportIterations, sampleRate, nFft, hop, seconds, seed };
+              pipeline-train decompose --model nmf2d --trainer sparse --sparseness-h 0.8 --kernel 3x8 --input song.wav --out artifacts/models/song-2d
+              pipeline-train decompose --model siplca3 --kernel 2x3x4 --input volume.npy --out artifacts/models/volume
+            """) { model, input, output, rank, window, kernel, beta, trainer, l1, l2, orthogonal, sparsenessW, sparsenessH, normalize, iterations, exportIterations, sampleRate, nFft, hop, seconds, seed };
         command.SetAction(parse =>
         {
             var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
@@ -51,18 +59,35 @@ static class DecomposeCommand
                 var mean = v.Data.Average(x => (double)x);
                 for (var i = 0; i < v.Data.Length; i++) v.Data[i] = (float)(v.Data[i] / Math.Max(mean, 1e-12));
             }
-            v.RequireDecompositionInput("V", "features", parse.GetValue(beta));
-            var (f, t, k, b, steps) = (v.Rows, v.Columns, parse.GetValue(rank), parse.GetValue(beta), parse.GetValue(iterations));
-            var outDir = parse.GetValue(output)!;
-            Directory.CreateDirectory(outDir);
+            var kind = parse.GetValue(model)!;
+            var volumetric = kind is "nmf3d" or "siplca3";
+            if (volumetric != (v.Rank == 3))
+                throw new InvalidInputException(volumetric ? $"{kind} needs a 3-d .npy array, got shape {v.ShapeText}" : $"{kind} needs a matrix (features × frames), got shape {v.ShapeText}");
+            if (volumetric) v.RequireNonNegativeFinite("V");
+            else v.RequireDecompositionInput("V", "features", parse.GetValue(beta));
+            // a 3-d V is shown and saved with its first axis as rows
+            var (f, t) = volumetric ? (v.Shape[0], v.Shape[1] * v.Shape[2]) : (v.Rows, v.Columns);
+            var (k, b, steps) = (parse.GetValue(rank), parse.GetValue(beta), parse.GetValue(iterations));
+            var normalization = parse.GetValue(normalize) switch
+            {
+                "none" => FactorNormalization.None,
+                "w" => FactorNormalization.W,
+                "h" => FactorNormalization.H,
+                var other => throw new InvalidOptionException($"--normalize takes none, w or h, not '{other}'"),
+            };
+            var trainerName = parse.GetValue(trainer)!;
+            if (trainerName is not ("mu" or "sparse" or "logadam")) throw new InvalidOptionException($"--trainer takes mu, sparse or logadam, not '{trainerName}'");
+            if (trainerName == "logadam" && kind != "nmf") throw new InvalidOptionException("--trainer logadam fits plain NMF only (--model nmf)");
+            if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
+            var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
             var history = new List<double>();
             NdArray w, h, wh;
             var name = Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var g = new Generator(parse.GetValue(seed));
             var data = Tensor.From(v);
-            switch (parse.GetValue(model))
+            switch (kind)
             {
-                case "nmf" when parse.GetValue(trainer) == "logadam":
+                case "nmf" when trainerName == "logadam":
                 {
                     var result = LogAdam.Fit(v, new LogAdamOptions { Rank = k, Steps = steps, Seed = parse.GetValue(seed), Loss = b == 2 ? LogAdamLoss.SquaredError : LogAdamLoss.IDivergence },
                         new SynchronousProgress<(int, double)>(p => history.Add(p.Item2)));
@@ -72,69 +97,103 @@ static class DecomposeCommand
                     wh = Multiply(w, h);
                     break;
                 }
-                case "nmf":
+                case "nmf" when trainerName == "mu":
                 {
                     var nmf = new Nmf(k, parse.GetValue(seed));
-                    nmf.Fit(v, new NmfFitOptions { Beta = b, MaxIterations = steps, Tolerance = 0 }, new SynchronousProgress<NmfProgress>(p => history.Add(p.Loss)));
+                    var (penaltyL1, penaltyL2) = (parse.GetValue(l1), parse.GetValue(l2));
+                    nmf.Fit(v, new NmfFitOptions
+                    {
+                        Beta = b, MaxIterations = steps, Tolerance = 0, LossEvery = 1, Normalize = normalization,
+                        Alpha = penaltyL1 + penaltyL2, L1Ratio = penaltyL1 + penaltyL2 > 0 ? penaltyL1 / (penaltyL1 + penaltyL2) : 0,
+                    }, new SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) history.Add(p.Loss); }));
                     NmfExport.Export(nmf, outDir, name, b, parse.GetValue(exportIterations));
                     (w, h) = (nmf.W!, nmf.H!);
                     wh = Multiply(w, h);
                     break;
                 }
-                case "nmfd" or "nmf2d":
+                case "nmf" or "nmfd" or "nmf2d" or "nmf3d":
                 {
-                    DeconvolutionComponent component;
-                    Tensor target;
-                    if (parse.GetValue(model) == "nmfd")
+                    // plain NMF here only with the sparse trainer: torchnmf's NMF module, V (N, C) = Vᵀ
+                    NonNegativeComponent component = kind switch
                     {
-                        target = data.Reshape(1, f, t);
-                        component = new Nmfd([1, f, t], k, parse.GetValue(window), g);
+                        "nmf" => new NmfComponent([t, f], k, g),
+                        "nmfd" => new Nmfd([1, f, t], k, parse.GetValue(window), g),
+                        "nmf2d" => new Nmf2d([1, 1, f, t], k, Kernel2(parse.GetValue(kernel)!), g),
+                        _ => new Nmf3d([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g),
+                    };
+                    var target = kind == "nmf" ? data.T() : data.Reshape([.. component.Forward().Shape]);
+                    if (trainerName == "sparse")
+                    {
+                        var (sw, sh) = (parse.GetValue(sparsenessW), parse.GetValue(sparsenessH));
+                        if (sw is null && sh is null) throw new InvalidOptionException("--trainer sparse needs --sparseness-w and/or --sparseness-h");
+                        component.SparseFit(target, b, steps, sw, sh, new SynchronousProgress<(int, double)>(p => history.Add(p.Item2)));
                     }
                     else
                     {
-                        var parts = parse.GetValue(kernel)!.Split('x');
-                        if (parts.Length != 2 || !int.TryParse(parts[0], out var kr) || !int.TryParse(parts[1], out var kc))
-                            throw new InvalidOptionException($"--kernel takes ROWSxCOLUMNS such as 3x8, not '{parse.GetValue(kernel)}'");
-                        target = data.Reshape(1, 1, f, t);
-                        component = new Nmf2d([1, 1, f, t], k, (kr, kc), g);
+                        var mu = new BetaMu(component.Parameters(), b, parse.GetValue(l1), parse.GetValue(l2), parse.GetValue(orthogonal));
+                        for (var i = 0; i < steps; i++)
+                        {
+                            history.Add(mu.Step(target, component.Forward));
+                            component.NormalizeComponents(normalization);
+                        }
                     }
-                    var mu = new BetaMu(component.Parameters(), b);
-                    for (var i = 0; i < steps; i++) history.Add(mu.Step(target, component.Forward));
-                    DeconvolutionExport.Export(component, outDir, name, b, parse.GetValue(exportIterations));
                     w = Flatten(component.W);
-                    h = Flatten(component.H.Detach().Reshape(k, -1));
-                    using (Tensor.NoGrad()) wh = component.Forward().Reshape(f, t).ToNdArray();
+                    if (component is DeconvolutionComponent deconvolution) DeconvolutionExport.Export(deconvolution, outDir, name, b, parse.GetValue(exportIterations));
+                    else NmfExport.Export(Nmf.FromTemplates(w), outDir, name, b, parse.GetValue(exportIterations));
+                    h = kind == "nmf" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
+                    using (Tensor.NoGrad()) wh = (kind == "nmf" ? component.Forward().T() : component.Forward().Reshape(f, t)).ToNdArray();
                     break;
                 }
-                case "plca" or "siplca":
+                case "plca" or "siplca" or "siplca2" or "siplca3":
                 {
-                    PlcaComponent component = parse.GetValue(model) == "plca" ? new Plca([t, f], k, g) : new Siplca([1, f, t], k, [parse.GetValue(window)], g);
-                    var target = parse.GetValue(model) == "plca" ? data.T() : data.Reshape(1, f, t);
+                    PlcaComponent component = kind switch
+                    {
+                        "plca" => new Plca([t, f], k, g),
+                        "siplca" => new Siplca([1, f, t], k, [parse.GetValue(window)], g),
+                        "siplca2" => new Siplca2([1, 1, f, t], k, Kernel2(parse.GetValue(kernel)!), g),
+                        _ => new Siplca3([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g),
+                    };
+                    var target = kind == "plca" ? data.T() : data.Reshape([.. component.Forward(data).Shape]);
                     var result = component.Fit(target, tolerance: 0, maxIterations: steps);
                     history.AddRange(result.LogLikelihood.Select(x => -x));
                     var reconstruction = component.Reconstruction(result.Mass);
-                    wh = (parse.GetValue(model) == "plca" ? reconstruction.T() : reconstruction.Reshape(f, t)).ToNdArray();
+                    wh = (kind == "plca" ? reconstruction.T() : reconstruction.Reshape(f, t)).ToNdArray();
                     w = Flatten(component.W);
-                    h = parse.GetValue(model) == "plca" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
+                    h = kind == "plca" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
                     PlcaExport.Export(component, outDir, name, parse.GetValue(exportIterations));
                     break;
                 }
                 default:
-                    throw new InvalidOptionException($"--model must be nmf, nmfd, nmf2d, plca or siplca, not '{parse.GetValue(model)}'");
+                    throw new InvalidOptionException($"--model must be nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3, not '{kind}'");
             }
+            Directory.CreateDirectory(outDir);
             NpyFile.Write(Path.Combine(outDir, "W.npy"), w);
             NpyFile.Write(Path.Combine(outDir, "H.npy"), h);
             NpyFile.Write(Path.Combine(outDir, "WH.npy"), wh);
             var pictures = Path.Combine(outDir, "evaluation");
             Directory.CreateDirectory(pictures);
-            foreach (var (file, matrix) in new[] { ("V.png", v), ("W.png", w), ("H.png", h), ("WH.png", wh) })
+            var shown = volumetric ? new NdArray([f, t], v.Data) : v;
+            foreach (var (file, matrix) in new[] { ("V.png", shown), ("W.png", w), ("H.png", h), ("WH.png", wh) })
                 HeatMap.Render(matrix).Save(Path.Combine(pictures, file));
-            new SvgChart("Loss per iteration", "iteration", parse.GetValue(model) is "plca" or "siplca" ? "negative log-likelihood" : $"β-divergence (β = {b})")
-                .Line(parse.GetValue(model)!, history.Select((l, i) => ((double)i + 1, l)).ToList()).Save(Path.Combine(pictures, "loss.svg"));
-            log.WriteLine($"{parse.GetValue(model)}: V {v.ShapeText}, rank {k}, loss {history.FirstOrDefault():G5} → {history.LastOrDefault():G5}; wrote {outDir}");
+            new SvgChart("Loss per iteration", "iteration", kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})")
+                .Line(kind, history.Select((l, i) => ((double)i + 1, l)).ToList()).Save(Path.Combine(pictures, "loss.svg"));
+            log.WriteLine($"{kind}: V {v.ShapeText}, rank {k}, loss {history.FirstOrDefault():G5} → {history.LastOrDefault():G5}; wrote {outDir}");
             return CommandLineHost.Success;
         });
         return command;
+    }
+
+    static (int, int) Kernel2(string text) => Kernel(text, 2) is [var a, var b] ? (a, b) : default;
+
+    static (int, int, int) Kernel3(string text) => Kernel(text, 3) is [var a, var b, var c] ? (a, b, c) : default;
+
+    static int[] Kernel(string text, int rank)
+    {
+        var parts = text.Split('x');
+        var sizes = parts.Select(p => int.TryParse(p, out var n) && n > 0 ? n : -1).ToArray();
+        if (parts.Length != rank || sizes.Any(n => n < 1))
+            throw new InvalidOptionException($"--kernel takes {rank} positive sizes joined by 'x' ({(rank == 2 ? "3x8" : "2x3x4")}), not '{text}'");
+        return sizes;
     }
 
     static NdArray Multiply(NdArray w, NdArray h)

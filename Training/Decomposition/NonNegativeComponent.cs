@@ -100,16 +100,17 @@ public abstract class NonNegativeComponent : Module
     /// <summary>
     /// torchnmf's <c>sparse_fit</c>: W and/or H held at Hoyer sparseness <paramref name="sW"/> / <paramref name="sH"/>
     /// (per component) by projected gradient on the β-divergence, the unconstrained factor following multiplicative
-    /// updates. Returns the number of iterations run.
+    /// updates; <paramref name="progress"/> sees the divergence after every iteration. Returns the number of iterations run.
     /// </summary>
-    public int SparseFit(Tensor v, double beta = 2, int maxIterations = 200, double? sW = null, double? sH = null)
+    public int SparseFit(Tensor v, double beta = 2, int maxIterations = 200, double? sW = null, double? sH = null,
+        IProgress<(int Iteration, double Loss)>? progress = null)
     {
         if (maxIterations < 1) throw new InvalidOptionException($"sparse_fit: max_iter must be ≥ 1, got {maxIterations}");
         var constrained = new List<(Parameter P, double Sparsity)>();
         if (sW is { } w && W.RequiresGrad) constrained.Add((W, w));
         if (sH is { } h && H.RequiresGrad) constrained.Add((H, h));
-        // sparseness per component (and kernel offset): vectors along axis 0, the C of W (C, R, …) and the N of H (N, R, …)
-        var projections = constrained.Select(c => new SparsityProj([c.P], c.Sparsity, dim: 0)).ToList();
+        // sparseness per component: all of a template W[:, r, …] or an activation H[:, r, …] is one vector
+        var projections = constrained.Select(c => new SparsityProj([c.P], c.Sparsity, perComponent: true)).ToList();
         var free = Parameters().Where(p => p.RequiresGrad && constrained.All(c => !ReferenceEquals(c.P, p))).ToList();
         var mu = free.Count > 0 ? new BetaMu(free, beta) : null;
         mu?.CheckTarget(v);
@@ -118,6 +119,8 @@ public abstract class NonNegativeComponent : Module
             foreach (var projection in projections)
                 projection.Step(() => BetaDivergenceLoss(v, Forward(), beta));
             mu?.Step(v, Forward);
+            if (progress is not null)
+                using (Tensor.NoGrad()) progress.Report((i + 1, BetaDivergence.Compute(v.Span, Forward().Span, beta)));
         }
         return maxIterations;
     }

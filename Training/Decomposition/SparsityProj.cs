@@ -16,13 +16,17 @@ public sealed class SparsityProj
     readonly Parameter[] parameters;
     readonly double[] steps;
     readonly int dim, maxIter;
+    readonly bool perComponent;
 
     /// <summary>Target sparseness, in (0, 1).</summary>
     public double Sparsity { get; }
 
     /// <summary>Creates the trainer; <paramref name="dim"/> is the axis the constrained vectors run along.</summary>
-    public SparsityProj(IEnumerable<Parameter> parameters, double sparsity, int dim = 1, int maxIter = 10, double initialStep = 1.0)
+    /// <param name="perComponent">Instead of vectors along <paramref name="dim"/>, constrain each component's whole slice
+    /// (the entries sharing an index on axis 1: a deconvolution template over its channels and kernel offsets).</param>
+    public SparsityProj(IEnumerable<Parameter> parameters, double sparsity, int dim = 1, int maxIter = 10, double initialStep = 1.0, bool perComponent = false)
     {
+        this.perComponent = perComponent;
         if (!(sparsity > 0 && sparsity < 1)) throw new InvalidOptionException($"the target sparseness must lie in (0, 1), got {sparsity}");
         if (maxIter < 1 || !(initialStep > 0)) throw new InvalidOptionException("SparsityProj: max_iter must be ≥ 1 and the initial step positive");
         this.parameters = parameters.Where(p => p.RequiresGrad).ToArray();
@@ -63,6 +67,11 @@ public sealed class SparsityProj
 
     void Project(Tensor p)
     {
+        if (perComponent)
+        {
+            ProjectComponents(p);
+            return;
+        }
         var axis = Tensor.NormalizeAxis(dim, p.Rank);
         var dims = p.Shape;
         int n = dims[axis], inner = 1, outer = 1;
@@ -79,6 +88,25 @@ public sealed class SparsityProj
                 var projected = HoyerProjection(vector, Sparsity, l2);
                 for (var j = 0; j < n; j++) values[(o * n + j) * inner + i] = (float)projected[j];
             }
+    }
+
+    /// <summary>Each component's entries (everything sharing one index on axis 1 of (outer, R, inner)) as one vector.</summary>
+    void ProjectComponents(Tensor p)
+    {
+        if (p.Rank < 2) throw new InvalidOptionException($"per-component sparseness needs a factor with a component axis, got shape {Tensor.ShapeText(p.Shape)}");
+        int outer = p.Size(0), components = p.Size(1), inner = p.Count / (outer * components);
+        var values = p.Span;
+        var vector = new double[outer * inner];
+        for (var r = 0; r < components; r++)
+        {
+            for (var o = 0; o < outer; o++)
+                for (var i = 0; i < inner; i++) vector[o * inner + i] = values[(o * components + r) * inner + i];
+            var l2 = Math.Sqrt(vector.Sum(x => x * x));
+            if (l2 == 0) continue;
+            var projected = HoyerProjection(vector, Sparsity, l2);
+            for (var o = 0; o < outer; o++)
+                for (var i = 0; i < inner; i++) values[(o * components + r) * inner + i] = (float)projected[o * inner + i];
+        }
     }
 
     /// <summary>

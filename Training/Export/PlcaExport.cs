@@ -30,7 +30,7 @@ public static class PlcaExport
         string[] hDims = convolutional ? ["batch", r.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"positions{i}")] : ["samples", r.ToString()];
         var manifest = new ModelManifest
         {
-            Kind = convolutional ? "siplca" : "plca",
+            Kind = convolutional ? (spatial == 1 ? "siplca" : $"siplca{spatial}") : "plca",
             Name = name,
             Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
             Graphs =
