@@ -5,29 +5,12 @@ Run once with Debian's python3-sklearn: /usr/bin/python3 make_sklearn_gmm.py [ou
 (x), the initial weights/means/covariances, and the fitted parameters and mean log-likelihood (score) after a
 fixed number of EM iterations (tol = 0, so both sides run exactly max_iter iterations).
 """
-import json
-import struct
 import sys
 
 import numpy as np
 import sklearn
+from safetensors_writer import write_safetensors
 from sklearn.mixture import GaussianMixture
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, value in tensors.items():
-        data = np.ascontiguousarray(value, dtype="<f8").tobytes()
-        header[name] = {"dtype": "F64", "shape": list(np.shape(value)), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 out = sys.argv[1] if len(sys.argv) > 1 else "."

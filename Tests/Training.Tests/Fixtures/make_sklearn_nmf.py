@@ -9,31 +9,15 @@ For each β the file holds V (F, T), the start W₀ (F, K) and H₀ (K, T), the 
 (one scikit-learn run per count, tol = 0, no penalty) and the factors after N iterations, in our orientation.
 """
 import json
-import struct
 import sys
 import warnings
 
 import numpy as np
 import sklearn
+from safetensors_writer import write_safetensors
 from sklearn.decomposition import NMF
 from sklearn.decomposition._nmf import _beta_divergence
 from sklearn.exceptions import ConvergenceWarning
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, value in tensors.items():
-        data = np.ascontiguousarray(value, dtype="<f8").tobytes()
-        header[name] = {"dtype": "F64", "shape": list(np.shape(value)), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 warnings.simplefilter("ignore", ConvergenceWarning)
