@@ -1,7 +1,7 @@
 using Pipeline.Benchmarks;
 
 // ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|vae|decompose|all]   — measured figures beside this machine's limits
-// ./run demo              — see DemoData and the run script
+// ./run demo             — Demo/DemoRun: every model family on synthetic data, and the HTML report
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
 {
@@ -36,10 +36,17 @@ switch (command)
             }
         return 0;
     }
-    case "demo-data":
-        DemoData.Write(args.Length > 1 ? args[1] : "artifacts/demo");
-        return 0;
+    case "demo":
+        try
+        {
+            return Pipeline.Benchmarks.Demo.DemoRun.Run(Directory.GetCurrentDirectory(), quiet: args.Contains("--quiet"));
+        }
+        catch (Pipeline.Benchmarks.Demo.DemoException e)
+        {
+            Console.Error.WriteLine($"demo: {e.Message}");
+            return 1;
+        }
     default:
-        Console.Error.WriteLine($"unknown command '{command}'; use bench [name] or demo-data [dir]");
+        Console.Error.WriteLine($"unknown command '{command}'; use bench [name] or demo");
         return 1;
 }

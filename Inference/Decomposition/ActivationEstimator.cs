@@ -25,17 +25,20 @@ public sealed class ActivationEstimator : DecompositionRunner
 
     /// <summary>Estimates H for <paramref name="v"/>.</summary>
     /// <param name="iterations">Multiplicative updates to run; the manifest's default when null.</param>
-    /// <exception cref="InvalidInputException">V is not (features, frames) — or (N, features, *S) for the convolutional models —, or holds negative, non-finite or (for β ≤ 0) zero values.</exception>
+    /// <exception cref="InvalidInputException">V is not (features, frames) — or (N, features, *S) for the convolutional models, where (features, *S) stands for N = 1 —, or holds negative, non-finite or (for β ≤ 0) zero values.</exception>
     public ActivationResult Estimate(NdArray v, int? iterations = null)
     {
-        Validate(v, Info.Features, Info.Beta, "V", "features");
+        var batched = WithBatchAxis(v, "V");
+        Validate(batched, Info.Features, Info.Beta, "V", "features");
         var n = iterations ?? Info.DefaultIterations;
         if (n < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {n}");
         var outputs = Package.Session(Role).Run(new Dictionary<string, OrtInput>
         {
-            ["V"] = OrtInput.Float(v),
+            ["V"] = OrtInput.Float(batched),
             ["iterations"] = OrtInput.Int64Scalar(n),
         });
-        return new ActivationResult(outputs["H"], outputs["reconstruction"]);
+        return ReferenceEquals(batched, v)
+            ? new ActivationResult(outputs["H"], outputs["reconstruction"])
+            : new ActivationResult(WithoutBatchAxis(outputs["H"]), WithoutBatchAxis(outputs["reconstruction"]));
     }
 }

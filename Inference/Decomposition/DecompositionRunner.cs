@@ -49,6 +49,19 @@ public abstract class DecompositionRunner : IDisposable
         if (beta <= 0 && x.Data.Any(v => v == 0)) throw new InvalidInputException($"{name} holds zeros, which β = {beta} cannot take");
     }
 
+    /// <summary>
+    /// <paramref name="x"/> with a leading batch axis of 1 when the graph takes one more axis than it has (a single
+    /// spectrogram given to a convolutional model), else <paramref name="x"/> itself.
+    /// </summary>
+    private protected NdArray WithBatchAxis(NdArray x, string name)
+    {
+        var spec = Package.Graph(Role).Inputs.First(i => i.Name == name);
+        return spec.Shape.Count == x.Shape.Length + 1 && x.Shape.Length >= 2 ? new NdArray([1, .. x.Shape], x.Data) : x;
+    }
+
+    /// <summary>An output of a batch of one without its batch axis.</summary>
+    private protected static NdArray WithoutBatchAxis(NdArray x) => new([.. x.Shape[1..]], x.Data);
+
     public void Dispose()
     {
         if (_ownsPackage) Package.Dispose();

@@ -15,7 +15,9 @@ public sealed class Reconstructor : DecompositionRunner
     /// <summary>W·H (features, frames) for activations <paramref name="h"/> (rank, frames); for the convolutional models Σ W ⊛ H from H (N, rank, *S′).</summary>
     public NdArray Reconstruct(NdArray h)
     {
-        Validate(h, Info.Rank, beta: 1, "H", "rank");
-        return Package.Session(Role).Run(new Dictionary<string, OrtInput> { ["H"] = OrtInput.Float(h) })["reconstruction"];
+        var batched = WithBatchAxis(h, "H");
+        Validate(batched, Info.Rank, beta: 1, "H", "rank");
+        var reconstruction = Package.Session(Role).Run(new Dictionary<string, OrtInput> { ["H"] = OrtInput.Float(batched) })["reconstruction"];
+        return ReferenceEquals(batched, h) ? reconstruction : WithoutBatchAxis(reconstruction);
     }
 }

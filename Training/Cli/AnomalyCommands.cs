@@ -7,6 +7,8 @@ using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export;
 using Pipeline.Training.Fitting;
+using Pipeline.Training.Synthesis;
+using Pipeline.Shared.Errors;
 
 /// <summary><c>pipeline-train synth machine</c> and <c>pipeline-train anomaly</c>.</summary>
 static class AnomalyCommands
@@ -41,7 +43,36 @@ static class AnomalyCommands
             log.WriteLine($"wrote {count} clips to {parse.GetValue(output)} in {clock.Elapsed.TotalSeconds:F1} s");
             return CommandLineHost.Success;
         });
-        return new Command("synth", "Write synthetic data sets.") { machine };
+        return new Command("synth", "Write synthetic data sets.") { machine, Piano(quiet) };
+    }
+
+    static Command Piano(Option<bool> quiet)
+    {
+        var output = new Option<string>("--out", "-o") { Description = "Directory to write (train.wav, test.wav, voices, V_*.npy, roll_*.npy, notes.csv)", Required = true };
+        var seed = new Option<long>("--seed") { Description = "Seed: the same seed writes the same files", DefaultValueFactory = _ => 1 };
+        var train = new Option<double>("--train-seconds") { Description = "Length of the training part", DefaultValueFactory = _ => 30 };
+        var test = new Option<double>("--test-seconds") { Description = "Length of the held-out part", DefaultValueFactory = _ => 15 };
+        var nFft = new Option<int>("--n-fft") { Description = "FFT size of V", DefaultValueFactory = _ => 2048 };
+        var hop = new Option<int>("--hop-length") { Description = "Samples between frames of V and of the piano roll", DefaultValueFactory = _ => 512 };
+        var piano = new Command("piano", """
+            Write a piano-like piece whose notes are known: two voices over eight pitches (A2 C3 E3 G3 | C5 D5 E5 G5),
+            harmonic tones with decaying partials, a training part and a held-out part, each voice alone, the
+            magnitude spectrograms and the ground-truth piano rolls. 22 050 Hz float WAV.
+
+            Example:
+              pipeline-train synth piano --out artifacts/data/piano --seed 1
+            """) { output, seed, train, test, nFft, hop };
+        piano.SetAction(parse =>
+        {
+            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var (trainSeconds, testSeconds) = (parse.GetValue(train), parse.GetValue(test));
+            if (!(trainSeconds >= 1) || !(testSeconds >= 1)) throw new InvalidOptionException($"--train-seconds and --test-seconds must be ≥ 1, got {trainSeconds} and {testSeconds}");
+            var synth = new PianoSynth(parse.GetValue(seed));
+            synth.WriteDataSet(parse.GetValue(output)!, trainSeconds, testSeconds, parse.GetValue(nFft), parse.GetValue(hop));
+            log.WriteLine($"wrote a {trainSeconds + testSeconds:F0} s piece over {synth.Pitches.Count} pitches to {parse.GetValue(output)}");
+            return CommandLineHost.Success;
+        });
+        return piano;
     }
 
     public static Command Train(Option<bool> quiet)
