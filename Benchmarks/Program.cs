@@ -39,7 +39,11 @@ switch (command)
     case "demo":
         try
         {
-            return Pipeline.Benchmarks.Demo.DemoRun.Run(Directory.GetCurrentDirectory(), quiet: args.Contains("--quiet"));
+            // demo [--small] [--quiet] [--root DIR]: the hosts of this repository, outputs under DIR/artifacts (default: here)
+            var at = Array.IndexOf(args, "--root");
+            var root = at > 0 && at + 1 < args.Length ? args[at + 1] : Directory.GetCurrentDirectory();
+            var size = args.Contains("--small") ? Pipeline.Benchmarks.Demo.DemoRun.Size.Small : Pipeline.Benchmarks.Demo.DemoRun.Size.Full;
+            return Pipeline.Benchmarks.Demo.DemoRun.Run(Directory.GetCurrentDirectory(), root, size, quiet: args.Contains("--quiet"));
         }
         catch (Pipeline.Benchmarks.Demo.DemoException e)
         {

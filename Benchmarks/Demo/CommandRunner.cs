@@ -3,10 +3,10 @@ using System.Diagnostics;
 namespace Pipeline.Benchmarks.Demo;
 
 /// <summary>
-/// Runs the toolkit's own command-line hosts (the launchers in <c>artifacts/bin/</c>) from the repository root,
-/// exactly as a user would, and keeps every command so the report can show how to reproduce each part.
+/// Runs the toolkit's own command-line hosts (the builds that <c>artifacts/bin/</c>'s launchers start) in the working
+/// directory, exactly as a user would, and keeps every command so the report can show how to reproduce each part.
 /// </summary>
-sealed class CommandRunner(string root, bool quiet)
+sealed class CommandRunner(string repository, string workingDirectory, bool quiet)
 {
     /// <summary>The commands run so far, by the part of the demo they belong to.</summary>
     public List<(string Part, string Command)> Commands { get; } = [];
@@ -17,10 +17,14 @@ sealed class CommandRunner(string root, bool quiet)
         var shown = tool + " " + string.Join(" ", arguments.Select(Quote));
         Commands.Add((part, shown));
         if (!quiet) Console.Error.WriteLine($"$ {shown}");
-        var start = new ProcessStartInfo(Path.Combine(root, "artifacts", "bin", tool))
+        var project = tool == "pipeline-train" ? "Training/Cli" : "Inference/Cli";
+        var dll = Path.Combine(repository, project, "bin", Configuration, "net10.0", tool + ".dll");
+        if (!File.Exists(dll)) throw new DemoException($"{dll} is not built; run ./run setup");
+        var start = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = quiet, UseShellExecute = false,
+            WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = quiet, UseShellExecute = false,
         };
+        start.ArgumentList.Add(dll);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start) ?? throw new DemoException($"could not start {tool}");
         var error = quiet ? process.StandardError.ReadToEndAsync() : Task.FromResult("");
@@ -30,6 +34,9 @@ sealed class CommandRunner(string root, bool quiet)
             throw new DemoException($"'{shown}' failed with exit code {process.ExitCode}{(quiet ? ":\n" + error.Result.Trim() : "")}");
         return output;
     }
+
+    // the hosts are run from the same build configuration as this program
+    static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
 
     static string Quote(string argument) =>
         argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_./=,:".Contains(c)) ? argument : "'" + argument.Replace("'", "'\\''") + "'";

@@ -17,6 +17,7 @@ static class DemoReport
         string At(string path) => Path.Combine(root, path);
         string Model(string name, string file) => At($"{DemoRun.Models}/{name}/{file}");
         var report = new HtmlReport("Pipeline demo");
+        var size = results.Size;
 
         report.Section("summary", "Summary", Invariant($"Everything below was made by ./run demo in {results.Elapsed:mm\\:ss} (min:s) on {Environment.ProcessorCount} cores: synthetic data with known truth, models trained and exported by pipeline-train, and every held-out number computed from what pipeline-infer (ONNX Runtime, no training code) returned."));
         report.Table(["task", "model", "result on held-out data"],
@@ -26,14 +27,14 @@ static class DemoReport
             .. results.Anomaly.Select(a => { var m = a.Metrics(); return (IReadOnlyList<string>)["anomalous sound detection", a.Model, Invariant($"AUC {m.Auc:F3}  pAUC {m.PartialAuc:F3}  F1 {m.F1:F3}")]; }),
         ]);
 
-        report.Section("piano-data", "The piano piece", "Two voices over eight pitches: a low accompaniment (A2, C3, E3, G3) that plays dyads one time in three, and a melody (C5, D5, E5, G5) above it. Each note is a slightly inharmonic tone whose partials decay exponentially, the upper ones faster. 30 s train the models; a different 15 s is held out. V is the magnitude STFT (n_fft 2048, hop 512 at 22 050 Hz).");
+        report.Section("piano-data", "The piano piece", Invariant($"Two voices over eight pitches: a low accompaniment (A2, C3, E3, G3) that plays dyads one time in three, and a melody (C5, D5, E5, G5) above it. Each note is a slightly inharmonic tone whose partials decay exponentially, the upper ones faster. {size.PianoTrainSeconds} s train the models; a different {size.PianoTestSeconds} s is held out. V is the magnitude STFT (n_fft 2048, hop 512 at 22 050 Hz)."));
         report.Png("held-out piano roll (truth), pitches bottom to top", RollPicture(results.Rolls.First().Value.Truth, null).Encode());
         foreach (var model in new[] { "nmf", "nmfd" })
         {
             var name = model.ToUpperInvariant();
             report.Section($"piano-{model}", $"{name} of the training part",
-                model == "nmf" ? "V ≈ W·H by β-divergence multiplicative updates, β = 1 (Kullback-Leibler), 8 components, 200 iterations. Heat maps in dB, −60 dB floor, viridis."
-                               : "V ≈ Σ_τ W_τ·shift(H, τ): each component is a 6-frame spectro-temporal template, so attack and decay are part of the template. β = 1, 8 components, 100 iterations.");
+                model == "nmf" ? Invariant($"V ≈ W·H by β-divergence multiplicative updates, β = 1 (Kullback-Leibler), 8 components, {size.NmfIterations} iterations. Heat maps in dB, −60 dB floor, viridis.")
+                               : Invariant($"V ≈ Σ_τ W_τ·shift(H, τ): each component is a 6-frame spectro-temporal template, so attack and decay are part of the template. β = 1, 8 components, {size.NmfdIterations} iterations."));
             foreach (var picture in new[] { "V", "W", "H", "WH" })
                 report.Png(picture switch
                 {
@@ -60,7 +61,7 @@ static class DemoReport
         foreach (var s in results.Separation)
             report.Audio($"{s.Voice} voice, separated", Wav(At($"{DemoRun.Data}/piano/separated/{s.Voice}.wav")));
 
-        report.Section("machine", "Anomalous sound detection", "A ToyADMOS-like set from pipeline-train synth machine: 2 machine IDs, 16 normal 5-s training clips each; the test part has 8 normal clips and 15 faulty ones (5 kinds × 3 severities) per ID. Each model is trained on normal clips only, exported, and scores the test clips with pipeline-infer score. F1 is that of the exported model's own decisions (its manifest's threshold).");
+        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and 15 faulty ones (5 kinds × 3 severities) per ID. Each model is trained on normal clips only, exported, and scores the test clips with pipeline-infer score. F1 is that of the exported model's own decisions (its manifest's threshold)."));
         report.Table(["model", "AUC", "pAUC (FPR ≤ 0.1)", "F1", "precision", "recall", "normal / anomalous clips"],
             results.Anomaly.Select(a =>
             {
@@ -103,8 +104,9 @@ static class DemoReport
 
         report.Section("reproduce", "Reproduce", "From the repository root, after ./run setup. The demo ran exactly these commands (./run demo runs them all and computes the evaluations above in Benchmarks/Demo).");
         foreach (var part in results.Commands.Select(c => c.Part).Distinct())
-            report.Code(string.Join("\n", ["export PATH=\"$PWD/artifacts/bin:$PATH\"", .. results.Commands.Where(c => c.Part == part).Select(c => c.Command)]), null)
-                .Paragraph(part switch { "data" => "↑ the data", "piano" => "↑ the piano piece", _ => "↑ the machine set" });
+            report.Heading(part switch { "data" => "The data", "piano" => "The piano piece", _ => "The machine set" })
+                .Code(string.Join("\n", ["export PATH=\"$PWD/artifacts/bin:$PATH\"", .. results.Commands.Where(c => c.Part == part).Select(c => c.Command)]));
+        report.Paragraph($"Computed inside the demo rather than by a host: the note-detection and separation scores, the AUC tables (from the JSON lines of pipeline-infer score), and {DemoRun.Data}/machine/frame_level.npy (each training frame's mean log-mel, the 1-D data of the level GMM).");
 
         Directory.CreateDirectory(Path.GetDirectoryName(At(DemoRun.Report))!);
         report.Save(At(DemoRun.Report));

@@ -19,6 +19,7 @@ static class DemoRun
 
     /// <summary>What the report shows: the evaluations computed here and the commands that made them.</summary>
     public sealed record Results(
+        Size Size,
         IReadOnlyList<(string Model, NoteDetectionScores Scores, NoteDetector Detector)> Notes,
         IReadOnlyDictionary<string, (NdArray Truth, NdArray Detected)> Rolls,
         IReadOnlyList<(string Voice, double Sdr, double MixtureSdr)> Separation,
@@ -42,10 +43,21 @@ static class DemoRun
         }
     }
 
-    public static int Run(string root, bool quiet)
+    /// <summary>How much data and training: <see cref="Full"/> for ./run demo, <see cref="Small"/> for the test that runs the whole demo.</summary>
+    public sealed record Size(double PianoTrainSeconds, double PianoTestSeconds, int Machines, int TrainClips, int TestNormalClips, double ClipSeconds,
+        int NmfIterations, int NmfdIterations, int AutoencoderEpochs, int VaeEpochs)
+    {
+        public static Size Full { get; } = new(30, 15, 2, 16, 8, 5, 200, 100, 8, 10);
+        public static Size Small { get; } = new(6, 4, 1, 6, 3, 2, 40, 20, 2, 2);
+    }
+
+    /// <summary>Runs the demo with the hosts built in <paramref name="repository"/>, writing under <paramref name="root"/>/artifacts.</summary>
+    public static int Run(string repository, string root, Size size, bool quiet)
     {
         var clock = Stopwatch.StartNew();
-        var run = new CommandRunner(root, quiet);
+        Directory.CreateDirectory(root);
+        var run = new CommandRunner(repository, root, quiet);
+        string I(double x) => x.ToString(CultureInfo.InvariantCulture);
         var step = 0;
         void Step(string what)
         {
@@ -57,14 +69,14 @@ static class DemoRun
         string At(string path) => Path.Combine(root, path);
 
         Step("making the data: a piano piece with known notes and a machine sound set");
-        run.Run("data", "pipeline-train", "synth", "piano", "--out", D("piano"), "--seed", "1", "--train-seconds", "30", "--test-seconds", "15");
-        run.Run("data", "pipeline-train", "synth", "machine", "--out", D("machine"), "--seed", "1", "--machines", "2", "--train", "16",
-            "--test-normal", "8", "--anomalies", "1", "--seconds", "5", "--quiet");
+        run.Run("data", "pipeline-train", "synth", "piano", "--out", D("piano"), "--seed", "1", "--train-seconds", I(size.PianoTrainSeconds), "--test-seconds", I(size.PianoTestSeconds));
+        run.Run("data", "pipeline-train", "synth", "machine", "--out", D("machine"), "--seed", "1", "--machines", I(size.Machines), "--train", I(size.TrainClips),
+            "--test-normal", I(size.TestNormalClips), "--anomalies", "1", "--seconds", I(size.ClipSeconds), "--quiet");
 
         Step("decomposing the piece: NMF (β = 1) and NMFD, exported to ONNX");
-        run.Run("piano", "pipeline-train", "decompose", "--model", "nmf", "--beta", "1", "--rank", "8", "--iterations", "200", "--seed", "1",
+        run.Run("piano", "pipeline-train", "decompose", "--model", "nmf", "--beta", "1", "--rank", "8", "--iterations", I(size.NmfIterations), "--seed", "1",
             "--input", D("piano/V_train.npy"), "--out", M("piano-nmf"));
-        run.Run("piano", "pipeline-train", "decompose", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--iterations", "100", "--seed", "1",
+        run.Run("piano", "pipeline-train", "decompose", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--iterations", I(size.NmfdIterations), "--seed", "1",
             "--input", D("piano/V_train.npy"), "--out", M("piano-nmfd"));
 
         Step("estimating activations of the held-out part with ONNX Runtime");
@@ -99,15 +111,15 @@ static class DemoRun
         }
 
         Step("training the autoencoder (seed 003) on the machine set");
-        run.Run("machine", "pipeline-train", "anomaly", "--data", D("machine"), "--epochs", "8", "--lr", "1e-3", "--final-lr", "1e-4", "--seed", "1",
+        run.Run("machine", "pipeline-train", "anomaly", "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3", "--final-lr", "1e-4", "--seed", "1",
             "--out", M("machine-ae"));
         Step("training the VAE (seed 002) on mel-cepstra of the machine set");
-        run.Run("machine", "pipeline-train", "vae", "--input", D("machine/train_normal"), "--epochs", "10", "--seed", "1", "--out", M("machine-vae"));
+        run.Run("machine", "pipeline-train", "vae", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"));
         Step("fitting Gaussian mixtures by EM: on log-mel frames, and on one feature to show the density");
         run.Run("machine", "pipeline-train", "gmm", "--input", D("machine/train_normal"), "--components", "8", "--covariance", "diag", "--seed", "1",
             "--out", M("machine-gmm"));
         WriteFrameLevels(At(D("machine/train_normal")), At(D("machine/frame_level.npy")));
-        run.Run("machine", "pipeline-train", "gmm", "--input", D("machine/frame_level.npy"), "--components", "3", "--covariance", "full", "--seed", "1",
+        run.Run("machine", "pipeline-train", "gmm", "--input", D("machine/frame_level.npy"), "--components", "3", "--covariance", "full", "--tol", "1e-7", "--seed", "1",
             "--out", M("level-gmm"));
 
         Step("scoring the test clips with each exported model in ONNX Runtime");
@@ -127,7 +139,7 @@ static class DemoRun
         }
 
         Step("writing the report");
-        var results = new Results(notes, rolls, separation, anomaly, run.Commands, clock.Elapsed);
+        var results = new Results(size, notes, rolls, separation, anomaly, run.Commands, clock.Elapsed);
         DemoReport.Write(root, results);
         var best = notes.MaxBy(n => n.Item2.F);
         var bestAnomaly = anomaly.MaxBy(a => a.Metrics().Auc)!;

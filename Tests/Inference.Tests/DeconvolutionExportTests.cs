@@ -63,6 +63,12 @@ public class DeconvolutionExportTests
             Assert.True(TestData.MaxRelativeError(estimate.Activations.Data, expected.ToArray()) < 1e-4);
             Assert.True(TestData.MaxRelativeError(reconstructor.Reconstruct(estimate.Activations).Data, reconstruction.ToArray()) < 1e-4);
             Assert.Throws<Pipeline.Shared.Errors.InvalidInputException>(() => estimator.Estimate(new NdArray([3, 4], new float[12])));
+            // one spectrogram without its batch axis: the same numbers, without the batch axis
+            var single = estimator.Estimate(new NdArray([.. v.Shape.Skip(1)], v.ToArray()), 25);
+            Assert.Equal(estimate.Activations.Shape[1..], single.Activations.Shape);
+            Assert.Equal(v.Shape.Skip(1), single.Reconstruction.Shape);
+            Assert.Equal(estimate.Activations.Data, single.Activations.Data);
+            Assert.Equal(estimate.Reconstruction.Data, reconstructor.Reconstruct(single.Activations).Data);
             var negative = ToNd(v);
             negative.Data[5] = -1;
             Assert.Throws<Pipeline.Shared.Errors.InvalidInputException>(() => estimator.Estimate(negative));

@@ -143,8 +143,9 @@ public sealed class HtmlReport(string title)
         """;
 
     // counts decoded images after load; a headless browser reads the result from the body's attributes
+    // (written without '<' and '&', so the page stays well-formed XML)
     const string Script = """
-        window.addEventListener('load',function(){var all=document.images,ok=0;for(var i=0;i<all.length;i++){if(all[i].complete&&all[i].naturalWidth>0)ok++;}
+        window.addEventListener('load',function(){var all=document.images,ok=0;for(var i=0;i!==all.length;i++){if(all[i].complete){if(all[i].naturalWidth>0)ok++;}}
         document.body.setAttribute('data-images-loaded',ok);document.body.setAttribute('data-images-total',all.length);});
         """;
 }

@@ -46,12 +46,15 @@ public sealed class PianoSynth
         var low = Pitches.Where(p => VoiceOf(p) == 0).ToArray();
         var high = Pitches.Where(p => VoiceOf(p) == 1).ToArray();
         double[] lengths = [0.25, 0.5, 0.5, 0.75, 1.0];
+        // each voice opens with all its pitches in a seeded order, so every part holds every pitch
         // low voice: steady notes, a dyad one time in three
-        for (var t = 0.1; t < seconds - 0.3;)
+        var lowOpening = g.Permutation(low.Length);
+        var count = 0;
+        for (var t = 0.1; t < seconds - 0.3; count++)
         {
             var length = lengths[g.NextInt(lengths.Length)];
             var end = Math.Min(t + length * 0.9, seconds - 0.05);
-            var first = g.NextInt(low.Length);
+            var first = count < low.Length ? lowOpening[count] : g.NextInt(low.Length);
             notes.Add(new PianoNote(t, end, low[first], 0.5 + 0.4 * g.NextDouble(), 0));
             if (g.NextDouble() < 1 / 3.0)
             {
@@ -60,13 +63,17 @@ public sealed class PianoSynth
             }
             t += length;
         }
-        // melody: shorter notes with rests, stepping mostly to a neighbouring pitch
-        var index = g.NextInt(high.Length);
+        // melody: shorter notes with rests, stepping to a neighbouring pitch or leaping anywhere
+        var highOpening = g.Permutation(high.Length);
+        var index = 0;
+        count = 0;
         for (var t = 0.1 + 0.25 * g.NextInt(2); t < seconds - 0.3;)
         {
             var length = lengths[g.NextInt(lengths.Length - 1)];
-            if (g.NextDouble() < 0.15) { t += length; continue; }
-            index = Math.Clamp(index + g.NextInt(3) - 1, 0, high.Length - 1);
+            if (count >= high.Length && g.NextDouble() < 0.15) { t += length; continue; }
+            index = count < high.Length ? highOpening[count]
+                : g.NextDouble() < 0.6 ? Math.Clamp(index + 2 * g.NextInt(2) - 1, 0, high.Length - 1) : g.NextInt(high.Length);
+            count++;
             notes.Add(new PianoNote(t, Math.Min(t + length * 0.85, seconds - 0.05), high[index], 0.4 + 0.5 * g.NextDouble(), 1));
             t += length;
         }

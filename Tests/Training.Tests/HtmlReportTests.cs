@@ -1,0 +1,58 @@
+using System.Text;
+using System.Xml.Linq;
+using Pipeline.Training.Plots;
+using Pipeline.Training.Reports;
+using Pipeline.Tests;
+
+namespace Pipeline.Training.Tests;
+
+public class HtmlReportTests
+{
+    static XDocument Parse(string html)
+    {
+        Assert.StartsWith("<!DOCTYPE html>", html);
+        return XDocument.Parse(html["<!DOCTYPE html>".Length..]);
+    }
+
+    [Fact]
+    public void Report_IsWellFormed_WithEmbeddedPicturesThatDecodeToWhatWasGiven()
+    {
+        var png = new PngImage(4, 3);
+        png.FillRectangle(1, 1, 2, 2, (10, 20, 30));
+        var svg = new SvgChart("a <chart> & more", "x", "y").Line("line", [(0, 0), (1, 1)]).Render();
+        var html = new HtmlReport("Title with <angle> & ampersand")
+            .Section("one", "First & foremost", "Text with <b>markup</b> that stays text.")
+            .Png("a picture", png.Encode())
+            .Svg("a chart", svg)
+            .Table(["name", "value"], [["a<b", "1"], ["c&d", "2"]], "a table")
+            .Section("two", "Second")
+            .Code("pipeline-train nmf --input 'V.npy' > log", "commands")
+            .Render();
+        var page = Parse(html);
+        Assert.Equal("Title with <angle> & ampersand", page.Descendants("title").Single().Value);
+        Assert.Equal(["#one", "#two"], page.Descendants("nav").Descendants("a").Select(a => a.Attribute("href")!.Value));
+        Assert.Equal("Text with <b>markup</b> that stays text.", page.Descendants("p").First().Value);
+        Assert.Empty(page.Descendants("b"));
+        var images = page.Descendants("img").ToList();
+        Assert.Equal(2, images.Count);
+        var decoded = DecodedPng.Decode(Convert.FromBase64String(images[0].Attribute("src")!.Value["data:image/png;base64,".Length..]));
+        Assert.Equal((4, 3), (decoded.Width, decoded.Height));
+        Assert.Equal(((byte)10, (byte)20, (byte)30), decoded[1, 1]);
+        Assert.Equal(((byte)255, (byte)255, (byte)255), decoded[0, 0]);
+        Assert.Equal(svg, Encoding.UTF8.GetString(Convert.FromBase64String(images[1].Attribute("src")!.Value["data:image/svg+xml;base64,".Length..])));
+        Assert.Equal(["a<b", "1", "c&d", "2"], page.Descendants("td").Select(td => td.Value));
+        Assert.Equal("pipeline-train nmf --input 'V.npy' > log", page.Descendants("pre").Single().Value);
+        Assert.Equal("commands", page.Descendants("summary").Single().Value);
+        // figures in a row share one grid; a table ends it
+        Assert.Single(page.Descendants("div"), d => d.Attribute("class")?.Value == "grid");
+    }
+
+    [Fact]
+    public void Save_WritesThePageAtomically()
+    {
+        var path = Path.Combine(TestData.TempDirectory(), "report.html");
+        new HtmlReport("t").Section("s", "S").Save(path);
+        Assert.Equal(new HtmlReport("t").Section("s", "S").Render(), File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!));
+    }
+}
