@@ -74,9 +74,9 @@ static class DemoRun
             "--test-normal", I(size.TestNormalClips), "--anomalies", "1", "--seconds", I(size.ClipSeconds), "--quiet");
 
         Step("decomposing the piece: NMF (β = 1) and NMFD, exported to ONNX");
-        run.Run("piano", "pipeline-train", "decompose", "--model", "nmf", "--beta", "1", "--rank", "8", "--iterations", I(size.NmfIterations), "--seed", "1",
+        run.Run("piano", "pipeline-train", "decompose", "--model", "nmf", "--beta", "1", "--rank", "8", "--max-iter", I(size.NmfIterations), "--seed", "1",
             "--input", D("piano/V_train.npy"), "--out", M("piano-nmf"));
-        run.Run("piano", "pipeline-train", "decompose", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--iterations", I(size.NmfdIterations), "--seed", "1",
+        run.Run("piano", "pipeline-train", "decompose", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--max-iter", I(size.NmfdIterations), "--seed", "1",
             "--input", D("piano/V_train.npy"), "--out", M("piano-nmfd"));
 
         Step("estimating activations of the held-out part with ONNX Runtime");

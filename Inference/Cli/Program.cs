@@ -8,9 +8,7 @@ using Pipeline.Shared.Files;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Manifest;
 
-var verbose = new Option<bool>("--verbose") { Description = "Print stack traces of errors", Recursive = true };
-var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only errors", Recursive = true };
-var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", Recursive = true, DefaultValueFactory = _ => 0 };
+var cli = new CommonOptions();
 var provider = new Option<ExecutionProvider>("--provider") { Description = "Execution provider: Cpu, or Cuda when this ONNX Runtime has it", Recursive = true, DefaultValueFactory = _ => ExecutionProvider.Cpu };
 
 var model = new Option<string>("--model", "-m") { Description = "Model folder written by pipeline-train", Required = true };
@@ -19,8 +17,8 @@ var output = new Option<string>("--out", "-o") { Description = "Output .npy file
 var iterations = new Option<int?>("--iterations") { Description = "Multiplicative updates to run (default: the manifest's)" };
 var reconstructionOut = new Option<string?>("--reconstruction-out") { Description = "Also write W·H (features × frames) as .npy" };
 
-SessionOptions Options(ParseResult p) => new() { IntraOpThreads = p.GetValue(threads), Provider = p.GetValue(provider) };
-TextWriter Log(ParseResult p) => p.GetValue(quiet) ? TextWriter.Null : Console.Error;
+SessionOptions Options(ParseResult p) => new() { IntraOpThreads = p.GetValue(cli.Threads), Provider = p.GetValue(provider) };
+TextWriter Log(ParseResult p) => cli.Log(p);
 
 var activations = new Command("activations", "Estimate activations H of V against a model's fixed templates.\n\nExample:\n  pipeline-infer activations --model artifacts/models/nmf-demo --input V2.npy --out H2.npy")
 {
@@ -34,6 +32,7 @@ activations.SetAction(p =>
     NpyFile.Write(p.GetValue(output)!, result.Activations);
     if (p.GetValue(reconstructionOut) is { } r) NpyFile.Write(r, result.Reconstruction);
     Log(p).WriteLine($"H {result.Activations.ShapeText} written to {p.GetValue(output)}");
+    cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Activations.Shape, ["reconstruction"] = p.GetValue(reconstructionOut) });
     return CommandLineHost.Success;
 });
 
@@ -48,10 +47,11 @@ reconstruct.SetAction(p =>
     var result = reconstructor.Reconstruct(h);
     NpyFile.Write(p.GetValue(output)!, result);
     Log(p).WriteLine($"reconstruction {result.ShapeText} written to {p.GetValue(output)}");
+    cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Shape });
     return CommandLineHost.Success;
 });
 
-var score = ScoreCommand.Create(Options, Log);
+var score = ScoreCommand.Create(Options, cli);
 
 var separateInput = new Option<string>("--input", "-i") { Description = "The mixture (audio file)", Required = true };
 var separateOut = new Option<string>("--out", "-o") { Description = "Directory for one WAV per source", Required = true };
@@ -70,6 +70,7 @@ separate.SetAction(p =>
         foreach (var source in results) AudioFile.Write(Path.Combine(folder, source.Name + ".wav"), source.Audio, AudioEncoding.Float32);
     });
     foreach (var source in results) Log(p).WriteLine($"{source.Name}: {Path.Combine(dir, source.Name + ".wav")}");
+    cli.Summary(p, new Dictionary<string, object?> { ["sources"] = results.ToDictionary(s => s.Name, s => Path.Combine(dir, s.Name + ".wav")) });
     return CommandLineHost.Success;
 });
 
@@ -83,11 +84,23 @@ info.SetAction(p =>
     return CommandLineHost.Success;
 });
 
-var root = new RootCommand("pipeline-infer: run exported Pipeline models with ONNX Runtime.")
+var root = new RootCommand("""
+    pipeline-infer: run exported Pipeline models with ONNX Runtime; no training code.
+
+    Examples:
+      pipeline-infer score --model artifacts/models/ae recordings/
+      pipeline-infer activations --model artifacts/models/nmf --input V.npy --out H.npy
+      pipeline-infer info --model artifacts/models/ae
+      pipeline-infer <command> --help
+    """)
 {
-    activations, reconstruct, score, separate, info, verbose, quiet, threads, provider,
+    activations, reconstruct, score, separate, info, provider,
 };
+foreach (var option in cli.All) root.Options.Add(option);
 OrtEnvironment.Configure(OrtLogLevel.Error);
 var parsed = root.Parse(args);
-return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
-    Console.Error, parsed.GetValue(verbose));
+return CommandLineHost.Run(() =>
+{
+    Pipeline.Shared.Threading.ComputeThreads.Max = parsed.GetValue(cli.Threads);
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+}, Console.Error, parsed.GetValue(cli.Verbose));

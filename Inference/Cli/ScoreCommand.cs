@@ -10,20 +10,20 @@ using Pipeline.Shared.Errors;
 /// <summary><c>pipeline-infer score</c>: anomaly scores of files and folders.</summary>
 static class ScoreCommand
 {
-    public static Command Create(Func<ParseResult, SessionOptions> options, Func<ParseResult, TextWriter> log)
+    public static Command Create(Func<ParseResult, SessionOptions> options, CommonOptions cli)
     {
         var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Audio files, directories (recursive) or globs", Arity = ArgumentArity.OneOrMore };
-        var json = new Option<bool>("--json") { Description = "One JSON object per line instead of a table" };
         var frames = new Option<bool>("--frames") { Description = "With --json, include the per-frame error curve" };
         var command = new Command("score", """
             Score recordings with an anomaly model: one line per file with its score, the decision and notes.
             Finding anomalies is not an error: the exit code is 0 unless a file or the model could not be used.
+            With --json, one JSON object per file (file, score, anomaly, threshold, notes; --frames adds the frame errors).
 
             Examples:
               pipeline-infer score --model artifacts/models/ae data/test/clip.wav
               pipeline-infer score --model artifacts/models/ae data/test --json > scores.jsonl
-            """) { model, inputs, json, frames };
+            """) { model, inputs, frames };
         command.SetAction(parse =>
         {
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, options(parse));
@@ -36,12 +36,12 @@ static class ScoreCommand
             }
             // files run in parallel; lines come out in input order
             var results = new (AnomalyResult? Result, string? Problem)[files.Count];
-            Parallel.For(0, files.Count, i =>
+            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Pipeline.Shared.Threading.ComputeThreads.Options.MaxDegreeOfParallelism, CancellationToken = CommandLineHost.Cancellation }, i =>
             {
                 try { results[i] = (scorer.ScoreFile(files[i]), null); }
                 catch (PipelineException e) { results[i] = (null, e.Message); }
             });
-            var asJson = parse.GetValue(json);
+            var asJson = parse.GetValue(cli.Json); // one JSON object per file instead of the table
             var output = Console.Out;
             if (!asJson) output.WriteLine($"{"file",-48} {"score",12} {"decision",9}  notes (threshold {scorer.Scoring.Threshold.ToString("G5", CultureInfo.InvariantCulture)})");
             for (var i = 0; i < files.Count; i++)
@@ -66,7 +66,7 @@ static class ScoreCommand
                 if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["error"] = problem }));
                 Console.Error.WriteLine($"error: {problem}");
             }
-            log(parse).WriteLine($"{results.Count(r => r.Result is not null)} scored, {results.Count(r => r.Result?.IsAnomaly == true)} anomalous, {failures.Count} failed");
+            cli.Log(parse).WriteLine($"{results.Count(r => r.Result is not null)} scored, {results.Count(r => r.Result?.IsAnomaly == true)} anomalous, {failures.Count} failed");
             return failures.Count == 0 ? CommandLineHost.Success : CommandLineHost.UserError;
         });
         return command;

@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 
@@ -76,7 +77,7 @@ public sealed class FeatureExtractor
         var first = Config.DropC0 ? 1 : 0;
         var dims = Config.CepstrumOrder + 1 - first;
         var result = new float[frames * dims];
-        Parallel.For(0, frames, () => new float[n], (t, _, frame) =>
+        Parallel.For(0, frames, ComputeThreads.Options, () => new float[n], (t, _, frame) =>
         {
             System.Numerics.Tensors.TensorPrimitives.Multiply(padded.AsSpan(t * Config.HopLength, n), cepstrumWindow, frame);
             var c = cepstrum!.Analyze(frame);

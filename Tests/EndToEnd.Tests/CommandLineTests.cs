@@ -261,7 +261,7 @@ public class CommandLineTests
         NpyFile.Write(Path.Combine(dir, "V.npy"), v);
         var output = Path.Combine(dir, model);
         var run = Run("pipeline-train", "decompose", "--model", model, "--trainer", trainer, "--input", Path.Combine(dir, "V.npy"), "--rank", "3",
-            "--window", "4", "--kernel", "2x4", "--iterations", "30", "--export-iterations", "10", "--sparseness-h", "0.6", "--out", output);
+            "--window", "4", "--kernel", "2x4", "--max-iter", "30", "--iterations", "10", "--sparseness-h", "0.6", "--out", output);
         Assert.True(run.Code == 0, run.Err);
         Assert.Equal([24, 40], NpyFile.Read(Path.Combine(output, "WH.npy")).Shape);
         foreach (var picture in new[] { "V.png", "W.png", "H.png", "WH.png" })
@@ -283,7 +283,7 @@ public class CommandLineTests
         {
             var output = Path.Combine(dir, model);
             var run = Run("pipeline-train", "decompose", "--model", model, "--kernel", "2x3x4", "--input", Path.Combine(dir, "V3.npy"), "--rank", "2",
-                "--iterations", "10", "--export-iterations", "5", "--out", output);
+                "--max-iter", "10", "--iterations", "5", "--out", output);
             Assert.True(run.Code == 0, run.Err);
             Assert.Equal(model, ModelFolder.Read(output).Kind);
             Assert.Equal([5, 42], NpyFile.Read(Path.Combine(output, "WH.npy")).Shape);

@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Tensors;
@@ -187,7 +188,7 @@ public sealed class MachineSynth
         }
         var done = 0;
         Shared.Files.AtomicFile.WriteDirectory(directory, folder =>
-            Parallel.ForEach(jobs, job =>
+            Parallel.ForEach(jobs, ComputeThreads.Options, job =>
             {
                 AudioFile.Write(Path.Combine(folder, job.Path), Render(job.Spec));
                 progress?.Report((Interlocked.Increment(ref done), jobs.Count));

@@ -13,7 +13,7 @@ using Pipeline.Shared.Errors;
 /// <summary><c>pipeline-train synth machine</c> and <c>pipeline-train anomaly</c>.</summary>
 static class AnomalyCommands
 {
-    public static Command Synth(Option<bool> quiet)
+    public static Command Synth(CommonOptions cli)
     {
         var output = new Option<string>("--out", "-o") { Description = "Directory to write (train_normal/, test_normal/, test_anomaly/)", Required = true };
         var seed = new Option<long>("--seed") { Description = "Seed: the same seed writes the same files", DefaultValueFactory = _ => 1 };
@@ -32,21 +32,22 @@ static class AnomalyCommands
             """) { output, seed, machines, train, testNormal, anomalies, seconds };
         machine.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var synth = new MachineSynth(parse.GetValue(seed), seconds: parse.GetValue(seconds));
             var clock = Stopwatch.StartNew();
             var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + 15 * parse.GetValue(anomalies));
-            using var bar = new ConsoleProgressBar(log, total, "synth");
+            using var bar = new ProgressBar(log, total, "synth");
             var count = synth.WriteDataSet(parse.GetValue(output)!, parse.GetValue(machines), parse.GetValue(train), parse.GetValue(testNormal),
                 parse.GetValue(anomalies), new Progress<(int Done, int Total)>(p => bar.Update(p.Done, "")));
             bar.Dispose();
             log.WriteLine($"wrote {count} clips to {parse.GetValue(output)} in {clock.Elapsed.TotalSeconds:F1} s");
+            cli.Summary(parse, new Dictionary<string, object?> { ["output"] = parse.GetValue(output), ["clips"] = count, ["seconds"] = clock.Elapsed.TotalSeconds });
             return CommandLineHost.Success;
         });
-        return new Command("synth", "Write synthetic data sets.") { machine, Piano(quiet) };
+        return new Command("synth", "Write synthetic data sets.") { machine, Piano(cli) };
     }
 
-    static Command Piano(Option<bool> quiet)
+    static Command Piano(CommonOptions cli)
     {
         var output = new Option<string>("--out", "-o") { Description = "Directory to write (train.wav, test.wav, voices, V_*.npy, roll_*.npy, notes.csv)", Required = true };
         var seed = new Option<long>("--seed") { Description = "Seed: the same seed writes the same files", DefaultValueFactory = _ => 1 };
@@ -64,18 +65,19 @@ static class AnomalyCommands
             """) { output, seed, train, test, nFft, hop };
         piano.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var (trainSeconds, testSeconds) = (parse.GetValue(train), parse.GetValue(test));
             if (!(trainSeconds >= 1) || !(testSeconds >= 1)) throw new InvalidOptionException($"--train-seconds and --test-seconds must be ≥ 1, got {trainSeconds} and {testSeconds}");
             var synth = new PianoSynth(parse.GetValue(seed));
             synth.WriteDataSet(parse.GetValue(output)!, trainSeconds, testSeconds, parse.GetValue(nFft), parse.GetValue(hop));
             log.WriteLine($"wrote a {trainSeconds + testSeconds:F0} s piece over {synth.Pitches.Count} pitches to {parse.GetValue(output)}");
+            cli.Summary(parse, new Dictionary<string, object?> { ["output"] = parse.GetValue(output), ["pitches"] = synth.Pitches, ["sample_rate"] = synth.SampleRate });
             return CommandLineHost.Success;
         });
         return piano;
     }
 
-    public static Command Train(Option<bool> quiet)
+    public static Command Train(CommonOptions cli)
     {
         var defaults = new AnomalyTrainingOptions();
         var data = new Option<string>("--data", "-d") { Description = "Data set: ToyADMOS layout (train_normal/, test_normal/, test_anomaly/) or DCASE (train/, test/)", Required = true };
@@ -103,9 +105,10 @@ static class AnomalyCommands
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
             """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, nMels, context, hidden };
-        command.SetAction((parse, cancellation) =>
+        command.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var cancellation = CommandLineHost.Cancellation;
+            var log = cli.Log(parse);
             var outDir = parse.GetValue(output)!;
             var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
@@ -124,10 +127,13 @@ static class AnomalyCommands
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
             log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous)");
             var clock = Stopwatch.StartNew();
-            ConsoleProgressBar? bar = null;
-            var result = AnomalyTraining.Train(set, options,
-                new Progress<FeatureLoadProgress>(p => { bar ??= new ConsoleProgressBar(log, p.Total, "features"); bar.Update(p.Done, Path.GetFileName(p.File)); if (p.Done == p.Total) { bar.Dispose(); bar = null; } }),
-                new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ConsoleProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", logWhenRedirected: false); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
+            ProgressBar? bar = null;
+            AnomalyTrainingResult result;
+            try
+            {
+            result = AnomalyTraining.Train(set, options,
+                new Progress<FeatureLoadProgress>(p => { bar ??= new ProgressBar(log, p.Total, "features"); bar.Update(p.Done, Path.GetFileName(p.File)); if (p.Done == p.Total) { bar.Dispose(); bar = null; } }),
+                new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", logWhenRedirected: false); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
                 new SynchronousProgress<EpochReport>(e =>
                 {
                     bar?.Dispose();
@@ -135,6 +141,13 @@ static class AnomalyCommands
                     log.WriteLine($"epoch {e.Epoch}/{e.Epochs}  loss {e.TrainLoss:F5}  validation {e.ValidationLoss:F5}  lr {e.LearningRate:G3}  elapsed {e.Elapsed:hh\\:mm\\:ss}  ETA {e.Remaining:hh\\:mm\\:ss}");
                 }),
                 cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                bar?.Dispose();
+                if (File.Exists(checkpoint)) log.WriteLine($"the last finished epoch is kept in {checkpoint}; continue with --resume");
+                throw;
+            }
             bar?.Dispose();
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, result.History.TrainLoss[^1],
@@ -147,7 +160,13 @@ static class AnomalyCommands
                 log.WriteLine($"  {g.Group,-22} AUC {g.Scores.Auc:F3}  pAUC {g.Scores.PartialAuc:F3}  F1 {g.Scores.F1:F3}  ({g.Scores.Normals} normal, {g.Scores.Anomalies} anomalous)");
             log.WriteLine($"wrote {outDir} (plots and per-clip scores in {reportDir})");
             if (File.Exists(checkpoint)) File.Delete(checkpoint);
-            return Task.FromResult(CommandLineHost.Success);
+            cli.Summary(parse, new Dictionary<string, object?>
+            {
+                ["model"] = outDir, ["epochs"] = options.Epochs, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
+                ["threshold"] = result.Scoring.Threshold,
+                ["metrics"] = result.Metrics.ToDictionary(g => g.Group, g => new { auc = g.Scores.Auc, pauc = g.Scores.PartialAuc, f1 = g.Scores.F1, normals = g.Scores.Normals, anomalies = g.Scores.Anomalies }),
+            });
+            return CommandLineHost.Success;
         });
         return command;
     }

@@ -11,7 +11,7 @@ using Pipeline.Training.Tensors;
 /// <summary><c>pipeline-train decompose</c>: any decomposition model on audio or a matrix, with seed 000's pictures.</summary>
 static class DecomposeCommand
 {
-    public static Command Create(Option<bool> quiet)
+    public static Command Create(CommonOptions cli)
     {
         var model = new Option<string>("--model", "-m") { Description = "nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3", DefaultValueFactory = _ => "nmf" };
         var input = new Option<string>("--input", "-i") { Description = "An audio file (its magnitude STFT) or a non-negative .npy: a matrix (features × frames), or a 3-d array for nmf3d / siplca3", Required = true };
@@ -27,8 +27,8 @@ static class DecomposeCommand
         var sparsenessW = new Option<double?>("--sparseness-w") { Description = "sparse: Hoyer sparseness of each template, in (0, 1)" };
         var sparsenessH = new Option<double?>("--sparseness-h") { Description = "sparse: Hoyer sparseness of each activation, in (0, 1)" };
         var normalize = new Option<string>("--normalize") { Description = "none, w or h: rescale each component of that factor to unit L2 norm after every iteration", DefaultValueFactory = _ => "none" };
-        var iterations = new Option<int>("--iterations") { Description = "Training iterations", DefaultValueFactory = _ => 200 };
-        var exportIterations = new Option<int>("--export-iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 100 };
+        var iterations = new Option<int>("--max-iter") { Description = "Training iterations", DefaultValueFactory = _ => 200 };
+        var exportIterations = new Option<int>("--iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 100 };
         var sampleRate = new Option<int>("--sample-rate") { Description = "Audio: analysis rate", DefaultValueFactory = _ => 22050 };
         var nFft = new Option<int>("--n-fft") { Description = "Audio: FFT size", DefaultValueFactory = _ => 2048 };
         var hop = new Option<int>("--hop-length") { Description = "Audio: samples between frames", DefaultValueFactory = _ => 512 };
@@ -40,14 +40,14 @@ static class DecomposeCommand
             dB (−60 dB floor).
 
             Examples:
-              pipeline-train decompose --model nmf --trainer logadam --input song.wav --duration 30 --rank 20 --out artifacts/models/song
+              pipeline-train decompose --model nmf --trainer logadam --input song.wav --duration 30 --rank 20 --max-iter 500 --out artifacts/models/song
               pipeline-train decompose --model nmfd --input song.wav --rank 8 --window 16 --beta 1 --out artifacts/models/song-nmfd
               pipeline-train decompose --model nmf2d --trainer sparse --sparseness-h 0.8 --kernel 3x8 --input song.wav --out artifacts/models/song-2d
               pipeline-train decompose --model siplca3 --kernel 2x3x4 --input volume.npy --out artifacts/models/volume
             """) { model, input, output, rank, window, kernel, beta, trainer, l1, l2, orthogonal, sparsenessW, sparsenessH, normalize, iterations, exportIterations, sampleRate, nFft, hop, seconds, seed };
         command.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var source = parse.GetValue(input)!;
             NdArray v;
             if (source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) v = NpyFile.Read(source);
@@ -81,6 +81,8 @@ static class DecomposeCommand
             if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
             var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
             var history = new List<double>();
+            using var bar = new ProgressBar(log, steps, kind);
+            void Record(double loss) { history.Add(loss); bar.Update(history.Count, $"loss {loss:G5}"); }
             NdArray w, h, wh;
             var name = Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var g = new Generator(parse.GetValue(seed));
@@ -90,7 +92,7 @@ static class DecomposeCommand
                 case "nmf" when trainerName == "logadam":
                 {
                     var result = LogAdam.Fit(v, new LogAdamOptions { Rank = k, Steps = steps, Seed = parse.GetValue(seed), Loss = b == 2 ? LogAdamLoss.SquaredError : LogAdamLoss.IDivergence },
-                        new SynchronousProgress<(int, double)>(p => history.Add(p.Item2)));
+                        new SynchronousProgress<(int, double)>(p => Record(p.Item2)));
                     (w, h) = (result.W, result.H);
                     var nmf = Nmf.FromTemplates(w);
                     NmfExport.Export(nmf, outDir, name, b, parse.GetValue(exportIterations));
@@ -105,7 +107,7 @@ static class DecomposeCommand
                     {
                         Beta = b, MaxIterations = steps, Tolerance = 0, LossEvery = 1, Normalize = normalization,
                         Alpha = penaltyL1 + penaltyL2, L1Ratio = penaltyL1 + penaltyL2 > 0 ? penaltyL1 / (penaltyL1 + penaltyL2) : 0,
-                    }, new SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) history.Add(p.Loss); }));
+                    }, new SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) Record(p.Loss); }));
                     NmfExport.Export(nmf, outDir, name, b, parse.GetValue(exportIterations));
                     (w, h) = (nmf.W!, nmf.H!);
                     wh = Multiply(w, h);
@@ -126,14 +128,14 @@ static class DecomposeCommand
                     {
                         var (sw, sh) = (parse.GetValue(sparsenessW), parse.GetValue(sparsenessH));
                         if (sw is null && sh is null) throw new InvalidOptionException("--trainer sparse needs --sparseness-w and/or --sparseness-h");
-                        component.SparseFit(target, b, steps, sw, sh, new SynchronousProgress<(int, double)>(p => history.Add(p.Item2)));
+                        component.SparseFit(target, b, steps, sw, sh, new SynchronousProgress<(int, double)>(p => Record(p.Item2)));
                     }
                     else
                     {
                         var mu = new BetaMu(component.Parameters(), b, parse.GetValue(l1), parse.GetValue(l2), parse.GetValue(orthogonal));
                         for (var i = 0; i < steps; i++)
                         {
-                            history.Add(mu.Step(target, component.Forward));
+                            Record(mu.Step(target, component.Forward));
                             component.NormalizeComponents(normalization);
                         }
                     }
@@ -154,8 +156,7 @@ static class DecomposeCommand
                         _ => new Siplca3([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g),
                     };
                     var target = kind == "plca" ? data.T() : data.Reshape([.. component.Forward(data).Shape]);
-                    var result = component.Fit(target, tolerance: 0, maxIterations: steps);
-                    history.AddRange(result.LogLikelihood.Select(x => -x));
+                    var result = component.Fit(target, tolerance: 0, maxIterations: steps, progress: new SynchronousProgress<(int, double)>(p => Record(-p.Item2)));
                     var reconstruction = component.Reconstruction(result.Mass);
                     wh = (kind == "plca" ? reconstruction.T() : reconstruction.Reshape(f, t)).ToNdArray();
                     w = Flatten(component.W);
@@ -166,6 +167,7 @@ static class DecomposeCommand
                 default:
                     throw new InvalidOptionException($"--model must be nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3, not '{kind}'");
             }
+            bar.Dispose();
             Directory.CreateDirectory(outDir);
             NpyFile.Write(Path.Combine(outDir, "W.npy"), w);
             NpyFile.Write(Path.Combine(outDir, "H.npy"), h);
@@ -178,6 +180,11 @@ static class DecomposeCommand
             new SvgChart("Loss per iteration", "iteration", kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})")
                 .Line(kind, history.Select((l, i) => ((double)i + 1, l)).ToList()).Save(Path.Combine(pictures, "loss.svg"));
             log.WriteLine($"{kind}: V {v.ShapeText}, rank {k}, loss {history.FirstOrDefault():G5} → {history.LastOrDefault():G5}; wrote {outDir}");
+            cli.Summary(parse, new Dictionary<string, object?>
+            {
+                ["model"] = outDir, ["kind"] = kind, ["trainer"] = trainerName, ["rank"] = k, ["v_shape"] = v.Shape, ["w_shape"] = w.Shape, ["h_shape"] = h.Shape,
+                ["initial_loss"] = history.FirstOrDefault(), ["final_loss"] = history.LastOrDefault(), ["iterations"] = history.Count,
+            });
             return CommandLineHost.Success;
         });
         return command;

@@ -8,7 +8,7 @@ using Pipeline.Shared.Files;
 /// <summary><c>pipeline-train features</c>: the front end's output as .npy files, to inspect or compare with Python tools.</summary>
 static class FeaturesCommand
 {
-    public static Command Create(Option<bool> quiet)
+    public static Command Create(CommonOptions cli)
     {
         var input = new Option<string>("--input", "-i") { Description = "An audio file, a directory (searched recursively) or a glob such as 'data/normal_*.wav'", Required = true };
         var preset = new Option<string>("--preset", "-p") { Description = $"Front-end recipe: {string.Join(", ", FrontEndConfig.PresetNames)}", DefaultValueFactory = _ => "dcase-logmel" };
@@ -39,7 +39,7 @@ static class FeaturesCommand
         };
         command.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var config = FrontEndConfig.Preset(parse.GetValue(preset)!);
             config = config with
             {
@@ -69,10 +69,11 @@ static class FeaturesCommand
                 var result = loader.LoadFile(files[0]);
                 NpyFile.Write(target, result);
                 log.WriteLine($"wrote {target}: {result.ShapeText} in {clock.Elapsed.TotalSeconds:F2} s");
+                cli.Summary(parse, new Dictionary<string, object?> { ["output"] = target, ["files"] = 1, ["frames"] = result.Rows, ["dimensions"] = config.Dimensions });
                 return CommandLineHost.Success;
             }
             var root = Directory.Exists(source) ? source : Path.GetDirectoryName(source) ?? ".";
-            using var bar = new ConsoleProgressBar(log, files.Count, "features");
+            using var bar = new ProgressBar(log, files.Count, "features");
             var results = loader.Load(files, new Progress(bar));
             AtomicFile.WriteDirectory(target, folder =>
             {
@@ -86,56 +87,14 @@ static class FeaturesCommand
             });
             bar.Dispose();
             log.WriteLine($"wrote {results.Count} feature files ({results.Sum(r => (long)r.Features.Rows)} frames) to {target} in {clock.Elapsed.TotalSeconds:F2} s");
+            cli.Summary(parse, new Dictionary<string, object?> { ["output"] = target, ["files"] = results.Count, ["frames"] = results.Sum(r => (long)r.Features.Rows), ["dimensions"] = config.Dimensions });
             return CommandLineHost.Success;
         });
         return command;
     }
 
-    sealed class Progress(ConsoleProgressBar bar) : IProgress<FeatureLoadProgress>
+    sealed class Progress(ProgressBar bar) : IProgress<FeatureLoadProgress>
     {
         public void Report(FeatureLoadProgress value) => bar.Update(value.Done, Path.GetFileName(value.File) + (value.FromCache ? " (cached)" : ""));
-    }
-}
-
-/// <summary>
-/// A one-line progress bar with rate and ETA on a terminal; plain log lines (about every 10 %) when the output
-/// is redirected, so logs stay readable.
-/// </summary>
-sealed class ConsoleProgressBar(TextWriter output, int total, string label, bool logWhenRedirected = true) : IDisposable
-{
-    readonly Stopwatch clock = Stopwatch.StartNew();
-    readonly bool terminal = ReferenceEquals(output, Console.Error) && !Console.IsErrorRedirected;
-    readonly Lock gate = new();
-    int lastDecile = -1;
-    bool finished;
-
-    public void Update(int done, string detail)
-    {
-        lock (gate)
-        {
-            if (finished) return;
-            var fraction = total == 0 ? 1 : (double)done / total;
-            var eta = done == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (total - done));
-            if (terminal)
-            {
-                var filled = (int)(fraction * 30);
-                output.Write($"\r{label} [{new string('#', filled)}{new string('-', 30 - filled)}] {done}/{total}  ETA {eta:mm\\:ss}  {detail,-40}");
-            }
-            else if (logWhenRedirected && (int)(fraction * 10) > lastDecile)
-            {
-                lastDecile = (int)(fraction * 10);
-                output.WriteLine($"{label}: {done}/{total} ({fraction:P0}), ETA {eta:mm\\:ss}");
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            if (finished) return;
-            finished = true;
-            if (terminal) output.WriteLine();
-        }
     }
 }

@@ -13,7 +13,7 @@ using Pipeline.Training.Plots;
 /// <summary><c>pipeline-train gmm</c>: a Gaussian mixture on a feature matrix or on audio, exported as a scorer.</summary>
 static class MixtureCommand
 {
-    public static Command Create(Option<bool> quiet)
+    public static Command Create(CommonOptions cli)
     {
         var input = new Option<string>("--input", "-i") { Description = "A .npy matrix (N, D) or (N); or audio files, a directory or a glob (log-mel frames)", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
@@ -28,7 +28,6 @@ static class MixtureCommand
         var lr = new Option<double>("--lr") { Description = "Gradient: learning rate", DefaultValueFactory = _ => 0.05 };
         var seed = new Option<long>("--seed") { Description = "Seed of the k-means++ start", DefaultValueFactory = _ => 0 };
         var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
-        var json = new Option<bool>("--json") { Description = "Print a machine-readable summary on standard output" };
         var command = new Command("gmm", """
             Fit a Gaussian mixture by EM or by gradient ascent and export its log-likelihood graph as an anomaly scorer
             (file score: negative mean log-likelihood of the file's log-mel frames).
@@ -36,10 +35,10 @@ static class MixtureCommand
             Examples:
               pipeline-train gmm --input X.npy --components 3 --covariance full --method em --out artifacts/models/gmm
               pipeline-train gmm --input artifacts/data/machine/train_normal --components 16 --covariance diag --out artifacts/models/gmm-machine
-            """) { input, output, components, covariance, method, tol, maxIter, restarts, regCovar, steps, lr, seed, fpr, json };
+            """) { input, output, components, covariance, method, tol, maxIter, restarts, regCovar, steps, lr, seed, fpr };
         command.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var type = parse.GetValue(covariance) switch
             {
                 "diag" => CovarianceType.Diagonal,
@@ -61,7 +60,9 @@ static class MixtureCommand
             }
             var mixture = new GaussianMixture(parse.GetValue(components), type);
             var history = new List<double>();
-            var progress = new SynchronousProgress<GmmProgress>(p => history.Add(p.MeanLogLikelihood));
+            var isEm = parse.GetValue(method) == "em";
+            using var bar = new ProgressBar(log, isEm ? parse.GetValue(maxIter) * parse.GetValue(restarts) : parse.GetValue(steps), $"gmm {parse.GetValue(method)}");
+            var progress = new SynchronousProgress<GmmProgress>(p => { history.Add(p.MeanLogLikelihood); bar.Update(history.Count, $"mean log-likelihood {p.MeanLogLikelihood:F4}"); });
             var oneDimensional = data.Shape.Length == 1 || data.Columns == 1;
             var snapshots = new List<GaussianMixture>();
             Action<GaussianMixture, int>? snapshot = oneDimensional ? (m, step) => { if (snapshots.Count < 200) snapshots.Add(m.Clone()); } : null;
@@ -78,6 +79,7 @@ static class MixtureCommand
                 }, progress, snapshot),
                 var other => throw new InvalidOptionException($"--method must be em or gradient, not '{other}'"),
             };
+            bar.Dispose();
             foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
             // threshold: the training data's own scores (per file for audio, per sample for a matrix) at the target FPR
             var (threshold, rule) = DetectionMetrics.TrainingThreshold(mixture.ScoreSamples(data).Select(v => -v).ToList(), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
@@ -98,14 +100,13 @@ static class MixtureCommand
             var (bic, aic) = (mixture.Bic(data), mixture.Aic(data));
             log.WriteLine($"{parse.GetValue(method)}: {result.Iterations} steps, {(result.Converged ? "converged" : "stopped")}; mean log-likelihood {result.MeanLogLikelihood:F4}, BIC {bic:F1}, AIC {aic:F1}");
             log.WriteLine($"weights {string.Join(" ", mixture.Weights.Select(w => w.ToString("F3")))}; threshold {threshold:G5}; wrote {outDir}");
-            if (parse.GetValue(json))
-                Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            cli.Summary(parse, new Dictionary<string, object?>
                 {
                     ["method"] = parse.GetValue(method)!, ["components"] = mixture.Components, ["dimensions"] = mixture.Dimensions,
                     ["covariance"] = parse.GetValue(covariance)!, ["iterations"] = result.Iterations, ["converged"] = result.Converged,
                     ["mean_log_likelihood"] = result.MeanLogLikelihood, ["bic"] = bic, ["aic"] = aic, ["weights"] = mixture.Weights,
                     ["means"] = mixture.Means, ["threshold"] = threshold, ["warnings"] = result.Warnings, ["model"] = outDir,
-                }));
+                });
             return CommandLineHost.Success;
         });
         return command;

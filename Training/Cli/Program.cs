@@ -5,11 +5,11 @@ using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
+using Pipeline.Shared.Threading;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export;
 
-var verbose = new Option<bool>("--verbose") { Description = "Print stack traces of errors", Recursive = true };
-var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only errors", Recursive = true };
+var cli = new CommonOptions();
 
 var input = new Option<string>("--input", "-i") { Description = "V as a .npy matrix (features × frames), non-negative", Required = true };
 var rank = new Option<int>("--rank", "-k") { Description = "Number of components K", DefaultValueFactory = _ => 20 };
@@ -31,7 +31,7 @@ var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative upd
 };
 nmf.SetAction(parse =>
 {
-    var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+    var log = cli.Log(parse);
     var path = parse.GetValue(input)!;
     var v = NpyFile.Read(path);
     var options = new NmfFitOptions
@@ -44,7 +44,9 @@ nmf.SetAction(parse =>
     var model = new Nmf(parse.GetValue(rank), parse.GetValue(seed));
     log.WriteLine($"fitting NMF: V {v.ShapeText}, rank {model.Rank}, β = {options.Beta}, up to {options.MaxIterations} iterations");
     var clock = Stopwatch.StartNew();
-    var result = model.Fit(v, options, new SynchronousProgress<NmfProgress>(p => log.WriteLine($"  iteration {p.Iteration,5}  loss {p.Loss:G6}")));
+    NmfFitResult result;
+    using (var bar = new ProgressBar(log, options.MaxIterations, "nmf"))
+        result = model.Fit(v, options, new SynchronousProgress<NmfProgress>(p => bar.Update(p.Iteration, $"loss {p.Loss:G6}")));
     log.WriteLine($"{(result.Converged ? "converged" : "stopped")} after {result.Iterations} iterations in {clock.Elapsed.TotalSeconds:F2} s, loss {result.InitialLoss:G6} → {result.FinalLoss:G6}");
 
     var outDir = parse.GetValue(output)!;
@@ -55,21 +57,37 @@ nmf.SetAction(parse =>
     if (parse.GetValue(wOut) is { } w) NpyFile.Write(w, model.W!);
     if (parse.GetValue(hOut) is { } h) NpyFile.Write(h, model.H!);
     log.WriteLine($"wrote {Path.Combine(outDir, ModelFolder.ManifestFileName)}");
+    cli.Summary(parse, new Dictionary<string, object?>
+    {
+        ["model"] = outDir, ["rank"] = model.Rank, ["beta"] = options.Beta, ["iterations"] = result.Iterations, ["converged"] = result.Converged,
+        ["initial_loss"] = result.InitialLoss, ["final_loss"] = result.FinalLoss, ["seconds"] = clock.Elapsed.TotalSeconds,
+    });
     return CommandLineHost.Success;
 });
 
-var features = FeaturesCommand.Create(quiet);
-var synth = AnomalyCommands.Synth(quiet);
-var anomaly = AnomalyCommands.Train(quiet);
-var gmm = MixtureCommand.Create(quiet);
-var vae = VaeCommand.Create(quiet);
-var separation = SeparationCommand.Create(quiet);
-var decompose = DecomposeCommand.Create(quiet);
+var root = new RootCommand("""
+    pipeline-train: fit audio-spectrogram models on the CPU and export them as ONNX graphs with a manifest.
 
-var root = new RootCommand("pipeline-train: fit audio-spectrogram models and export them as ONNX graphs with a manifest.") { nmf, features, synth, anomaly, gmm, vae, separation, decompose, verbose, quiet };
+    Examples:
+      pipeline-train synth machine --out artifacts/data/machine --seed 1
+      pipeline-train anomaly --data artifacts/data/machine --out artifacts/models/ae
+      pipeline-train decompose --model nmfd --input song.wav --rank 8 --out artifacts/models/song
+      pipeline-train <command> --help
+    """)
+{
+    nmf, DecomposeCommand.Create(cli), SeparationCommand.Create(cli), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
+    AnomalyCommands.Train(cli), MixtureCommand.Create(cli), VaeCommand.Create(cli),
+};
+foreach (var option in cli.All) root.Options.Add(option);
 var parsed = root.Parse(args);
-return CommandLineHost.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }),
-    Console.Error, parsed.GetValue(verbose));
+return CommandLineHost.Run(() =>
+{
+    var threads = parsed.GetValue(cli.Threads);
+    ComputeThreads.Max = threads;
+    if (threads > 0) Pipeline.Training.Linalg.Blas.SetThreads(threads);
+    // Ctrl-C is ours (CommandLineHost.Cancellation), so that work stops at a step boundary and writes nothing
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+}, Console.Error, parsed.GetValue(cli.Verbose));
 
 /// <summary>Reports on the calling thread, in order (System.Progress posts to the thread pool).</summary>
 sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

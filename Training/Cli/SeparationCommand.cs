@@ -8,7 +8,7 @@ using Pipeline.Training.Export;
 /// <summary><c>pipeline-train separation</c>: per-source NMF templates from solo recordings, exported as one separation model.</summary>
 static class SeparationCommand
 {
-    public static Command Create(Option<bool> quiet)
+    public static Command Create(CommonOptions cli)
     {
         var sources = new Option<string[]>("--source", "-s") { Description = "NAME=FILE: a solo recording of one source (repeat for each source)", Required = true, AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
@@ -29,7 +29,7 @@ static class SeparationCommand
             """) { sources, output, rank, beta, maxIter, iterations, sampleRate, nFft, hop, seed };
         command.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var stft = FrontEndConfig.Preset("stft") with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
             stft.Validate();
             var clips = new List<(string, AudioClip)>();
@@ -47,6 +47,7 @@ static class SeparationCommand
             NmfExport.Export(model, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta, parse.GetValue(iterations),
                 frontEnd: stft, sources: specs);
             log.WriteLine($"{specs.Count} sources × {parse.GetValue(rank)} templates over {stft.NFft / 2 + 1} bins; wrote {outDir}");
+            cli.Summary(parse, new Dictionary<string, object?> { ["model"] = outDir, ["sources"] = specs.Select(s => s.Name).ToList(), ["rank"] = parse.GetValue(rank) });
             return CommandLineHost.Success;
         });
         return command;

@@ -12,7 +12,7 @@ using Pipeline.Training.Vae;
 /// <summary><c>pipeline-train vae</c>: seed 002's VAE on mel-cepstra (or a feature matrix), exported as a scorer.</summary>
 static class VaeCommand
 {
-    public static Command Create(Option<bool> quiet)
+    public static Command Create(CommonOptions cli)
     {
         var defaults = new VaeTrainingOptions();
         var input = new Option<string>("--input", "-i") { Description = "Audio files, a directory or a glob (mel-cepstra, the vae-mcep preset); or a .npy matrix (N, D)", Required = true };
@@ -27,17 +27,16 @@ static class VaeCommand
         var order = new Option<int>("--order") { Description = "Mel-cepstrum order for audio input (c0 is dropped)", DefaultValueFactory = _ => 39 };
         var coefficient = new Option<int>("--plot-coefficient") { Description = "Coefficient shown over time in the reconstruction plot", DefaultValueFactory = _ => 0 };
         var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
-        var json = new Option<bool>("--json") { Description = "Print a machine-readable summary on standard output" };
         var command = new Command("vae", """
             Train seed 002's variational autoencoder (Gaussian reconstruction NLL + KL, Adam) and export it: an
             encoder/reconstruction/score graph and a decoder graph, normalisation included.
 
             Example:
               pipeline-train vae --input recordings/ --epochs 50 --out artifacts/models/vae
-            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr, json };
+            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr };
         command.SetAction(parse =>
         {
-            var log = parse.GetValue(quiet) ? TextWriter.Null : Console.Error;
+            var log = cli.Log(parse);
             var source = parse.GetValue(input)!;
             FrontEndConfig? frontEnd = null;
             List<NdArray>? files = null;
@@ -58,8 +57,10 @@ static class VaeCommand
                 Hidden = widths, SeedInit = parse.GetValue(seedInit), Seed = parse.GetValue(seed),
             };
             log.WriteLine($"VAE {data.Columns}-{string.Join("-", widths)}-{options.Latent} on {data.Rows} frames");
-            var result = VaeTraining.Train(data, options, new SynchronousProgress<VaeEpoch>(e =>
-                log.WriteLine($"epoch {e.Epoch}/{options.Epochs}  loss {e.Loss:F4} = reconstruction {e.Reconstruction:F4} + KL {e.Kl:F4}")));
+            VaeTrainingResult result;
+            using (var bar = new ProgressBar(log, options.Epochs, "vae"))
+                result = VaeTraining.Train(data, options, new SynchronousProgress<VaeEpoch>(e =>
+                    bar.Update(e.Epoch, $"epoch {e.Epoch}  loss {e.Loss:F4} = reconstruction {e.Reconstruction:F4} + KL {e.Kl:F4}")));
             var model = result.Model;
 
             // per-frame score: the negative ELBO with the mean latent; threshold from the training data's own scores
@@ -71,12 +72,11 @@ static class VaeCommand
             VaeExport.Export(model, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
             WritePlots(Path.Combine(outDir, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
             log.WriteLine($"final loss {last.Loss:F4} (reconstruction {last.Reconstruction:F4}, KL {last.Kl:F4}); threshold {threshold:G5}; wrote {outDir}");
-            if (parse.GetValue(json))
-                Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                {
-                    ["frames"] = data.Rows, ["dimensions"] = data.Columns, ["epochs"] = result.Epochs.Select(e => new { e.Epoch, e.Loss, e.Reconstruction, e.Kl }).ToList(),
-                    ["threshold"] = threshold, ["model"] = outDir,
-                }));
+            cli.Summary(parse, new Dictionary<string, object?>
+            {
+                ["frames"] = data.Rows, ["dimensions"] = data.Columns, ["epochs"] = result.Epochs.Select(e => new { e.Epoch, e.Loss, e.Reconstruction, e.Kl }).ToList(),
+                ["threshold"] = threshold, ["model"] = outDir,
+            });
             return CommandLineHost.Success;
         });
         return command;

@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using System.Numerics.Tensors;
 
 namespace Pipeline.Training.Decomposition;
@@ -51,7 +52,7 @@ public static class BetaDivergence
     {
         var chunks = (length + Chunk - 1) / Chunk;
         var partial = new double[chunks];
-        Parallel.For(0, chunks, c =>
+        Parallel.For(0, chunks, ComputeThreads.Options, c =>
         {
             var start = c * Chunk;
             var count = Math.Min(Chunk, length - start);

@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
@@ -80,7 +81,7 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
             Blas.Gemm(true, false, k, t, f, 1f, _w, k, _v, t, 0f, _gradH, t);                 // N = WᵀV
             Blas.Gemm(true, false, k, k, f, 1f, _w, k, _w, k, 0f, _small, k);                 // WᵀW
             Blas.Gemm(false, false, k, t, k, 1f, _small, k, _h, t, 0f, _gradH.AsSpan(k * t), t); // D = WᵀW·H
-            Parallel.For(0, k, r => ApplyRow(_h.AsSpan(r * t, t), _gradH.AsSpan(r * t, t), _gradH.AsSpan(k * t + r * t, t)));
+            Parallel.For(0, k, ComputeThreads.Options, r => ApplyRow(_h.AsSpan(r * t, t), _gradH.AsSpan(r * t, t), _gradH.AsSpan(k * t + r * t, t)));
             return;
         }
         Reconstruct();
@@ -89,14 +90,14 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
             RatioInPlace(_v, _wh, _epsilon);
             Blas.Gemm(true, false, k, t, f, 1f, _w, k, _wh, t, 0f, _gradH, t);                // N = Wᵀ(V / WH)
             ColumnSums(_w, f, k, _small);                                                     // D[r] = Σ_f W[f, r]
-            Parallel.For(0, k, r => ApplyRowScalarDenominator(_h.AsSpan(r * t, t), _gradH.AsSpan(r * t, t), _small[r]));
+            Parallel.For(0, k, ComputeThreads.Options, r => ApplyRowScalarDenominator(_h.AsSpan(r * t, t), _gradH.AsSpan(r * t, t), _small[r]));
             return;
         }
         var stacked = _stacked!;
-        Parallel.For(0, f, row => PowerTerms(_v.AsSpan(row * t, t), _wh.AsSpan(row * t, t),
+        Parallel.For(0, f, ComputeThreads.Options, row => PowerTerms(_v.AsSpan(row * t, t), _wh.AsSpan(row * t, t),
             stacked.AsSpan(row * 2 * t, t), stacked.AsSpan(row * 2 * t + t, t)));
         Blas.Gemm(true, false, k, 2 * t, f, 1f, _w, k, stacked, 2 * t, 0f, _gradH, 2 * t);   // [N | D] = Wᵀ[X | Y]
-        Parallel.For(0, k, r => ApplyRow(_h.AsSpan(r * t, t), _gradH.AsSpan(r * 2 * t, t), _gradH.AsSpan(r * 2 * t + t, t)));
+        Parallel.For(0, k, ComputeThreads.Options, r => ApplyRow(_h.AsSpan(r * t, t), _gradH.AsSpan(r * 2 * t, t), _gradH.AsSpan(r * 2 * t + t, t)));
     }
 
     /// <summary>One update of W with H held fixed.</summary>
@@ -125,7 +126,7 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
         }
         var stacked = _stacked!;
         var ft = f * t;
-        Parallel.For(0, f, row => PowerTerms(_v.AsSpan(row * t, t), _wh.AsSpan(row * t, t),
+        Parallel.For(0, f, ComputeThreads.Options, row => PowerTerms(_v.AsSpan(row * t, t), _wh.AsSpan(row * t, t),
             stacked.AsSpan(row * t, t), stacked.AsSpan(ft + row * t, t)));
         Blas.Gemm(false, true, 2 * f, k, t, 1f, stacked, t, _h, t, 0f, _gradW, k);             // [N; D] = [X; Y]·Hᵀ
         ApplyAll(f * k);
@@ -157,7 +158,7 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
     {
         const int Block = 1 << 16;
         var blocks = (wh.Length + Block - 1) / Block;
-        Parallel.For(0, blocks, b =>
+        Parallel.For(0, blocks, ComputeThreads.Options, b =>
         {
             var start = b * Block;
             var count = Math.Min(Block, wh.Length - start);

@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Nn;
@@ -48,7 +49,8 @@ public abstract class PlcaComponent : Module
     }
 
     /// <summary>Fits V by EM; stops when the log-likelihood's relative change falls below <paramref name="tolerance"/>.</summary>
-    public PlcaFitResult Fit(Tensor v, double tolerance = 1e-4, int maxIterations = 200, double wAlpha = 1, double hAlpha = 1, double zAlpha = 1)
+    public PlcaFitResult Fit(Tensor v, double tolerance = 1e-4, int maxIterations = 200, double wAlpha = 1, double hAlpha = 1, double zAlpha = 1,
+        IProgress<(int Iteration, double LogLikelihood)>? progress = null)
     {
         v.ToNdArray().RequireNonNegativeFinite("V");
         double mass = 0;
@@ -67,6 +69,7 @@ public abstract class PlcaComponent : Module
             var y = Reconstruct(H, W, Z);
             var (ratio, logLikelihood) = RatioAndLogLikelihood(target, y);
             history.Add(logLikelihood);
+            progress?.Report((iteration, logLikelihood));
             y.Backward(ratio);
             Update(W, wAlpha, byComponent: true);
             Update(H, hAlpha, byComponent: true);
@@ -121,7 +124,7 @@ public abstract class PlcaComponent : Module
         var (t, yy, r) = (Segment(target), Segment(y), Segment(ratio));
         var chunks = (r.Count + chunk - 1) / chunk;
         var partial = new double[chunks];
-        Parallel.For(0, chunks, () => new float[chunk], (c, _, floored) =>
+        Parallel.For(0, chunks, ComputeThreads.Options, () => new float[chunk], (c, _, floored) =>
         {
             var start = c * chunk;
             var count = Math.Min(chunk, r.Count - start);

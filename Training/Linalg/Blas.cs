@@ -10,6 +10,23 @@ public static unsafe partial class Blas
 {
     const int RowMajor = 101, NoTrans = 111, Trans = 112;
 
+    [LibraryImport("blas", EntryPoint = "openblas_set_num_threads")]
+    private static partial void OpenBlasSetNumThreads(int threads);
+
+    /// <summary>
+    /// Limits BLAS to <paramref name="threads"/> threads (0: one per core) where the library is OpenBLAS, which
+    /// ./run installs; another BLAS keeps its own setting (OMP_NUM_THREADS and the like). Returns whether it applied.
+    /// </summary>
+    public static bool SetThreads(int threads)
+    {
+        try
+        {
+            OpenBlasSetNumThreads(threads > 0 ? threads : Environment.ProcessorCount);
+            return true;
+        }
+        catch (EntryPointNotFoundException) { return false; }
+    }
+
     [LibraryImport("blas", EntryPoint = "cblas_sgemm")]
     private static partial void Sgemm(int order, int transA, int transB, int m, int n, int k,
         float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);

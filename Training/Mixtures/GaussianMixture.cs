@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Linalg;
@@ -366,7 +367,7 @@ public sealed class GaussianMixture
         const int block = 4096;
         var blocks = (n + block - 1) / block;
         var partial = new double[blocks];
-        Parallel.For(0, blocks, b =>
+        Parallel.For(0, blocks, ComputeThreads.Options, b =>
         {
             int first = b * block, rows = Math.Min(block, n - first);
             var maxima = new double[rows];

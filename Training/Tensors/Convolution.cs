@@ -1,3 +1,4 @@
+using Pipeline.Shared.Threading;
 using System.Numerics.Tensors;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Linalg;
@@ -444,7 +445,7 @@ internal static class DirectDeconvolution2d
         var (xs, ws, ys) = (x.Storage, w.Storage, result.Storage);
         int xo = x.Offset, wo = w.Offset;
         // one task per output row (n, c, row): it gathers every (r, a, b) contribution, so rows never collide
-        Parallel.For(0, n * c * l1, row =>
+        Parallel.For(0, n * c * l1, ComputeThreads.Options, row =>
         {
             int ni = row / (c * l1), ci = row / l1 % c, li = row % l1;
             var y = ys.AsSpan(row * l2, l2);
@@ -471,7 +472,7 @@ internal static class DirectDeconvolution2d
                 // ∂x[n, r, i, j] = Σ_{c, a, b} w[r, c, a, b]·g[n, c, i + a, j + b]: a correlation, one task per x row
                 gx = Tensor.Empty(x.Dims); // every row is cleared by its own task: no serial zeroing of an H-sized buffer
                 var gxs = gx.Storage;
-                Parallel.For(0, n * r * p1, row =>
+                Parallel.For(0, n * r * p1, ComputeThreads.Options, row =>
                 {
                     int ni = row / (r * p1), ri = row / p1 % r, i = row % p1;
                     var target = gxs.AsSpan(row * p2, p2);
@@ -491,7 +492,7 @@ internal static class DirectDeconvolution2d
                 // ∂w[r, c, a, b] = Σ_{n, i, j} x[n, r, i, j]·g[n, c, i + a, j + b]: one task per (r, c, a), K₂ dot products per row
                 gw = Tensor.Zeros(w.Dims);
                 var gws = gw.Storage;
-                Parallel.For(0, r * c * k1, task =>
+                Parallel.For(0, r * c * k1, ComputeThreads.Options, task =>
                 {
                     int ri = task / (c * k1), ci = task / k1 % c, a = task % k1;
                     var sums = new double[k2];

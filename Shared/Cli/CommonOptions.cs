@@ -1,0 +1,29 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+/// <summary>
+/// Compiled into both hosts (not into the Shared library, which stays free of System.CommandLine).
+/// The options every command of a host takes, with the same names and meanings everywhere: <c>--quiet</c>,
+/// <c>--json</c>, <c>--threads</c>, <c>--verbose</c> (and the root's <c>--version</c>, <c>--help</c>).
+/// </summary>
+sealed class CommonOptions
+{
+    public Option<bool> Verbose { get; } = new("--verbose") { Description = "Print stack traces of errors", Recursive = true };
+    public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print only errors (no progress)", Recursive = true };
+    public Option<bool> Json { get; } = new("--json") { Description = "Print a machine-readable summary (one JSON object) on standard output", Recursive = true };
+    public Option<int> Threads { get; } = new("--threads") { Description = "Threads for the computation (0: one per core)", Recursive = true, DefaultValueFactory = _ => 0 };
+
+    static readonly JsonSerializerOptions Format = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>Where progress and messages go: standard error, or nowhere with --quiet.</summary>
+    public TextWriter Log(ParseResult parse) => parse.GetValue(Quiet) ? TextWriter.Null : Console.Error;
+
+    /// <summary>With --json, writes <paramref name="summary"/> as one line of JSON on standard output.</summary>
+    public void Summary(ParseResult parse, IReadOnlyDictionary<string, object?> summary)
+    {
+        if (parse.GetValue(Json)) Console.Out.WriteLine(JsonSerializer.Serialize(summary, Format));
+    }
+
+    public IEnumerable<Option> All => [Verbose, Quiet, Json, Threads];
+}
