@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
@@ -210,30 +211,10 @@ public sealed class GaussianMixture
     internal void WeightedLogProbabilities(Samples samples, double[] result)
     {
         int k = Components, d = Dimensions, n = samples.N;
-        var bias = new double[k];
-        var constant = -0.5 * d * Math.Log(2 * Math.PI);
-        for (var c = 0; c < k; c++) bias[c] = constant + logDetFactor[c] + Math.Log(Weights[c]);
-        // means relative to the samples' centre
-        var centredMeans = new double[k * d];
-        for (var c = 0; c < k; c++)
-            for (var j = 0; j < d; j++) centredMeans[c * d + j] = Means[c * d + j] - samples.Offset[j];
-        if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
-        var product = samples.Buffer.AsSpan(0, n * k);
+        var (bias, centredMeans) = Offsets(samples);
         if (Covariance == CovarianceType.Diagonal)
         {
-            // −½ Σⱼ (x − μ)² p = x·(μ p) − ½ x²·p − ½ μ²·p: one BLAS product of [x, x²] with [μp; −½p]
-            var coefficients = new float[k * 2 * d];
-            for (var c = 0; c < k; c++)
-                for (var j = 0; j < d; j++)
-                {
-                    var p = precisionFactor[c * d + j];
-                    var mp = centredMeans[c * d + j] * p;
-                    coefficients[c * 2 * d + j] = (float)mp;
-                    coefficients[c * 2 * d + d + j] = (float)(-0.5 * p);
-                    bias[c] -= 0.5 * centredMeans[c * d + j] * mp;
-                }
-            Blas.Gemm(false, true, n, k, 2 * d, 1f, samples.Stacked, 2 * d, coefficients, 2 * d, 0f, product, k);
-            var products = samples.Buffer;
+            var products = DiagonalProducts(samples, bias, centredMeans);
             Parallel.For(0, (n + 4095) / 4096, ComputeThreads.Options, b =>
             {
                 for (var s = b * 4096; s < Math.Min(n, (b + 1) * 4096); s++)
@@ -241,6 +222,7 @@ public sealed class GaussianMixture
             });
             return;
         }
+        if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
         // full: y = [x 1]·[P; −μP], so the shift rides in the same BLAS product. Rows go in blocks that stay in
         // cache across all components instead of streaming an (N, D) product through memory K times.
         var augmented = samples.Augmented;
@@ -367,10 +349,46 @@ public sealed class GaussianMixture
         return best!;
     }
 
+    /// <summary>Per component, log wₖ − ½ log|2πΣₖ| (to which the sample terms add), and the means relative to the samples' centre.</summary>
+    (double[] Bias, double[] CentredMeans) Offsets(Samples samples)
+    {
+        int k = Components, d = Dimensions;
+        var bias = new double[k];
+        var constant = -0.5 * d * Math.Log(2 * Math.PI);
+        for (var c = 0; c < k; c++) bias[c] = constant + logDetFactor[c] + Math.Log(Weights[c]);
+        var centredMeans = new double[k * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++) centredMeans[c * d + j] = Means[c * d + j] - samples.Offset[j];
+        return (bias, centredMeans);
+    }
+
+    /// <summary>
+    /// Diagonal mixtures: the sample terms of log N(xₙ | k), (N, K) in single precision, and the rest added to
+    /// <paramref name="bias"/>. −½ Σⱼ (x − μ)² p = x·(μ p) − ½ x²·p − ½ μ²·p: one product of [x, x²] with [μp; −½p].
+    /// </summary>
+    float[] DiagonalProducts(Samples samples, double[] bias, double[] centredMeans)
+    {
+        int k = Components, d = Dimensions, n = samples.N;
+        if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
+        var coefficients = new float[k * 2 * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++)
+            {
+                var p = precisionFactor[c * d + j];
+                var mp = centredMeans[c * d + j] * p;
+                coefficients[c * 2 * d + j] = (float)mp;
+                coefficients[c * 2 * d + d + j] = (float)(-0.5 * p);
+                bias[c] -= 0.5 * centredMeans[c * d + j] * mp;
+            }
+        SkinnyProducts.TimesTransposed(samples.Stacked, coefficients, samples.Buffer, n, 2 * d, k);
+        return samples.Buffer;
+    }
+
     /// <summary>Fills <paramref name="r"/> (N, K) with responsibilities and returns the mean log-likelihood.</summary>
     internal double ExpectationStep(Samples samples, double[] r)
     {
         int k = Components, n = samples.N;
+        if (Covariance == CovarianceType.Diagonal) return DiagonalExpectationStep(samples, r);
         WeightedLogProbabilities(samples, r);
         // log-sum-exp per row, in parallel blocks of rows: shift each row by its maximum (a short scalar loop: K is
         // small), one vectorised exp over the block, then normalise each row; block totals are added in order
@@ -408,6 +426,100 @@ public sealed class GaussianMixture
         return all / n;
     }
 
+    /// <summary>
+    /// The diagonal E-step in one pass over the single-precision products: per block of rows, each row's terms
+    /// shifted by its maximum, one vectorised float exp over the block (responsibilities need no more than float's
+    /// digits; the log-likelihood keeps double's through the shift), then sums, logs and normalised rows.
+    /// </summary>
+    double DiagonalExpectationStep(Samples samples, double[] r)
+    {
+        int k = Components, n = samples.N;
+        var (bias, centredMeans) = Offsets(samples);
+        var products = DiagonalProducts(samples, bias, centredMeans);
+        var biasF = bias.Select(v => (float)v).ToArray(); // the products are float already
+        const int block = 4096;
+        var blocks = (n + block - 1) / block;
+        var partial = new double[blocks];
+        Parallel.For(0, blocks, ComputeThreads.Options, b =>
+        {
+            int first = b * block, rows = Math.Min(block, n - first);
+            partial[b] = k == 16 && Vector512.IsHardwareAccelerated
+                ? Responsibilities16(products, biasF, r, first, rows)
+                : Responsibilities(products, biasF, r, first, rows, k);
+        });
+        double all = 0;
+        foreach (var part in partial) all += part;
+        return all / n;
+    }
+
+    // one row of 16 components is one register: shift, exp, sum and scale without leaving it
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static double Responsibilities16(float[] products, float[] bias, double[] r, int first, int rows)
+    {
+        var biasV = Vector512.Create(bias);
+        double total = 0;
+        for (var s = first; s < first + rows; s++)
+        {
+            var v = Vector512.Create(products, s * 16) + biasV;
+            var half = Vector256.Max(v.GetLower(), v.GetUpper());
+            var quarter = Vector128.Max(half.GetLower(), half.GetUpper());
+            var max = MathF.Max(MathF.Max(quarter[0], quarter[1]), MathF.Max(quarter[2], quarter[3]));
+            var e = Vector512.Exp(v - Vector512.Create(max));
+            var sum = Vector512.Sum(e);
+            total += max + Math.Log(sum);
+            var scaled = e * (1 / sum);
+            var (low, high) = Vector512.Widen(scaled);
+            low.CopyTo(r, s * 16);
+            high.CopyTo(r, s * 16 + 8);
+        }
+        return total;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static double Responsibilities(float[] products, float[] bias, double[] r, int first, int rows, int k)
+    {
+        var shifted = products.AsSpan(first * k, rows * k);
+        var maxima = new float[rows];
+        for (var s = 0; s < rows; s++)
+        {
+            var row = shifted.Slice(s * k, k);
+            var max = float.NegativeInfinity;
+            for (var c = 0; c < k; c++) max = MathF.Max(max, row[c] += bias[c]);
+            for (var c = 0; c < k; c++) row[c] -= max;
+            maxima[s] = max;
+        }
+        System.Numerics.Tensors.TensorPrimitives.Exp(shifted, shifted);
+        double total = 0;
+        for (var s = 0; s < rows; s++)
+        {
+            var row = shifted.Slice(s * k, k);
+            double sum = 0;
+            foreach (var v in row) sum += v;
+            total += maxima[s] + Math.Log(sum);
+            var inverse = 1 / sum;
+            for (var c = 0; c < k; c++) r[(first + s) * k + c] = row[c] * inverse;
+        }
+        return total;
+    }
+
+    // the same pass with a row of 16 components as two double registers
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static void FloatCopyAndCounts16(double[] r, float[] rf, Span<double> counts, int first, int last)
+    {
+        Vector512<double> low = default, high = default;
+        var tiny = Vector512.Create(1e-30);
+        for (var s = first; s < last; s++)
+        {
+            var a = Vector512.Create(r, s * 16);
+            var b = Vector512.Create(r, s * 16 + 8);
+            (low, high) = (low + a, high + b);
+            a = Vector512.ConditionalSelect(Vector512.LessThan(a, tiny), Vector512<double>.Zero, a);
+            b = Vector512.ConditionalSelect(Vector512.LessThan(b, tiny), Vector512<double>.Zero, b);
+            Vector512.Narrow(a, b).CopyTo(rf, s * 16);
+        }
+        for (var c = 0; c < 8; c++) (counts[c], counts[c + 8]) = (low[c], high[c]);
+    }
+
     internal void MaximisationStep(Samples samples, double[] r, double reg)
     {
         int k = Components, d = Dimensions, n = samples.N;
@@ -420,6 +532,11 @@ public sealed class GaussianMixture
         Parallel.For(0, (n + countBlock - 1) / countBlock, ComputeThreads.Options, b =>
         {
             var local = blockCounts.AsSpan(b * k, k);
+            if (k == 16 && Vector512.IsHardwareAccelerated)
+            {
+                FloatCopyAndCounts16(r, rf, local, b * countBlock, Math.Min(n, (b + 1) * countBlock));
+                return;
+            }
             for (var s = b * countBlock; s < Math.Min(n, (b + 1) * countBlock); s++)
                 for (var c = 0; c < k; c++)
                 {
@@ -438,7 +555,7 @@ public sealed class GaussianMixture
         var diagonal = Covariance == CovarianceType.Diagonal;
         var width = diagonal ? 2 * d : d;
         var sums = new float[k * width];
-        Blas.Gemm(true, false, k, width, n, 1f, rf, k, diagonal ? samples.Stacked : samples.Centred, width, 0f, sums, width);
+        SkinnyProducts.TransposeTimes(rf, diagonal ? samples.Stacked : samples.Centred, sums, n, k, width);
         var centredMeans = new double[k * d];
         for (var c = 0; c < k; c++)
             for (var j = 0; j < d; j++) centredMeans[c * d + j] = sums[c * width + j] / counts[c];

@@ -1,0 +1,165 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Pipeline.Shared.Threading;
+
+namespace Pipeline.Training.Linalg;
+
+/// <summary>
+/// Matrix products where one side has at most 16 columns and the other many rows: a mixture's E-step (N × D times
+/// D × K) and M-step (K × N times N × D). OpenBLAS runs these shapes at a third of its square-matrix rate, so on
+/// AVX-512 machines they run here instead: 16 components are exactly one 512-bit register, rows go through in
+/// register tiles, and fixed row chunks in parallel. Elsewhere, or for wider shapes, the calls go to BLAS.
+/// </summary>
+public static class SkinnyProducts
+{
+    const int Lanes = 16, ChunkRows = 4096;
+
+    static bool Accelerated => Vector512.IsHardwareAccelerated;
+
+    /// <summary>C (n × k) = A (n × m) · Bᵀ, with B (k × m), all row-major.</summary>
+    public static void TimesTransposed(float[] a, ReadOnlySpan<float> b, float[] c, int n, int m, int k)
+    {
+        if (!Accelerated || k > Lanes || n < 64)
+        {
+            Blas.Gemm(false, true, n, k, m, 1f, a, m, b, m, 0f, c, k);
+            return;
+        }
+        // Bᵀ padded to 16 columns: row j holds B[0..k, j], one register per j
+        var bt = new float[m * Lanes];
+        for (var row = 0; row < k; row++)
+            for (var j = 0; j < m; j++) bt[j * Lanes + row] = b[row * m + j];
+        var cArray = k == Lanes ? c : new float[n * Lanes];
+        Parallel.For(0, (n + ChunkRows - 1) / ChunkRows, ComputeThreads.Options, chunk =>
+        {
+            int first = chunk * ChunkRows, last = Math.Min(n, first + ChunkRows), s = first;
+            for (; s + 8 <= last; s += 8) Rows8(a, bt, cArray, s, m);
+            for (; s < last; s++) Row1(a, bt, cArray, s, m);
+        });
+        if (k != Lanes)
+            for (var s = 0; s < n; s++) cArray.AsSpan(s * Lanes, k).CopyTo(c.AsSpan(s * k, k));
+    }
+
+    /// <summary>S (k × m) = Rᵀ · A, with R (n × k) and A (n × m), all row-major; sums run over fixed row chunks added in order.</summary>
+    public static void TransposeTimes(float[] r, float[] a, Span<float> s, int n, int k, int m)
+    {
+        if (!Accelerated || k > Lanes || m % Lanes != 0 || n < 64)
+        {
+            Blas.Gemm(true, false, k, m, n, 1f, r, k, a, m, 0f, s, m);
+            return;
+        }
+        // R padded to a multiple of 4 components, so every register tile is full
+        var kp = (k + 3) / 4 * 4;
+        var rp = r;
+        if (kp != k)
+        {
+            rp = new float[n * kp];
+            for (var row = 0; row < n; row++) r.AsSpan(row * k, k).CopyTo(rp.AsSpan(row * kp, k));
+        }
+        var chunks = (n + ChunkRows - 1) / ChunkRows;
+        var partial = new float[chunks * kp * m];
+        Parallel.For(0, chunks, ComputeThreads.Options, chunk =>
+        {
+            int first = chunk * ChunkRows, last = Math.Min(n, first + ChunkRows);
+            var sums = partial.AsSpan(chunk * kp * m, kp * m);
+            // blocks of 256 rows stay in L2 while every (4 components × 32 columns) tile passes over them
+            for (var start = first; start < last; start += 256)
+            {
+                var end = Math.Min(last, start + 256);
+                for (var c = 0; c < kp; c += 4)
+                {
+                    var v = 0;
+                    for (; v + 2 * Lanes <= m; v += 2 * Lanes) Tile4x2(rp, a, sums, start, end, kp, m, c, v);
+                    if (v < m) Tile4x1(rp, a, sums, start, end, kp, m, c, v);
+                }
+            }
+        });
+        s[..(k * m)].Clear();
+        for (var chunk = 0; chunk < chunks; chunk++)
+            for (var c = 0; c < k; c++)
+                System.Numerics.Tensors.TensorPrimitives.Add(s.Slice(c * m, m), partial.AsSpan(chunk * kp * m + c * m, m), s.Slice(c * m, m));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows8(float[] a, float[] bt, float[] c, int s, int m)
+    {
+        ref var a0 = ref MemoryMarshal.GetArrayDataReference(a);
+        ref var b0 = ref MemoryMarshal.GetArrayDataReference(bt);
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        var row = s * m;
+        for (var j = 0; j < m; j++)
+        {
+            var bj = Vector512.LoadUnsafe(ref b0, (nuint)(j * Lanes));
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + j)), bj, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + m + j)), bj, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 2 * m + j)), bj, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 3 * m + j)), bj, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 4 * m + j)), bj, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 5 * m + j)), bj, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 6 * m + j)), bj, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 7 * m + j)), bj, c7);
+        }
+        ref var out0 = ref MemoryMarshal.GetArrayDataReference(c);
+        var at = (nuint)(s * Lanes);
+        c0.StoreUnsafe(ref out0, at);
+        c1.StoreUnsafe(ref out0, at + Lanes);
+        c2.StoreUnsafe(ref out0, at + 2 * Lanes);
+        c3.StoreUnsafe(ref out0, at + 3 * Lanes);
+        c4.StoreUnsafe(ref out0, at + 4 * Lanes);
+        c5.StoreUnsafe(ref out0, at + 5 * Lanes);
+        c6.StoreUnsafe(ref out0, at + 6 * Lanes);
+        c7.StoreUnsafe(ref out0, at + 7 * Lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Row1(float[] a, float[] bt, float[] c, int s, int m)
+    {
+        var acc = Vector512<float>.Zero;
+        for (var j = 0; j < m; j++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[s * m + j]), Vector512.Create(bt, j * Lanes), acc);
+        acc.CopyTo(c, s * Lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile4x2(float[] r, float[] a, Span<float> sums, int start, int end, int kp, int m, int c, int v)
+    {
+        ref var s0 = ref MemoryMarshal.GetReference(sums);
+        ref var r0 = ref MemoryMarshal.GetArrayDataReference(r);
+        ref var a0 = ref MemoryMarshal.GetArrayDataReference(a);
+        var (o0, o1, o2, o3) = ((nuint)(c * m + v), (nuint)((c + 1) * m + v), (nuint)((c + 2) * m + v), (nuint)((c + 3) * m + v));
+        Vector512<float> x00 = Vector512.LoadUnsafe(ref s0, o0), x01 = Vector512.LoadUnsafe(ref s0, o0 + Lanes);
+        Vector512<float> x10 = Vector512.LoadUnsafe(ref s0, o1), x11 = Vector512.LoadUnsafe(ref s0, o1 + Lanes);
+        Vector512<float> x20 = Vector512.LoadUnsafe(ref s0, o2), x21 = Vector512.LoadUnsafe(ref s0, o2 + Lanes);
+        Vector512<float> x30 = Vector512.LoadUnsafe(ref s0, o3), x31 = Vector512.LoadUnsafe(ref s0, o3 + Lanes);
+        for (var row = start; row < end; row++)
+        {
+            var at = (nuint)(row * m + v);
+            var y0 = Vector512.LoadUnsafe(ref a0, at);
+            var y1 = Vector512.LoadUnsafe(ref a0, at + Lanes);
+            var weights = row * kp + c;
+            var w0 = Vector512.Create(Unsafe.Add(ref r0, weights));
+            var w1 = Vector512.Create(Unsafe.Add(ref r0, weights + 1));
+            var w2 = Vector512.Create(Unsafe.Add(ref r0, weights + 2));
+            var w3 = Vector512.Create(Unsafe.Add(ref r0, weights + 3));
+            x00 = Vector512.FusedMultiplyAdd(w0, y0, x00); x01 = Vector512.FusedMultiplyAdd(w0, y1, x01);
+            x10 = Vector512.FusedMultiplyAdd(w1, y0, x10); x11 = Vector512.FusedMultiplyAdd(w1, y1, x11);
+            x20 = Vector512.FusedMultiplyAdd(w2, y0, x20); x21 = Vector512.FusedMultiplyAdd(w2, y1, x21);
+            x30 = Vector512.FusedMultiplyAdd(w3, y0, x30); x31 = Vector512.FusedMultiplyAdd(w3, y1, x31);
+        }
+        x00.StoreUnsafe(ref s0, o0); x01.StoreUnsafe(ref s0, o0 + Lanes);
+        x10.StoreUnsafe(ref s0, o1); x11.StoreUnsafe(ref s0, o1 + Lanes);
+        x20.StoreUnsafe(ref s0, o2); x21.StoreUnsafe(ref s0, o2 + Lanes);
+        x30.StoreUnsafe(ref s0, o3); x31.StoreUnsafe(ref s0, o3 + Lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile4x1(float[] r, float[] a, Span<float> sums, int start, int end, int kp, int m, int c, int v)
+    {
+        for (var q = 0; q < 4; q++)
+        {
+            var acc = Vector512.Create(sums.Slice((c + q) * m + v, Lanes));
+            for (var row = start; row < end; row++)
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(r[row * kp + c + q]), Vector512.Create(a, row * m + v), acc);
+            acc.CopyTo(sums.Slice((c + q) * m + v, Lanes));
+        }
+    }
+}
