@@ -36,11 +36,15 @@ static class ScoreCommand
             }
             // files run in parallel; lines come out in input order
             var results = new (AnomalyResult? Result, string? Problem)[files.Count];
+            var done = 0;
+            using var bar = new ProgressBar(cli.Log(parse), files.Count, "score");
             Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Pipeline.Shared.Threading.ComputeThreads.Options.MaxDegreeOfParallelism, CancellationToken = CommandLineHost.Cancellation }, i =>
             {
                 try { results[i] = (scorer.ScoreFile(files[i]), null); }
                 catch (PipelineException e) { results[i] = (null, e.Message); }
+                bar.Update(Interlocked.Increment(ref done), Path.GetFileName(files[i]));
             });
+            bar.Dispose();
             var asJson = parse.GetValue(cli.Json); // one JSON object per file instead of the table
             var output = Console.Out;
             if (!asJson) output.WriteLine($"{"file",-48} {"score",12} {"decision",9}  notes (threshold {scorer.Scoring.Threshold.ToString("G5", CultureInfo.InvariantCulture)})");

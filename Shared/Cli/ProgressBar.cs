@@ -3,6 +3,7 @@ using Pipeline.Shared.Cli;
 using Spectre.Console;
 
 /// <summary>
+/// Compiled into both hosts (Spectre.Console stays out of the Shared library).
 /// Progress of long work. On a terminal: a Spectre.Console bar with the step count, the current loss (or file),
 /// elapsed time and ETA, redrawn in place on standard error. With <c>--quiet</c> nothing; when standard error is
 /// not a terminal (a log file, CI), plain lines about every 10 %. Every update is also where Ctrl-C takes effect:
