@@ -2,36 +2,13 @@ using System.Diagnostics;
 using System.Text.Json;
 using Pipeline.Shared.Arrays;
 using Pipeline.Tests;
+using static Pipeline.EndToEnd.Tests.Hosts;
 
 namespace Pipeline.EndToEnd.Tests;
 
 /// <summary>What every command of both hosts does the same way: --version, --help, --json, --threads, exit codes, Ctrl-C.</summary>
 public class CommandLineConventionTests
 {
-    static readonly string Root = FindRoot();
-    static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
-
-    static string Dll(string tool) => Path.Combine(Root, tool == "pipeline-train" ? "Training/Cli" : "Inference/Cli", "bin", Configuration, "net10.0", tool + ".dll");
-
-    static (int Code, string Out, string Err) Run(string tool, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
-        start.ArgumentList.Add(Dll(tool));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr);
-    }
-
     [Theory]
     [InlineData("pipeline-train")]
     [InlineData("pipeline-infer")]

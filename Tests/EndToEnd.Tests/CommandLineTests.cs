@@ -1,39 +1,14 @@
-using System.Diagnostics;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Manifest;
 using Pipeline.Tests;
+using static Pipeline.EndToEnd.Tests.Hosts;
 
 namespace Pipeline.EndToEnd.Tests;
 
 /// <summary>The two hosts run as processes, the way a user runs them after ./run setup.</summary>
 public class CommandLineTests
 {
-    static readonly string Root = FindRoot();
-    static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
-
-    static (int Code, string Out, string Err) Run(string tool, params string[] args)
-    {
-        var project = tool == "pipeline-train" ? "Training/Cli" : "Inference/Cli";
-        var dll = Path.Combine(Root, project, "bin", Configuration, "net10.0", tool + ".dll");
-        Assert.True(File.Exists(dll), $"{dll} is not built");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr);
-    }
-
     [Fact]
     public void TrainThenInfer_FromNpyToNpy()
     {

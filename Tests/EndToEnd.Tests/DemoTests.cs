@@ -3,6 +3,7 @@ using System.Text;
 using System.Xml.Linq;
 using Pipeline.Shared.Arrays;
 using Pipeline.Tests;
+using static Pipeline.EndToEnd.Tests.Hosts;
 
 namespace Pipeline.EndToEnd.Tests;
 
@@ -13,16 +14,7 @@ namespace Pipeline.EndToEnd.Tests;
 /// </summary>
 public class DemoTests
 {
-    static readonly string Root = FindRoot();
-    static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
     static readonly Lazy<(int Code, string Out, string Err, string Dir)> Demo = new(RunDemo);
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
 
     static (int, string, string, string) RunDemo()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Pipeline.Tests;
+using static Pipeline.EndToEnd.Tests.Hosts;
 
 namespace Pipeline.EndToEnd.Tests;
 
@@ -13,16 +14,6 @@ namespace Pipeline.EndToEnd.Tests;
 /// </summary>
 public class ReadmeTests
 {
-    static readonly string Root = FindRoot();
-    static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
-
     static string Readme => File.ReadAllText(Path.Combine(Root, "README.md"));
 
     /// <summary>The fenced blocks of one language, in order.</summary>

@@ -388,7 +388,7 @@ public sealed class GaussianMixture
     internal double ExpectationStep(Samples samples, double[] r)
     {
         int k = Components, n = samples.N;
-        if (Covariance == CovarianceType.Diagonal) return DiagonalExpectationStep(samples, r);
+        if (Covariance == CovarianceType.Diagonal && k == 16 && Vector512.IsHardwareAccelerated) return DiagonalExpectationStep(samples, r);
         WeightedLogProbabilities(samples, r);
         // log-sum-exp per row, in parallel blocks of rows: shift each row by its maximum (a short scalar loop: K is
         // small), one vectorised exp over the block, then normalise each row; block totals are added in order
@@ -427,9 +427,9 @@ public sealed class GaussianMixture
     }
 
     /// <summary>
-    /// The diagonal E-step in one pass over the single-precision products: per block of rows, each row's terms
-    /// shifted by its maximum, one vectorised float exp over the block (responsibilities need no more than float's
-    /// digits; the log-likelihood keeps double's through the shift), then sums, logs and normalised rows.
+    /// The diagonal E-step for 16 components in one pass over the single-precision products: each row is one
+    /// register, shifted by its maximum, exponentiated, summed and scaled in place (responsibilities need no more
+    /// than float's digits; the log-likelihood keeps double's through the shift).
     /// </summary>
     double DiagonalExpectationStep(Samples samples, double[] r)
     {
@@ -443,9 +443,7 @@ public sealed class GaussianMixture
         Parallel.For(0, blocks, ComputeThreads.Options, b =>
         {
             int first = b * block, rows = Math.Min(block, n - first);
-            partial[b] = k == 16 && Vector512.IsHardwareAccelerated
-                ? Responsibilities16(products, biasF, r, first, rows)
-                : Responsibilities(products, biasF, r, first, rows, k);
+            partial[b] = Responsibilities16(products, biasF, r, first, rows);
         });
         double all = 0;
         foreach (var part in partial) all += part;
@@ -471,33 +469,6 @@ public sealed class GaussianMixture
             var (low, high) = Vector512.Widen(scaled);
             low.CopyTo(r, s * 16);
             high.CopyTo(r, s * 16 + 8);
-        }
-        return total;
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static double Responsibilities(float[] products, float[] bias, double[] r, int first, int rows, int k)
-    {
-        var shifted = products.AsSpan(first * k, rows * k);
-        var maxima = new float[rows];
-        for (var s = 0; s < rows; s++)
-        {
-            var row = shifted.Slice(s * k, k);
-            var max = float.NegativeInfinity;
-            for (var c = 0; c < k; c++) max = MathF.Max(max, row[c] += bias[c]);
-            for (var c = 0; c < k; c++) row[c] -= max;
-            maxima[s] = max;
-        }
-        System.Numerics.Tensors.TensorPrimitives.Exp(shifted, shifted);
-        double total = 0;
-        for (var s = 0; s < rows; s++)
-        {
-            var row = shifted.Slice(s * k, k);
-            double sum = 0;
-            foreach (var v in row) sum += v;
-            total += maxima[s] + Math.Log(sum);
-            var inverse = 1 / sum;
-            for (var c = 0; c < k; c++) r[(first + s) * k + c] = row[c] * inverse;
         }
         return total;
     }
