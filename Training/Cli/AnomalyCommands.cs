@@ -38,7 +38,7 @@ static class AnomalyCommands
             var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + 15 * parse.GetValue(anomalies));
             using var bar = new ProgressBar(log, total, "synth");
             var count = synth.WriteDataSet(parse.GetValue(output)!, parse.GetValue(machines), parse.GetValue(train), parse.GetValue(testNormal),
-                parse.GetValue(anomalies), new Progress<(int Done, int Total)>(p => bar.Update(p.Done, "")));
+                parse.GetValue(anomalies), new SynchronousProgress<(int Done, int Total)>(p => bar.Update(p.Done, "")));
             bar.Dispose();
             log.WriteLine($"wrote {count} clips to {parse.GetValue(output)} in {clock.Elapsed.TotalSeconds:F1} s");
             cli.Summary(parse, new Dictionary<string, object?> { ["output"] = parse.GetValue(output), ["clips"] = count, ["seconds"] = clock.Elapsed.TotalSeconds });
@@ -129,18 +129,28 @@ static class AnomalyCommands
             var clock = Stopwatch.StartNew();
             ProgressBar? bar = null;
             AnomalyTrainingResult result;
+            var gate = new Lock(); // feature files load in parallel
             try
             {
-            result = AnomalyTraining.Train(set, options,
-                new Progress<FeatureLoadProgress>(p => { bar ??= new ProgressBar(log, p.Total, "features"); bar.Update(p.Done, Path.GetFileName(p.File)); if (p.Done == p.Total) { bar.Dispose(); bar = null; } }),
-                new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", logWhenRedirected: false); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
-                new SynchronousProgress<EpochReport>(e =>
-                {
-                    bar?.Dispose();
-                    bar = null;
-                    log.WriteLine($"epoch {e.Epoch}/{e.Epochs}  loss {e.TrainLoss:F5}  validation {e.ValidationLoss:F5}  lr {e.LearningRate:G3}  elapsed {e.Elapsed:hh\\:mm\\:ss}  ETA {e.Remaining:hh\\:mm\\:ss}");
-                }),
-                cancellation);
+                // progress runs on the reporting thread, so Ctrl-C (thrown from an update) stops the work itself
+                result = AnomalyTraining.Train(set, options,
+                    new SynchronousProgress<FeatureLoadProgress>(p =>
+                    {
+                        lock (gate)
+                        {
+                            bar ??= new ProgressBar(log, p.Total, "features");
+                            bar.Update(p.Done, Path.GetFileName(p.File));
+                            if (p.Done == p.Total) { bar.Dispose(); bar = null; }
+                        }
+                    }),
+                    new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", logWhenRedirected: false); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
+                    new SynchronousProgress<EpochReport>(e =>
+                    {
+                        bar?.Dispose();
+                        bar = null;
+                        log.WriteLine($"epoch {e.Epoch}/{e.Epochs}  loss {e.TrainLoss:F5}  validation {e.ValidationLoss:F5}  lr {e.LearningRate:G3}  elapsed {e.Elapsed:hh\\:mm\\:ss}  ETA {e.Remaining:hh\\:mm\\:ss}");
+                    }),
+                    cancellation);
             }
             catch (OperationCanceledException)
             {
