@@ -88,6 +88,35 @@ public class ReadmeTests
         Assert.True(File.Exists(Path.Combine(dir, "artifacts", "models", "piano-nmf", "manifest.json")));
     }
 
+    /// <summary>
+    /// The reference's synopses (text blocks and inline code) use placeholder files, so they are not run; instead
+    /// every option they name must be one the command's --help lists, which keeps the README and the hosts in step.
+    /// </summary>
+    [Fact]
+    public void Synopses_NameOnlyOptionsTheCommandsHave()
+    {
+        var lines = Blocks("text").SelectMany(b => b.Split('\n'))
+            .Concat(Regex.Matches(Readme, "`(pipeline-(?:train|infer) [^`]+)`").Select(m => Regex.Replace(m.Groups[1].Value, @"\s+", " ")))
+            .Where(l => l.StartsWith("pipeline-train ") || l.StartsWith("pipeline-infer "))
+            .ToList();
+        Assert.True(lines.Count >= 15, $"{lines.Count} synopses");
+        var helps = new Dictionary<string, string>();
+        foreach (var line in lines)
+        {
+            var words = line.Split(' ');
+            var command = string.Join(" ", words.Skip(1).TakeWhile(w => Regex.IsMatch(w, "^[a-z]+$")));
+            var key = words[0] + " " + command;
+            if (!helps.TryGetValue(key, out var help))
+            {
+                var result = Run(words[0], [.. command.Split(' ', StringSplitOptions.RemoveEmptyEntries), "--help"]);
+                Assert.True(result.Code == 0 && result.Out.Contains("Usage:"), $"'{key} --help' failed: {result.Err}");
+                helps[key] = help = result.Out;
+            }
+            foreach (var option in Regex.Matches(line, "--[a-z][a-z0-9-]*").Select(m => m.Value))
+                Assert.True(Regex.IsMatch(help, $@"(^|[\s,]){Regex.Escape(option)}(\s|$|,)", RegexOptions.Multiline), $"README: '{line}' names {option}, which '{key}' does not have");
+        }
+    }
+
     [Fact]
     public void EmbeddingExample_CompilesAndRuns()
     {
