@@ -8,14 +8,14 @@ using Spectre.Console;
 /// elapsed time and ETA, redrawn in place on standard error. With <c>--quiet</c> nothing; when standard error is
 /// not a terminal (a log file, CI), plain lines about every 10 %. Every update is also where Ctrl-C takes effect:
 /// it throws <see cref="OperationCanceledException"/> so the command stops at the next step, before anything is
-/// written.
+/// written. A <c>transient</c> bar (one epoch of many) is cleared when done and writes no lines off a terminal.
 /// </summary>
 sealed class ProgressBar : IDisposable
 {
     readonly TextWriter log;
     readonly int total;
     readonly string label;
-    readonly bool logWhenRedirected;
+    readonly bool transient;
     readonly Stopwatch clock = Stopwatch.StartNew();
     readonly Lock gate = new();
     readonly TaskCompletionSource finished = new();
@@ -24,14 +24,14 @@ sealed class ProgressBar : IDisposable
     int lastDecile = -1;
     bool disposed;
 
-    public ProgressBar(TextWriter log, int total, string label, bool logWhenRedirected = true)
+    public ProgressBar(TextWriter log, int total, string label, bool transient = false)
     {
-        (this.log, this.total, this.label, this.logWhenRedirected) = (log, Math.Max(total, 0), label, logWhenRedirected);
+        (this.log, this.total, this.label, this.transient) = (log, Math.Max(total, 0), label, transient);
         if (!ReferenceEquals(log, Console.Error) || Console.IsErrorRedirected) return;
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         var started = new TaskCompletionSource<ProgressTask>();
         // Spectre draws from its own thread while the work runs on ours; the bar lives until Dispose
-        rendering = console.Progress().AutoClear(false).HideCompleted(false)
+        rendering = console.Progress().AutoClear(transient).HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
                 new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
@@ -56,7 +56,7 @@ sealed class ProgressBar : IDisposable
                 return;
             }
             var fraction = total == 0 ? 1 : (double)done / total;
-            if (!logWhenRedirected || (int)(fraction * 10) <= lastDecile) return;
+            if (transient || (int)(fraction * 10) <= lastDecile) return;
             lastDecile = (int)(fraction * 10);
             var eta = done == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / done * (total - done));
             log.WriteLine($"{label}: {done}/{total} ({fraction:P0}), ETA {eta:mm\\:ss}{(string.IsNullOrEmpty(detail) ? "" : "  " + detail)}");

@@ -130,20 +130,21 @@ static class AnomalyCommands
             ProgressBar? bar = null;
             AnomalyTrainingResult result;
             var gate = new Lock(); // feature files load in parallel
+            var featureReports = 0;
             try
             {
                 // progress runs on the reporting thread, so Ctrl-C (thrown from an update) stops the work itself
                 result = AnomalyTraining.Train(set, options,
                     new SynchronousProgress<FeatureLoadProgress>(p =>
                     {
-                        lock (gate)
+                        lock (gate) // reports arrive out of order; each loading phase sends exactly Total of them
                         {
                             bar ??= new ProgressBar(log, p.Total, "features");
-                            bar.Update(p.Done, Path.GetFileName(p.File));
-                            if (p.Done == p.Total) { bar.Dispose(); bar = null; }
+                            bar.Update(++featureReports, Path.GetFileName(p.File));
+                            if (featureReports == p.Total) { bar.Dispose(); (bar, featureReports) = (null, 0); }
                         }
                     }),
-                    new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", logWhenRedirected: false); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
+                    new SynchronousProgress<BatchReport>(b => { if (b.Batch == 1) { bar?.Dispose(); bar = new ProgressBar(log, b.Batches, $"epoch {b.Epoch}/{b.Epochs}", transient: true); } bar!.Update(b.Batch, $"loss {b.Loss:F4}"); }),
                     new SynchronousProgress<EpochReport>(e =>
                     {
                         bar?.Dispose();
