@@ -4,7 +4,8 @@ namespace Pipeline.Training.Linalg;
 
 /// <summary>
 /// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>). Row-major single-precision GEMM
-/// is the only routine the training side needs for now; every matrix product goes through it.
+/// is the only routine the training side needs for now; every matrix product goes through it (small ones, on
+/// AVX-512 machines, to <see cref="SmallGemm"/>).
 /// </summary>
 public static unsafe partial class Blas
 {
@@ -43,6 +44,11 @@ public static unsafe partial class Blas
         CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
         CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
         CheckExtent(c.Length, m, n, ldc, nameof(c));
+        if (alpha == 1f && (beta == 0f || beta == 1f) && SmallGemm.Handles(m, n, k))
+        {
+            SmallGemm.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
