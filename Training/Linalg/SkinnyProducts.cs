@@ -18,14 +18,14 @@ public static class SkinnyProducts
     static bool Accelerated => Vector512.IsHardwareAccelerated;
 
     /// <summary>C (n × k) = A (n × m) · Bᵀ, with B (k × m), all row-major.</summary>
-    public static void TimesTransposed(float[] a, ReadOnlySpan<float> b, float[] c, int n, int m, int k)
+    public static unsafe void TimesTransposed(float[] a, ReadOnlySpan<float> b, float[] c, int n, int m, int k)
     {
         if (!Accelerated || k > Lanes || n < 64)
         {
             Blas.Gemm(false, true, n, k, m, 1f, a, m, b, m, 0f, c, k);
             return;
         }
-        // Bᵀ padded to 16 columns: row j holds B[0..k, j], one register per j
+        // Bᵀ padded to 16 columns, SmallGemm's panel layout: row j holds B[0..k, j], one register per j; the tiles are SmallGemm's too
         var bt = new float[m * Lanes];
         for (var row = 0; row < k; row++)
             for (var j = 0; j < m; j++) bt[j * Lanes + row] = b[row * m + j];
@@ -33,8 +33,11 @@ public static class SkinnyProducts
         Parallel.For(0, (n + ChunkRows - 1) / ChunkRows, ComputeThreads.Options, chunk =>
         {
             int first = chunk * ChunkRows, last = Math.Min(n, first + ChunkRows), s = first;
-            for (; s + 8 <= last; s += 8) Rows8(a, bt, cArray, s, m);
-            for (; s < last; s++) Row1(a, bt, cArray, s, m);
+            fixed (float* pa = a, pb = bt, pc = cArray)
+            {
+                for (; s + 8 <= last; s += 8) SmallGemm.Tile8(pa + (long)s * m, m, pb, Lanes, m, pc + (long)s * Lanes, Lanes, 0f);
+                for (; s < last; s++) SmallGemm.Tile1(pa + (long)s * m, pb, Lanes, m, pc + (long)s * Lanes, Lanes, 0f);
+            }
         });
         if (k != Lanes)
             for (var s = 0; s < n; s++) cArray.AsSpan(s * Lanes, k).CopyTo(c.AsSpan(s * k, k));
@@ -78,45 +81,6 @@ public static class SkinnyProducts
         for (var chunk = 0; chunk < chunks; chunk++)
             for (var c = 0; c < k; c++)
                 System.Numerics.Tensors.TensorPrimitives.Add(s.Slice(c * m, m), partial.AsSpan(chunk * kp * m + c * m, m), s.Slice(c * m, m));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows8(float[] a, float[] bt, float[] c, int s, int m)
-    {
-        ref var a0 = ref MemoryMarshal.GetArrayDataReference(a);
-        ref var b0 = ref MemoryMarshal.GetArrayDataReference(bt);
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        var row = s * m;
-        for (var j = 0; j < m; j++)
-        {
-            var bj = Vector512.LoadUnsafe(ref b0, (nuint)(j * Lanes));
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + j)), bj, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + m + j)), bj, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 2 * m + j)), bj, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 3 * m + j)), bj, c3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 4 * m + j)), bj, c4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 5 * m + j)), bj, c5);
-            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 6 * m + j)), bj, c6);
-            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a0, row + 7 * m + j)), bj, c7);
-        }
-        ref var out0 = ref MemoryMarshal.GetArrayDataReference(c);
-        var at = (nuint)(s * Lanes);
-        c0.StoreUnsafe(ref out0, at);
-        c1.StoreUnsafe(ref out0, at + Lanes);
-        c2.StoreUnsafe(ref out0, at + 2 * Lanes);
-        c3.StoreUnsafe(ref out0, at + 3 * Lanes);
-        c4.StoreUnsafe(ref out0, at + 4 * Lanes);
-        c5.StoreUnsafe(ref out0, at + 5 * Lanes);
-        c6.StoreUnsafe(ref out0, at + 6 * Lanes);
-        c7.StoreUnsafe(ref out0, at + 7 * Lanes);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Row1(float[] a, float[] bt, float[] c, int s, int m)
-    {
-        var acc = Vector512<float>.Zero;
-        for (var j = 0; j < m; j++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[s * m + j]), Vector512.Create(bt, j * Lanes), acc);
-        acc.CopyTo(c, s * Lanes);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -87,8 +87,9 @@ public static unsafe class SmallGemm
         }
     }
 
+    /// <summary>One 8-row × 16-column tile of C over the whole inner dimension (also SkinnyProducts' E-step kernel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile8(float* a, int lda, float* b, int ldb, int k, float* c, int ldc, float beta)
+    internal static void Tile8(float* a, int lda, float* b, int ldb, int k, float* c, int ldc, float beta)
     {
         Vector512<float> c0, c1, c2, c3, c4, c5, c6, c7;
         if (beta == 0) c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = Vector512<float>.Zero;
@@ -113,8 +114,9 @@ public static unsafe class SmallGemm
         c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
     }
 
-    // one row, possibly a partial panel (the last columns of C)
-    static void Tile1(float* a, float* b, int ldb, int k, float* c, int width, float beta)
+    /// <summary>One row of a tile, possibly a partial panel (the last columns of C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Tile1(float* a, float* b, int ldb, int k, float* c, int width, float beta)
     {
         var acc = Vector512<float>.Zero;
         for (var kk = 0; kk < k; kk++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[kk]), Vector512.Load(b + (long)kk * ldb), acc);
