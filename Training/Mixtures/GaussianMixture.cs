@@ -215,9 +215,9 @@ public sealed class GaussianMixture
         if (Covariance == CovarianceType.Diagonal)
         {
             var products = DiagonalProducts(samples, bias, centredMeans);
-            Parallel.For(0, (n + 4095) / 4096, ComputeThreads.Options, b =>
+            ForRowBlocks(n, (_, first, end) =>
             {
-                for (var s = b * 4096; s < Math.Min(n, (b + 1) * 4096); s++)
+                for (var s = first; s < end; s++)
                     for (var c = 0; c < k; c++) result[s * k + c] = products[s * k + c] + bias[c];
             });
             return;
@@ -391,13 +391,10 @@ public sealed class GaussianMixture
         if (Covariance == CovarianceType.Diagonal && k == 16 && Vector512.IsHardwareAccelerated) return DiagonalExpectationStep(samples, r);
         WeightedLogProbabilities(samples, r);
         // log-sum-exp per row, in parallel blocks of rows: shift each row by its maximum (a short scalar loop: K is
-        // small), one vectorised exp over the block, then normalise each row; block totals are added in order
-        const int block = 4096;
-        var blocks = (n + block - 1) / block;
-        var partial = new double[blocks];
-        Parallel.For(0, blocks, ComputeThreads.Options, b =>
+        // small), one vectorised exp over the block, then normalise each row
+        return MeanOverRowBlocks(n, (first, end) =>
         {
-            int first = b * block, rows = Math.Min(block, n - first);
+            var rows = end - first;
             var maxima = new double[rows];
             for (var s = 0; s < rows; s++)
             {
@@ -419,8 +416,25 @@ public sealed class GaussianMixture
                 var inverse = 1 / sum;
                 for (var c = 0; c < row.Length; c++) row[c] *= inverse;
             }
-            partial[b] = total;
+            return total;
         });
+    }
+
+    // Rows go through the parallel passes in fixed blocks, so sums taken per block and added in block order do not
+    // depend on the thread count.
+    const int RowBlock = 4096;
+
+    static int RowBlocks(int n) => (n + RowBlock - 1) / RowBlock;
+
+    /// <summary>Runs <paramref name="pass"/>(block, first row, end row) over the row blocks of <paramref name="n"/> rows in parallel.</summary>
+    static void ForRowBlocks(int n, Action<int, int, int> pass) =>
+        Parallel.For(0, RowBlocks(n), ComputeThreads.Options, b => pass(b, b * RowBlock, Math.Min(n, (b + 1) * RowBlock)));
+
+    /// <summary>The sum over blocks of what <paramref name="pass"/>(first row, end row) returns, added in block order, divided by <paramref name="n"/>.</summary>
+    static double MeanOverRowBlocks(int n, Func<int, int, double> pass)
+    {
+        var partial = new double[RowBlocks(n)];
+        ForRowBlocks(n, (b, first, end) => partial[b] = pass(first, end));
         double all = 0;
         foreach (var part in partial) all += part;
         return all / n;
@@ -433,30 +447,19 @@ public sealed class GaussianMixture
     /// </summary>
     double DiagonalExpectationStep(Samples samples, double[] r)
     {
-        int k = Components, n = samples.N;
         var (bias, centredMeans) = Offsets(samples);
         var products = DiagonalProducts(samples, bias, centredMeans);
         var biasF = bias.Select(v => (float)v).ToArray(); // the products are float already
-        const int block = 4096;
-        var blocks = (n + block - 1) / block;
-        var partial = new double[blocks];
-        Parallel.For(0, blocks, ComputeThreads.Options, b =>
-        {
-            int first = b * block, rows = Math.Min(block, n - first);
-            partial[b] = Responsibilities16(products, biasF, r, first, rows);
-        });
-        double all = 0;
-        foreach (var part in partial) all += part;
-        return all / n;
+        return MeanOverRowBlocks(samples.N, (first, end) => Responsibilities16(products, biasF, r, first, end));
     }
 
     // one row of 16 components is one register: shift, exp, sum and scale without leaving it
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static double Responsibilities16(float[] products, float[] bias, double[] r, int first, int rows)
+    static double Responsibilities16(float[] products, float[] bias, double[] r, int first, int end)
     {
         var biasV = Vector512.Create(bias);
         double total = 0;
-        for (var s = first; s < first + rows; s++)
+        for (var s = first; s < end; s++)
         {
             var v = Vector512.Create(products, s * 16) + biasV;
             var half = Vector256.Max(v.GetLower(), v.GetUpper());
@@ -498,17 +501,16 @@ public sealed class GaussianMixture
         // (block sums added in block order, so the result does not depend on the thread count)
         if (samples.Responsibilities.Length < n * k) samples.Responsibilities = new float[n * k];
         var rf = samples.Responsibilities;
-        const int countBlock = 4096;
-        var blockCounts = new double[(n + countBlock - 1) / countBlock * k];
-        Parallel.For(0, (n + countBlock - 1) / countBlock, ComputeThreads.Options, b =>
+        var blockCounts = new double[RowBlocks(n) * k];
+        ForRowBlocks(n, (b, first, end) =>
         {
             var local = blockCounts.AsSpan(b * k, k);
             if (k == 16 && Vector512.IsHardwareAccelerated)
             {
-                FloatCopyAndCounts16(r, rf, local, b * countBlock, Math.Min(n, (b + 1) * countBlock));
+                FloatCopyAndCounts16(r, rf, local, first, end);
                 return;
             }
-            for (var s = b * countBlock; s < Math.Min(n, (b + 1) * countBlock); s++)
+            for (var s = first; s < end; s++)
                 for (var c = 0; c < k; c++)
                 {
                     var v = r[s * k + c];
