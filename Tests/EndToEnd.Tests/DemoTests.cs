@@ -33,15 +33,7 @@ public class DemoTests
     {
         var (code, _, err, dir) = Demo.Value;
         Assert.True(code == 0, err);
-        var html = File.ReadAllText(Path.Combine(dir, "artifacts", "reports", "index.html"));
-        return XDocument.Parse(html["<!DOCTYPE html>".Length..]);
-    }
-
-    static byte[] DataUri(string uri, string mediaType)
-    {
-        var prefix = $"data:{mediaType};base64,";
-        Assert.StartsWith(prefix, uri);
-        return Convert.FromBase64String(uri[prefix.Length..]);
+        return ReportPage.Parse(File.ReadAllText(Path.Combine(dir, "artifacts", "reports", "index.html")));
     }
 
     [Fact]
@@ -76,13 +68,13 @@ public class DemoTests
             var src = image.Attribute("src")!.Value;
             if (src.StartsWith("data:image/png"))
             {
-                var png = DecodedPng.Decode(DataUri(src, "image/png"));
+                var png = DecodedPng.Decode(ReportPage.DataUri(src, "image/png"));
                 Assert.True(png.Width > 0 && png.Height > 0);
                 pngs++;
             }
             else
             {
-                var svg = XDocument.Parse(Encoding.UTF8.GetString(DataUri(src, "image/svg+xml")));
+                var svg = XDocument.Parse(Encoding.UTF8.GetString(ReportPage.DataUri(src, "image/svg+xml")));
                 XNamespace ns = "http://www.w3.org/2000/svg";
                 Assert.Equal(ns + "svg", svg.Root!.Name);
                 // a chart a person can read: a title, axis labels and tick labels
@@ -93,9 +85,9 @@ public class DemoTests
         Assert.True(pngs >= 10 && svgs >= 10, $"{pngs} PNG, {svgs} SVG");
         // the GMM's convergence is an animation, one frame per EM iteration
         var animation = images.Single(i => i.Attribute("alt")!.Value.Contains("animated"));
-        Assert.True(DecodedPng.Decode(DataUri(animation.Attribute("src")!.Value, "image/png")).Frames > 1);
+        Assert.True(DecodedPng.Decode(ReportPage.DataUri(animation.Attribute("src")!.Value, "image/png")).Frames > 1);
         foreach (var audio in page.Descendants("audio"))
-            Assert.Equal("RIFF", Encoding.ASCII.GetString(DataUri(audio.Attribute("src")!.Value, "audio/wav"), 0, 4));
+            Assert.Equal("RIFF", Encoding.ASCII.GetString(ReportPage.DataUri(audio.Attribute("src")!.Value, "audio/wav"), 0, 4));
         Assert.Equal(3, page.Descendants("audio").Count());
         // every manifest and the commands are in the page
         Assert.Equal(7, page.Descendants("details").Count());
@@ -108,7 +100,7 @@ public class DemoTests
         var page = Report();
         var truth = NpyFile.Read(Path.Combine(Demo.Value.Dir, "artifacts", "demo", "piano", "roll_test.npy"));
         var picture = page.Descendants("img").Single(i => i.Attribute("alt")!.Value.StartsWith("held-out piano roll (truth)"));
-        var png = DecodedPng.Decode(DataUri(picture.Attribute("src")!.Value, "image/png"));
+        var png = DecodedPng.Decode(ReportPage.DataUri(picture.Attribute("src")!.Value, "image/png"));
         var (pitches, frames) = (truth.Rows, truth.Columns);
         Assert.Equal((frames, pitches * 18), (png.Width, png.Height));
         int sounding = 0, silent = 0;

@@ -8,12 +8,6 @@ namespace Pipeline.Training.Tests;
 
 public class HtmlReportTests
 {
-    static XDocument Parse(string html)
-    {
-        Assert.StartsWith("<!DOCTYPE html>", html);
-        return XDocument.Parse(html["<!DOCTYPE html>".Length..]);
-    }
-
     [Fact]
     public void Report_IsWellFormed_WithEmbeddedPicturesThatDecodeToWhatWasGiven()
     {
@@ -28,18 +22,18 @@ public class HtmlReportTests
             .Section("two", "Second")
             .Code("pipeline-train nmf --input 'V.npy' > log", "commands")
             .Render();
-        var page = Parse(html);
+        var page = ReportPage.Parse(html);
         Assert.Equal("Title with <angle> & ampersand", page.Descendants("title").Single().Value);
         Assert.Equal(["#one", "#two"], page.Descendants("nav").Descendants("a").Select(a => a.Attribute("href")!.Value));
         Assert.Equal("Text with <b>markup</b> that stays text.", page.Descendants("p").First().Value);
         Assert.Empty(page.Descendants("b"));
         var images = page.Descendants("img").ToList();
         Assert.Equal(2, images.Count);
-        var decoded = DecodedPng.Decode(Convert.FromBase64String(images[0].Attribute("src")!.Value["data:image/png;base64,".Length..]));
+        var decoded = DecodedPng.Decode(ReportPage.DataUri(images[0].Attribute("src")!.Value, "image/png"));
         Assert.Equal((4, 3), (decoded.Width, decoded.Height));
         Assert.Equal(((byte)10, (byte)20, (byte)30), decoded[1, 1]);
         Assert.Equal(((byte)255, (byte)255, (byte)255), decoded[0, 0]);
-        Assert.Equal(svg, Encoding.UTF8.GetString(Convert.FromBase64String(images[1].Attribute("src")!.Value["data:image/svg+xml;base64,".Length..])));
+        Assert.Equal(svg, Encoding.UTF8.GetString(ReportPage.DataUri(images[1].Attribute("src")!.Value, "image/svg+xml")));
         Assert.Equal(["a<b", "1", "c&d", "2"], page.Descendants("td").Select(td => td.Value));
         Assert.Equal("pipeline-train nmf --input 'V.npy' > log", page.Descendants("pre").Single().Value);
         Assert.Equal("commands", page.Descendants("summary").Single().Value);
