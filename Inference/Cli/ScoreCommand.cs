@@ -38,7 +38,7 @@ static class ScoreCommand
             var results = new (AnomalyResult? Result, string? Problem)[files.Count];
             var done = 0;
             using var bar = new ProgressBar(cli.Log(parse), files.Count, "score");
-            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Pipeline.Shared.Threading.ComputeThreads.Options.MaxDegreeOfParallelism, CancellationToken = CommandLineHost.Cancellation }, i =>
+            Parallel.For(0, files.Count, Pipeline.Shared.Threading.ComputeThreads.Cancellable(CommandLineHost.Cancellation), i =>
             {
                 try { results[i] = (scorer.ScoreFile(files[i]), null); }
                 catch (PipelineException e) { results[i] = (null, e.Message); }

@@ -56,7 +56,7 @@ public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirec
     {
         var results = new NdArray[files.Count];
         var done = 0;
-        Parallel.For(0, files.Count, new ParallelOptions { CancellationToken = cancellation, MaxDegreeOfParallelism = Threading.ComputeThreads.Options.MaxDegreeOfParallelism }, i =>
+        Parallel.For(0, files.Count, Threading.ComputeThreads.Cancellable(cancellation), i =>
         {
             var (features, cached) = LoadOne(files[i]);
             results[i] = features;

@@ -22,4 +22,8 @@ public static class ComputeThreads
 
     /// <summary>The options every parallel loop passes.</summary>
     public static ParallelOptions Options => options;
+
+    /// <summary><see cref="Options"/> for a loop that <paramref name="cancellation"/> can stop.</summary>
+    public static ParallelOptions Cancellable(CancellationToken cancellation) =>
+        new() { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellation };
 }

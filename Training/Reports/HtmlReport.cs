@@ -21,7 +21,7 @@ public sealed class HtmlReport(string title)
     {
         EndGrid();
         sections.Add((id, heading));
-        body.Append($"<h2 id=\"{Attribute(id)}\">{Text(heading)}</h2>\n");
+        body.Append($"<h2 id=\"{Text(id)}\">{Text(heading)}</h2>\n");
         if (introduction is not null) Paragraph(introduction);
         return this;
     }
@@ -59,7 +59,7 @@ public sealed class HtmlReport(string title)
     HtmlReport Figure(string caption, string mediaType, byte[] content)
     {
         StartGrid();
-        body.Append($"<figure><img alt=\"{Attribute(caption)}\" src=\"data:{mediaType};base64,{Convert.ToBase64String(content)}\"/><figcaption>{Text(caption)}</figcaption></figure>\n");
+        body.Append($"<figure><img alt=\"{Text(caption)}\" src=\"data:{mediaType};base64,{Convert.ToBase64String(content)}\"/><figcaption>{Text(caption)}</figcaption></figure>\n");
         return this;
     }
 
@@ -116,7 +116,7 @@ public sealed class HtmlReport(string title)
         page.Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>");
         page.Append($"<title>{Text(title)}</title><style>{Style}</style></head>\n<body>\n");
         page.Append($"<h1>{Text(title)}</h1>\n<nav><ul>");
-        foreach (var (id, heading) in sections) page.Append($"<li><a href=\"#{Attribute(id)}\">{Text(heading)}</a></li>");
+        foreach (var (id, heading) in sections) page.Append($"<li><a href=\"#{Text(id)}\">{Text(heading)}</a></li>");
         page.Append("</ul></nav>\n");
         page.Append(body);
         page.Append($"<script>{Script}</script>\n</body></html>\n");
@@ -126,9 +126,8 @@ public sealed class HtmlReport(string title)
     /// <summary>Writes the page atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, Render());
 
+    // one escape serves text and attribute values: HtmlEncode also encodes quotes
     static string Text(string s) => WebUtility.HtmlEncode(s);
-
-    static string Attribute(string s) => WebUtility.HtmlEncode(s);
 
     const string Style = """
         body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -146,6 +145,6 @@ public sealed class HtmlReport(string title)
     // (written without '<' and '&', so the page stays well-formed XML)
     const string Script = """
         window.addEventListener('load',function(){var all=document.images,ok=0;for(var i=0;i!==all.length;i++){if(all[i].complete){if(all[i].naturalWidth>0)ok++;}}
-        document.body.setAttribute('data-images-loaded',ok);document.body.setAttribute('data-images-total',all.length);});
+        document.body.setText('data-images-loaded',ok);document.body.setText('data-images-total',all.length);});
         """;
 }
