@@ -145,6 +145,6 @@ public sealed class HtmlReport(string title)
     // (written without '<' and '&', so the page stays well-formed XML)
     const string Script = """
         window.addEventListener('load',function(){var all=document.images,ok=0;for(var i=0;i!==all.length;i++){if(all[i].complete){if(all[i].naturalWidth>0)ok++;}}
-        document.body.setText('data-images-loaded',ok);document.body.setText('data-images-total',all.length);});
+        document.body.setAttribute('data-images-loaded',ok);document.body.setAttribute('data-images-total',all.length);});
         """;
 }
