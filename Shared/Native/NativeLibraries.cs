@@ -82,6 +82,7 @@ public static class NativeLibraries
 
     static IntPtr LoadUncached(NativeLibrarySpec spec)
     {
+        if (spec == Blas) OpenBlasCore.Choose();
         var dirs = SearchDirectories();
         foreach (var dir in dirs)
         {

@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace Pipeline.Training.Linalg;
 
 /// <summary>
-/// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>). Row-major single-precision GEMM
-/// is the only routine the training side needs for now; every matrix product goes through it (small ones, on
-/// AVX-512 machines, to <see cref="SmallGemm"/>).
+/// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>, its kernels chosen by
+/// <see cref="Pipeline.Shared.Native.OpenBlasCore"/>). Row-major GEMM is the only routine the training side needs
+/// for now; every general matrix product goes through it.
 /// </summary>
 public static unsafe partial class Blas
 {
@@ -28,6 +28,19 @@ public static unsafe partial class Blas
         catch (EntryPointNotFoundException) { return false; }
     }
 
+    [LibraryImport("blas", EntryPoint = "openblas_get_corename")]
+    private static partial IntPtr OpenBlasCoreName();
+
+    /// <summary>The kernel set OpenBLAS runs ("SkylakeX", "Haswell", ...), or null for another BLAS.</summary>
+    public static string? Core
+    {
+        get
+        {
+            try { return Marshal.PtrToStringUTF8(OpenBlasCoreName()); }
+            catch (EntryPointNotFoundException) { return null; }
+        }
+    }
+
     [LibraryImport("blas", EntryPoint = "cblas_sgemm")]
     private static partial void Sgemm(int order, int transA, int transB, int m, int n, int k,
         float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
@@ -44,11 +57,6 @@ public static unsafe partial class Blas
         CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
         CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
         CheckExtent(c.Length, m, n, ldc, nameof(c));
-        if (alpha == 1f && (beta == 0f || beta == 1f) && SmallGemm.Handles(m, n, k))
-        {
-            SmallGemm.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc);
-            return;
-        }
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)

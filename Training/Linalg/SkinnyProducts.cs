@@ -25,7 +25,7 @@ public static class SkinnyProducts
             Blas.Gemm(false, true, n, k, m, 1f, a, m, b, m, 0f, c, k);
             return;
         }
-        // Bᵀ padded to 16 columns, SmallGemm's panel layout: row j holds B[0..k, j], one register per j; the tiles are SmallGemm's too
+        // Bᵀ padded to 16 columns: row j holds B[0..k, j], one register per j
         var bt = new float[m * Lanes];
         for (var row = 0; row < k; row++)
             for (var j = 0; j < m; j++) bt[j * Lanes + row] = b[row * m + j];
@@ -35,8 +35,8 @@ public static class SkinnyProducts
             int first = chunk * ChunkRows, last = Math.Min(n, first + ChunkRows), s = first;
             fixed (float* pa = a, pb = bt, pc = cArray)
             {
-                for (; s + 8 <= last; s += 8) SmallGemm.Tile8(pa + (long)s * m, m, pb, Lanes, m, pc + (long)s * Lanes, Lanes, 0f);
-                for (; s < last; s++) SmallGemm.Tile1(pa + (long)s * m, pb, Lanes, m, pc + (long)s * Lanes, Lanes, 0f);
+                for (; s + 8 <= last; s += 8) Tile8(pa + (long)s * m, m, pb, Lanes, m, pc + (long)s * Lanes, Lanes, 0f);
+                for (; s < last; s++) Tile1(pa + (long)s * m, pb, Lanes, m, pc + (long)s * Lanes, Lanes, 0f);
             }
         });
         if (k != Lanes)
@@ -125,5 +125,41 @@ public static class SkinnyProducts
                 acc = Vector512.FusedMultiplyAdd(Vector512.Create(r[row * kp + c + q]), Vector512.Create(a, row * m + v), acc);
             acc.CopyTo(sums.Slice((c + q) * m + v, Lanes));
         }
+    }
+
+    /// <summary>One 8-row × 16-column tile of C over the whole inner dimension: the 8 × 16 results stay in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Tile8(float* a, int lda, float* b, int ldb, int k, float* c, int ldc, float beta)
+    {
+        Vector512<float> c0, c1, c2, c3, c4, c5, c6, c7;
+        if (beta == 0) c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = Vector512<float>.Zero;
+        else
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + ldc); c2 = Vector512.Load(c + 2 * ldc); c3 = Vector512.Load(c + 3 * ldc);
+            c4 = Vector512.Load(c + 4 * ldc); c5 = Vector512.Load(c + 5 * ldc); c6 = Vector512.Load(c + 6 * ldc); c7 = Vector512.Load(c + 7 * ldc);
+        }
+        for (var kk = 0; kk < k; kk++)
+        {
+            var bk = Vector512.Load(b + (long)kk * ldb);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[kk]), bk, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[lda + kk]), bk, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2 * lda + kk]), bk, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3 * lda + kk]), bk, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a[4 * lda + kk]), bk, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a[5 * lda + kk]), bk, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a[6 * lda + kk]), bk, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a[7 * lda + kk]), bk, c7);
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
+    }
+
+    /// <summary>One row of a tile, possibly a partial panel (the last columns of C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Tile1(float* a, float* b, int ldb, int k, float* c, int width, float beta)
+    {
+        var acc = Vector512<float>.Zero;
+        for (var kk = 0; kk < k; kk++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[kk]), Vector512.Load(b + (long)kk * ldb), acc);
+        for (var j = 0; j < width; j++) c[j] = beta == 0 ? acc[j] : c[j] + acc[j];
     }
 }
