@@ -26,7 +26,8 @@ static class MixtureBenchmark
         foreach (var (type, target, flops) in new[]
         {
             (CovarianceType.Diagonal, 30.0, 2.0 * 2 * N * D * K + 2.0 * 2 * N * D * K),      // E: x²·p, x·μp; M: rᵀx, rᵀx²
-            (CovarianceType.Full, 300.0, 2.0 * N * D * D * K + 2.0 * N * D * D * K + 2.0 * N * D * K), // E: x·Pₖ; M: weighted scatter; rᵀx
+            // E: [x 1]·[Pₖ; −μₖPₖ] over P's upper triangle; M: the scatter's upper triangle; rᵀx
+            (CovarianceType.Full, 300.0, 2.0 * N * K * (D * (D + 1) / 2 + D) + 2.0 * N * K * D * (D + 1) / 2 + 2.0 * N * D * K),
         })
         {
             var gmm = new GaussianMixture(K, type);

@@ -9,7 +9,7 @@ namespace Pipeline.Training.Linalg;
 /// </summary>
 public static unsafe partial class Blas
 {
-    const int RowMajor = 101, NoTrans = 111, Trans = 112;
+    const int RowMajor = 101, NoTrans = 111, Trans = 112, Upper = 121;
 
     [LibraryImport("blas", EntryPoint = "openblas_set_num_threads")]
     private static partial void OpenBlasSetNumThreads(int threads);
@@ -63,6 +63,25 @@ public static unsafe partial class Blas
         {
             Sgemm(RowMajor, transposeA ? Trans : NoTrans, transposeB ? Trans : NoTrans, m, n, k,
                 alpha, pa, Math.Max(lda, 1), pb, Math.Max(ldb, 1), beta, pc, Math.Max(ldc, 1));
+        }
+    }
+
+    [LibraryImport("blas", EntryPoint = "cblas_ssyrk")]
+    private static partial void Ssyrk(int order, int uplo, int trans, int n, int k, float alpha, float* a, int lda, float beta, float* c, int ldc);
+
+    /// <summary>
+    /// The upper triangle of C (n × n) = α·AᵀA + β·C for a row-major A (k × n, row stride <paramref name="lda"/>):
+    /// half a GEMM's work for a symmetric product; the strictly lower triangle of C is left as it was.
+    /// </summary>
+    public static void SyrkTransposed(int n, int k, float alpha, ReadOnlySpan<float> a, int lda, float beta, Span<float> c, int ldc)
+    {
+        if (n == 0) return;
+        CheckExtent(a.Length, k, n, lda, nameof(a));
+        CheckExtent(c.Length, n, n, ldc, nameof(c));
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            Ssyrk(RowMajor, Upper, Trans, n, k, alpha, pa, Math.Max(lda, 1), beta, pc, Math.Max(ldc, 1));
         }
     }
 

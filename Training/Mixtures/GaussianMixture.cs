@@ -64,6 +64,9 @@ public sealed class GaussianMixture
     double[] precisionFactor = [];
     double[] logDetFactor = []; // log det P (full) or ½ Σ log precision (diagonal), per component
 
+    /// <summary>Full covariance: take the BLAS products even where the AVX-512 kernels apply (tests compare the two).</summary>
+    internal bool BlasProducts { get; set; }
+
     /// <summary>An unfitted mixture of <paramref name="components"/> components.</summary>
     public GaussianMixture(int components, CovarianceType covariance = CovarianceType.Full)
     {
@@ -184,8 +187,24 @@ public sealed class GaussianMixture
                 return stacked;
             }
         }
+        float[]? padded;
+        /// <summary>x − offset with zero columns up to a multiple of 16, (N, dp) (the full-covariance kernels).</summary>
+        public float[] PaddedCentred
+        {
+            get
+            {
+                var dp = FullCovarianceKernels.Padded(D);
+                if (dp == D) return Centred;
+                if (padded is null)
+                {
+                    padded = new float[N * dp];
+                    for (var s = 0; s < N; s++) Centred.AsSpan(s * D, D).CopyTo(padded.AsSpan(s * dp, D));
+                }
+                return padded;
+            }
+        }
         float[]? augmented;
-        /// <summary>[x − offset, 1], (N, D + 1) (full mixtures), computed once.</summary>
+        /// <summary>[x − offset, 1], (N, D + 1) (full mixtures without AVX-512), computed once.</summary>
         public float[] Augmented
         {
             get
@@ -222,34 +241,78 @@ public sealed class GaussianMixture
             });
             return;
         }
-        if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
-        // full: y = [x 1]·[P; −μP], so the shift rides in the same BLAS product. Rows go in blocks that stay in
-        // cache across all components instead of streaming an (N, D) product through memory K times.
+        if (FullCovarianceKernels.Accelerated && !BlasProducts)
+        {
+            // −½‖[x 1]·[Pₖ; −μₖPₖ]‖² in register tiles over P's upper triangle (FullCovarianceKernels)
+            var dp = FullCovarianceKernels.Padded(d);
+            var triangles = new float[k * (dp + 1) * dp];
+            for (var c = 0; c < k; c++)
+            {
+                var p = precisionFactor.AsSpan(c * d * d, d * d);
+                var factor = triangles.AsSpan(c * (dp + 1) * dp, (dp + 1) * dp);
+                for (var j = 0; j < d; j++)
+                {
+                    double shift = 0;
+                    for (var i = 0; i <= j; i++)
+                    {
+                        factor[i * dp + j] = (float)p[i * d + j];
+                        shift += centredMeans[c * d + i] * p[i * d + j];
+                    }
+                    factor[dp * dp + j] = (float)-shift;
+                }
+            }
+            if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
+            var q = samples.Buffer;
+            FullCovarianceKernels.QuadraticForms(samples.PaddedCentred, n, dp, triangles, k, q);
+            ForRowBlocks(n, (_, first, end) =>
+            {
+                for (var s = first; s < end; s++)
+                    for (var c = 0; c < k; c++) result[s * k + c] = bias[c] - 0.5 * q[s * k + c];
+            });
+            return;
+        }
+        // elsewhere: y = [x 1]·[Pₖ; −μₖPₖ] for every component side by side, one GEMM per block of rows (the shift rides
+        // in the same product), then −½‖yₖ‖² per sample and component in parallel
         var augmented = samples.Augmented;
-        var factors = new float[k * (d + 1) * d];
+        var width = k * d;
+        var factors = new float[(d + 1) * width];
         for (var c = 0; c < k; c++)
         {
             var p = precisionFactor.AsSpan(c * d * d, d * d);
-            var factor = factors.AsSpan(c * (d + 1) * d, (d + 1) * d);
-            var shift = new double[d];
             for (var i = 0; i < d; i++)
-                for (var j = 0; j < d; j++) shift[j] += centredMeans[c * d + i] * p[i * d + j];
-            for (var i = 0; i < d * d; i++) factor[i] = (float)p[i];
-            for (var j = 0; j < d; j++) factor[d * d + j] = (float)-shift[j];
-        }
-        const int block = 16384;
-        var y = new float[block * d];
-        for (var start = 0; start < n; start += block)
-        {
-            var rows = Math.Min(block, n - start);
-            var xb = augmented.AsSpan(start * (d + 1), rows * (d + 1));
-            for (var c = 0; c < k; c++)
             {
-                Blas.Gemm(false, false, rows, d, d + 1, 1f, xb, d + 1, factors.AsSpan(c * (d + 1) * d, (d + 1) * d), d, 0f, y, d);
-                for (var s = 0; s < rows; s++)
-                    result[(start + s) * k + c] = bias[c] - 0.5 * System.Numerics.Tensors.TensorPrimitives.SumOfSquares(y.AsSpan(s * d, d));
+                double shift = 0;
+                for (var j = 0; j < d; j++)
+                {
+                    factors[j * width + c * d + i] = (float)p[j * d + i];
+                    shift += centredMeans[c * d + j] * p[j * d + i];
+                }
+                factors[d * width + c * d + i] = (float)-shift;
             }
         }
+        var y = FullBlockBuffer(samples, width);
+        for (var start = 0; start < n; start += FullBlockRows)
+        {
+            var rows = Math.Min(FullBlockRows, n - start);
+            Blas.Gemm(false, false, rows, width, d + 1, 1f, augmented.AsSpan(start * (d + 1), rows * (d + 1)), d + 1, factors, width, 0f, y, width);
+            ForRowBlocks(rows, SubBlockRows, (_, first, end) =>
+            {
+                for (var s = first; s < end; s++)
+                    for (var c = 0; c < k; c++)
+                        result[(start + s) * k + c] = bias[c] - 0.5 * System.Numerics.Tensors.TensorPrimitives.SumOfSquares(y.AsSpan(s * width + c * d, d));
+            });
+        }
+    }
+
+    // Full mixtures go through the data in blocks of rows whose (rows, K·D) products stay in the last-level cache,
+    // and through each block in parallel sub-blocks.
+    const int FullBlockRows = 2048, SubBlockRows = 128;
+
+    static float[] FullBlockBuffer(Samples samples, int width)
+    {
+        var size = Math.Min(samples.N, FullBlockRows) * width;
+        if (samples.Buffer.Length < size) samples.Buffer = new float[size];
+        return samples.Buffer;
     }
 
     /// <summary>log p(x) of every sample.</summary>
@@ -427,8 +490,10 @@ public sealed class GaussianMixture
     static int RowBlocks(int n) => (n + RowBlock - 1) / RowBlock;
 
     /// <summary>Runs <paramref name="pass"/>(block, first row, end row) over the row blocks of <paramref name="n"/> rows in parallel.</summary>
-    static void ForRowBlocks(int n, Action<int, int, int> pass) =>
-        Parallel.For(0, RowBlocks(n), ComputeThreads.Options, b => pass(b, b * RowBlock, Math.Min(n, (b + 1) * RowBlock)));
+    static void ForRowBlocks(int n, Action<int, int, int> pass) => ForRowBlocks(n, RowBlock, pass);
+
+    static void ForRowBlocks(int n, int block, Action<int, int, int> pass) =>
+        Parallel.For(0, (n + block - 1) / block, ComputeThreads.Options, b => pass(b, b * block, Math.Min(n, (b + 1) * block)));
 
     /// <summary>The sum over blocks of what <paramref name="pass"/>(first row, end row) returns, added in block order, divided by <paramref name="n"/>.</summary>
     static double MeanOverRowBlocks(int n, Func<int, int, double> pass)
@@ -542,28 +607,54 @@ public sealed class GaussianMixture
         }
         else
         {
-            // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, accumulated over cache-sized blocks of rows (centred, scaled by √rₙₖ)
+            // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, the upper triangle first
             covariances = new double[k * d * d];
-            const int block = 16384;
-            var scaled = new float[block * d];
-            var partial = new float[d * d];
-            var mean = new float[d];
-            for (var start = 0; start < n; start += block)
+            if (FullCovarianceKernels.Accelerated && !BlasProducts)
             {
-                var rows = Math.Min(block, n - start);
+                var dp = FullCovarianceKernels.Padded(d);
+                var paddedMeans = new float[k * dp];
                 for (var c = 0; c < k; c++)
+                    for (var j = 0; j < d; j++) paddedMeans[c * dp + j] = (float)centredMeans[c * d + j];
+                FullCovarianceKernels.Scatter(samples.PaddedCentred, rf, n, d, dp, paddedMeans, k, covariances);
+            }
+            else
+            {
+                // per block of rows, z = √rₙₖ (xₙ − μₖ) for every component side by side (built in parallel), then
+                // one symmetric product per component
+                var z = FullBlockBuffer(samples, k * d);
+                var partial = new float[d * d];
+                var meansF = new float[k * d];
+                for (var i = 0; i < meansF.Length; i++) meansF[i] = (float)centredMeans[i];
+                for (var start = 0; start < n; start += FullBlockRows)
                 {
-                    for (var j = 0; j < d; j++) mean[j] = (float)centredMeans[c * d + j];
-                    for (var s = 0; s < rows; s++)
+                    var rows = Math.Min(FullBlockRows, n - start);
+                    ForRowBlocks(rows, SubBlockRows, (_, first, end) =>
                     {
-                        var row = scaled.AsSpan(s * d, d);
-                        System.Numerics.Tensors.TensorPrimitives.Subtract(samples.Centred.AsSpan((start + s) * d, d), mean, row);
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * k + c]), row);
+                        for (var s = first; s < end; s++)
+                        {
+                            var x = samples.Centred.AsSpan((start + s) * d, d);
+                            for (var c = 0; c < k; c++)
+                            {
+                                var row = z.AsSpan(s * k * d + c * d, d);
+                                System.Numerics.Tensors.TensorPrimitives.Subtract(x, meansF.AsSpan(c * d, d), row);
+                                System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * k + c]), row);
+                            }
+                        }
+                    });
+                    for (var c = 0; c < k; c++)
+                    {
+                        Blas.SyrkTransposed(d, rows, 1f, z.AsSpan(c * d), k * d, 0f, partial, d);
+                        var cov = covariances.AsSpan(c * d * d, d * d);
+                        for (var i = 0; i < d; i++)
+                            for (var j = i; j < d; j++) cov[i * d + j] += partial[i * d + j];
                     }
-                    Blas.Gemm(true, false, d, d, rows, 1f, scaled.AsSpan(0, rows * d), d, scaled.AsSpan(0, rows * d), d, 0f, partial, d);
-                    var cov = covariances.AsSpan(c * d * d, d * d);
-                    for (var i = 0; i < d * d; i++) cov[i] += partial[i];
                 }
+            }
+            for (var c = 0; c < k; c++)
+            {
+                var cov = covariances.AsSpan(c * d * d, d * d);
+                for (var i = 0; i < d; i++)
+                    for (var j = 0; j < i; j++) cov[i * d + j] = cov[j * d + i];
             }
             for (var c = 0; c < k; c++)
             {
