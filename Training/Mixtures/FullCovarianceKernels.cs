@@ -123,44 +123,47 @@ internal static unsafe class FullCovarianceKernels
     }
 
     // ‖[x 1]·F‖² for 8 rows of x (row stride dp). Column vectors go in pairs (a, b) counted from the right, so the
-    // first pair may have no a (a = −1); rows i of F below (a + 1)·16 feed both vectors, the next 16 only b.
+    // first pair may have no a (a = −1); rows i of F below (a + 1)·16 feed both vectors, the next 16 only b. Row
+    // pointers and native-int indices keep the loops free of address arithmetic.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Quadratic8(float* x, float* f, int dp, float* q)
+    static void Quadratic8(float* x, float* f, nint dp, float* q)
     {
+        float* x0 = x, x1 = x + dp, x2 = x + 2 * dp, x3 = x + 3 * dp, x4 = x + 4 * dp, x5 = x + 5 * dp, x6 = x + 6 * dp, x7 = x + 7 * dp;
         Vector512<float> q0 = default, q1 = default, q2 = default, q3 = default, q4 = default, q5 = default, q6 = default, q7 = default;
-        var shift = f + (long)dp * dp;
-        for (var b = dp / Lanes - 1; b >= 0; b -= 2)
+        var shift = f + dp * dp;
+        for (nint b = dp / Lanes - 1; b >= 0; b -= 2)
         {
             var a = b - 1;
             var sa = a >= 0 ? Vector512.Load(shift + a * Lanes) : default;
             var sb = Vector512.Load(shift + b * Lanes);
             Vector512<float> a0 = sa, a1 = sa, a2 = sa, a3 = sa, a4 = sa, a5 = sa, a6 = sa, a7 = sa;
             Vector512<float> b0 = sb, b1 = sb, b2 = sb, b3 = sb, b4 = sb, b5 = sb, b6 = sb, b7 = sb;
-            var i = 0;
-            for (var both = (a + 1) * Lanes; i < both; i++)
+            nint i = 0;
+            float* fa = f + a * Lanes, fb = f + b * Lanes; // row i of F's two column vectors
+            for (var both = (a + 1) * Lanes; i < both; i++, fa += dp, fb += dp)
             {
-                var fa = Vector512.Load(f + (long)i * dp + a * Lanes);
-                var fb = Vector512.Load(f + (long)i * dp + b * Lanes);
-                var w = Vector512.Create(x[i]); a0 = Vector512.FusedMultiplyAdd(w, fa, a0); b0 = Vector512.FusedMultiplyAdd(w, fb, b0);
-                w = Vector512.Create(x[dp + i]); a1 = Vector512.FusedMultiplyAdd(w, fa, a1); b1 = Vector512.FusedMultiplyAdd(w, fb, b1);
-                w = Vector512.Create(x[2 * dp + i]); a2 = Vector512.FusedMultiplyAdd(w, fa, a2); b2 = Vector512.FusedMultiplyAdd(w, fb, b2);
-                w = Vector512.Create(x[3 * dp + i]); a3 = Vector512.FusedMultiplyAdd(w, fa, a3); b3 = Vector512.FusedMultiplyAdd(w, fb, b3);
-                w = Vector512.Create(x[4 * dp + i]); a4 = Vector512.FusedMultiplyAdd(w, fa, a4); b4 = Vector512.FusedMultiplyAdd(w, fb, b4);
-                w = Vector512.Create(x[5 * dp + i]); a5 = Vector512.FusedMultiplyAdd(w, fa, a5); b5 = Vector512.FusedMultiplyAdd(w, fb, b5);
-                w = Vector512.Create(x[6 * dp + i]); a6 = Vector512.FusedMultiplyAdd(w, fa, a6); b6 = Vector512.FusedMultiplyAdd(w, fb, b6);
-                w = Vector512.Create(x[7 * dp + i]); a7 = Vector512.FusedMultiplyAdd(w, fa, a7); b7 = Vector512.FusedMultiplyAdd(w, fb, b7);
+                var va = Vector512.Load(fa);
+                var vb = Vector512.Load(fb);
+                var w = Vector512.Create(x0[i]); a0 = Vector512.FusedMultiplyAdd(w, va, a0); b0 = Vector512.FusedMultiplyAdd(w, vb, b0);
+                w = Vector512.Create(x1[i]); a1 = Vector512.FusedMultiplyAdd(w, va, a1); b1 = Vector512.FusedMultiplyAdd(w, vb, b1);
+                w = Vector512.Create(x2[i]); a2 = Vector512.FusedMultiplyAdd(w, va, a2); b2 = Vector512.FusedMultiplyAdd(w, vb, b2);
+                w = Vector512.Create(x3[i]); a3 = Vector512.FusedMultiplyAdd(w, va, a3); b3 = Vector512.FusedMultiplyAdd(w, vb, b3);
+                w = Vector512.Create(x4[i]); a4 = Vector512.FusedMultiplyAdd(w, va, a4); b4 = Vector512.FusedMultiplyAdd(w, vb, b4);
+                w = Vector512.Create(x5[i]); a5 = Vector512.FusedMultiplyAdd(w, va, a5); b5 = Vector512.FusedMultiplyAdd(w, vb, b5);
+                w = Vector512.Create(x6[i]); a6 = Vector512.FusedMultiplyAdd(w, va, a6); b6 = Vector512.FusedMultiplyAdd(w, vb, b6);
+                w = Vector512.Create(x7[i]); a7 = Vector512.FusedMultiplyAdd(w, va, a7); b7 = Vector512.FusedMultiplyAdd(w, vb, b7);
             }
-            for (var end = (b + 1) * Lanes; i < end; i++)
+            for (var end = (b + 1) * Lanes; i < end; i++, fb += dp)
             {
-                var fb = Vector512.Load(f + (long)i * dp + b * Lanes);
-                b0 = Vector512.FusedMultiplyAdd(Vector512.Create(x[i]), fb, b0);
-                b1 = Vector512.FusedMultiplyAdd(Vector512.Create(x[dp + i]), fb, b1);
-                b2 = Vector512.FusedMultiplyAdd(Vector512.Create(x[2 * dp + i]), fb, b2);
-                b3 = Vector512.FusedMultiplyAdd(Vector512.Create(x[3 * dp + i]), fb, b3);
-                b4 = Vector512.FusedMultiplyAdd(Vector512.Create(x[4 * dp + i]), fb, b4);
-                b5 = Vector512.FusedMultiplyAdd(Vector512.Create(x[5 * dp + i]), fb, b5);
-                b6 = Vector512.FusedMultiplyAdd(Vector512.Create(x[6 * dp + i]), fb, b6);
-                b7 = Vector512.FusedMultiplyAdd(Vector512.Create(x[7 * dp + i]), fb, b7);
+                var vb = Vector512.Load(fb);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.Create(x0[i]), vb, b0);
+                b1 = Vector512.FusedMultiplyAdd(Vector512.Create(x1[i]), vb, b1);
+                b2 = Vector512.FusedMultiplyAdd(Vector512.Create(x2[i]), vb, b2);
+                b3 = Vector512.FusedMultiplyAdd(Vector512.Create(x3[i]), vb, b3);
+                b4 = Vector512.FusedMultiplyAdd(Vector512.Create(x4[i]), vb, b4);
+                b5 = Vector512.FusedMultiplyAdd(Vector512.Create(x5[i]), vb, b5);
+                b6 = Vector512.FusedMultiplyAdd(Vector512.Create(x6[i]), vb, b6);
+                b7 = Vector512.FusedMultiplyAdd(Vector512.Create(x7[i]), vb, b7);
             }
             q0 += a0 * a0 + b0 * b0; q1 += a1 * a1 + b1 * b1; q2 += a2 * a2 + b2 * b2; q3 += a3 * a3 + b3 * b3;
             q4 += a4 * a4 + b4 * b4; q5 += a5 * a5 + b5 * b5; q6 += a6 * a6 + b6 * b6; q7 += a7 * a7 + b7 * b7;

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
@@ -392,8 +393,7 @@ public sealed class GaussianMixture
             while (iteration < options.MaxIterations)
             {
                 iteration++;
-                var meanLogLikelihood = ExpectationStep(samples, responsibilities);
-                MaximisationStep(samples, responsibilities, options.RegCovar);
+                var meanLogLikelihood = EmIteration(samples, responsibilities, options.RegCovar);
                 history.Add(meanLogLikelihood);
                 progress?.Report(new GmmProgress(iteration, meanLogLikelihood));
                 snapshot?.Invoke(this, iteration);
@@ -433,6 +433,14 @@ public sealed class GaussianMixture
     {
         int k = Components, d = Dimensions, n = samples.N;
         if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
+        SkinnyProducts.TimesTransposed(samples.Stacked, DiagonalCoefficients(bias, centredMeans), samples.Buffer, n, 2 * d, k);
+        return samples.Buffer;
+    }
+
+    /// <summary>[μp; −½p] per component, (K, 2D), with −½ Σ μ²p added to <paramref name="bias"/>.</summary>
+    float[] DiagonalCoefficients(double[] bias, double[] centredMeans)
+    {
+        int k = Components, d = Dimensions;
         var coefficients = new float[k * 2 * d];
         for (var c = 0; c < k; c++)
             for (var j = 0; j < d; j++)
@@ -443,15 +451,13 @@ public sealed class GaussianMixture
                 coefficients[c * 2 * d + d + j] = (float)(-0.5 * p);
                 bias[c] -= 0.5 * centredMeans[c * d + j] * mp;
             }
-        SkinnyProducts.TimesTransposed(samples.Stacked, coefficients, samples.Buffer, n, 2 * d, k);
-        return samples.Buffer;
+        return coefficients;
     }
 
     /// <summary>Fills <paramref name="r"/> (N, K) with responsibilities and returns the mean log-likelihood.</summary>
     internal double ExpectationStep(Samples samples, double[] r)
     {
         int k = Components, n = samples.N;
-        if (Covariance == CovarianceType.Diagonal && k == 16 && Vector512.IsHardwareAccelerated) return DiagonalExpectationStep(samples, r);
         WeightedLogProbabilities(samples, r);
         // log-sum-exp per row, in parallel blocks of rows: shift each row by its maximum (a short scalar loop: K is
         // small), one vectorised exp over the block, then normalise each row
@@ -506,168 +512,264 @@ public sealed class GaussianMixture
     }
 
     /// <summary>
-    /// The diagonal E-step for 16 components in one pass over the single-precision products: each row is one
-    /// register, shifted by its maximum, exponentiated, summed and scaled in place (responsibilities need no more
-    /// than float's digits; the log-likelihood keeps double's through the shift).
+    /// One EM iteration, E-step then M-step, returning the mean log-likelihood under the parameters it started from.
+    /// <paramref name="r"/> (N, K) is working space for the separate steps.
     /// </summary>
-    double DiagonalExpectationStep(Samples samples, double[] r)
+    internal double EmIteration(Samples samples, double[] r, double reg)
     {
-        var (bias, centredMeans) = Offsets(samples);
-        var products = DiagonalProducts(samples, bias, centredMeans);
-        var biasF = bias.Select(v => (float)v).ToArray(); // the products are float already
-        return MeanOverRowBlocks(samples.N, (first, end) => Responsibilities16(products, biasF, r, first, end));
+        if (Covariance == CovarianceType.Diagonal && Components <= Lanes && Dimensions % (Lanes / 2) == 0 && Vector512.IsHardwareAccelerated)
+            return DiagonalIteration(samples, reg);
+        var meanLogLikelihood = ExpectationStep(samples, r);
+        MaximisationStep(samples, r, reg);
+        return meanLogLikelihood;
     }
 
-    // one row of 16 components is one register: shift, exp, sum and scale without leaving it
+    const int Lanes = 16;
+
+    /// <summary>
+    /// Diagonal mixtures of up to 16 components on AVX-512: the E-step and the M-step in one pass over [x, x²]. Each
+    /// block of rows gets its products with [μp; −½p] (one register per sample), its responsibilities (shift, exp
+    /// and normalise in that register; absent components have bias −∞) and its share of rᵀ·[x, x²] while it is
+    /// still in cache, so the samples are read once and the responsibilities never leave single precision.
+    /// </summary>
+    double DiagonalIteration(Samples samples, double reg)
+    {
+        int k = Components, d = Dimensions, n = samples.N, width = 2 * d;
+        var (bias, centredMeans) = Offsets(samples);
+        var coefficients = DiagonalCoefficients(bias, centredMeans);
+        var packed = SkinnyProducts.PackTransposed(coefficients, k, width);
+        var biasF = new float[Lanes];
+        for (var c = 0; c < Lanes; c++) biasF[c] = c < k ? (float)bias[c] : float.NegativeInfinity;
+        var stacked = samples.Stacked;
+        if (samples.Buffer.Length < n * Lanes) samples.Buffer = new float[n * Lanes];
+        var rf = samples.Buffer; // products, then responsibilities in place
+        var blocks = RowBlocks(n);
+        var blockSums = new double[blocks * Lanes * width];
+        var blockCounts = new double[blocks * Lanes];
+        var blockLogLikelihood = new double[blocks];
+        ForRowBlocks(n, (b, first, end) =>
+        {
+            // float sums over 256 rows at a time, then double: Σrx² keeps its digits where it nearly cancels μ²
+            var partial = new float[Lanes * width];
+            var sums = blockSums.AsSpan(b * Lanes * width, Lanes * width);
+            for (var start = first; start < end; start += 256)
+            {
+                var stop = Math.Min(end, start + 256);
+                SkinnyProducts.TimesPackedRows(stacked, width, packed, rf, start, stop);
+                blockLogLikelihood[b] += Responsibilities16(rf, biasF, blockCounts.AsSpan(b * Lanes, Lanes), start, stop);
+                Array.Clear(partial);
+                SkinnyProducts.TransposeTimesRows(rf, stacked, partial, start, stop, Lanes, width);
+                for (var i = 0; i < partial.Length; i++) sums[i] += partial[i];
+            }
+        });
+        // block sums added in block order: the result does not depend on the thread count
+        var counts = new double[k];
+        var sums = new double[k * width];
+        double logLikelihood = 0;
+        for (var b = 0; b < blocks; b++)
+        {
+            logLikelihood += blockLogLikelihood[b];
+            for (var c = 0; c < k; c++)
+            {
+                counts[c] += blockCounts[b * Lanes + c];
+                for (var j = 0; j < width; j++) sums[c * width + j] += blockSums[(b * Lanes + c) * width + j];
+            }
+        }
+        SetDiagonalFromMoments(samples, counts, sums, reg);
+        return logLikelihood / n;
+    }
+
+    /// <summary>
+    /// Responsibilities of rows [first, end) in place over their 16 products: each row is one register, shifted by
+    /// its maximum, exponentiated, normalised, with weights below 1e-30 flushed to zero (as denormals they would slow
+    /// the products several-fold, and they change no float sum). Adds the rows' soft counts to <paramref name="counts"/>
+    /// and returns the rows' summed log-likelihood, max + log Σ exp(v − max), the maxima added in double.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static double Responsibilities16(float[] products, float[] bias, double[] r, int first, int end)
+    static unsafe double Responsibilities16(float[] products, float[] bias, Span<double> counts, int first, int end)
     {
         var biasV = Vector512.Create(bias);
-        double total = 0;
-        for (var s = first; s < end; s++)
+        var tiny = Vector512.Create(1e-30f);
+        // a row's maximum and sum stay in registers, in every lane, after four exchange steps (halves, quarters, ...)
+        var swap8 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+        var swap4 = Vector512.Create(4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+        var swap2 = Vector512.Create(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+        var swap1 = Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+        var counts16 = Vector512<float>.Zero;
+        var logSums = Vector512<double>.Zero;
+        double maxima = 0;
+        // the row sums of 16 rows, whose logarithms are taken together
+        var sums = stackalloc float[Lanes];
+        var filled = 0;
+        fixed (float* p = products)
         {
-            var v = Vector512.Create(products, s * 16) + biasV;
-            var half = Vector256.Max(v.GetLower(), v.GetUpper());
-            var quarter = Vector128.Max(half.GetLower(), half.GetUpper());
-            var max = MathF.Max(MathF.Max(quarter[0], quarter[1]), MathF.Max(quarter[2], quarter[3]));
-            var e = Vector512.Exp(v - Vector512.Create(max));
-            var sum = Vector512.Sum(e);
-            total += max + Math.Log(sum);
-            var scaled = e * (1 / sum);
-            var (low, high) = Vector512.Widen(scaled);
-            low.CopyTo(r, s * 16);
-            high.CopyTo(r, s * 16 + 8);
+            // shift by the maximum, then one vectorised exp over the whole block (a call per row would spill every
+            // register around it), then sum and normalise
+            for (var s = first; s < end; s++)
+            {
+                var row = p + (long)s * Lanes;
+                var v = Vector512.Load(row) + biasV;
+                var max = Vector512.Max(v, Avx512F.PermuteVar16x32(v, swap8));
+                max = Vector512.Max(max, Avx512F.PermuteVar16x32(max, swap4));
+                max = Vector512.Max(max, Avx512F.PermuteVar16x32(max, swap2));
+                max = Vector512.Max(max, Avx512F.PermuteVar16x32(max, swap1));
+                (v - max).Store(row);
+                maxima += max.ToScalar();
+            }
+            var block = new Span<float>(p + (long)first * Lanes, (end - first) * Lanes);
+            System.Numerics.Tensors.TensorPrimitives.Exp(block, block);
+            for (var s = first; s < end; s++)
+            {
+                var row = p + (long)s * Lanes;
+                var e = Vector512.Load(row);
+                var sum = e + Avx512F.PermuteVar16x32(e, swap8);
+                sum += Avx512F.PermuteVar16x32(sum, swap4);
+                sum += Avx512F.PermuteVar16x32(sum, swap2);
+                sum += Avx512F.PermuteVar16x32(sum, swap1);
+                var r = e * Vector512.Create(1 / sum.ToScalar());
+                r = Vector512.ConditionalSelect(Vector512.LessThan(r, tiny), Vector512<float>.Zero, r);
+                counts16 += r;
+                r.Store(row);
+                sums[filled++] = sum.ToScalar();
+                if (filled == Lanes || s == end - 1)
+                {
+                    for (; filled < Lanes; filled++) sums[filled] = 1; // log 1 adds nothing
+                    var (low, high) = Vector512.Widen(Vector512.Log(Vector512.Load(sums)));
+                    logSums += low + high;
+                    filled = 0;
+                }
+            }
         }
-        return total;
-    }
-
-    // the same pass with a row of 16 components as two double registers
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static void FloatCopyAndCounts16(double[] r, float[] rf, Span<double> counts, int first, int last)
-    {
-        Vector512<double> low = default, high = default;
-        var tiny = Vector512.Create(1e-30);
-        for (var s = first; s < last; s++)
-        {
-            var a = Vector512.Create(r, s * 16);
-            var b = Vector512.Create(r, s * 16 + 8);
-            (low, high) = (low + a, high + b);
-            a = Vector512.ConditionalSelect(Vector512.LessThan(a, tiny), Vector512<double>.Zero, a);
-            b = Vector512.ConditionalSelect(Vector512.LessThan(b, tiny), Vector512<double>.Zero, b);
-            Vector512.Narrow(a, b).CopyTo(rf, s * 16);
-        }
-        for (var c = 0; c < 8; c++) (counts[c], counts[c + 8]) = (low[c], high[c]);
+        for (var c = 0; c < Lanes; c++) counts[c] += counts16[c];
+        return maxima + Vector512.Sum(logSums);
     }
 
     internal void MaximisationStep(Samples samples, double[] r, double reg)
     {
         int k = Components, d = Dimensions, n = samples.N;
-        // one pass, in parallel blocks: the float copy of r for BLAS (denormals flushed) and the soft counts Nₖ
-        // (block sums added in block order, so the result does not depend on the thread count)
+        // one pass, in parallel blocks: the float copy of r for the products (denormals flushed) and the soft counts
+        // Nₖ (block sums added in block order, so the result does not depend on the thread count)
         if (samples.Responsibilities.Length < n * k) samples.Responsibilities = new float[n * k];
         var rf = samples.Responsibilities;
         var blockCounts = new double[RowBlocks(n) * k];
         ForRowBlocks(n, (b, first, end) =>
         {
             var local = blockCounts.AsSpan(b * k, k);
-            if (k == 16 && Vector512.IsHardwareAccelerated)
-            {
-                FloatCopyAndCounts16(r, rf, local, first, end);
-                return;
-            }
             for (var s = first; s < end; s++)
                 for (var c = 0; c < k; c++)
                 {
                     var v = r[s * k + c];
                     local[c] += v;
-                    // below float's normal range the copy becomes a denormal, which slows BLAS several-fold; such a
-                    // weight (< 1e-30) changes no sum in float precision, so it is flushed to zero
+                    // below float's normal range the copy becomes a denormal, which slows the products several-fold;
+                    // such a weight (< 1e-30) changes no sum in float precision, so it is flushed to zero
                     rf[s * k + c] = v < 1e-30 ? 0f : (float)v;
                 }
         });
         var counts = new double[k];
         for (var i = 0; i < blockCounts.Length; i++) counts[i % k] += blockCounts[i];
-        for (var c = 0; c < k; c++) counts[c] += 10 * 2.220446049250313e-16; // as scikit-learn: an emptied component keeps a finite mean
-        // rᵀ·X, (K, D): the long dimension N is the shared one (measured: twice as fast as Xᵀ·r, (D, K), in OpenBLAS);
-        // diagonal mixtures get rᵀ·[X, X²] in the same product
+        // rᵀ·X, (K, D): the long dimension N is the shared one; diagonal mixtures get rᵀ·[X, X²] in the same product
         var diagonal = Covariance == CovarianceType.Diagonal;
         var width = diagonal ? 2 * d : d;
         var sums = new float[k * width];
         SkinnyProducts.TransposeTimes(rf, diagonal ? samples.Stacked : samples.Centred, sums, n, k, width);
+        if (diagonal)
+        {
+            SetDiagonalFromMoments(samples, counts, Array.ConvertAll(sums, v => (double)v), reg);
+            return;
+        }
+        for (var c = 0; c < k; c++) counts[c] += EmptyComponentCount;
         var centredMeans = new double[k * d];
         for (var c = 0; c < k; c++)
             for (var j = 0; j < d; j++) centredMeans[c * d + j] = sums[c * width + j] / counts[c];
-        double[] covariances;
-        if (diagonal)
+        // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, the upper triangle first
+        var covariances = new double[k * d * d];
+        if (FullCovarianceKernels.Accelerated && !BlasProducts)
         {
-            covariances = new double[k * d];
+            var dp = FullCovarianceKernels.Padded(d);
+            var paddedMeans = new float[k * dp];
             for (var c = 0; c < k; c++)
-                for (var j = 0; j < d; j++)
-                    covariances[c * d + j] = Math.Max(sums[c * width + d + j] / counts[c] - centredMeans[c * d + j] * centredMeans[c * d + j], 0) + reg;
+                for (var j = 0; j < d; j++) paddedMeans[c * dp + j] = (float)centredMeans[c * d + j];
+            FullCovarianceKernels.Scatter(samples.PaddedCentred, rf, n, d, dp, paddedMeans, k, covariances);
         }
         else
         {
-            // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, the upper triangle first
-            covariances = new double[k * d * d];
-            if (FullCovarianceKernels.Accelerated && !BlasProducts)
+            // per block of rows, z = √rₙₖ (xₙ − μₖ) for every component side by side (built in parallel), then
+            // one symmetric product per component
+            var z = FullBlockBuffer(samples, k * d);
+            var partial = new float[d * d];
+            var meansF = new float[k * d];
+            for (var i = 0; i < meansF.Length; i++) meansF[i] = (float)centredMeans[i];
+            for (var start = 0; start < n; start += FullBlockRows)
             {
-                var dp = FullCovarianceKernels.Padded(d);
-                var paddedMeans = new float[k * dp];
-                for (var c = 0; c < k; c++)
-                    for (var j = 0; j < d; j++) paddedMeans[c * dp + j] = (float)centredMeans[c * d + j];
-                FullCovarianceKernels.Scatter(samples.PaddedCentred, rf, n, d, dp, paddedMeans, k, covariances);
-            }
-            else
-            {
-                // per block of rows, z = √rₙₖ (xₙ − μₖ) for every component side by side (built in parallel), then
-                // one symmetric product per component
-                var z = FullBlockBuffer(samples, k * d);
-                var partial = new float[d * d];
-                var meansF = new float[k * d];
-                for (var i = 0; i < meansF.Length; i++) meansF[i] = (float)centredMeans[i];
-                for (var start = 0; start < n; start += FullBlockRows)
+                var rows = Math.Min(FullBlockRows, n - start);
+                ForRowBlocks(rows, SubBlockRows, (_, first, end) =>
                 {
-                    var rows = Math.Min(FullBlockRows, n - start);
-                    ForRowBlocks(rows, SubBlockRows, (_, first, end) =>
+                    for (var s = first; s < end; s++)
                     {
-                        for (var s = first; s < end; s++)
+                        var x = samples.Centred.AsSpan((start + s) * d, d);
+                        for (var c = 0; c < k; c++)
                         {
-                            var x = samples.Centred.AsSpan((start + s) * d, d);
-                            for (var c = 0; c < k; c++)
-                            {
-                                var row = z.AsSpan(s * k * d + c * d, d);
-                                System.Numerics.Tensors.TensorPrimitives.Subtract(x, meansF.AsSpan(c * d, d), row);
-                                System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * k + c]), row);
-                            }
+                            var row = z.AsSpan(s * k * d + c * d, d);
+                            System.Numerics.Tensors.TensorPrimitives.Subtract(x, meansF.AsSpan(c * d, d), row);
+                            System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * k + c]), row);
                         }
-                    });
-                    for (var c = 0; c < k; c++)
-                    {
-                        Blas.SyrkTransposed(d, rows, 1f, z.AsSpan(c * d), k * d, 0f, partial, d);
-                        var cov = covariances.AsSpan(c * d * d, d * d);
-                        for (var i = 0; i < d; i++)
-                            for (var j = i; j < d; j++) cov[i * d + j] += partial[i * d + j];
                     }
+                });
+                for (var c = 0; c < k; c++)
+                {
+                    Blas.SyrkTransposed(d, rows, 1f, z.AsSpan(c * d), k * d, 0f, partial, d);
+                    var cov = covariances.AsSpan(c * d * d, d * d);
+                    for (var i = 0; i < d; i++)
+                        for (var j = i; j < d; j++) cov[i * d + j] += partial[i * d + j];
                 }
             }
-            for (var c = 0; c < k; c++)
-            {
-                var cov = covariances.AsSpan(c * d * d, d * d);
-                for (var i = 0; i < d; i++)
-                    for (var j = 0; j < i; j++) cov[i * d + j] = cov[j * d + i];
-            }
-            for (var c = 0; c < k; c++)
-            {
-                var cov = covariances.AsSpan(c * d * d, d * d);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(cov, 1.0 / counts[c], cov);
-                for (var j = 0; j < d; j++) cov[j * d + j] += reg;
-            }
         }
+        for (var c = 0; c < k; c++)
+        {
+            var cov = covariances.AsSpan(c * d * d, d * d);
+            for (var i = 0; i < d; i++)
+                for (var j = 0; j < i; j++) cov[i * d + j] = cov[j * d + i];
+        }
+        for (var c = 0; c < k; c++)
+        {
+            var cov = covariances.AsSpan(c * d * d, d * d);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(cov, 1.0 / counts[c], cov);
+            for (var j = 0; j < d; j++) cov[j * d + j] += reg;
+        }
+        SetFromMoments(samples, counts, centredMeans, covariances);
+    }
+
+    // as scikit-learn: a component whose responsibilities all vanished keeps a finite mean
+    const double EmptyComponentCount = 10 * 2.220446049250313e-16;
+
+    /// <summary>
+    /// The diagonal M-step's parameters from the soft counts Nₖ and the sums rᵀ·[x, x²], (K, 2D), of the centred
+    /// samples: μ = Σrx/N, σ² = Σrx²/N − μ² (clamped at 0) + regCovar.
+    /// </summary>
+    void SetDiagonalFromMoments(Samples samples, double[] counts, double[] sums, double reg)
+    {
+        int k = Components, d = Dimensions, width = 2 * d;
+        for (var c = 0; c < k; c++) counts[c] += EmptyComponentCount;
+        var centredMeans = new double[k * d];
+        var variances = new double[k * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++)
+            {
+                var mean = centredMeans[c * d + j] = sums[c * width + j] / counts[c];
+                variances[c * d + j] = Math.Max(sums[c * width + d + j] / counts[c] - mean * mean, 0) + reg;
+            }
+        SetFromMoments(samples, counts, centredMeans, variances);
+    }
+
+    /// <summary>Weights from the soft counts, means moved back from the samples' centre, and the covariances.</summary>
+    void SetFromMoments(Samples samples, double[] counts, double[] centredMeans, double[] covariances)
+    {
+        int k = Components, d = Dimensions;
         var means = new double[k * d];
         for (var c = 0; c < k; c++)
             for (var j = 0; j < d; j++) means[c * d + j] = centredMeans[c * d + j] + samples.Offset[j];
         var weights = new double[k];
-        for (var c = 0; c < k; c++) weights[c] = counts[c] / n;
+        for (var c = 0; c < k; c++) weights[c] = counts[c] / samples.N;
         SetParameters(weights, means, covariances);
     }
 
