@@ -29,11 +29,11 @@ internal static unsafe class FullCovarianceKernels
     public static int Padded(int d) => (d + Lanes - 1) / Lanes * Lanes;
 
     /// <summary>
-    /// q[n·k + c] = ‖[xₙ 1]·Fc‖² for every sample and component: <paramref name="x"/> (n, dp) zero-padded,
+    /// q[n·ldq + c] = scale·‖[xₙ 1]·Fc‖² for every sample and component: <paramref name="x"/> (n, dp) zero-padded,
     /// <paramref name="factors"/> k blocks of (dp + 1, dp), each an upper-triangular P (zero-padded) followed by its
     /// shift row −μP.
     /// </summary>
-    public static void QuadraticForms(float[] x, int n, int dp, float[] factors, int k, float[] q)
+    public static void QuadraticForms(float[] x, int n, int dp, float[] factors, int k, float scale, float[] q, int ldq)
     {
         var tasks = (n + QuadraticTaskRows - 1) / QuadraticTaskRows;
         Parallel.For(0, tasks, ComputeThreads.Options, task =>
@@ -61,7 +61,7 @@ internal static unsafe class FullCovarianceKernels
                                 rowsAt = pt;
                             }
                             fixed (float* ps = sums) Quadratic8(rowsAt, f, dp, ps);
-                            for (var r = 0; r < rows; r++) pq[(long)(s + r) * k + c] = sums[r];
+                            for (var r = 0; r < rows; r++) pq[(long)(s + r) * ldq + c] = scale * sums[r];
                         }
                     }
                 }
@@ -71,10 +71,10 @@ internal static unsafe class FullCovarianceKernels
 
     /// <summary>
     /// Upper triangles of Sc = Σₙ rₙc (xₙ − μc)(xₙ − μc)ᵀ, (k, d, d) in double: <paramref name="x"/> (n, dp)
-    /// zero-padded, <paramref name="r"/> (n, k) weights, <paramref name="means"/> (k, dp) zero-padded. The strictly
-    /// lower triangles are left at zero.
+    /// zero-padded, <paramref name="r"/> (n, ldr) weights, <paramref name="means"/> (k, dp) zero-padded. The
+    /// strictly lower triangles are left at zero.
     /// </summary>
-    public static void Scatter(float[] x, float[] r, int n, int d, int dp, float[] means, int k, double[] result)
+    public static void Scatter(float[] x, float[] r, int ldr, int n, int d, int dp, float[] means, int k, double[] result)
     {
         var chunks = (n + ScatterChunkRows - 1) / ScatterChunkRows;
         // chunks go in waves, so the float partial sums held at once stay a few megabytes for any n
@@ -97,12 +97,13 @@ internal static unsafe class FullCovarianceKernels
                         for (var c = 0; c < k; c++)
                         {
                             // z = √r (x − μ), one row per sample; the padding stays zero
-                            var mean = new ReadOnlySpan<float>(pm + c * dp, dp);
+                            var mean = pm + c * dp;
                             for (var s = 0; s < rows; s++)
                             {
-                                var row = new Span<float>(pz + s * dp, dp);
-                                System.Numerics.Tensors.TensorPrimitives.Subtract(new ReadOnlySpan<float>(px + (long)(start + s) * dp, dp), mean, row);
-                                System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(pr[(long)(start + s) * k + c]), row);
+                                var weight = Vector512.Create(MathF.Sqrt(pr[(long)(start + s) * ldr + c]));
+                                float* source = px + (long)(start + s) * dp, target = pz + s * dp;
+                                for (var j = 0; j < dp; j += Lanes)
+                                    ((Vector512.Load(source + j) - Vector512.Load(mean + j)) * weight).Store(target + j);
                             }
                             var sums = pp + ((long)slot * k + c) * dp * dp;
                             for (var b = dp / Lanes - 1; b >= 0; b -= 2)
@@ -175,48 +176,49 @@ internal static unsafe class FullCovarianceKernels
     // s[i0..i0+8, vectors a and b] += Σ over rows of z[i]·z[vector]: an 8-row tile of the scatter's upper part. A
     // vector a left of the tile's diagonal block (or absent, a = −1) is skipped.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Scatter8(float* z, int rows, int dp, int i0, int a, int b, float* s)
+    static void Scatter8(float* z, int rows, nint dp, nint i0, nint a, nint b, float* s)
     {
         var ob = b * Lanes;
-        var sb = s + (long)i0 * dp + ob;
+        var sb = s + i0 * dp + ob;
         Vector512<float> b0 = Vector512.Load(sb), b1 = Vector512.Load(sb + dp), b2 = Vector512.Load(sb + 2 * dp), b3 = Vector512.Load(sb + 3 * dp);
         Vector512<float> b4 = Vector512.Load(sb + 4 * dp), b5 = Vector512.Load(sb + 5 * dp), b6 = Vector512.Load(sb + 6 * dp), b7 = Vector512.Load(sb + 7 * dp);
+        // per sample: zi → its 8 tile rows' entries, zb (and za) → its two column vectors
+        float* zi = z + i0, zb = z + ob;
         if (a >= 0 && i0 < (a + 1) * Lanes)
         {
             var oa = a * Lanes;
-            var sa = s + (long)i0 * dp + oa;
+            var sa = s + i0 * dp + oa;
             Vector512<float> a0 = Vector512.Load(sa), a1 = Vector512.Load(sa + dp), a2 = Vector512.Load(sa + 2 * dp), a3 = Vector512.Load(sa + 3 * dp);
             Vector512<float> a4 = Vector512.Load(sa + 4 * dp), a5 = Vector512.Load(sa + 5 * dp), a6 = Vector512.Load(sa + 6 * dp), a7 = Vector512.Load(sa + 7 * dp);
-            for (var row = 0; row < rows; row++)
+            float* za = z + oa;
+            for (var row = 0; row < rows; row++, zi += dp, za += dp, zb += dp)
             {
-                var zr = z + (long)row * dp;
-                var za = Vector512.Load(zr + oa);
-                var zb = Vector512.Load(zr + ob);
-                var w = Vector512.Create(zr[i0]); a0 = Vector512.FusedMultiplyAdd(w, za, a0); b0 = Vector512.FusedMultiplyAdd(w, zb, b0);
-                w = Vector512.Create(zr[i0 + 1]); a1 = Vector512.FusedMultiplyAdd(w, za, a1); b1 = Vector512.FusedMultiplyAdd(w, zb, b1);
-                w = Vector512.Create(zr[i0 + 2]); a2 = Vector512.FusedMultiplyAdd(w, za, a2); b2 = Vector512.FusedMultiplyAdd(w, zb, b2);
-                w = Vector512.Create(zr[i0 + 3]); a3 = Vector512.FusedMultiplyAdd(w, za, a3); b3 = Vector512.FusedMultiplyAdd(w, zb, b3);
-                w = Vector512.Create(zr[i0 + 4]); a4 = Vector512.FusedMultiplyAdd(w, za, a4); b4 = Vector512.FusedMultiplyAdd(w, zb, b4);
-                w = Vector512.Create(zr[i0 + 5]); a5 = Vector512.FusedMultiplyAdd(w, za, a5); b5 = Vector512.FusedMultiplyAdd(w, zb, b5);
-                w = Vector512.Create(zr[i0 + 6]); a6 = Vector512.FusedMultiplyAdd(w, za, a6); b6 = Vector512.FusedMultiplyAdd(w, zb, b6);
-                w = Vector512.Create(zr[i0 + 7]); a7 = Vector512.FusedMultiplyAdd(w, za, a7); b7 = Vector512.FusedMultiplyAdd(w, zb, b7);
+                var va = Vector512.Load(za);
+                var vb = Vector512.Load(zb);
+                var w = Vector512.Create(zi[0]); a0 = Vector512.FusedMultiplyAdd(w, va, a0); b0 = Vector512.FusedMultiplyAdd(w, vb, b0);
+                w = Vector512.Create(zi[1]); a1 = Vector512.FusedMultiplyAdd(w, va, a1); b1 = Vector512.FusedMultiplyAdd(w, vb, b1);
+                w = Vector512.Create(zi[2]); a2 = Vector512.FusedMultiplyAdd(w, va, a2); b2 = Vector512.FusedMultiplyAdd(w, vb, b2);
+                w = Vector512.Create(zi[3]); a3 = Vector512.FusedMultiplyAdd(w, va, a3); b3 = Vector512.FusedMultiplyAdd(w, vb, b3);
+                w = Vector512.Create(zi[4]); a4 = Vector512.FusedMultiplyAdd(w, va, a4); b4 = Vector512.FusedMultiplyAdd(w, vb, b4);
+                w = Vector512.Create(zi[5]); a5 = Vector512.FusedMultiplyAdd(w, va, a5); b5 = Vector512.FusedMultiplyAdd(w, vb, b5);
+                w = Vector512.Create(zi[6]); a6 = Vector512.FusedMultiplyAdd(w, va, a6); b6 = Vector512.FusedMultiplyAdd(w, vb, b6);
+                w = Vector512.Create(zi[7]); a7 = Vector512.FusedMultiplyAdd(w, va, a7); b7 = Vector512.FusedMultiplyAdd(w, vb, b7);
             }
             a0.Store(sa); a1.Store(sa + dp); a2.Store(sa + 2 * dp); a3.Store(sa + 3 * dp);
             a4.Store(sa + 4 * dp); a5.Store(sa + 5 * dp); a6.Store(sa + 6 * dp); a7.Store(sa + 7 * dp);
         }
         else
-            for (var row = 0; row < rows; row++)
+            for (var row = 0; row < rows; row++, zi += dp, zb += dp)
             {
-                var zr = z + (long)row * dp;
-                var zb = Vector512.Load(zr + ob);
-                b0 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0]), zb, b0);
-                b1 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 1]), zb, b1);
-                b2 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 2]), zb, b2);
-                b3 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 3]), zb, b3);
-                b4 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 4]), zb, b4);
-                b5 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 5]), zb, b5);
-                b6 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 6]), zb, b6);
-                b7 = Vector512.FusedMultiplyAdd(Vector512.Create(zr[i0 + 7]), zb, b7);
+                var vb = Vector512.Load(zb);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[0]), vb, b0);
+                b1 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[1]), vb, b1);
+                b2 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[2]), vb, b2);
+                b3 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[3]), vb, b3);
+                b4 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[4]), vb, b4);
+                b5 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[5]), vb, b5);
+                b6 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[6]), vb, b6);
+                b7 = Vector512.FusedMultiplyAdd(Vector512.Create(zi[7]), vb, b7);
             }
         b0.Store(sb); b1.Store(sb + dp); b2.Store(sb + 2 * dp); b3.Store(sb + 3 * dp);
         b4.Store(sb + 4 * dp); b5.Store(sb + 5 * dp); b6.Store(sb + 6 * dp); b7.Store(sb + 7 * dp);

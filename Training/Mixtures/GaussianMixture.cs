@@ -245,30 +245,13 @@ public sealed class GaussianMixture
         if (FullCovarianceKernels.Accelerated && !BlasProducts)
         {
             // −½‖[x 1]·[Pₖ; −μₖPₖ]‖² in register tiles over P's upper triangle (FullCovarianceKernels)
-            var dp = FullCovarianceKernels.Padded(d);
-            var triangles = new float[k * (dp + 1) * dp];
-            for (var c = 0; c < k; c++)
-            {
-                var p = precisionFactor.AsSpan(c * d * d, d * d);
-                var factor = triangles.AsSpan(c * (dp + 1) * dp, (dp + 1) * dp);
-                for (var j = 0; j < d; j++)
-                {
-                    double shift = 0;
-                    for (var i = 0; i <= j; i++)
-                    {
-                        factor[i * dp + j] = (float)p[i * d + j];
-                        shift += centredMeans[c * d + i] * p[i * d + j];
-                    }
-                    factor[dp * dp + j] = (float)-shift;
-                }
-            }
             if (samples.Buffer.Length < n * k) samples.Buffer = new float[n * k];
             var q = samples.Buffer;
-            FullCovarianceKernels.QuadraticForms(samples.PaddedCentred, n, dp, triangles, k, q);
+            FullCovarianceKernels.QuadraticForms(samples.PaddedCentred, n, FullCovarianceKernels.Padded(d), FullFactors(centredMeans), k, -0.5f, q, k);
             ForRowBlocks(n, (_, first, end) =>
             {
                 for (var s = first; s < end; s++)
-                    for (var c = 0; c < k; c++) result[s * k + c] = bias[c] - 0.5 * q[s * k + c];
+                    for (var c = 0; c < k; c++) result[s * k + c] = bias[c] + q[s * k + c];
             });
             return;
         }
@@ -314,6 +297,29 @@ public sealed class GaussianMixture
         var size = Math.Min(samples.N, FullBlockRows) * width;
         if (samples.Buffer.Length < size) samples.Buffer = new float[size];
         return samples.Buffer;
+    }
+
+    /// <summary>[Pₖ; −μₖPₖ] per component, (K, dp + 1, dp), zero-padded to whole vectors, for <see cref="FullCovarianceKernels"/>.</summary>
+    float[] FullFactors(double[] centredMeans)
+    {
+        int k = Components, d = Dimensions, dp = FullCovarianceKernels.Padded(d);
+        var triangles = new float[k * (dp + 1) * dp];
+        for (var c = 0; c < k; c++)
+        {
+            var p = precisionFactor.AsSpan(c * d * d, d * d);
+            var factor = triangles.AsSpan(c * (dp + 1) * dp, (dp + 1) * dp);
+            for (var j = 0; j < d; j++)
+            {
+                double shift = 0;
+                for (var i = 0; i <= j; i++)
+                {
+                    factor[i * dp + j] = (float)p[i * d + j];
+                    shift += centredMeans[c * d + i] * p[i * d + j];
+                }
+                factor[dp * dp + j] = (float)-shift;
+            }
+        }
+        return triangles;
     }
 
     /// <summary>log p(x) of every sample.</summary>
@@ -519,6 +525,8 @@ public sealed class GaussianMixture
     {
         if (Covariance == CovarianceType.Diagonal && Components <= Lanes && Dimensions % (Lanes / 2) == 0 && Vector512.IsHardwareAccelerated)
             return DiagonalIteration(samples, reg);
+        if (Covariance == CovarianceType.Full && Components <= Lanes && FullCovarianceKernels.Accelerated && !BlasProducts)
+            return FullIteration(samples, reg);
         var meanLogLikelihood = ExpectationStep(samples, r);
         MaximisationStep(samples, r, reg);
         return meanLogLikelihood;
@@ -577,6 +585,42 @@ public sealed class GaussianMixture
         }
         SetDiagonalFromMoments(samples, counts, sums, reg);
         return logLikelihood / n;
+    }
+
+    /// <summary>
+    /// Full mixtures of up to 16 components on AVX-512: the quadratic forms go straight into a (N, 16) float buffer,
+    /// the responsibilities replace them in place, and the M-step reads them there; nothing passes through an (N, K)
+    /// double array.
+    /// </summary>
+    double FullIteration(Samples samples, double reg)
+    {
+        int k = Components, d = Dimensions, n = samples.N;
+        var (bias, centredMeans) = Offsets(samples);
+        if (samples.Buffer.Length < n * Lanes) samples.Buffer = new float[n * Lanes];
+        var rf = samples.Buffer;
+        if (k < Lanes) Array.Clear(rf); // absent components' lanes stay finite; their bias −∞ zeroes them
+        FullCovarianceKernels.QuadraticForms(samples.PaddedCentred, n, FullCovarianceKernels.Padded(d), FullFactors(centredMeans), k, -0.5f, rf, Lanes);
+        var biasF = new float[Lanes];
+        for (var c = 0; c < Lanes; c++) biasF[c] = c < k ? (float)bias[c] : float.NegativeInfinity;
+        var blockCounts = new double[RowBlocks(n) * Lanes];
+        var logLikelihood = MeanOverRowBlocks(n, (first, end) =>
+        {
+            double total = 0;
+            for (var start = first; start < end; start += 256)
+                total += Responsibilities16(rf, biasF, blockCounts.AsSpan(first / RowBlock * Lanes, Lanes), start, Math.Min(end, start + 256));
+            return total;
+        });
+        var counts = new double[k];
+        for (var i = 0; i < blockCounts.Length; i++)
+            if (i % Lanes < k) counts[i % Lanes] += blockCounts[i];
+        for (var c = 0; c < k; c++) counts[c] += EmptyComponentCount;
+        var sums = new float[Lanes * d];
+        SkinnyProducts.TransposeTimes(rf, samples.Centred, sums, n, Lanes, d);
+        var newCentredMeans = new double[k * d];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++) newCentredMeans[c * d + j] = sums[c * d + j] / counts[c];
+        SetFullFromScatter(samples, counts, newCentredMeans, rf, Lanes, reg);
+        return logLikelihood;
     }
 
     /// <summary>
@@ -681,7 +725,17 @@ public sealed class GaussianMixture
         var centredMeans = new double[k * d];
         for (var c = 0; c < k; c++)
             for (var j = 0; j < d; j++) centredMeans[c * d + j] = sums[c * width + j] / counts[c];
-        // Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ, the upper triangle first
+        SetFullFromScatter(samples, counts, centredMeans, rf, k, reg);
+    }
+
+    /// <summary>
+    /// The full M-step's covariances, Σₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ / Nₖ + regCovar·I, from the single-precision
+    /// responsibilities (N, ldr), the soft counts and the new means (relative to the samples' centre); then the
+    /// parameters. The upper triangles are computed, then mirrored.
+    /// </summary>
+    void SetFullFromScatter(Samples samples, double[] counts, double[] centredMeans, float[] rf, int ldr, double reg)
+    {
+        int k = Components, d = Dimensions, n = samples.N;
         var covariances = new double[k * d * d];
         if (FullCovarianceKernels.Accelerated && !BlasProducts)
         {
@@ -689,7 +743,7 @@ public sealed class GaussianMixture
             var paddedMeans = new float[k * dp];
             for (var c = 0; c < k; c++)
                 for (var j = 0; j < d; j++) paddedMeans[c * dp + j] = (float)centredMeans[c * d + j];
-            FullCovarianceKernels.Scatter(samples.PaddedCentred, rf, n, d, dp, paddedMeans, k, covariances);
+            FullCovarianceKernels.Scatter(samples.PaddedCentred, rf, ldr, n, d, dp, paddedMeans, k, covariances);
         }
         else
         {
@@ -711,7 +765,7 @@ public sealed class GaussianMixture
                         {
                             var row = z.AsSpan(s * k * d + c * d, d);
                             System.Numerics.Tensors.TensorPrimitives.Subtract(x, meansF.AsSpan(c * d, d), row);
-                            System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * k + c]), row);
+                            System.Numerics.Tensors.TensorPrimitives.Multiply(row, MathF.Sqrt(rf[(start + s) * ldr + c]), row);
                         }
                     }
                 });
