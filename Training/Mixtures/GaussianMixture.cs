@@ -560,9 +560,9 @@ public sealed class GaussianMixture
             // float sums over 256 rows at a time, then double: Σrx² keeps its digits where it nearly cancels μ²
             var partial = new float[Lanes * width];
             var sums = blockSums.AsSpan(b * Lanes * width, Lanes * width);
-            for (var start = first; start < end; start += 256)
+            for (var start = first; start < end; start += ResponsibilityRows)
             {
-                var stop = Math.Min(end, start + 256);
+                var stop = Math.Min(end, start + ResponsibilityRows);
                 SkinnyProducts.TimesPackedRows(stacked, width, packed, rf, start, stop);
                 blockLogLikelihood[b] += Responsibilities16(rf, biasF, blockCounts.AsSpan(b * Lanes, Lanes), start, stop);
                 Array.Clear(partial);
@@ -606,8 +606,8 @@ public sealed class GaussianMixture
         var logLikelihood = MeanOverRowBlocks(n, (first, end) =>
         {
             double total = 0;
-            for (var start = first; start < end; start += 256)
-                total += Responsibilities16(rf, biasF, blockCounts.AsSpan(first / RowBlock * Lanes, Lanes), start, Math.Min(end, start + 256));
+            for (var start = first; start < end; start += ResponsibilityRows)
+                total += Responsibilities16(rf, biasF, blockCounts.AsSpan(first / RowBlock * Lanes, Lanes), start, Math.Min(end, start + ResponsibilityRows));
             return total;
         });
         var counts = new double[k];
@@ -624,69 +624,94 @@ public sealed class GaussianMixture
     }
 
     /// <summary>
-    /// Responsibilities of rows [first, end) in place over their 16 products: each row is one register, shifted by
-    /// its maximum, exponentiated, normalised, with weights below 1e-30 flushed to zero (as denormals they would slow
-    /// the products several-fold, and they change no float sum). Adds the rows' soft counts to <paramref name="counts"/>
-    /// and returns the rows' summed log-likelihood, max + log Σ exp(v − max), the maxima added in double.
+    /// Responsibilities of rows [first, end) (at most <see cref="ResponsibilityRows"/>) in place over their 16
+    /// products: each row is one register, shifted by its maximum, exponentiated, normalised, with weights below 1e-30
+    /// flushed to zero (as denormals they would slow the products several-fold, and they change no float sum). Adds
+    /// the rows' soft counts to <paramref name="counts"/> and returns the rows' summed log-likelihood,
+    /// max + log Σ exp(v − max), in double.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static unsafe double Responsibilities16(float[] products, float[] bias, Span<double> counts, int first, int end)
     {
-        var biasV = Vector512.Create(bias);
-        var tiny = Vector512.Create(1e-30f);
-        // a row's maximum and sum stay in registers, in every lane, after four exchange steps (halves, quarters, ...)
-        var swap8 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-        var swap4 = Vector512.Create(4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
-        var swap2 = Vector512.Create(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-        var swap1 = Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
-        var counts16 = Vector512<float>.Zero;
-        var logSums = Vector512<double>.Zero;
-        double maxima = 0;
-        // the row sums of 16 rows, whose logarithms are taken together
-        var sums = stackalloc float[Lanes];
-        var filled = 0;
-        fixed (float* p = products)
+        var rows = end - first;
+        if (rows > ResponsibilityRows) throw new ArgumentOutOfRangeException(nameof(end));
+        var sums = stackalloc float[ResponsibilityRows];
+        var counts16 = stackalloc float[Lanes];
+        double total;
+        fixed (float* p = products, pb = bias)
         {
-            // shift by the maximum, then one vectorised exp over the whole block (a call per row would spill every
-            // register around it), then sum and normalise
-            for (var s = first; s < end; s++)
-            {
-                var row = p + (long)s * Lanes;
-                var v = Vector512.Load(row) + biasV;
-                var max = Vector512.Max(v, Avx512F.PermuteVar16x32(v, swap8));
-                max = Vector512.Max(max, Avx512F.PermuteVar16x32(max, swap4));
-                max = Vector512.Max(max, Avx512F.PermuteVar16x32(max, swap2));
-                max = Vector512.Max(max, Avx512F.PermuteVar16x32(max, swap1));
-                (v - max).Store(row);
-                maxima += max.ToScalar();
-            }
-            var block = new Span<float>(p + (long)first * Lanes, (end - first) * Lanes);
-            System.Numerics.Tensors.TensorPrimitives.Exp(block, block);
-            for (var s = first; s < end; s++)
-            {
-                var row = p + (long)s * Lanes;
-                var e = Vector512.Load(row);
-                var sum = e + Avx512F.PermuteVar16x32(e, swap8);
-                sum += Avx512F.PermuteVar16x32(sum, swap4);
-                sum += Avx512F.PermuteVar16x32(sum, swap2);
-                sum += Avx512F.PermuteVar16x32(sum, swap1);
-                var r = e * Vector512.Create(1 / sum.ToScalar());
-                r = Vector512.ConditionalSelect(Vector512.LessThan(r, tiny), Vector512<float>.Zero, r);
-                counts16 += r;
-                r.Store(row);
-                sums[filled++] = sum.ToScalar();
-                if (filled == Lanes || s == end - 1)
-                {
-                    for (; filled < Lanes; filled++) sums[filled] = 1; // log 1 adds nothing
-                    var (low, high) = Vector512.Widen(Vector512.Log(Vector512.Load(sums)));
-                    logSums += low + high;
-                    filled = 0;
-                }
-            }
+            // the three loops are separate methods without calls inside, so that everything they use stays in registers
+            var block = p + (long)first * Lanes;
+            total = ShiftByRowMaxima(block, rows, pb);
+            var span = new Span<float>(block, rows * Lanes);
+            System.Numerics.Tensors.TensorPrimitives.Exp(span, span);
+            Normalise(block, rows, sums, counts16);
         }
+        var logSums = new Span<float>(sums, rows);
+        System.Numerics.Tensors.TensorPrimitives.Log(logSums, logSums);
+        foreach (var l in logSums) total += l;
         for (var c = 0; c < Lanes; c++) counts[c] += counts16[c];
-        return maxima + Vector512.Sum(logSums);
+        return total;
     }
+
+    // a row's maximum and sum end in every lane after four exchange steps (halves, quarters, ...)
+    static Vector512<int> Swap8 => Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    static Vector512<int> Swap4 => Vector512.Create(4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    static Vector512<int> Swap2 => Vector512.Create(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    static Vector512<int> Swap1 => Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+
+    /// <summary>
+    /// Rows v + bias become max(v + bias − max, −87); returns the sum of the maxima. The floor keeps exp's results
+    /// normal floats (e⁻⁸⁷ ≈ 1.6e-38): a denormal costs a microcode assist of about a hundred cycles in every
+    /// instruction that makes or reads it, and rows far from a component are the common case. vmaxps, not
+    /// Vector512.Max, whose NaN and −0 rules cost three instructions (no NaN reaches here).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization | System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static unsafe double ShiftByRowMaxima(float* row, int rows, float* bias)
+    {
+        Vector512<int> swap8 = Swap8, swap4 = Swap4, swap2 = Swap2, swap1 = Swap1;
+        var biasV = Vector512.Load(bias);
+        var floor = Vector512.Create(-87f);
+        double maxima = 0;
+        for (var s = 0; s < rows; s++, row += Lanes)
+        {
+            var v = Vector512.Load(row) + biasV;
+            var max = Avx512F.Max(v, Avx512F.PermuteVar16x32(v, swap8));
+            max = Avx512F.Max(max, Avx512F.PermuteVar16x32(max, swap4));
+            max = Avx512F.Max(max, Avx512F.PermuteVar16x32(max, swap2));
+            max = Avx512F.Max(max, Avx512F.PermuteVar16x32(max, swap1));
+            Avx512F.Max(v - max, floor).Store(row);
+            maxima += max.ToScalar();
+        }
+        return maxima;
+    }
+
+    /// <summary>
+    /// Rows e become e / Σe, with e below 1e-30 flushed to zero first (so no quotient is a denormal); the row sums go
+    /// to <paramref name="sums"/>, the rows themselves are added to <paramref name="counts"/>.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization | System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static unsafe void Normalise(float* row, int rows, float* sums, float* counts)
+    {
+        Vector512<int> swap8 = Swap8, swap4 = Swap4, swap2 = Swap2, swap1 = Swap1;
+        var tiny = Vector512.Create(1e-30f);
+        var counts16 = Vector512<float>.Zero;
+        for (var s = 0; s < rows; s++, row += Lanes)
+        {
+            var e = Vector512.Load(row);
+            var sum = e + Avx512F.PermuteVar16x32(e, swap8);
+            sum += Avx512F.PermuteVar16x32(sum, swap4);
+            sum += Avx512F.PermuteVar16x32(sum, swap2);
+            sum += Avx512F.PermuteVar16x32(sum, swap1);
+            var r = Vector512.ConditionalSelect(Vector512.LessThan(e, tiny), Vector512<float>.Zero, e) * Vector512.Create(1 / sum.ToScalar());
+            counts16 += r;
+            r.Store(row);
+            sums[s] = sum.ToScalar();
+        }
+        counts16.Store(counts);
+    }
+
+    /// <summary>The most rows one <see cref="Responsibilities16"/> call takes (its row sums live on the stack).</summary>
+    const int ResponsibilityRows = 256;
 
     internal void MaximisationStep(Samples samples, double[] r, double reg)
     {
