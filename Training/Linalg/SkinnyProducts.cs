@@ -33,7 +33,7 @@ public static class SkinnyProducts
     }
 
     /// <summary>Bᵀ (B: k × m, k ≤ 16) padded to 16 columns, as <see cref="TimesPackedRows"/> reads it: row j holds B[0..k, j], one register.</summary>
-    internal static float[] PackTransposed(ReadOnlySpan<float> b, int k, int m)
+    static float[] PackTransposed(ReadOnlySpan<float> b, int k, int m)
     {
         var bt = new float[m * Lanes];
         for (var row = 0; row < k; row++)
@@ -42,7 +42,7 @@ public static class SkinnyProducts
     }
 
     /// <summary>Rows [first, last) of C (16 columns) = the same rows of A (m columns) · packed Bᵀ, on the calling thread.</summary>
-    internal static unsafe void TimesPackedRows(float[] a, int m, float[] bt, float[] c, int first, int last)
+    static unsafe void TimesPackedRows(float[] a, int m, float[] bt, float[] c, int first, int last)
     {
         var s = first;
         fixed (float* pa = a, pb = bt, pc = c)
@@ -89,7 +89,7 @@ public static class SkinnyProducts
     /// S (kp × m) += Rᵀ·A over rows [first, last), on the calling thread: R with kp (a multiple of 4) columns, A with m
     /// (a multiple of 16).
     /// </summary>
-    internal static unsafe void TransposeTimesRows(float[] r, float[] a, Span<float> sums, int first, int last, int kp, int m)
+    static unsafe void TransposeTimesRows(float[] r, float[] a, Span<float> sums, int first, int last, int kp, int m)
     {
         fixed (float* pr = r, pa = a, ps = sums)
             // blocks of 256 rows stay in L2 while every (4 components × 64 columns) tile passes over them

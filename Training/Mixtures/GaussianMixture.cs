@@ -523,7 +523,7 @@ public sealed class GaussianMixture
     /// </summary>
     internal double EmIteration(Samples samples, double[] r, double reg)
     {
-        if (Covariance == CovarianceType.Diagonal && Components <= Lanes && Dimensions % (Lanes / 2) == 0 && Vector512.IsHardwareAccelerated)
+        if (Covariance == CovarianceType.Diagonal && Components <= Lanes && Vector512.IsHardwareAccelerated)
             return DiagonalIteration(samples, reg);
         if (Covariance == CovarianceType.Full && Components <= Lanes && FullCovarianceKernels.Accelerated && !BlasProducts)
             return FullIteration(samples, reg);
@@ -535,44 +535,53 @@ public sealed class GaussianMixture
     const int Lanes = 16;
 
     /// <summary>
-    /// Diagonal mixtures of up to 16 components on AVX-512: the E-step and the M-step in one pass over [x, x²]. Each
-    /// block of rows gets its products with [μp; −½p] (one register per sample), its responsibilities (shift, exp
-    /// and normalise in that register; absent components have bias −∞) and its share of rᵀ·[x, x²] while it is
-    /// still in cache, so the samples are read once and the responsibilities never leave single precision.
+    /// Diagonal mixtures of up to 16 components on AVX-512: the E-step and the M-step in one pass over the centred
+    /// samples (<see cref="DiagonalKernels"/>). Each block of rows gets its products with [μp; −½p] (one register per
+    /// sample), its responsibilities (shift, exp and normalise in that register; absent components have bias −∞)
+    /// and its share of rᵀ·[x, x²] while it is still in cache, so the samples are read once and the
+    /// responsibilities never leave single precision.
     /// </summary>
-    double DiagonalIteration(Samples samples, double reg)
+    unsafe double DiagonalIteration(Samples samples, double reg)
     {
-        int k = Components, d = Dimensions, n = samples.N, width = 2 * d;
+        int k = Components, d = Dimensions, n = samples.N, width = 2 * d, dp = FullCovarianceKernels.Padded(d);
         var (bias, centredMeans) = Offsets(samples);
         var coefficients = DiagonalCoefficients(bias, centredMeans);
-        var packed = SkinnyProducts.PackTransposed(coefficients, k, width);
+        // (dp, 16) registers of μp, then of −½p, zero in padded dimensions and absent components
+        var packed = new float[2 * dp * Lanes];
+        for (var c = 0; c < k; c++)
+            for (var j = 0; j < d; j++)
+            {
+                packed[j * Lanes + c] = coefficients[c * width + j];
+                packed[(dp + j) * Lanes + c] = coefficients[c * width + d + j];
+            }
         var biasF = new float[Lanes];
         for (var c = 0; c < Lanes; c++) biasF[c] = c < k ? (float)bias[c] : float.NegativeInfinity;
-        var stacked = samples.Stacked;
+        var x = samples.PaddedCentred;
         if (samples.Buffer.Length < n * Lanes) samples.Buffer = new float[n * Lanes];
         var rf = samples.Buffer; // products, then responsibilities in place
         var blocks = RowBlocks(n);
-        var blockSums = new double[blocks * Lanes * width];
+        var blockSums = new double[blocks * Lanes * 2 * dp];
         var blockCounts = new double[blocks * Lanes];
         var blockLogLikelihood = new double[blocks];
         ForRowBlocks(n, (b, first, end) =>
         {
             // float sums over 256 rows at a time, then double: Σrx² keeps its digits where it nearly cancels μ²
-            var partial = new float[Lanes * width];
-            var sums = blockSums.AsSpan(b * Lanes * width, Lanes * width);
-            for (var start = first; start < end; start += ResponsibilityRows)
-            {
-                var stop = Math.Min(end, start + ResponsibilityRows);
-                SkinnyProducts.TimesPackedRows(stacked, width, packed, rf, start, stop);
-                blockLogLikelihood[b] += Responsibilities16(rf, biasF, blockCounts.AsSpan(b * Lanes, Lanes), start, stop);
-                Array.Clear(partial);
-                SkinnyProducts.TransposeTimesRows(rf, stacked, partial, start, stop, Lanes, width);
-                for (var i = 0; i < partial.Length; i++) sums[i] += partial[i];
-            }
+            var partial = new float[Lanes * 2 * dp];
+            var sums = blockSums.AsSpan(b * Lanes * 2 * dp, Lanes * 2 * dp);
+            fixed (float* px = x, pp = packed, pr = rf, ps = partial)
+                for (var start = first; start < end; start += ResponsibilityRows)
+                {
+                    var rows = Math.Min(end, start + ResponsibilityRows) - start;
+                    DiagonalKernels.Products(px + (long)start * dp, rows, dp, pp, pp + dp * Lanes, pr + (long)start * Lanes);
+                    blockLogLikelihood[b] += Responsibilities16(rf, biasF, blockCounts.AsSpan(b * Lanes, Lanes), start, start + rows);
+                    Array.Clear(partial);
+                    DiagonalKernels.Moments(pr + (long)start * Lanes, px + (long)start * dp, rows, dp, ps);
+                    for (var i = 0; i < partial.Length; i++) sums[i] += partial[i];
+                }
         });
         // block sums added in block order: the result does not depend on the thread count
         var counts = new double[k];
-        var sums = new double[k * width];
+        var moments = new double[k * width];
         double logLikelihood = 0;
         for (var b = 0; b < blocks; b++)
         {
@@ -580,10 +589,15 @@ public sealed class GaussianMixture
             for (var c = 0; c < k; c++)
             {
                 counts[c] += blockCounts[b * Lanes + c];
-                for (var j = 0; j < width; j++) sums[c * width + j] += blockSums[(b * Lanes + c) * width + j];
+                var block = blockSums.AsSpan((b * Lanes + c) * 2 * dp, 2 * dp);
+                for (var j = 0; j < d; j++)
+                {
+                    moments[c * width + j] += block[j];
+                    moments[c * width + d + j] += block[dp + j];
+                }
             }
         }
-        SetDiagonalFromMoments(samples, counts, sums, reg);
+        SetDiagonalFromMoments(samples, counts, moments, reg);
         return logLikelihood / n;
     }
 
