@@ -168,8 +168,9 @@ public sealed class GaussianMixture
         public float[] Centred { get; }
         float[]? stacked;
         /// <summary>
-        /// [x − offset, (x − offset)²], (N, 2D) (diagonal mixtures), computed once: both halves of the diagonal
-        /// E-step and M-step then go through one GEMM each, which BLAS runs faster than two of half the width.
+        /// [x − offset, (x − offset)²], (N, 2D), computed once for the separate diagonal E- and M-steps (the fused
+        /// iteration makes x² in registers): both halves then go through one product each, which BLAS runs faster
+        /// than two of half the width.
         /// </summary>
         public float[] Stacked
         {
