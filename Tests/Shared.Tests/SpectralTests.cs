@@ -47,6 +47,26 @@ public class SpectralTests
         Assert.Equal(db.Data.Max() - 80, db.Data.Min(), 1e-3);
     }
 
+    // n_fft 400: 201 bins, not whole vectors of 16; 37 frames, not whole blocks of 16
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(2f)]
+    [InlineData(0.5f)]
+    public void Magnitude_IsTheComplexSpectrogramsModulusToThePower(float power)
+    {
+        var random = new Random(3);
+        var x = Enumerable.Range(0, 36 * 160).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var stft = new Stft(400, 160);
+        var complex = stft.Forward(x);
+        var magnitude = stft.Magnitude(x, power);
+        Assert.Equal(new[] { 201, 37 }, new[] { magnitude.Rows, magnitude.Columns });
+        for (var i = 0; i < complex.Real.Length; i++)
+        {
+            var expected = Math.Pow((double)complex.Real[i] * complex.Real[i] + (double)complex.Imaginary[i] * complex.Imaginary[i], power / 2);
+            Assert.Equal(expected, magnitude.Data[i], 1e-5 * (1 + expected));
+        }
+    }
+
     [Fact]
     public void Stft_SatisfiesParseval()
     {
