@@ -4,8 +4,8 @@ namespace Pipeline.Training.Linalg;
 
 /// <summary>
 /// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>, its kernels chosen by
-/// <see cref="Pipeline.Shared.Native.OpenBlasCore"/>). Row-major GEMM is the only routine the training side needs
-/// for now; every general matrix product goes through it.
+/// <see cref="Pipeline.Shared.Native.OpenBlasCore"/>). Row-major GEMM, through which every general matrix
+/// product goes, and SYRK for the symmetric ones.
 /// </summary>
 public static unsafe partial class Blas
 {

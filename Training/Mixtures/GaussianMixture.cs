@@ -190,7 +190,7 @@ public sealed class GaussianMixture
             }
         }
         float[]? padded;
-        /// <summary>x − offset with zero columns up to a multiple of 16, (N, dp) (the full-covariance kernels).</summary>
+        /// <summary>x − offset with zero columns up to a multiple of 16, (N, dp) (the AVX-512 kernels, diagonal and full).</summary>
         public float[] PaddedCentred
         {
             get
@@ -555,8 +555,7 @@ public sealed class GaussianMixture
                 packed[j * Lanes + c] = coefficients[c * width + j];
                 packed[(dp + j) * Lanes + c] = coefficients[c * width + d + j];
             }
-        var biasF = new float[Lanes];
-        for (var c = 0; c < Lanes; c++) biasF[c] = c < k ? (float)bias[c] : float.NegativeInfinity;
+        var biasF = LaneBias(bias);
         var x = samples.PaddedCentred;
         if (samples.Buffer.Length < n * Lanes) samples.Buffer = new float[n * Lanes];
         var rf = samples.Buffer; // products, then responsibilities in place
@@ -615,8 +614,7 @@ public sealed class GaussianMixture
         var rf = samples.Buffer;
         if (k < Lanes) Array.Clear(rf); // absent components' lanes stay finite; their bias −∞ zeroes them
         FullCovarianceKernels.QuadraticForms(samples.PaddedCentred, n, FullCovarianceKernels.Padded(d), FullFactors(centredMeans), k, -0.5f, rf, Lanes);
-        var biasF = new float[Lanes];
-        for (var c = 0; c < Lanes; c++) biasF[c] = c < k ? (float)bias[c] : float.NegativeInfinity;
+        var biasF = LaneBias(bias);
         var blockCounts = new double[RowBlocks(n) * Lanes];
         var logLikelihood = MeanOverRowBlocks(n, (first, end) =>
         {
@@ -636,6 +634,14 @@ public sealed class GaussianMixture
             for (var j = 0; j < d; j++) newCentredMeans[c * d + j] = sums[c * d + j] / counts[c];
         SetFullFromScatter(samples, counts, newCentredMeans, rf, Lanes, reg);
         return logLikelihood;
+    }
+
+    /// <summary>The components' biases in one register's 16 lanes, −∞ in the lanes of absent components (their weight is 0).</summary>
+    static float[] LaneBias(double[] bias)
+    {
+        var lanes = new float[Lanes];
+        for (var c = 0; c < Lanes; c++) lanes[c] = c < bias.Length ? (float)bias[c] : float.NegativeInfinity;
+        return lanes;
     }
 
     /// <summary>
