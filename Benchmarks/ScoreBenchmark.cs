@@ -37,7 +37,7 @@ static class ScoreBenchmark
 
         var model = Path.Combine(root, "model");
         AutoencoderExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
-        using var scorer = new AnomalyScorer(model, new SessionOptions { IntraOpThreads = 2 });
+        using var scorer = new AnomalyScorer(model, new RuntimeOptions { IntraOpThreads = 2 });
         var clips = Directory.GetFiles(Path.Combine(data, "test_normal")).Concat(Directory.GetFiles(Path.Combine(data, "train_normal"))).Take(200).ToList();
         for (var i = 0; i < 3; i++) scorer.ScoreFile(clips[i]);
         var times = new List<double>();

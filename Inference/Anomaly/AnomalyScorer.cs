@@ -27,10 +27,10 @@ public sealed class AnomalyScorer : IDisposable
     readonly bool ownsPackage;
     readonly FeatureExtractor? extractor;
     readonly int dimensions;
-    readonly InferenceSession session;
+    readonly ModelSession session;
 
     /// <summary>Opens and verifies a model folder.</summary>
-    public AnomalyScorer(string modelDirectory, SessionOptions? options = null) : this(ModelPackage.Open(modelDirectory, options), true) { }
+    public AnomalyScorer(string modelDirectory, RuntimeOptions? options = null) : this(ModelPackage.Open(modelDirectory, options), true) { }
 
     /// <summary>Uses an opened model folder (not disposed with the scorer).</summary>
     public AnomalyScorer(ModelPackage package) : this(package, false) { }
@@ -50,9 +50,9 @@ public sealed class AnomalyScorer : IDisposable
                 throw new ModelContractException($"{package.Directory}: the front end gives {FrontEnd.Dimensions} values per frame but the graph's input takes {dimensions}");
             extractor = FrontEnd is null ? null : new FeatureExtractor(FrontEnd);
             session = package.Session(Role);
-            var input = session.Inputs.Single();
-            if (input.Shape.Count != 2 || input.Shape[1] != dimensions)
-                throw new ModelContractException($"{package.Directory}: the graph's input is {input.ShapeText}, the manifest says (frames, {dimensions})");
+            var input = session.InputMetadata.Single().Value;
+            if (input.Dimensions.Length != 2 || input.Dimensions[1] != dimensions)
+                throw new ModelContractException($"{package.Directory}: the graph's input is {ModelSession.ShapeText(input)}, the manifest says (frames, {dimensions})");
         }
         catch
         {
@@ -63,6 +63,9 @@ public sealed class AnomalyScorer : IDisposable
 
     /// <summary>The front end the model was trained with; null for a model fitted on feature matrices.</summary>
     public FrontEndConfig? FrontEnd { get; }
+
+    /// <summary>The ONNX Runtime session of the scorer graph: its provider, metadata.</summary>
+    public ModelSession Session => session;
 
     /// <summary>Aggregation, trim and threshold.</summary>
     public AnomalyScoring Scoring { get; }
@@ -106,7 +109,7 @@ public sealed class AnomalyScorer : IDisposable
     {
         if (features.Shape.Length != 2 || features.Columns != dimensions)
             throw new InvalidInputException($"features of shape {features.ShapeText}; the model takes (frames, {dimensions})");
-        var output = session.Run(new Dictionary<string, OrtInput> { ["features"] = OrtInput.Float(features) }, ["frame_error"]);
+        var output = session.Run(new Dictionary<string, ModelInput> { ["features"] = ModelInput.Float(features) }, ["frame_error"]);
         return output["frame_error"].Data;
     }
 

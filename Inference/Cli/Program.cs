@@ -9,7 +9,7 @@ using Pipeline.Shared.Cli;
 using Pipeline.Shared.Manifest;
 
 var cli = new CommonOptions();
-var provider = new Option<ExecutionProvider>("--provider") { Description = "Execution provider: Cpu, or Cuda when this ONNX Runtime has it", Recursive = true, DefaultValueFactory = _ => ExecutionProvider.Cpu };
+var runtime = new RuntimeCommandOptions(cli);
 
 var model = new Option<string>("--model", "-m") { Description = "Model folder written by pipeline-train", Required = true };
 var input = new Option<string>("--input", "-i") { Description = "Input .npy matrix", Required = true };
@@ -17,7 +17,7 @@ var output = new Option<string>("--out", "-o") { Description = "Output .npy file
 var iterations = new Option<int?>("--iterations") { Description = "Multiplicative updates to run (default: the manifest's)" };
 var reconstructionOut = new Option<string?>("--reconstruction-out") { Description = "Also write W·H (features × frames) as .npy" };
 
-SessionOptions Options(ParseResult p) => new() { IntraOpThreads = p.GetValue(cli.Threads), Provider = p.GetValue(provider) };
+RuntimeOptions Options(ParseResult p) => runtime.Create(p);
 TextWriter Log(ParseResult p) => cli.Log(p);
 
 var activations = new Command("activations", "Estimate activations H of V against a model's fixed templates.\n\nExample:\n  pipeline-infer activations --model artifacts/models/nmf-demo --input V2.npy --out H2.npy")
@@ -29,10 +29,11 @@ activations.SetAction(p =>
     var v = NpyFile.Read(p.GetValue(input)!);
     using var estimator = new ActivationEstimator(p.GetValue(model)!, Options(p));
     var result = estimator.Estimate(v, p.GetValue(iterations));
+    runtime.Report(p, estimator.Session);
     NpyFile.Write(p.GetValue(output)!, result.Activations);
     if (p.GetValue(reconstructionOut) is { } r) NpyFile.Write(r, result.Reconstruction);
     Log(p).WriteLine($"H {result.Activations.ShapeText} written to {p.GetValue(output)}");
-    cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Activations.Shape, ["reconstruction"] = p.GetValue(reconstructionOut) });
+    cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Activations.Shape, ["reconstruction"] = p.GetValue(reconstructionOut), ["provider"] = estimator.Session.Provider });
     return CommandLineHost.Success;
 });
 
@@ -45,13 +46,14 @@ reconstruct.SetAction(p =>
     var h = NpyFile.Read(p.GetValue(input)!);
     using var reconstructor = new Reconstructor(p.GetValue(model)!, Options(p));
     var result = reconstructor.Reconstruct(h);
+    runtime.Report(p, reconstructor.Session);
     NpyFile.Write(p.GetValue(output)!, result);
     Log(p).WriteLine($"reconstruction {result.ShapeText} written to {p.GetValue(output)}");
-    cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Shape });
+    cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Shape, ["provider"] = reconstructor.Session.Provider });
     return CommandLineHost.Success;
 });
 
-var score = ScoreCommand.Create(Options, cli);
+var score = ScoreCommand.Create(runtime, cli);
 
 var separateInput = new Option<string>("--input", "-i") { Description = "The mixture (audio file)", Required = true };
 var separateOut = new Option<string>("--out", "-o") { Description = "Directory for one WAV per source", Required = true };
@@ -64,23 +66,44 @@ separate.SetAction(p =>
     using var separator = new SourceSeparator(p.GetValue(model)!, Options(p));
     var input = p.GetValue(separateInput)!;
     var results = separator.Separate(AudioFile.Read(input, new AudioReadOptions { Mono = false }), input, p.GetValue(iterations));
+    runtime.Report(p, separator.Session);
     var dir = p.GetValue(separateOut)!;
     AtomicFile.WriteDirectory(dir, folder =>
     {
         foreach (var source in results) AudioFile.Write(Path.Combine(folder, source.Name + ".wav"), source.Audio, AudioEncoding.Float32);
     });
     foreach (var source in results) Log(p).WriteLine($"{source.Name}: {Path.Combine(dir, source.Name + ".wav")}");
-    cli.Summary(p, new Dictionary<string, object?> { ["sources"] = results.ToDictionary(s => s.Name, s => Path.Combine(dir, s.Name + ".wav")) });
+    cli.Summary(p, new Dictionary<string, object?> { ["sources"] = results.ToDictionary(s => s.Name, s => Path.Combine(dir, s.Name + ".wav")), ["provider"] = separator.Session.Provider });
     return CommandLineHost.Success;
 });
 
-var info = new Command("info", "Verify a model folder and print its manifest.\n\nExample:\n  pipeline-infer info --model artifacts/models/nmf-demo") { model };
+var info = new Command("info", """
+    Verify a model folder, load its graphs, and print its manifest and where it runs.
+    With --json, one JSON object: the manifest, the ONNX Runtime version and the provider each graph runs on.
+
+    Example:
+      pipeline-infer info --model artifacts/models/nmf-demo
+    """) { model };
 info.SetAction(p =>
 {
     using var package = ModelPackage.Open(p.GetValue(model)!, Options(p));
-    foreach (var graph in package.Manifest.Graphs) package.Session(graph.Role);
+    var sessions = package.Manifest.Graphs.ToDictionary(g => g.Role, g => package.Session(g.Role));
+    var providers = sessions.ToDictionary(s => s.Key, s => s.Value.Provider);
+    var cudaUnavailable = sessions.Values.Select(s => s.CudaUnavailable).FirstOrDefault(w => w is not null);
+    if (p.GetValue(cli.Json))
+    {
+        cli.Summary(p, new Dictionary<string, object?>
+        {
+            ["manifest"] = System.Text.Json.JsonDocument.Parse(ModelFolder.ToJson(package.Manifest)).RootElement,
+            ["onnxruntime"] = OnnxRuntimeEnvironment.Version, ["available_providers"] = OnnxRuntimeEnvironment.AvailableProviders,
+            ["providers"] = providers, ["cuda_unavailable"] = cudaUnavailable,
+        });
+        return CommandLineHost.Success;
+    }
     Console.Out.WriteLine(ModelFolder.ToJson(package.Manifest));
-    Log(p).WriteLine($"ONNX Runtime {OrtEnvironment.RuntimeVersion}; providers: {string.Join(", ", OrtEnvironment.AvailableProviders)}");
+    Console.Out.WriteLine($"ONNX Runtime {OnnxRuntimeEnvironment.Version} (providers: {string.Join(", ", OnnxRuntimeEnvironment.AvailableProviders)})");
+    foreach (var (role, provider) in providers) Console.Out.WriteLine($"  {role}: {provider}");
+    if (cudaUnavailable is not null) Console.Out.WriteLine($"  CUDA not used: {cudaUnavailable}");
     return CommandLineHost.Success;
 });
 
@@ -94,10 +117,11 @@ var root = new RootCommand("""
       pipeline-infer <command> --help
     """)
 {
-    activations, reconstruct, score, separate, info, provider,
+    activations, reconstruct, score, separate, info,
 };
-foreach (var option in cli.All) root.Options.Add(option);
-OrtEnvironment.Configure(OrtLogLevel.Error);
+foreach (var option in cli.All.Concat(runtime.All)) root.Options.Add(option);
+// ONNX Runtime's own warnings (graph rewrites, provider notes) are not for a command's user; errors are.
+OnnxRuntimeEnvironment.LogLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
 var parsed = root.Parse(args);
 return CommandLineHost.Run(() =>
 {

@@ -10,7 +10,7 @@ using Pipeline.Shared.Errors;
 /// <summary><c>pipeline-infer score</c>: anomaly scores of files and folders.</summary>
 static class ScoreCommand
 {
-    public static Command Create(Func<ParseResult, SessionOptions> options, CommonOptions cli)
+    public static Command Create(RuntimeCommandOptions runtime, CommonOptions cli)
     {
         var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Audio files, directories (recursive) or globs", Arity = ArgumentArity.OneOrMore };
@@ -18,7 +18,7 @@ static class ScoreCommand
         var command = new Command("score", """
             Score recordings with an anomaly model: one line per file with its score, the decision and notes.
             Finding anomalies is not an error: the exit code is 0 unless a file or the model could not be used.
-            With --json, one JSON object per file (file, score, anomaly, threshold, notes; --frames adds the frame errors).
+            With --json, one JSON object per file (file, score, anomaly, threshold, notes, provider; --frames adds the frame errors).
 
             Examples:
               pipeline-infer score --model artifacts/models/ae data/test/clip.wav
@@ -26,7 +26,8 @@ static class ScoreCommand
             """) { model, inputs, frames };
         command.SetAction(parse =>
         {
-            using var scorer = new AnomalyScorer(parse.GetValue(model)!, options(parse));
+            using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
+            runtime.Report(parse, scorer.Session);
             var files = new List<string>();
             var failures = new List<(string File, string Problem)>();
             foreach (var input in parse.GetValue(inputs)!)
@@ -57,7 +58,7 @@ static class ScoreCommand
                     var line = new Dictionary<string, object>
                     {
                         ["file"] = files[i], ["score"] = result.Score, ["anomaly"] = result.IsAnomaly,
-                        ["threshold"] = scorer.Scoring.Threshold, ["notes"] = result.Notes,
+                        ["threshold"] = scorer.Scoring.Threshold, ["notes"] = result.Notes, ["provider"] = scorer.Session.Provider,
                     };
                     if (parse.GetValue(frames)) line["frame_errors"] = result.FrameErrors;
                     output.WriteLine(JsonSerializer.Serialize(line));

@@ -17,7 +17,7 @@ public sealed record ActivationResult(NdArray Activations, NdArray Reconstructio
 public sealed class ActivationEstimator : DecompositionRunner
 {
     /// <summary>Opens the model folder at <paramref name="modelDirectory"/>.</summary>
-    public ActivationEstimator(string modelDirectory, SessionOptions? options = null)
+    public ActivationEstimator(string modelDirectory, RuntimeOptions? options = null)
         : base(ModelPackage.Open(modelDirectory, options), ownsPackage: true, "activations") { }
 
     /// <summary>Uses an already opened model folder (which the caller keeps and disposes).</summary>
@@ -32,10 +32,10 @@ public sealed class ActivationEstimator : DecompositionRunner
         Validate(batched, Info.Features, Info.Beta, "V", "features");
         var n = iterations ?? Info.DefaultIterations;
         if (n < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {n}");
-        var outputs = Package.Session(Role).Run(new Dictionary<string, OrtInput>
+        var outputs = Package.Session(Role).Run(new Dictionary<string, ModelInput>
         {
-            ["V"] = OrtInput.Float(batched),
-            ["iterations"] = OrtInput.Int64Scalar(n),
+            ["V"] = ModelInput.Float(batched),
+            ["iterations"] = ModelInput.Int64Scalar(n),
         });
         return ReferenceEquals(batched, v)
             ? new ActivationResult(outputs["H"], outputs["reconstruction"])

@@ -29,6 +29,9 @@ public abstract class DecompositionRunner : IDisposable
     public string Role { get; }
     private protected ModelPackage Package { get; }
 
+    /// <summary>The ONNX Runtime session of this runner's graph (opened on first use): its provider, metadata.</summary>
+    public Runtime.ModelSession Session => Package.Session(Role);
+
     /// <summary>
     /// Checks an input before it reaches ONNX Runtime, as the training side checks it: plain NMF takes (rows, frames);
     /// the convolutional models (N, rows, *S) with as many dimensions as the graph declares.

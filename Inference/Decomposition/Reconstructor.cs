@@ -7,7 +7,7 @@ namespace Pipeline.Inference.Decomposition;
 /// <summary>Reconstructs data from activations with an exported model's fixed templates: W·H.</summary>
 public sealed class Reconstructor : DecompositionRunner
 {
-    public Reconstructor(string modelDirectory, SessionOptions? options = null)
+    public Reconstructor(string modelDirectory, RuntimeOptions? options = null)
         : base(ModelPackage.Open(modelDirectory, options), ownsPackage: true, "reconstruction") { }
 
     public Reconstructor(ModelPackage package) : base(package, ownsPackage: false, "reconstruction") { }
@@ -17,7 +17,7 @@ public sealed class Reconstructor : DecompositionRunner
     {
         var batched = WithBatchAxis(h, "H");
         Validate(batched, Info.Rank, beta: 1, "H", "rank");
-        var reconstruction = Package.Session(Role).Run(new Dictionary<string, OrtInput> { ["H"] = OrtInput.Float(batched) })["reconstruction"];
+        var reconstruction = Package.Session(Role).Run(new Dictionary<string, ModelInput> { ["H"] = ModelInput.Float(batched) })["reconstruction"];
         return ReferenceEquals(batched, h) ? reconstruction : WithoutBatchAxis(reconstruction);
     }
 }

@@ -24,7 +24,7 @@ public sealed class SourceSeparator : IDisposable
     readonly Stft stft;
 
     /// <summary>Opens and verifies a separation model folder.</summary>
-    public SourceSeparator(string modelDirectory, SessionOptions? options = null)
+    public SourceSeparator(string modelDirectory, RuntimeOptions? options = null)
     {
         package = ModelPackage.Open(modelDirectory, options, expectedKind: "nmf");
         try
@@ -50,6 +50,9 @@ public sealed class SourceSeparator : IDisposable
 
     /// <summary>The STFT settings.</summary>
     public FrontEndConfig FrontEnd { get; }
+
+    /// <summary>The ONNX Runtime session of the activation graph: its provider, metadata.</summary>
+    public ModelSession Session => estimator.Session;
 
     /// <summary>The sources, in template order.</summary>
     public IReadOnlyList<SourceSpec> Sources { get; }

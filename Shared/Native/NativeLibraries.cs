@@ -13,9 +13,8 @@ namespace Pipeline.Shared.Native;
 public sealed record NativeLibrarySpec(string Name, string FileName, string Description, string InstallCommand);
 
 /// <summary>
-/// The one place where native names become files. Search order: <c>PIPELINE_NATIVE_DIR</c>, the repository's
-/// <c>artifacts/native/</c> (found by walking up from the executable and the working directory), then the
-/// system's loader paths. A library that is nowhere fails with one line naming it and its install command;
+/// The one place where native names become files. Search order: <c>PIPELINE_NATIVE_DIR</c>, then the system's
+/// loader paths. A library that is nowhere fails with one line naming it and its install command;
 /// nothing silently falls back to a slower managed path.
 /// </summary>
 public static class NativeLibraries
@@ -30,11 +29,9 @@ public static class NativeLibraries
         new("sndfile", "libsndfile.so.1", "libsndfile", "apt-get install libsndfile1  (or ./run setup)");
     public static readonly NativeLibrarySpec Soxr =
         new("soxr", "libsoxr.so.0", "libsoxr", "apt-get install libsoxr0  (or ./run setup)");
-    public static readonly NativeLibrarySpec OnnxRuntime =
-        new("onnxruntime", "libonnxruntime.so.1", "ONNX Runtime 1.30", "./run setup  (extracts it from the npm package onnxruntime-node@1.30.0 into artifacts/native/)");
 
     static readonly Dictionary<string, NativeLibrarySpec> Known =
-        new[] { Blas, Fftw, Sndfile, Soxr, OnnxRuntime }.ToDictionary(s => s.Name);
+        new[] { Blas, Fftw, Sndfile, Soxr }.ToDictionary(s => s.Name);
 
     static readonly ConcurrentDictionary<string, IntPtr> Loaded = new();
     static readonly ConcurrentDictionary<Assembly, bool> Registered = new();
@@ -65,18 +62,6 @@ public static class NativeLibraries
         var dirs = new List<string>();
         var fromEnv = Environment.GetEnvironmentVariable(DirectoryVariable);
         if (!string.IsNullOrWhiteSpace(fromEnv)) dirs.Add(Path.GetFullPath(fromEnv));
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "artifacts", "native");
-                if (Directory.Exists(candidate))
-                {
-                    if (!dirs.Contains(candidate)) dirs.Add(candidate);
-                    break;
-                }
-            }
-        }
         return dirs;
     }
 

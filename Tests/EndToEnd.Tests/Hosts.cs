@@ -24,11 +24,28 @@ static class Hosts
         return dll;
     }
 
+    /// <summary>
+    /// <c>pipeline-infer</c> built on ONNX Runtime's GPU package, which <c>./run test</c> (and <c>./run setup --gpu</c>)
+    /// builds into <c>artifacts/gpu/</c>.
+    /// </summary>
+    public static string GpuFlavourDll()
+    {
+        var bin = Path.Combine(Root, "artifacts", "gpu", "bin", "pipeline-infer");
+        var dll = Directory.Exists(bin)
+            ? Directory.GetDirectories(bin, Configuration.ToLowerInvariant() + "_*").Select(d => Path.Combine(d, "pipeline-infer.dll")).FirstOrDefault(File.Exists)
+            : null;
+        Assert.True(dll is not null, $"the GPU flavour of pipeline-infer is not built in {bin}; ./run test builds it (or: ./run setup --gpu)");
+        return dll;
+    }
+
     /// <summary>Runs a host from the repository root; returns its exit code, standard output and standard error.</summary>
-    public static (int Code, string Out, string Err) Run(string tool, params string[] args)
+    public static (int Code, string Out, string Err) Run(string tool, params string[] args) => RunAssembly(Dll(tool), args);
+
+    /// <summary>Runs a built host assembly from the repository root.</summary>
+    public static (int Code, string Out, string Err) RunAssembly(string dll, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
-        start.ArgumentList.Add(Dll(tool));
+        start.ArgumentList.Add(dll);
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -127,11 +127,16 @@ public class ReadmeTests
         // the built inference library and its dependencies (as the inference host's build folder holds them),
         // referenced as files so that this test builds nothing inside the repository
         var libraries = Path.Combine(Root, "Inference", "Cli", "bin", Configuration, "net10.0");
-        var references = string.Join("\n", Directory.GetFiles(libraries, "*.dll").Where(d => !d.EndsWith("pipeline-infer.dll") && !d.Contains("CommandLine")).Select(d => $"<Reference Include=\"{Path.GetFileNameWithoutExtension(d)}\"><HintPath>{d}</HintPath></Reference>"));
+        var references = string.Join("\n", Directory.GetFiles(libraries, "*.dll")
+            .Where(d => !d.EndsWith("pipeline-infer.dll") && !d.Contains("CommandLine") && !d.Contains("OnnxRuntime"))
+            .Select(d => $"<Reference Include=\"{Path.GetFileNameWithoutExtension(d)}\"><HintPath>{d}</HintPath></Reference>"));
+        // ONNX Runtime as the README's project file takes it: the package with the natives
+        var onnxRuntime = Regex.Match(Readme, "<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" Version=\"[^\"]+\" />").Value;
+        Assert.NotEmpty(onnxRuntime);
         File.WriteAllText(Path.Combine(project, "embedding.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
-              <ItemGroup>{references}</ItemGroup>
+              <ItemGroup>{references}{onnxRuntime}</ItemGroup>
             </Project>
             """);
         File.WriteAllText(Path.Combine(project, "Directory.Build.props"), "<Project />"); // nothing from the folders above

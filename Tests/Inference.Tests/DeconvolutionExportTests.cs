@@ -43,17 +43,17 @@ public class DeconvolutionExportTests
         var manifest = DeconvolutionExport.Export(model, dir, "test", beta, iterations: 25);
         Assert.Equal(spatial == 1 ? "nmfd" : "nmf2d", manifest.Kind);
 
-        using var package = ModelPackage.Open(dir, new SessionOptions());
-        var outputs = package.Session("activations").Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(ToNd(v)) });
+        using var package = ModelPackage.Open(dir, new RuntimeOptions());
+        var outputs = package.Session("activations").Run(new Dictionary<string, ModelInput> { ["V"] = ModelInput.Float(ToNd(v)) });
         var expected = model.EstimateActivations(v, 25, beta);
         Assert.True(TestData.MaxRelativeError(outputs["H"].Data, expected.ToArray()) < 1e-4);
         Tensor reconstruction;
         using (Tensor.NoGrad()) reconstruction = model.Reconstruct(expected, model.W.Detach());
         Assert.True(TestData.MaxRelativeError(outputs["reconstruction"].Data, reconstruction.ToArray()) < 1e-4);
         // fewer iterations when asked
-        var few = package.Session("activations").Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(ToNd(v)), ["iterations"] = OrtInput.Int64Scalar(3) });
+        var few = package.Session("activations").Run(new Dictionary<string, ModelInput> { ["V"] = ModelInput.Float(ToNd(v)), ["iterations"] = ModelInput.Int64Scalar(3) });
         Assert.True(TestData.MaxRelativeError(few["H"].Data, model.EstimateActivations(v, 3, beta).ToArray()) < 1e-4);
-        var rebuilt = package.Session("reconstruction").Run(new Dictionary<string, OrtInput> { ["H"] = OrtInput.Float(ToNd(expected)) });
+        var rebuilt = package.Session("reconstruction").Run(new Dictionary<string, ModelInput> { ["H"] = ModelInput.Float(ToNd(expected)) });
         Assert.True(TestData.MaxRelativeError(rebuilt["reconstruction"].Data, reconstruction.ToArray()) < 1e-4);
         // the Inference runners take the convolutional models too
         using (var estimator = new Pipeline.Inference.Decomposition.ActivationEstimator(dir))

@@ -12,9 +12,9 @@ namespace Pipeline.Inference.Tests;
 
 public class InferenceTests
 {
-    const int F = 24, K = 4;
+    internal const int F = 24, K = 4;
 
-    static (Nmf Model, string Dir) Exported(double beta, int iterations = 50, int seed = 0)
+    internal static (Nmf Model, string Dir) Exported(double beta, int iterations = 50, int seed = 0)
     {
         var (v, _, _) = TestData.Planted(F, 60, K, seed: 20 + seed);
         var model = new Nmf(K, seed);
@@ -22,16 +22,6 @@ public class InferenceTests
         var dir = Path.Combine(TestData.TempDirectory(), "nmf");
         NmfExport.Export(model, dir, "test", beta, iterations);
         return (model, dir);
-    }
-
-    [Fact]
-    public void InferenceAssembly_ReferencesNeitherTrainingNorBlas()
-    {
-        var assembly = typeof(InferenceSession).Assembly;
-        var references = assembly.GetReferencedAssemblies().Select(a => a.Name!).ToArray();
-        Assert.Contains("Pipeline.Shared", references);
-        Assert.DoesNotContain(references, r => r.Contains("Training") || r.Contains("Protobuf") || r.Contains("Tensors"));
-        Assert.DoesNotContain(assembly.GetTypes(), t => t.Namespace?.Contains("Training") == true);
     }
 
     [Theory]
@@ -66,106 +56,6 @@ public class InferenceTests
         using var reconstructor = new Reconstructor(dir);
         var expected = new Nmf(model.W, h).Reconstruct();
         Assert.True(TestData.MaxRelativeError(reconstructor.Reconstruct(h).Data, expected.Data) < 1e-5);
-    }
-
-    [Fact]
-    public void Session_ReportsInputsOutputsAndMetadata()
-    {
-        var (_, dir) = Exported(1, iterations: 33);
-        using var session = InferenceSession.FromFile(Path.Combine(dir, "model.onnx"));
-        var v = Assert.Single(session.Inputs);
-        Assert.Equal("V", v.Name);
-        Assert.Equal(TensorElementType.Float, v.ElementType);
-        Assert.Equal([F, -1], v.Shape);
-        Assert.Equal("frames", v.SymbolicDims[1]);
-        Assert.Equal("(24, frames)", v.ShapeText);
-        var n = Assert.Single(session.OverridableInitializers);
-        Assert.Equal(("iterations", TensorElementType.Int64), (n.Name, n.ElementType));
-        Assert.Equal(["H", "reconstruction"], session.Outputs.Select(o => o.Name).ToArray());
-        var manifest = ModelFolder.FromJson(session.CustomMetadata[ModelManifest.MetadataKey], "metadata");
-        Assert.Equal(33, manifest.Decomposition!.DefaultIterations);
-        Assert.Equal("nmf", session.CustomMetadata["pipeline.kind"]);
-        Assert.Contains("CPUExecutionProvider", OrtEnvironment.AvailableProviders);
-        Assert.StartsWith("1.30", OrtEnvironment.RuntimeVersion);
-    }
-
-    [Fact]
-    public void Session_FromBytes_EqualsFromFile()
-    {
-        var (_, dir) = Exported(2);
-        var path = Path.Combine(dir, "model.onnx");
-        var v = TestData.Uniform(F, 10, 5);
-        using var a = InferenceSession.FromFile(path);
-        using var b = InferenceSession.FromBytes(File.ReadAllBytes(path));
-        var inputs = new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(v) };
-        Assert.Equal(a.Run(inputs)["H"].Data, b.Run(inputs)["H"].Data);
-    }
-
-    [Fact]
-    public void Session_ConcurrentRuns_GiveTheSameResults()
-    {
-        var (_, dir) = Exported(1);
-        using var session = InferenceSession.FromFile(Path.Combine(dir, "model.onnx"));
-        var inputs = Enumerable.Range(0, 8).Select(i => TestData.Uniform(F, 20 + i, seed: 100 + i)).ToArray();
-        var sequential = inputs.Select(v => session.Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(v) })["H"].Data).ToArray();
-        var parallel = new float[8][][];
-        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, round =>
-        {
-            parallel[round] = new float[8][];
-            for (var i = 0; i < 8; i++)
-            {
-                var j = (i + round) % 8;
-                parallel[round][j] = session.Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(inputs[j]) })["H"].Data;
-            }
-        });
-        // Every concurrent run returns its own input's answer. Not bit for bit: ONNX Runtime may split a product
-        // differently while its thread pool is busy, which reorders float32 sums (relative error ≪ 1e-5 here,
-        // 50 updates of K = 4 terms), while a mixed-up input would differ at the first digit.
-        foreach (var round in parallel)
-            for (var i = 0; i < 8; i++)
-                Assert.True(TestData.MaxRelativeError(round[i], sequential[i]) < 1e-5, $"input {i} came back changed under concurrency");
-    }
-
-    [Fact]
-    public void Session_BadInputs_AreTypedErrors()
-    {
-        var (_, dir) = Exported(1);
-        using var session = InferenceSession.FromFile(Path.Combine(dir, "model.onnx"));
-        var wrongShape = new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(TestData.Uniform(F + 1, 5, 1)) };
-        Assert.Contains("expects (24, frames)", Assert.Throws<InvalidInputException>(() => session.Run(wrongShape)).Message);
-        Assert.Contains("missing", Assert.Throws<InvalidInputException>(() => session.Run(new Dictionary<string, OrtInput>())).Message);
-        var unknown = new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(TestData.Uniform(F, 5, 1)), ["X"] = OrtInput.Int64Scalar(1) };
-        Assert.Contains("no input 'X'", Assert.Throws<InvalidInputException>(() => session.Run(unknown)).Message);
-        var wrongType = new Dictionary<string, OrtInput> { ["V"] = OrtInput.Int64(new long[F * 2], F, 2) };
-        Assert.Contains("must be Float", Assert.Throws<InvalidInputException>(() => session.Run(wrongType)).Message);
-        // ONNX Runtime's own errors carry its message and code.
-        var garbage = Assert.Throws<OnnxRuntimeException>(() => InferenceSession.FromBytes("not a model"u8));
-        Assert.Contains("ONNX Runtime", garbage.Message);
-        Assert.Throws<InvalidFileException>(() => InferenceSession.FromFile(Path.Combine(dir, "absent.onnx")));
-    }
-
-    [Fact]
-    public void CudaProvider_WorksOrSaysWhyNot()
-    {
-        var (_, dir) = Exported(1);
-        var options = new SessionOptions { Provider = ExecutionProvider.Cuda };
-        // A build may list CUDA among its providers and still lack the provider library or the driver.
-        InferenceSession? session = null;
-        try
-        {
-            session = InferenceSession.FromFile(Path.Combine(dir, "model.onnx"), options);
-            Assert.Equal(ExecutionProvider.Cuda, session.Provider);
-            Assert.Equal(K, session.Run(new Dictionary<string, OrtInput> { ["V"] = OrtInput.Float(TestData.Uniform(F, 5, 1)) })["H"].Shape[0]);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            Assert.Contains("CUDA execution provider is not available", e.Message);
-            Assert.Contains("1.30", e.Message);
-        }
-        finally
-        {
-            session?.Dispose();
-        }
     }
 
     [Fact]

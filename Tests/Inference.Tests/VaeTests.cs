@@ -61,8 +61,8 @@ public class VaeTests
         var model = VaeTraining.Train(data, new VaeTrainingOptions { Hidden = [16, 8], Latent = 3, Epochs = 3, BatchSize = 50, Seed = 5 }).Model;
         var dir = Path.Combine(TestData.TempDirectory(), "vae");
         VaeExport.Export(model, dir, "vae", null, new AnomalyScoring("mean", 0, 100, "given"));
-        using var package = ModelPackage.Open(dir, new SessionOptions());
-        var outputs = package.Session("scorer").Run(new Dictionary<string, OrtInput> { ["features"] = OrtInput.Float(data) });
+        using var package = ModelPackage.Open(dir, new RuntimeOptions());
+        var outputs = package.Session("scorer").Run(new Dictionary<string, ModelInput> { ["features"] = ModelInput.Float(data) });
         Assert.True(TestData.MaxRelativeError(outputs["reconstruction"].Data, model.Reconstruct(data).Data) < 1e-4);
         // the negative ELBO with the mean latent, per frame, from the training side's terms
         using (Tensor.NoGrad())
@@ -74,7 +74,7 @@ public class VaeTests
             var kl = Pipeline.Training.Nn.Losses.KlToStandardNormal(mean, logVariance, Pipeline.Training.Nn.Reduction.None);
             Assert.True(TestData.MaxRelativeError(outputs["frame_error"].Data, (nll + kl).ToArray()) < 1e-4);
             Assert.True(TestData.MaxRelativeError(outputs["latent_mean"].Data, mean.ToArray()) < 1e-4);
-            var decoded = package.Session("decoder").Run(new Dictionary<string, OrtInput> { ["latent"] = OrtInput.Float(mean.ToNdArray()) });
+            var decoded = package.Session("decoder").Run(new Dictionary<string, ModelInput> { ["latent"] = ModelInput.Float(mean.ToNdArray()) });
             Assert.True(TestData.MaxRelativeError(decoded["reconstruction"].Data, (y * model.InputStd + model.InputMean).ToArray()) < 1e-4);
         }
         using var scorer = new AnomalyScorer(dir);

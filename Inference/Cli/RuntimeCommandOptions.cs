@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Microsoft.ML.OnnxRuntime;
+using Pipeline.Inference.Runtime;
+
+/// <summary>
+/// The ONNX Runtime options every inference command takes: <c>--device</c>, <c>--graph-optimization</c>,
+/// <c>--cpu-arena</c> (with the common <c>--threads</c>), and how a command says which provider ran.
+/// </summary>
+sealed class RuntimeCommandOptions(CommonOptions common)
+{
+    public Option<Device> Device { get; } = new("--device")
+    {
+        Description = "Where the model runs: cpu, cuda, or auto (CUDA when ONNX Runtime's CUDA provider loads here, else the CPU)",
+        Recursive = true, DefaultValueFactory = _ => Pipeline.Inference.Runtime.Device.Auto,
+        CustomParser = r => Enum.TryParse<Device>(r.Tokens.Single().Value, ignoreCase: true, out var d) && Enum.IsDefined(d) ? d
+            : Fail<Device>(r, $"--device must be cpu, cuda or auto, got '{r.Tokens.Single().Value}'"),
+    };
+
+    public Option<GraphOptimizationLevel> GraphOptimization { get; } = new("--graph-optimization")
+    {
+        Description = "How much ONNX Runtime rewrites the graph before running it: disabled, basic, extended or all",
+        Recursive = true, DefaultValueFactory = _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
+        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+        {
+            "disabled" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all" => GraphOptimizationLevel.ORT_ENABLE_ALL,
+            var other => Fail<GraphOptimizationLevel>(r, $"--graph-optimization must be disabled, basic, extended or all, got '{other}'"),
+        },
+    };
+
+    public Option<bool> CpuArena { get; } = new("--cpu-arena")
+    {
+        Description = "Keep ONNX Runtime's CPU memory arena between runs (true, the default; false frees intermediates after each run)",
+        Recursive = true, DefaultValueFactory = _ => true, Arity = ArgumentArity.ExactlyOne,
+    };
+
+    public IEnumerable<Option> All => [Device, GraphOptimization, CpuArena];
+
+    public RuntimeOptions Create(ParseResult parse) => new()
+    {
+        Device = parse.GetValue(Device),
+        IntraOpThreads = parse.GetValue(common.Threads),
+        OptimizationLevel = parse.GetValue(GraphOptimization),
+        CpuMemoryArena = parse.GetValue(CpuArena),
+    };
+
+    /// <summary>With <c>--verbose</c>, one line on the log naming the provider that ran (and why not CUDA, when auto tried it).</summary>
+    public void Report(ParseResult parse, ModelSession session)
+    {
+        if (!parse.GetValue(common.Verbose)) return;
+        var log = common.Log(parse);
+        log.WriteLine($"ONNX Runtime {OnnxRuntimeEnvironment.Version}: running on {session.Provider}");
+        if (session.CudaUnavailable is { } why) log.WriteLine($"  (auto: {why})");
+    }
+
+    static T Fail<T>(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return default!;
+    }
+}
