@@ -128,11 +128,13 @@ public class ReadmeTests
         // referenced as files so that this test builds nothing inside the repository
         var libraries = Path.Combine(Root, "Inference", "Cli", "bin", Configuration, "net10.0");
         var references = string.Join("\n", Directory.GetFiles(libraries, "*.dll")
-            .Where(d => !d.EndsWith("pipeline-infer.dll") && !d.Contains("CommandLine") && !d.Contains("OnnxRuntime"))
+            .Where(d => !d.EndsWith("pipeline-infer.dll") && !d.Contains("CommandLine") && !d.Contains("OnnxRuntime") && !d.Contains("System.Numerics.Tensors"))
             .Select(d => $"<Reference Include=\"{Path.GetFileNameWithoutExtension(d)}\"><HintPath>{d}</HintPath></Reference>"));
         // ONNX Runtime as the README's project file takes it: the package with the natives
         var onnxRuntime = Regex.Match(Readme, "<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" Version=\"[^\"]+\" />").Value;
         Assert.NotEmpty(onnxRuntime);
+        // what a project reference to the library brings along as a package (ONNX Runtime asks for an older one)
+        onnxRuntime += "<PackageReference Include=\"System.Numerics.Tensors\" Version=\"11.0.0\" />";
         File.WriteAllText(Path.Combine(project, "embedding.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
