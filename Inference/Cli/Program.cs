@@ -120,9 +120,8 @@ var root = new RootCommand("""
     activations, reconstruct, score, separate, info,
 };
 foreach (var option in cli.All.Concat(runtime.All)) root.Options.Add(option);
-// ONNX Runtime's own warnings (graph rewrites, provider notes) are not for a command's user; errors are.
-OnnxRuntimeEnvironment.LogLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
 var parsed = root.Parse(args);
+if (CommonOptions.RefuseParseErrors(parsed, Console.Error) is { } refused) return refused;
 return CommandLineHost.Run(() =>
 {
     Pipeline.Shared.Threading.ComputeThreads.Max = parsed.GetValue(cli.Threads);

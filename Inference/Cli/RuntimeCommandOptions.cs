@@ -12,8 +12,13 @@ sealed class RuntimeCommandOptions(CommonOptions common)
     {
         Description = "Where the model runs: cpu, cuda, or auto (CUDA when ONNX Runtime's CUDA provider loads here, else the CPU)",
         Recursive = true, DefaultValueFactory = _ => Pipeline.Inference.Runtime.Device.Auto,
-        CustomParser = r => Enum.TryParse<Device>(r.Tokens.Single().Value, ignoreCase: true, out var d) && Enum.IsDefined(d) ? d
-            : Fail<Device>(r, $"--device must be cpu, cuda or auto, got '{r.Tokens.Single().Value}'"),
+        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+        {
+            "cpu" => Pipeline.Inference.Runtime.Device.Cpu,
+            "cuda" => Pipeline.Inference.Runtime.Device.Cuda,
+            "auto" => Pipeline.Inference.Runtime.Device.Auto,
+            var other => Fail<Device>(r, $"--device must be cpu, cuda or auto, got '{other}'"),
+        },
     };
 
     public Option<GraphOptimizationLevel> GraphOptimization { get; } = new("--graph-optimization")
@@ -30,10 +35,13 @@ sealed class RuntimeCommandOptions(CommonOptions common)
         },
     };
 
-    public Option<bool> CpuArena { get; } = new("--cpu-arena")
+    // a string, not a bool: System.CommandLine leaves a bool option's bad value unparsed ("unrecognized argument")
+    public Option<string> CpuArena { get; } = new("--cpu-arena")
     {
-        Description = "Keep ONNX Runtime's CPU memory arena between runs (true, the default; false frees intermediates after each run)",
-        Recursive = true, DefaultValueFactory = _ => true, Arity = ArgumentArity.ExactlyOne,
+        Description = "Keep ONNX Runtime's CPU memory arena between runs: true (the default) or false (free intermediates after each run)",
+        Recursive = true, DefaultValueFactory = _ => "true",
+        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() is "true" or "false" ? r.Tokens.Single().Value.ToLowerInvariant()
+            : Fail<string>(r, $"--cpu-arena must be true or false, got '{r.Tokens.Single().Value}'"),
     };
 
     public IEnumerable<Option> All => [Device, GraphOptimization, CpuArena];
@@ -43,7 +51,7 @@ sealed class RuntimeCommandOptions(CommonOptions common)
         Device = parse.GetValue(Device),
         IntraOpThreads = parse.GetValue(common.Threads),
         OptimizationLevel = parse.GetValue(GraphOptimization),
-        CpuMemoryArena = parse.GetValue(CpuArena),
+        CpuMemoryArena = parse.GetValue(CpuArena) == "true",
     };
 
     /// <summary>With <c>--verbose</c>, one line on the log naming the provider that ran (and why not CUDA, when auto tried it).</summary>

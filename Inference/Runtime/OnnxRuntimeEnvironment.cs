@@ -13,14 +13,16 @@ public static class OnnxRuntimeEnvironment
     static readonly object Gate = new();
     // ONNX Runtime keeps a pointer to this delegate for the life of the process.
     static readonly DOrtLoggingFunction Sink = OnMessage;
-    static OrtLoggingLevel level = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING;
+    // Warnings are ONNX Runtime's notes to itself (an initializer that is also an input, the exported graphs'
+    // overridable iteration count, disables a constant fold): errors are what a user can act on.
+    static OrtLoggingLevel level = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
     static OrtEnv? instance;
     [ThreadStatic] static List<string>? captured;
 
     /// <summary>Where ONNX Runtime's messages go (standard error by default; null: nowhere).</summary>
     public static TextWriter? Log { get; set; } = Console.Error;
 
-    /// <summary>The least severe message that is passed on; <see cref="OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING"/> by default.</summary>
+    /// <summary>The least severe message that is passed on; <see cref="OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR"/> by default.</summary>
     public static OrtLoggingLevel LogLevel
     {
         get => level;

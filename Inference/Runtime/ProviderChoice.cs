@@ -17,6 +17,8 @@ static class ProviderChoice
     public static Opened Open(RuntimeOptions options, Func<SessionOptions, InferenceSession> create, string what)
     {
         options.Validate();
+        // Ours (with its logging) must be the process's environment: the first SessionOptions would make a default one.
+        _ = OnnxRuntimeEnvironment.Instance;
         string? cudaProblem = null;
         if (options.Device != Device.Cpu)
         {

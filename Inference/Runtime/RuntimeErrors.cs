@@ -28,11 +28,16 @@ public sealed partial class ModelRuntimeException : PipelineException
         var match = ErrorCodePrefix().Match(message);
         var code = match.Success ? match.Groups[1].Value : "Fail";
         var detail = message[(match.Success ? match.Length : 0)..];
+        detail = SourceLocation().Replace(detail, "");
         return (code, Whitespace().Replace(detail, " ").Trim());
     }
 
     [GeneratedRegex(@"^\s*\[ErrorCode:(\w+)\]\s*")]
     private static partial Regex ErrorCodePrefix();
+
+    /// <summary>"/onnxruntime_src/…/file.h:46 void onnxruntime::f(const T&amp;…) " before the sentence a user needs.</summary>
+    [GeneratedRegex(@"/onnxruntime_src/\S+:\d+\s+(?:[^\n]*?\)\s+(?=[A-Z\[]))?")]
+    private static partial Regex SourceLocation();
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();

@@ -27,12 +27,17 @@ public sealed record RuntimeOptions
     /// </summary>
     public bool CpuMemoryArena { get; init; } = true;
 
+    /// <summary>The most intra-op threads a session may ask for: four per core.</summary>
+    public static int MaxThreads => 4 * Environment.ProcessorCount;
+
     /// <summary>Every problem with these values at once.</summary>
     /// <exception cref="InvalidOptionException">A value is out of range.</exception>
     public void Validate()
     {
         var problems = new List<string>();
         if (IntraOpThreads < 0) problems.Add($"threads must be ≥ 0, got {IntraOpThreads}");
+        // ONNX Runtime starts its pool's threads when the session is made: a typo of 100000 would start that many.
+        if (IntraOpThreads > MaxThreads) problems.Add($"threads must be at most {MaxThreads} (4 per core here), got {IntraOpThreads}");
         if (DeviceId < 0) problems.Add($"the device id must be ≥ 0, got {DeviceId}");
         if (!Enum.IsDefined(Device)) problems.Add($"unknown device {(int)Device}");
         if (!Enum.IsDefined(OptimizationLevel)) problems.Add($"unknown graph optimisation level {(int)OptimizationLevel}");

@@ -26,4 +26,19 @@ sealed class CommonOptions
     }
 
     public IEnumerable<Option> All => [Verbose, Quiet, Json, Threads];
+
+    /// <summary>
+    /// A command line that does not parse is a user error like any other: one line on standard error (every problem,
+    /// and where the help is), exit 1, nothing on standard output. Null when it parsed.
+    /// </summary>
+    public static int? RefuseParseErrors(ParseResult parsed, TextWriter error)
+    {
+        if (parsed.Errors.Count == 0) return null;
+        var names = new Stack<string>();
+        for (System.CommandLine.Parsing.SymbolResult? r = parsed.CommandResult; r is not null; r = r.Parent)
+            if (r is System.CommandLine.Parsing.CommandResult c) names.Push(c.Command.Name);
+        var problems = string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')).Distinct());
+        error.WriteLine($"error: {problems} (see {string.Join(" ", names)} --help)");
+        return 1;
+    }
 }

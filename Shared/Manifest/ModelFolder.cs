@@ -61,9 +61,21 @@ public static class ModelFolder
         if (!Directory.Exists(directory))
             throw new ModelContractException($"{directory}: model folder not found");
         var manifestPath = Path.Combine(directory, ManifestFileName);
-        if (!File.Exists(manifestPath))
-            throw new ModelContractException($"{directory}: no {ManifestFileName} in the model folder");
-        var manifest = FromJson(File.ReadAllText(manifestPath), manifestPath);
+        string json;
+        try
+        {
+            // read rather than ask File.Exists, which is false in a folder that cannot be listed: say why it failed
+            json = File.ReadAllText(manifestPath);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new ModelContractException($"{directory}: no {ManifestFileName} in the model folder", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelContractException($"cannot read {manifestPath}: {Reason(e, manifestPath)}", e);
+        }
+        var manifest = FromJson(json, manifestPath);
         if (manifest.Files is null)
             throw new ModelContractException($"{manifestPath}: the manifest lists no file hashes");
         foreach (var graph in manifest.Graphs)
@@ -74,13 +86,25 @@ public static class ModelFolder
         foreach (var (name, expected) in manifest.Files)
         {
             var path = Path.Combine(directory, name);
-            if (!File.Exists(path))
+            if (!File.Exists(path) && !Directory.Exists(path)) // a folder in its place: "cannot read" below
                 throw new ModelContractException($"{directory}: {name} is listed in the manifest but missing");
-            using var stream = File.OpenRead(path);
-            var actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+            string actual;
+            try
+            {
+                using var stream = File.OpenRead(path);
+                actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelContractException($"cannot read {path}: {Reason(e, path)}", e);
+            }
             if (actual != expected)
                 throw new ModelContractException($"{path}: contents do not match the manifest (SHA-256 {actual[..12]}…, expected {expected[..Math.Min(12, expected.Length)]}…); the file was changed or belongs to another model");
         }
         return manifest;
     }
+
+    /// <summary>The operating system's reason, without .NET's restatement of the path.</summary>
+    static string Reason(Exception e, string path) =>
+        Directory.Exists(path) ? "it is a folder, not a file" : e is UnauthorizedAccessException ? "permission denied" : e.Message;
 }

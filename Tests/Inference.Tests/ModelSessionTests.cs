@@ -94,6 +94,8 @@ public class ModelSessionTests
             Assert.True(TestData.MaxRelativeError(h, expected) < 1e-5);
         }
         Assert.Contains("threads must be ≥ 0", Assert.Throws<InvalidOptionException>(() => ModelSession.FromFile(path, new RuntimeOptions { IntraOpThreads = -1 })).Message);
+        var many = Assert.Throws<InvalidOptionException>(() => ModelSession.FromFile(path, new RuntimeOptions { IntraOpThreads = 100_000 })).Message;
+        Assert.Contains($"threads must be at most {4 * Environment.ProcessorCount}", many);
     }
 
     [Fact]
@@ -135,6 +137,7 @@ public class ModelSessionTests
         e = Assert.Throws<ModelRuntimeException>(() => ModelSession.FromBytes(future.ToByteArray()));
         Assert.Contains("opset", e.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("999", e.Message);
+        Assert.DoesNotContain("onnxruntime_src", e.Message); // ONNX Runtime's C++ source location is not for users
 
         var noOp = ModelProto.Parser.ParseFrom(bytes);
         noOp.Graph.Node[0].OpType = "NoSuchOperator";

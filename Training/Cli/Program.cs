@@ -80,6 +80,7 @@ var root = new RootCommand("""
 };
 foreach (var option in cli.All) root.Options.Add(option);
 var parsed = root.Parse(args);
+if (CommonOptions.RefuseParseErrors(parsed, Console.Error) is { } refused) return refused;
 return CommandLineHost.Run(() =>
 {
     var threads = parsed.GetValue(cli.Threads);
