@@ -8,14 +8,14 @@ namespace Pipeline.Shared.Arrays;
 
 /// <summary>
 /// NumPy's <c>.npy</c> format (versions 1-3), so Python users can hand data in and take results out.
-/// Reads little- or big-endian float32/float64 in C order (float64 is narrowed to float32); writes
+/// Reads little- or big-endian float32/float64 in C or Fortran order (float64 is narrowed to float32); writes
 /// little-endian float32, version 1.0, header padded to 64 bytes as NumPy does.
 /// </summary>
 public static partial class NpyFile
 {
     static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <exception cref="InvalidFileException">The file is missing, not .npy, truncated, Fortran-ordered or not floating point.</exception>
+    /// <exception cref="InvalidFileException">The file is missing, not .npy, truncated, too large for one array or not floating point.</exception>
     public static NdArray Read(string path)
     {
         byte[] bytes;
@@ -56,15 +56,17 @@ public static partial class NpyFile
         var shapeMatch = ShapePattern().Match(header);
         if (!descr.Success || !fortran.Success || !shapeMatch.Success)
             throw new InvalidFileException(name, $"malformed .npy header: {header.Trim()}");
-        if (fortran.Groups[1].Value == "True")
-            throw new InvalidFileException(name, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)");
+        var fortranOrder = fortran.Groups[1].Value == "True";
 
         var shape = shapeMatch.Groups[1].Value
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => int.TryParse(s, out var d) && d >= 0 ? d : throw new InvalidFileException(name, $"bad dimension '{s}' in .npy header"))
             .ToArray();
-        long count = 1;
-        foreach (var d in shape) count = checked(count * d);
+        // in 128 bits: a forged header's shape must not wrap around to a size that looks plausible
+        Int128 count = 1;
+        foreach (var d in shape) count = count * d > Array.MaxLength ? Array.MaxLength + (Int128)1 : count * d;
+        if (count > Array.MaxLength)
+            throw new InvalidFileException(name, $".npy shape ({string.Join(", ", shape)}) holds more values than one array can ({Array.MaxLength})");
 
         var type = descr.Groups[1].Value;
         var little = type[0] is '<' or '|' || (type[0] == '=' && BitConverter.IsLittleEndian);
@@ -78,7 +80,7 @@ public static partial class NpyFile
         if (body.Length < count * size)
             throw new InvalidFileException(name, $"truncated .npy data: shape ({string.Join(", ", shape)}) needs {count * size} bytes, the file holds {body.Length}");
 
-        var data = new float[count];
+        var data = new float[(int)count];
         if (size == 4 && little && BitConverter.IsLittleEndian)
         {
             body[..(int)(count * 4)].CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()));
@@ -93,7 +95,32 @@ public static partial class NpyFile
                     : (float)(little ? BinaryPrimitives.ReadDoubleLittleEndian(chunk) : BinaryPrimitives.ReadDoubleBigEndian(chunk));
             }
         }
-        return new NdArray(shape, data);
+        // Fortran order (what np.save(x.T) writes) is the C-order array of the reversed shape, transposed.
+        return fortranOrder && shape.Length > 1 ? ReverseAxes(new NdArray([.. shape.Reverse()], data)) : new NdArray(shape, data);
+    }
+
+    /// <summary>The array with its axes in reverse order (a matrix's transpose), in C order.</summary>
+    static NdArray ReverseAxes(NdArray source)
+    {
+        var rank = source.Shape.Length;
+        var shape = source.Shape.Reverse().ToArray();
+        var strides = new long[rank]; // of the source, for each axis of the result
+        long stride = 1;
+        for (var a = rank - 1; a >= 0; a--)
+        {
+            strides[rank - 1 - a] = stride;
+            stride *= source.Shape[a];
+        }
+        var result = new float[source.Data.Length];
+        var index = new int[rank];
+        for (var i = 0; i < result.Length; i++)
+        {
+            long offset = 0;
+            for (var a = 0; a < rank; a++) offset += index[a] * strides[a];
+            result[i] = source.Data[offset];
+            for (var a = rank - 1; a >= 0 && ++index[a] == shape[a]; a--) index[a] = 0;
+        }
+        return new NdArray(shape, result);
     }
 
     /// <summary>Writes <paramref name="array"/> as little-endian float32, atomically.</summary>

@@ -33,6 +33,9 @@ public class NpyFileTests
             np.save(d + '/f8.npy', np.arange(6, dtype=np.float64).reshape(2, 3) / 4)
             np.save(d + '/big.npy', (np.arange(4, dtype='>f4') + 0.5).reshape(4, 1))
             np.save(d + '/f4.npy', np.full((3, 2), 1.25, dtype=np.float32))
+            np.save(d + '/fortran2.npy', np.arange(6, dtype=np.float32).reshape(3, 2).T)
+            np.save(d + '/fortran3.npy', np.asfortranarray(np.arange(24, dtype=np.float64).reshape(2, 3, 4)))
+            assert np.load(d + '/fortran3.npy').flags['F_CONTIGUOUS']
             a = np.load(d + '/ours.npy')
             print(a.dtype, a.shape, float(a.sum()))
             """);
@@ -42,6 +45,13 @@ public class NpyFileTests
         Assert.Equal([4, 1], big.Shape);
         Assert.Equal([0.5f, 1.5f, 2.5f, 3.5f], big.Data);
         Assert.All(NpyFile.Read(Path.Combine(dir, "f4.npy")).Data, x => Assert.Equal(1.25f, x));
+        // Fortran order (np.save of a transpose) is read as NumPy reads it: the same values at the same indices
+        var transposed = NpyFile.Read(Path.Combine(dir, "fortran2.npy"));
+        Assert.Equal([2, 3], transposed.Shape);
+        Assert.Equal([0, 2, 4, 1, 3, 5], transposed.Data);
+        var cube = NpyFile.Read(Path.Combine(dir, "fortran3.npy"));
+        Assert.Equal([2, 3, 4], cube.Shape);
+        Assert.Equal(Enumerable.Range(0, 24).Select(i => (float)i), cube.Data);
     }
 
     [Fact]
@@ -65,7 +75,8 @@ public class NpyFileTests
         Expect("empty.npy", [], "not a .npy file");
         Expect("short-header.npy", bytes[..40], "truncated .npy header");
         Expect("short-data.npy", bytes[..(bytes.Length - 4)], "truncated .npy data");
-        Expect("fortran.npy", Patch(bytes, "'fortran_order': False", "'fortran_order': True "), "Fortran-ordered");
+        Expect("huge.npy", Patch(bytes, "'shape': (4, 4), }" + new string(' ', 18), "'shape': (2147483647, 2147483647), }"), "holds more values than one array can");
+        Expect("large.npy", Patch(bytes, "'shape': (4, 4), }" + new string(' ', 8), "'shape': (32768, 32768), }"), "truncated .npy data: shape (32768, 32768) needs 4294967296 bytes");
         Expect("ints.npy", Patch(bytes, "<f4", "<i4"), "unsupported dtype");
         var missing = Path.Combine(dir, "missing.npy");
         Assert.Contains("not found", Assert.Throws<InvalidFileException>(() => NpyFile.Read(missing)).Message);
