@@ -101,6 +101,9 @@ public sealed class AnomalyScorer : IDisposable
         var trim = FrameScores.EffectiveTrim(errors.Length, Scoring.TrimFrames);
         if (trim < Scoring.TrimFrames) notes.Add($"short clip: {errors.Length} frames, trim reduced from {Scoring.TrimFrames} to {trim}");
         var score = FrameScores.Aggregate(errors, Scoring.Aggregation, Scoring.TrimFrames);
+        // NaN > threshold is false: a non-finite score would read as "normal". It is an error instead.
+        if (!double.IsFinite(score))
+            throw new InvalidAudioException(source, $"scores {score} (non-finite frame errors from finite features): the input lies far outside what the model was trained on");
         return new AnomalyResult(source, score, score > Scoring.Threshold, errors, notes);
     }
 

@@ -37,6 +37,8 @@ public sealed class ActivationEstimator : DecompositionRunner
             ["V"] = ModelInput.Float(batched),
             ["iterations"] = ModelInput.Int64Scalar(n),
         });
+        RequireFinite(outputs["H"], "H", "V");
+        RequireFinite(outputs["reconstruction"], "W·H", "V");
         return ReferenceEquals(batched, v)
             ? new ActivationResult(outputs["H"], outputs["reconstruction"])
             : new ActivationResult(WithoutBatchAxis(outputs["H"]), WithoutBatchAxis(outputs["reconstruction"]));

@@ -62,6 +62,18 @@ public abstract class DecompositionRunner : IDisposable
         return spec.Shape.Count == x.Shape.Length + 1 && x.Shape.Length >= 2 ? new NdArray([1, .. x.Shape], x.Data) : x;
     }
 
+    /// <summary>
+    /// Multiplicative updates over finite, non-negative input can still overflow float32 (V near 1e36 squares past
+    /// 3.4e38): an output that is not finite is an error about the input, never a result to write.
+    /// </summary>
+    private protected static void RequireFinite(NdArray output, string name, string input)
+    {
+        var at = Array.FindIndex(output.Data, x => !float.IsFinite(x));
+        if (at < 0) return;
+        throw new InvalidInputException(
+            $"{name} came out {(float.IsNaN(output.Data[at]) ? "NaN" : "infinite")} at flat index {at}: {input}'s values overflow float32 in the updates; scale {input} down (e.g. to a peak near 1)");
+    }
+
     /// <summary>An output of a batch of one without its batch axis.</summary>
     private protected static NdArray WithoutBatchAxis(NdArray x) => new([.. x.Shape[1..]], x.Data);
 

@@ -18,6 +18,7 @@ public sealed class Reconstructor : DecompositionRunner
         var batched = WithBatchAxis(h, "H");
         Validate(batched, Info.Rank, beta: 1, "H", "rank");
         var reconstruction = Package.Session(Role).Run(new Dictionary<string, ModelInput> { ["H"] = ModelInput.Float(batched) })["reconstruction"];
+        RequireFinite(reconstruction, "W·H", "H");
         return ReferenceEquals(batched, h) ? reconstruction : WithoutBatchAxis(reconstruction);
     }
 }

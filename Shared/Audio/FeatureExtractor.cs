@@ -54,10 +54,25 @@ public sealed class FeatureExtractor
             FeatureKind.Mfcc => Transpose(Mfcc.FromLogMel(Decibels.PowerToDb(mel!.Apply(stft.Magnitude(clip.Samples, 2f, source))), Config.NMfcc)),
             _ => MelCepstra(clip.Samples, source),
         };
+        RequireFinite(perFrame, clip, source);
         if (Config.ContextBefore + Config.ContextAfter == 0) return perFrame;
         if (perFrame.Rows < Math.Max(Config.ContextBefore, Config.ContextAfter))
             throw new InvalidAudioException(source, $"gives {perFrame.Rows} frames, fewer than the {Config.ContextBefore} + {Config.ContextAfter} context frames; the clip is too short");
         return ContextFrames.Stack(perFrame, Config.ContextBefore, Config.ContextAfter);
+    }
+
+    /// <summary>
+    /// Finite samples can still give NaN or ±∞ features (float32 overflows near 3.4e38, and a power spectrum squares
+    /// the samples): such features are an error naming where, never something a model silently scores.
+    /// </summary>
+    static void RequireFinite(NdArray perFrame, AudioClip clip, string source)
+    {
+        var at = Array.FindIndex(perFrame.Data, x => !float.IsFinite(x));
+        if (at < 0) return;
+        var peak = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(clip.Samples);
+        throw new InvalidAudioException(source,
+            $"gives non-finite features ({(float.IsNaN(perFrame.Data[at]) ? "NaN" : "infinite")} at frame {at / perFrame.Columns}, dimension {at % perFrame.Columns}): " +
+            $"its samples peak at {Math.Abs(peak):G3}, beyond what float32 features can hold; audio is expected within ±1");
     }
 
     NdArray LogMel(NdArray melEnergies)

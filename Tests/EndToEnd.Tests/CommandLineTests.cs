@@ -165,6 +165,21 @@ public class CommandLineTests
         var score = Run("pipeline-infer", "score", "--model", Path.Combine(dir, "gmm2"), Path.Combine(data, "test_normal"), "--json");
         Assert.True(score.Code == 0, score.Err);
         Assert.Contains("\"score\"", score.Out);
+
+        // a float WAV at peak 1e18 beside a normal clip: it was scored NaN and called normal; now it is that file's
+        // error, every file still gets its JSON line, and the exit code says one failed
+        var mixed = Directory.CreateDirectory(Path.Combine(dir, "mixed")).FullName;
+        File.Copy(Directory.GetFiles(Path.Combine(data, "test_normal"))[0], Path.Combine(mixed, "a_normal.wav"));
+        AudioFile.Write(Path.Combine(mixed, "b_loud.wav"),
+            new AudioClip([.. Enumerable.Range(0, 16000).Select(i => (float)(1e18 * Math.Sin(2 * Math.PI * 1000 * i / 16000)))], 16000), AudioEncoding.Float32);
+        var loud = Run("pipeline-infer", "score", "--model", Path.Combine(dir, "gmm2"), mixed, "--json", "--quiet");
+        Assert.Equal(1, loud.Code);
+        var lines = loud.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.True(lines.Single(l => l.GetProperty("file").GetString()!.EndsWith("a_normal.wav")).TryGetProperty("score", out _));
+        Assert.Contains("non-finite features", lines.Single(l => l.GetProperty("file").GetString()!.EndsWith("b_loud.wav")).GetProperty("error").GetString());
+        Assert.Contains("b_loud.wav: gives non-finite features", Assert.Single(loud.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+
         var bad = Run("pipeline-train", "gmm", "--input", Path.Combine(dir, "x.npy"), "--components", "500", "--out", Path.Combine(dir, "gmm3"));
         Assert.Equal(1, bad.Code);
         Assert.Contains("components", bad.Err);

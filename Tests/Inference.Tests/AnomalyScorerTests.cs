@@ -96,6 +96,21 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
     }
 
     [Fact]
+    public void NonFiniteFeaturesOrScores_AreErrors_NeverDecisions()
+    {
+        // A float WAV with peak 1e18 was scored NaN and called "normal" (NaN > threshold is false): a 1 kHz tone at
+        // that level has |X|² ≈ (1e18 · 128)² in its bin, past float32's 3.4e38.
+        using var scorer = new AnomalyScorer(trained.ModelDir);
+        var loud = new AudioClip(Enumerable.Range(0, 16000).Select(i => (float)(1e18 * Math.Sin(2 * Math.PI * 1000 * i / 16000))).ToArray(), 16000);
+        Assert.True(loud.Samples.All(float.IsFinite));
+        var e = Assert.Throws<InvalidAudioException>(() => scorer.Score(loud, "loud.wav"));
+        Assert.StartsWith("loud.wav: gives non-finite features", e.Message);
+        Assert.Contains("peak at 1", e.Message);
+        // the front end refuses the same for training and the features command
+        Assert.Throws<InvalidAudioException>(() => new FeatureExtractor(scorer.FrontEnd!).Extract(loud, "loud.wav"));
+    }
+
+    [Fact]
     public void ManifestThatDisagreesWithTheGraph_IsRefused()
     {
         var copy = Path.Combine(TestData.TempDirectory(), "model");

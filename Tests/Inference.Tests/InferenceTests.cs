@@ -59,6 +59,28 @@ public class InferenceTests
     }
 
     [Fact]
+    public void NonFiniteOutputs_AreErrors_NeverResults()
+    {
+        // V scaled by 1e36 is finite and non-negative, but at β = 0.5 the updates overflow float32: H came out all
+        // NaN and was written as a result. Now the estimator refuses it, as does the reconstructor for an H whose
+        // W·H passes float32's 3.4e38.
+        var (_, dir) = Exported(0.5);
+        using var estimator = new ActivationEstimator(dir);
+        var v = TestData.Uniform(F, 9, seed: 6, low: 0.1f);
+        Assert.True(estimator.Estimate(v).Activations.Data.All(float.IsFinite));
+        var huge = new NdArray(v.Shape, v.Data.Select(x => x * 1e36f).ToArray());
+        Assert.True(huge.Data.All(float.IsFinite));
+        var e = Assert.Throws<InvalidInputException>(() => estimator.Estimate(huge));
+        Assert.Contains("overflow float32", e.Message);
+        Assert.Contains("scale V down", e.Message);
+
+        using var reconstructor = new Reconstructor(dir);
+        var h = TestData.Uniform(K, 9, seed: 7);
+        var hugeH = new NdArray(h.Shape, h.Data.Select(x => x * 3e38f).ToArray());
+        Assert.Contains("W·H came out infinite", Assert.Throws<InvalidInputException>(() => reconstructor.Reconstruct(hugeH)).Message);
+    }
+
+    [Fact]
     public void Estimator_BadData_IsRejectedBeforeOnnxRuntime()
     {
         var (_, dir) = Exported(0);
