@@ -47,6 +47,8 @@ public sealed record AudioReadOptions
 /// </summary>
 public static unsafe class AudioFile
 {
+    static readonly object OpenGate = new();
+
     /// <summary>Loads <paramref name="path"/>: offset and duration cut in the file's own rate, then mono mix-down, then resampling.</summary>
     public static AudioClip Read(string path, AudioReadOptions? options = null)
     {
@@ -58,8 +60,16 @@ public static unsafe class AudioFile
         if (new FileInfo(path).Length == 0) throw new InvalidAudioException(path, "the file is empty");
 
         var info = new Sndfile.Info();
-        var file = Sndfile.Open(path, Sndfile.ModeRead, ref info);
-        if (file == IntPtr.Zero) throw new InvalidAudioException(path, $"not a readable audio file ({Sndfile.Error(IntPtr.Zero)})");
+        IntPtr file;
+        string? openError = null;
+        // A failed open's reason is libsndfile's process-wide last error: another thread's open would overwrite it
+        // before it is read (and a parallel batch reported "No Error."), so the two happen under one lock.
+        lock (OpenGate)
+        {
+            file = Sndfile.Open(path, Sndfile.ModeRead, ref info);
+            if (file == IntPtr.Zero) openError = Sndfile.Error(IntPtr.Zero);
+        }
+        if (file == IntPtr.Zero) throw new InvalidAudioException(path, $"not a readable audio file ({openError})");
         float[] samples;
         int channels = info.Channels, rate = info.SampleRate;
         try

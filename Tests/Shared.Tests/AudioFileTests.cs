@@ -156,4 +156,26 @@ public class AudioFileTests
         Assert.Throws<InvalidInputException>(() => AudioFile.Write(Path.Combine(dir, "x.wav"), new AudioClip([float.PositiveInfinity], 8000)));
         Assert.False(File.Exists(Path.Combine(dir, "x.wav")));
     }
+
+    [Fact]
+    public void BadFilesReadInParallel_EachGiveTheirOwnReason()
+    {
+        // libsndfile keeps a failed open's reason in one process-wide slot: read in parallel beside good files,
+        // a bad one was sometimes reported as "not a readable audio file (No Error.)" (without the fix, 20,000 reads
+        // here give several such reports in a second).
+        var dir = TestData.TempDirectory();
+        var good = Path.Combine(dir, "good.wav");
+        AudioFile.Write(good, new AudioClip(Tone(800, 440, 16000, 0.5), 16000));
+        var bad = Path.Combine(dir, "bad.wav");
+        File.WriteAllText(bad, "these are not audio samples, just some words in a file");
+        var reasons = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 20000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            if (i % 2 == 0) AudioFile.Read(good);
+            else reasons.Add(Assert.Throws<InvalidAudioException>(() => AudioFile.Read(bad)).Message);
+        });
+        Assert.Equal(10000, reasons.Count);
+        Assert.All(reasons, r => Assert.DoesNotContain("No Error", r));
+        Assert.Single(reasons.Distinct());
+    }
 }
