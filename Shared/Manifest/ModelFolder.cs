@@ -31,6 +31,7 @@ public static class ModelFolder
             throw new ModelContractException($"{source}: manifest format version {manifest.FormatVersion} is not supported (this build reads version {ModelManifest.CurrentFormatVersion})");
         if (manifest.Graphs is null || manifest.Graphs.Count == 0)
             throw new ModelContractException($"{source}: the manifest lists no graphs");
+        ManifestValidation.Validate(manifest, source);
         return manifest;
     }
 

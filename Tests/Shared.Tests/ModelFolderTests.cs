@@ -52,6 +52,34 @@ public class ModelFolderTests
     }
 
     [Fact]
+    public void Manifest_WithValuesNoConsumerCanUse_IsRefusedWhereverItIsRead_ListingEveryProblem()
+    {
+        // info used to pass these, and score or activations then crashed or refused them one at a time
+        var frontEnd = Audio.FrontEndConfig.Preset("dcase-logmel");
+        var bad = Manifest() with
+        {
+            Decomposition = new DecompositionInfo(4, 2, 1, 1e-12, -3, "layout"),
+            Anomaly = new AnomalyScoring("median", -1, double.NaN, "rule"),
+            FrontEnd = frontEnd with { HopLength = 0, SampleRate = int.MaxValue },
+        };
+        var e = Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(bad), "manifest.json"));
+        Assert.StartsWith("manifest.json: invalid manifest: ", e.Message);
+        foreach (var problem in new[] { "hop_length must be > 0 (got 0)", $"sample rate {int.MaxValue} Hz is above 768000 Hz", "default iterations must be ≥ 0 (got -3)",
+                     "unknown aggregation 'median'", "trim must be ≥ 0 frames (got -1)", "the threshold must be finite (got NaN)" })
+            Assert.Contains(problem, e.Message);
+
+        // n_fft 3 gives two frequency bins, which no mel band reaches
+        var tiny = Manifest() with { FrontEnd = frontEnd with { NFft = 3, HopLength = 1 } };
+        Assert.Contains("all 64 mel bands are empty at n_fft 3 (2 frequency bins)",
+            Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(tiny), "m")).Message);
+        var zero = Manifest() with { FrontEnd = frontEnd with { NFft = 0 } };
+        Assert.Contains("n_fft must be ≥ 2 (got 0)", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(zero), "m")).Message);
+        // and through the folder, as info and every consumer read it
+        var dir = Write(bad);
+        Assert.Contains("invalid manifest", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
+    }
+
+    [Fact]
     public void ModelFolder_UnsupportedOrMalformedManifest_IsContractError()
     {
         var dir = Write(Manifest());
