@@ -17,36 +17,22 @@ static class FrontEndBenchmark
         var random = new Random(1);
         var clip16k = new AudioClip(Enumerable.Range(0, 160_000).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray(), 16000);
         var logMel = new FeatureExtractor(new FrontEndConfig { Feature = FeatureKind.LogMel });
-        Report("log-mel 64, 10 s @ 16 kHz", 5, 10, Median(() => logMel.Extract(clip16k)), Flops(512, 1 + 160_000 / 160), limits);
+        Report("log-mel 64, 10 s @ 16 kHz", 5, 10, Timing.Median(() => logMel.Extract(clip16k)), Flops(512, 1 + 160_000 / 160), limits);
 
         var clip22k = Enumerable.Range(0, 30 * 22050).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
         var stft = new Stft(2048, 512);
-        Report("|STFT| n_fft 2048, 30 s @ 22.05 kHz", 15, 30, Median(() => stft.Magnitude(clip22k)), Flops(2048, 1 + clip22k.Length / 512), limits);
+        Report("|STFT| n_fft 2048, 30 s @ 22.05 kHz", 15, 30, Timing.Median(() => stft.Magnitude(clip22k)), Flops(2048, 1 + clip22k.Length / 512), limits);
 
         var dir = Path.Combine(Path.GetTempPath(), "pipeline-bench");
         Directory.CreateDirectory(dir);
         var wav = Path.Combine(dir, "clip44k.wav");
         AudioFile.Write(wav, new AudioClip(Enumerable.Range(0, 441_000).Select(i => (float)(0.5 * Math.Sin(i * 0.05) + 0.1 * (random.NextDouble() - 0.5))).ToArray(), 44100));
         var read = new AudioReadOptions { SampleRate = 16000 };
-        Report("read + resample 10 s 44.1 → 16 kHz", 10, 10, Median(() => AudioFile.Read(wav, read)), 0, limits);
+        Report("read + resample 10 s 44.1 → 16 kHz", 10, 10, Timing.Median(() => AudioFile.Read(wav, read)), 0, limits);
         File.Delete(wav);
     }
 
     static double Flops(int n, int frames) => 2.5 * n * Math.Log2(n) * frames; // real FFT ≈ half a complex one's 5 n log2 n
-
-    static double Median(Action work)
-    {
-        for (var i = 0; i < 3; i++) work();
-        var times = new List<double>();
-        for (var i = 0; i < 21; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            work();
-            times.Add(clock.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        return times[10];
-    }
 
     static void Report(string what, double targetMs, double audioSeconds, double ms, double flops, MachineLimits limits)
     {

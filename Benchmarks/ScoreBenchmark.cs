@@ -46,25 +46,12 @@ static class ScoreBenchmark
             // the front end's loops too: "1 thread" is the whole score on one core
             Pipeline.Shared.Threading.ComputeThreads.Max = threads;
             using var scorer = new AnomalyScorer(model, new RuntimeOptions { Device = Device.Cpu, IntraOpThreads = threads });
-            var features = new FeatureExtractor(scorer.FrontEnd!).ExtractFile(clips[0]);
-            double Median(Action call)
-            {
-                for (var i = 0; i < 3; i++) call();
-                var times = new List<double>();
-                for (var i = 0; i < 21; i++)
-                {
-                    var t = Stopwatch.StartNew();
-                    call();
-                    times.Add(t.Elapsed.TotalMilliseconds);
-                }
-                times.Sort();
-                return times[10];
-            }
-            var n = 0;
-            var endToEnd = Median(() => scorer.ScoreFile(clips[n++ % clips.Count]));
-            var graph = Median(() => scorer.FrameErrors(features));
             var extractor = new FeatureExtractor(scorer.FrontEnd!);
-            var frontEnd = Median(() => extractor.ExtractFile(clips[n++ % clips.Count]));
+            var features = extractor.ExtractFile(clips[0]);
+            var n = 0;
+            var endToEnd = Timing.Median(() => scorer.ScoreFile(clips[n++ % clips.Count]));
+            var graph = Timing.Median(() => scorer.FrameErrors(features));
+            var frontEnd = Timing.Median(() => extractor.ExtractFile(clips[n++ % clips.Count]));
             Console.WriteLine($"  {threads} thread{(threads > 1 ? "s" : " ")}: {endToEnd,6:F1} ms end to end (target 50 ms: {endToEnd / 50:F2} of it)   graph {graph,5:F1} ms ({forwardFlops / graph / 1e6:F0} GFLOP/s)   read + features {frontEnd,5:F1} ms");
         }
 
