@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pipeline.Shared.Audio;
 
 namespace Pipeline.Benchmarks;
