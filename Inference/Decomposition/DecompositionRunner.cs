@@ -68,10 +68,10 @@ public abstract class DecompositionRunner : IDisposable
     /// </summary>
     private protected static void RequireFinite(NdArray output, string name, string input)
     {
-        var at = Array.FindIndex(output.Data, x => !float.IsFinite(x));
+        var at = output.FirstNonFinite();
         if (at < 0) return;
         throw new InvalidInputException(
-            $"{name} came out {(float.IsNaN(output.Data[at]) ? "NaN" : "infinite")} at flat index {at}: {input}'s values overflow float32 in the updates; scale {input} down (e.g. to a peak near 1)");
+            $"{name} came out {(float.IsNaN(output.Data[at]) ? "NaN" : "infinite")} at {output.IndexText(at)}: {input}'s values overflow float32 in the updates; scale {input} down (e.g. to a peak near 1)");
     }
 
     /// <summary>An output of a batch of one without its batch axis.</summary>

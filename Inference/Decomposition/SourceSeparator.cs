@@ -32,12 +32,12 @@ public sealed class SourceSeparator : IDisposable
             FrontEnd = package.Manifest.FrontEnd ?? throw new ModelContractException($"{modelDirectory}: the model has no front end; it was not trained on audio");
             Sources = package.Manifest.Sources is { Count: >= 2 } sources ? sources
                 : throw new ModelContractException($"{modelDirectory}: the model does not list two or more sources; train it with pipeline-train separation");
-            var rank = package.Manifest.Decomposition!.Rank;
-            if (Sources.Any(s => s.FirstComponent < 0 || s.FirstComponent + s.Components > rank))
-                throw new ModelContractException($"{modelDirectory}: a source's components lie outside the model's {rank}");
+            // (that each source's components lie inside the rank, the manifest's validation has checked)
+            var decomposition = package.Manifest.Decomposition
+                ?? throw new ModelContractException($"{modelDirectory}: a '{package.Manifest.Kind}' model is not a decomposition model");
             stft = new Stft(FrontEnd.NFft, FrontEnd.HopLength, FrontEnd.WinLength, FrontEnd.Window, FrontEnd.Center, FrontEnd.PadMode);
-            if (stft.Bins != package.Manifest.Decomposition.Features)
-                throw new ModelContractException($"{modelDirectory}: n_fft {FrontEnd.NFft} gives {stft.Bins} bins but the templates have {package.Manifest.Decomposition.Features}");
+            if (stft.Bins != decomposition.Features)
+                throw new ModelContractException($"{modelDirectory}: n_fft {FrontEnd.NFft} gives {stft.Bins} bins but the templates have {decomposition.Features}");
             estimator = new ActivationEstimator(package);
             reconstructor = new Reconstructor(package);
         }

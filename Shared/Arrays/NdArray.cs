@@ -52,10 +52,13 @@ public sealed class NdArray
 
     public NdArray Clone() => new(Shape, (float[])Data.Clone());
 
+    /// <summary>The flat position of the first NaN or ±∞, or −1 when every value is finite.</summary>
+    public int FirstNonFinite() => Array.FindIndex(Data, x => !float.IsFinite(x));
+
     /// <summary>Throws unless every value is finite, naming the first offending entry.</summary>
     public void RequireFinite(string what)
     {
-        var i = Array.FindIndex(Data, x => !float.IsFinite(x));
+        var i = FirstNonFinite();
         if (i >= 0) throw new InvalidInputException($"{what} must be finite, but holds {(float.IsNaN(Data[i]) ? "NaN" : "an infinite value")} at {IndexText(i)}");
     }
 

@@ -67,7 +67,7 @@ public sealed class FeatureExtractor
     /// </summary>
     static void RequireFinite(NdArray perFrame, AudioClip clip, string source)
     {
-        var at = Array.FindIndex(perFrame.Data, x => !float.IsFinite(x));
+        var at = perFrame.FirstNonFinite();
         if (at < 0) return;
         var peak = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(clip.Samples);
         throw new InvalidAudioException(source,

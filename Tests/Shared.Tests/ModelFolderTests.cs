@@ -72,6 +72,9 @@ public class ModelFolderTests
         var tiny = Manifest() with { FrontEnd = frontEnd with { NFft = 3, HopLength = 1 } };
         Assert.Contains("all 64 mel bands are empty at n_fft 3 (2 frequency bins)",
             Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(tiny), "m")).Message);
+        var outside = Manifest() with { Sources = [new SourceSpec("a", 0, 1), new SourceSpec("b", 1, 2)] }; // rank 2
+        Assert.Contains("source 'b': components 1..2 lie outside the model's",
+            Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(outside), "m")).Message);
         var zero = Manifest() with { FrontEnd = frontEnd with { NFft = 0 } };
         Assert.Contains("n_fft must be ≥ 2 (got 0)", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(zero), "m")).Message);
         // and through the folder, as info and every consumer read it
