@@ -8,7 +8,7 @@ using Pipeline.Training.Tensors;
 namespace Pipeline.Benchmarks;
 
 /// <summary>
-/// The seed 003 autoencoder (1280-512-256-128-256-512-1280, ReLU, BatchNorm, Dropout 0.2) on the training
+/// The DCASE 2020 Task 2 baseline autoencoder (1280-512-256-128-256-512-1280, ReLU, BatchNorm, Dropout 0.2) on the training
 /// engine: one epoch of 50 000 random frames (MSE, Adam with weight decay, batch 100, through
 /// <see cref="TrainingLoop"/>) and the evaluation-mode forward pass of 1000 frames. The roofline is the
 /// GEMM FLOPs at the measured sgemm rate: 2·MACs per sample forward, 4·MACs backward (weight and input

@@ -6,7 +6,7 @@ using Pipeline.Training.Vae;
 namespace Pipeline.Benchmarks;
 
 /// <summary>
-/// One epoch of seed 002's VAE (39-256-128-64, batch 128, Adam) on 80 000 frames, the seed's data size, beside
+/// One epoch of the mel-cepstrum VAE (39-256-128-64, batch 128, Adam) on 80 000 frames, the recipe's data size, beside
 /// the GEMM-FLOP roofline at the measured sgemm rate (forward 2·MACs, backward 4·MACs per sample, less the first
 /// layer's input gradient).
 /// </summary>

@@ -87,9 +87,9 @@ static class DemoReport
         }
 
         report.Section("training", "Training curves and reconstructions");
-        report.Heading("Autoencoder (seed 003)");
+        report.Heading("Autoencoder (DCASE 2020 Task 2 baseline)");
         report.Svg("training and validation loss per epoch", File.ReadAllText(Model("machine-ae", "evaluation/loss.svg")));
-        report.Heading("VAE (seed 002)");
+        report.Heading("VAE on mel-cepstra");
         report.Svg("loss terms per epoch", File.ReadAllText(Model("machine-vae", "evaluation/loss.svg")));
         report.Svg("one mel-cepstral coefficient over time: input and reconstruction", File.ReadAllText(Model("machine-vae", "evaluation/coefficient.svg")));
         report.Svg("two coefficients: inputs and reconstructions", File.ReadAllText(Model("machine-vae", "evaluation/scatter.svg")));

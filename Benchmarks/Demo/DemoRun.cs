@@ -110,10 +110,10 @@ static class DemoRun
             Console.Error.WriteLine($"  {voice} voice: SDR {separation[^1].Item2:F1} dB (the mixture itself: {separation[^1].Item3:F1} dB)");
         }
 
-        Step("training the autoencoder (seed 003) on the machine set");
+        Step("training the DCASE 2020 Task 2 baseline autoencoder on the machine set");
         run.Run("machine", "pipeline-train", "anomaly", "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3", "--final-lr", "1e-4", "--seed", "1",
             "--out", M("machine-ae"));
-        Step("training the VAE (seed 002) on mel-cepstra of the machine set");
+        Step("training the mel-cepstrum VAE on the machine set");
         run.Run("machine", "pipeline-train", "vae", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"));
         Step("fitting Gaussian mixtures by EM: on log-mel frames, and on one feature to show the density");
         run.Run("machine", "pipeline-train", "gmm", "--input", D("machine/train_normal"), "--components", "8", "--covariance", "diag", "--seed", "1",

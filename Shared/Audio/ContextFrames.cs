@@ -4,7 +4,7 @@ using Pipeline.Shared.Errors;
 namespace Pipeline.Shared.Audio;
 
 /// <summary>
-/// Seed 003's context stacking: features (frames, dims) are extended by <c>before</c> frames mirrored at the start
+/// The DCASE 2020 Task 2 baseline's context stacking: features (frames, dims) are extended by <c>before</c> frames mirrored at the start
 /// and <c>after</c> mirrored at the end (the edge frame repeated: x[before−1], …, x[0], x[0], …), and row t of the
 /// result is the flattened window of frames t … t + before + after − 1 of that padded sequence, so there is one
 /// row per input frame. With before = after = 10 and 64 mel bands each row has 20 × 64 = 1280 values.

@@ -66,9 +66,9 @@ public sealed record FrontEndConfig
     public int CepstrumOrder { get; init; } = 39;
     /// <summary>All-pass constant α of the mel-cepstrum.</summary>
     public double Alpha { get; init; } = 0.42;
-    /// <summary>Drop c₀ (the frame's gain) from the mel-cepstrum, as seed 002 does.</summary>
+    /// <summary>Drop c₀ (the frame's gain) from the mel-cepstrum, as the mel-cepstrum VAE recipe does.</summary>
     public bool DropC0 { get; init; } = true;
-    /// <summary>Frames of context before each frame (seed 003: 10); 0 with <see cref="ContextAfter"/> 0 means no stacking.</summary>
+    /// <summary>Frames of context before each frame (the DCASE baseline: 10); 0 with <see cref="ContextAfter"/> 0 means no stacking.</summary>
     public int ContextBefore { get; init; }
     /// <summary>Frames of context after (and including) each frame's own position.</summary>
     public int ContextAfter { get; init; }
@@ -77,8 +77,8 @@ public sealed record FrontEndConfig
     public static IReadOnlyList<string> PresetNames { get; } = ["dcase-logmel", "vae-mcep", "librosa-mel", "librosa-mfcc", "stft"];
 
     /// <summary>
-    /// A named recipe. <c>dcase-logmel</c>: seed 003 (16 kHz, n_fft 512, hop 160, 64 mel bands, log-mel, 10 + 10
-    /// context frames → 1280 values). <c>vae-mcep</c>: seed 002 (16 kHz, 1024-sample Blackman frames, hop 160,
+    /// A named recipe. <c>dcase-logmel</c>: the DCASE 2020 Task 2 baseline (16 kHz, n_fft 512, hop 160, 64 mel bands, log-mel, 10 + 10
+    /// context frames → 1280 values). <c>vae-mcep</c>: the mel-cepstrum VAE recipe (16 kHz, 1024-sample Blackman frames, hop 160,
     /// α 0.42, order 39, c₀ dropped → 39 values). <c>librosa-mel</c> and <c>librosa-mfcc</c>: librosa's defaults at
     /// 22 050 Hz. <c>stft</c>: the magnitude spectrogram used by the decomposition models.
     /// </summary>

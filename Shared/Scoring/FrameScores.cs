@@ -4,7 +4,7 @@ namespace Pipeline.Shared.Scoring;
 
 /// <summary>
 /// Turning per-frame anomaly errors into one score per file, the same way in training and in inference.
-/// Seed 003's rule: drop <c>trim</c> frames at each end (the mirrored context makes them unreliable), then take
+/// The DCASE 2020 Task 2 baseline's rule: drop <c>trim</c> frames at each end (the mirrored context makes them unreliable), then take
 /// the maximum (or the mean). A clip too short for its trim keeps its middle frame(s): the trim shrinks to
 /// ⌊(frames − 1)/2⌋ so that at least one frame always counts.
 /// </summary>

@@ -198,9 +198,9 @@ public class SpectralTests
     }
 
     [Fact]
-    public void ContextFrames_StackLikeSeed003()
+    public void ContextFrames_StackLikeTheDcaseBaseline()
     {
-        // seed 003: padded = x[:n][::-1] ++ x ++ x[-n:][::-1]; row t = padded[t : t + 2n]
+        // the DCASE baseline: padded = x[:n][::-1] ++ x ++ x[-n:][::-1]; row t = padded[t : t + 2n]
         var x = new NdArray([3, 1], [1f, 2f, 3f]);
         var s = ContextFrames.Stack(x, before: 2, after: 2);
         Assert.Equal([3, 4], s.Shape);

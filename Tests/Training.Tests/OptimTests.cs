@@ -84,12 +84,12 @@ public class OptimTests
     public void Schedules_GiveTheirClosedForms()
     {
         var adam = new Adam(new Holder([1f]).Parameters(), learningRate: 1e-4);
-        var seed003 = LambdaSchedule.ConstantThenLinear(adam);
+        var dcaseBaseline = LambdaSchedule.ConstantThenLinear(adam);
         Assert.Equal(1e-4, adam.LearningRate, 1e-12);
         // the seed's lambda: 1 up to epoch 100, then −0.0099·epoch + 1.99
         foreach (var epoch in new[] { 1, 100, 101, 150, 199, 200 })
-            Assert.Equal(1e-4 * (epoch <= 100 ? 1 : -0.0099 * epoch + 1.99), seed003.LearningRateAt(epoch), 1e-12);
-        for (var i = 0; i < 200; i++) seed003.Step();
+            Assert.Equal(1e-4 * (epoch <= 100 ? 1 : -0.0099 * epoch + 1.99), dcaseBaseline.LearningRateAt(epoch), 1e-12);
+        for (var i = 0; i < 200; i++) dcaseBaseline.Step();
         Assert.Equal(1e-6, adam.LearningRate, 1e-12);
 
         var sgd = new Sgd(new Holder([1f]).Parameters(), 1.0);

@@ -11,7 +11,7 @@ public sealed record LabeledClip(string Path, string MachineId, bool IsAnomaly, 
 
 /// <summary>
 /// An anomalous-sound data set on disk, in one of the two common layouts:
-/// ToyADMOS as in seed 003 (<c>train_normal/</c>, <c>test_normal/</c>, <c>test_anomaly/</c>) or DCASE
+/// ToyADMOS as the DCASE 2020 Task 2 baseline reads it (<c>train_normal/</c>, <c>test_normal/</c>, <c>test_anomaly/</c>) or DCASE
 /// (<c>train/normal_*.wav</c>, <c>test/normal_*.wav</c>, <c>test/anomaly_*.wav</c>). Labels come from the
 /// folders (ToyADMOS) or the file-name prefixes (DCASE); machine IDs from <c>id_NN</c> in the names.
 /// </summary>

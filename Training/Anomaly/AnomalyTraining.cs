@@ -10,10 +10,10 @@ using Pipeline.Training.Tensors;
 
 namespace Pipeline.Training.Anomaly;
 
-/// <summary>The seed 003 recipe; every field can be overridden.</summary>
+/// <summary>The DCASE 2020 Task 2 baseline recipe; every field can be overridden.</summary>
 public sealed record AnomalyTrainingOptions
 {
-    /// <summary>Front end, including the context stacking the network sees (seed 003: 64 log-mel bands, 10 + 10 frames).</summary>
+    /// <summary>Front end, including the context stacking the network sees (the baseline: 64 log-mel bands, 10 + 10 frames).</summary>
     public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.Preset("dcase-logmel");
     /// <summary>Encoder widths, the last being the code.</summary>
     public int[] Hidden { get; init; } = [512, 256, 128];
@@ -55,7 +55,7 @@ public sealed record AnomalyTrainingOptions
     {
         FrontEnd.Validate();
         var problems = new List<string>();
-        if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (seed 003: 10 before, 10 after)");
+        if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (the DCASE 2020 Task 2 baseline uses 10 before, 10 after)");
         if (Epochs < 1) problems.Add($"epochs must be ≥ 1 (got {Epochs})");
         if (BatchSize < 2) problems.Add($"batch size must be ≥ 2 for BatchNorm (got {BatchSize})");
         if (!(LearningRate > 0)) problems.Add($"learning rate must be positive (got {LearningRate})");
@@ -82,7 +82,7 @@ public sealed record AnomalyTrainingResult(
     IReadOnlyList<ScoredClip> Test, IReadOnlyList<GroupScores> Metrics, int TrainFrames);
 
 /// <summary>
-/// Trains the seed 003 autoencoder on a data set's normal training clips and evaluates it on its test clips.
+/// Trains the DCASE 2020 Task 2 baseline autoencoder on a data set's normal training clips and evaluates it on its test clips.
 /// Features are computed once per file without context; mini-batches stack the 20-frame context row by row
 /// (<see cref="ContextFrames.CopyRow"/>), so memory holds 64 values per frame rather than 1280.
 /// </summary>

@@ -5,7 +5,7 @@ using Pipeline.Training.Tensors;
 namespace Pipeline.Training.Anomaly;
 
 /// <summary>
-/// The seed 003 autoencoder for anomalous sound detection: x: (N, 1280) → (N, 1280) through
+/// The DCASE 2020 Task 2 baseline autoencoder for anomalous sound detection: x: (N, 1280) → (N, 1280) through
 /// 1280-512-256-128-256-512-1280. Every hidden layer is Linear → ReLU → BatchNorm1d; the code layer (128)
 /// is linear; Dropout sits before the last layer. <see cref="Encoder"/> and <see cref="Decoder"/> are
 /// <see cref="Sequential"/>s, so the state names are "encoder.0.weight", "decoder.2.running_mean", ...
@@ -23,7 +23,7 @@ public sealed class Autoencoder : Module
 
     /// <summary>
     /// Builds the network. <paramref name="hidden"/> lists the encoder's widths, the last being the code
-    /// (seed 003: 512, 256, 128); the decoder mirrors it.
+    /// (the baseline: 512, 256, 128); the decoder mirrors it.
     /// </summary>
     public Autoencoder(int inputSize = 1280, int[]? hidden = null, float dropout = 0.2f, Generator? generator = null)
     {

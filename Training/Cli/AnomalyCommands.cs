@@ -82,7 +82,7 @@ static class AnomalyCommands
         var defaults = new AnomalyTrainingOptions();
         var data = new Option<string>("--data", "-d") { Description = "Data set: ToyADMOS layout (train_normal/, test_normal/, test_anomaly/) or DCASE (train/, test/)", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs (seed 003: 200)", DefaultValueFactory = _ => defaults.Epochs };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs (the DCASE 2020 Task 2 baseline: 200)", DefaultValueFactory = _ => defaults.Epochs };
         var constant = new Option<int?>("--constant-epochs") { Description = "Epochs at the initial rate before the linear decay (default: half the epochs)" };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var finalLr = new Option<double>("--final-lr") { Description = "Learning rate at the last epoch", DefaultValueFactory = _ => defaults.FinalLearningRate };
@@ -97,10 +97,10 @@ static class AnomalyCommands
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder's .checkpoint file" };
         var name = new Option<string?>("--name") { Description = "Model name (default: the folder's name)" };
         var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => defaults.FrontEnd.NMels };
-        var context = new Option<int>("--context") { Description = "Context frames on each side (seed 003: 10, so 20 frames per input)", DefaultValueFactory = _ => defaults.FrontEnd.ContextBefore };
+        var context = new Option<int>("--context") { Description = "Context frames on each side (the DCASE baseline: 10, so 20 frames per input)", DefaultValueFactory = _ => defaults.FrontEnd.ContextBefore };
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
         var command = new Command("anomaly", """
-            Train the seed 003 autoencoder on normal sounds, evaluate on the test part, export the scorer.
+            Train the DCASE 2020 Task 2 baseline autoencoder on normal sounds, evaluate on the test part, export the scorer.
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae

@@ -8,7 +8,7 @@ using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
 using Pipeline.Training.Tensors;
 
-/// <summary><c>pipeline-train decompose</c>: any decomposition model on audio or a matrix, with seed 000's pictures.</summary>
+/// <summary><c>pipeline-train decompose</c>: any decomposition model on audio or a matrix, with the loss curve and V/W/H/WH heat maps.</summary>
 static class DecomposeCommand
 {
     public static Command Create(CommonOptions cli)
@@ -32,11 +32,11 @@ static class DecomposeCommand
         var sampleRate = new Option<int>("--sample-rate") { Description = "Audio: analysis rate", DefaultValueFactory = _ => 22050 };
         var nFft = new Option<int>("--n-fft") { Description = "Audio: FFT size", DefaultValueFactory = _ => 2048 };
         var hop = new Option<int>("--hop-length") { Description = "Audio: samples between frames", DefaultValueFactory = _ => 512 };
-        var seconds = new Option<double?>("--duration") { Description = "Audio: seconds to read (seed 000 uses the first 30)" };
+        var seconds = new Option<double?>("--duration") { Description = "Audio: seconds to read (e.g. the first 30)" };
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation", DefaultValueFactory = _ => 0 };
         var command = new Command("decompose", """
             Decompose a magnitude spectrogram (or any non-negative matrix) with one of the decomposition models and
-            write the exported model, W, H, the reconstruction and seed 000's pictures: the loss curve and V, W, H, WH in
+            write the exported model, W, H, the reconstruction and its pictures: the loss curve and V, W, H, WH in
             dB (−60 dB floor).
 
             Examples:
@@ -55,7 +55,7 @@ static class DecomposeCommand
             {
                 var clip = AudioFile.Read(source, new AudioReadOptions { SampleRate = parse.GetValue(sampleRate), Duration = parse.GetValue(seconds) });
                 v = new Stft(parse.GetValue(nFft), parse.GetValue(hop)).Magnitude(clip.Samples, 1f, source);
-                // seed 000: |STFT| scaled to mean 1, so learning rates and losses do not depend on the recording's level
+                // |STFT| scaled to mean 1, so learning rates and losses do not depend on the recording's level
                 var mean = v.Data.Average(x => (double)x);
                 for (var i = 0; i < v.Data.Length; i++) v.Data[i] = (float)(v.Data[i] / Math.Max(mean, 1e-12));
             }

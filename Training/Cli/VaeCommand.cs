@@ -9,7 +9,7 @@ using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
 using Pipeline.Training.Vae;
 
-/// <summary><c>pipeline-train vae</c>: seed 002's VAE on mel-cepstra (or a feature matrix), exported as a scorer.</summary>
+/// <summary><c>pipeline-train vae</c>: the mel-cepstrum VAE (or a feature matrix), exported as a scorer.</summary>
 static class VaeCommand
 {
     public static Command Create(CommonOptions cli)
@@ -17,7 +17,7 @@ static class VaeCommand
         var defaults = new VaeTrainingOptions();
         var input = new Option<string>("--input", "-i") { Description = "Audio files, a directory or a glob (mel-cepstra, the vae-mcep preset); or a .npy matrix (N, D)", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs (seed 002: 50)", DefaultValueFactory = _ => defaults.Epochs };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs (the recipe: 50)", DefaultValueFactory = _ => defaults.Epochs };
         var batch = new Option<int>("--batch-size") { Description = "Samples per mini-batch", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var latent = new Option<int>("--latent") { Description = "Latent dimensions", DefaultValueFactory = _ => defaults.Latent };
@@ -28,7 +28,7 @@ static class VaeCommand
         var coefficient = new Option<int>("--plot-coefficient") { Description = "Coefficient shown over time in the reconstruction plot", DefaultValueFactory = _ => 0 };
         var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
         var command = new Command("vae", """
-            Train seed 002's variational autoencoder (Gaussian reconstruction NLL + KL, Adam) and export it: an
+            Train the mel-cepstrum variational autoencoder (Gaussian reconstruction NLL + KL, Adam) and export it: an
             encoder/reconstruction/score graph and a decoder graph, normalisation included.
 
             Example:
@@ -92,7 +92,7 @@ static class VaeCommand
         return (nll + kl).ToArray().Select(v => (double)v).ToArray();
     }
 
-    /// <summary>Loss terms per epoch; seed 002's figure (one coefficient over time, input and reconstruction); a scatter of two coefficients.</summary>
+    /// <summary>Loss terms per epoch; the recipe's figure (one coefficient over time, input and reconstruction); a scatter of two coefficients.</summary>
     static void WritePlots(string directory, VaeTrainingResult result, NdArray example, int coefficient)
     {
         Directory.CreateDirectory(directory);

@@ -15,12 +15,12 @@ public enum LogAdamLoss
     IDivergence,
 }
 
-/// <summary>Settings of <see cref="LogAdam.Fit"/> (seed 000's defaults).</summary>
+/// <summary>Settings of <see cref="LogAdam.Fit"/> (the log-domain Adam NMF recipe's defaults).</summary>
 public sealed record LogAdamOptions
 {
     /// <summary>Components K.</summary>
     public int Rank { get; init; } = 20;
-    /// <summary>Adam's step size (seed 000: 0.1; 0.001 is far too slow for NMF).</summary>
+    /// <summary>Adam's step size (the recipe: 0.1; 0.001 is far too slow for NMF).</summary>
     public double LearningRate { get; init; } = 0.1;
     /// <summary>Adam steps.</summary>
     public int Steps { get; init; } = 1000;
@@ -34,7 +34,7 @@ public sealed record LogAdamOptions
 public sealed record LogAdamResult(NdArray W, NdArray H, IReadOnlyList<double> History);
 
 /// <summary>
-/// NMF by gradient descent in the log domain (seed 000): V (F, T) ≈ exp(ln W)·exp(ln H), with Adam on ln W and
+/// NMF by gradient descent in the log domain: V (F, T) ≈ exp(ln W)·exp(ln H), with Adam on ln W and
 /// ln H, so W and H stay positive without projections or multiplicative steps.
 /// </summary>
 public static class LogAdam

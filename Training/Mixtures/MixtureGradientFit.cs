@@ -22,7 +22,7 @@ public sealed record GmmGradientOptions
 }
 
 /// <summary>
-/// Seed 004's experiment done stably: maximise the mean log-likelihood by gradient steps on unconstrained
+/// A 1-D mixture fitted by gradient descent on its likelihood, done stably: maximise the mean log-likelihood by gradient steps on unconstrained
 /// parameters, the autodiff engine supplying the gradients. Weights are softmax(logits), so they stay positive and
 /// sum to one without a penalty; each component's precision Cholesky factor P (Σ⁻¹ = P·Pᵀ) is upper triangular with
 /// a positive diagonal, exp(a) (diagonal mixtures: P = diag(exp(−log σ))); the likelihood is a log-sum-exp over

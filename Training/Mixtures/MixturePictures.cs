@@ -4,7 +4,7 @@ using Pipeline.Training.Plots;
 namespace Pipeline.Training.Mixtures;
 
 /// <summary>
-/// Seed 004's pictures of a 1-D mixture: the fitted density over the data's histogram (with the true density
+/// The pictures of a 1-D mixture fitted by gradient: the fitted density over the data's histogram (with the true density
 /// when it is known), as SVG, and the fit's convergence as an animated PNG, one frame per recorded step.
 /// </summary>
 public static class MixturePictures

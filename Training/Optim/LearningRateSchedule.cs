@@ -58,7 +58,7 @@ public sealed class LambdaSchedule : LearningRateSchedule
     public override double LearningRateAt(int epoch) => BaseLearningRate * factor(epoch);
 
     /// <summary>
-    /// The seed 003 schedule: factor 1 up to <paramref name="constantEpochs"/>, then falling linearly to
+    /// The DCASE 2020 Task 2 baseline schedule: factor 1 up to <paramref name="constantEpochs"/>, then falling linearly to
     /// <paramref name="endFactor"/> at <paramref name="endEpoch"/> (and held there). With the defaults and
     /// lr 1e-4 this is 1e-4 for 100 epochs, then down to 1e-6 at epoch 200.
     /// </summary>

@@ -3,7 +3,7 @@ using Pipeline.Shared.Arrays;
 namespace Pipeline.Training.Plots;
 
 /// <summary>
-/// A matrix as a PNG heat map in decibels (seed 000's W/H/WH pictures): 20·log10(x / max) floored at
+/// A matrix as a PNG heat map in decibels (the W/H/WH pictures of log-domain NMF by Adam): 20·log10(x / max) floored at
 /// <c>floorDb</c> (−60 dB), row 0 at the bottom (low frequencies low), on the perceptually uniform viridis colour
 /// map, each cell stretched to whole pixels.
 /// </summary>

@@ -6,7 +6,7 @@ using Pipeline.Training.Tensors;
 
 namespace Pipeline.Training.Vae;
 
-/// <summary>Seed 002's recipe; every field can be overridden.</summary>
+/// <summary>The mel-cepstrum VAE recipe; every field can be overridden.</summary>
 public sealed record VaeTrainingOptions
 {
     /// <summary>Encoder widths.</summary>

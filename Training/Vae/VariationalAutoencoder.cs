@@ -6,7 +6,7 @@ using Pipeline.Training.Tensors;
 namespace Pipeline.Training.Vae;
 
 /// <summary>
-/// Seed 002's variational autoencoder: x (N, D) → encoder (Linear + ReLU per hidden width) → latent mean and
+/// The mel-cepstrum variational autoencoder: x (N, D) → encoder (Linear + ReLU per hidden width) → latent mean and
 /// log-variance heads (N, J); decoder mirrors the encoder back to D with a linear output. Inputs are normalised
 /// per dimension with the training set's mean and standard deviation, kept as buffers (<c>input_mean</c>,
 /// <c>input_std</c>) so the model carries them. Loss per sample: Gaussian reconstruction NLL with unit variance,
@@ -32,7 +32,7 @@ public sealed class VariationalAutoencoder : Module
     public Tensor InputStd { get; }
 
     /// <summary>
-    /// Builds the network (seed 002: 39 → 256 → 128 → 64 latent). With <paramref name="seedInit"/> the weights are
+    /// Builds the network (the recipe: 39 → 256 → 128 → 64 latent). With <paramref name="seedInit"/> the weights are
     /// drawn as the seed draws them (normal, standard deviation 2/fan-in, zero biases); otherwise PyTorch's default.
     /// </summary>
     public VariationalAutoencoder(int inputSize = 39, int[]? hidden = null, int latentSize = 64, Generator? generator = null, bool seedInit = false)
