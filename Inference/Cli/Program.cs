@@ -26,12 +26,16 @@ var activations = new Command("activations", "Estimate activations H of V agains
 };
 activations.SetAction(p =>
 {
+    using var outputs = cli.Outputs(p);
+    outputs.DeclareFile(p.GetValue(output)!);
+    if (p.GetValue(reconstructionOut) is { } reconstructionPath) outputs.DeclareFile(reconstructionPath);
     var v = NpyFile.Read(p.GetValue(input)!);
     using var estimator = new ActivationEstimator(p.GetValue(model)!, Options(p));
     var result = estimator.Estimate(v, p.GetValue(iterations));
     runtime.Report(p, estimator.Session);
-    NpyFile.Write(p.GetValue(output)!, result.Activations);
-    if (p.GetValue(reconstructionOut) is { } r) NpyFile.Write(r, result.Reconstruction);
+    outputs.WriteFile(p.GetValue(output)!, s => NpyFile.Write(s, result.Activations));
+    if (p.GetValue(reconstructionOut) is { } r) outputs.WriteFile(r, s => NpyFile.Write(s, result.Reconstruction));
+    outputs.Commit();
     Log(p).WriteLine($"H {result.Activations.ShapeText} written to {p.GetValue(output)}");
     cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Activations.Shape, ["reconstruction"] = p.GetValue(reconstructionOut), ["provider"] = estimator.Session.Provider });
     return CommandLineHost.Success;
@@ -43,11 +47,14 @@ var reconstruct = new Command("reconstruct", "Reconstruct W·H from activations 
 };
 reconstruct.SetAction(p =>
 {
+    using var outputs = cli.Outputs(p);
+    outputs.DeclareFile(p.GetValue(output)!);
     var h = NpyFile.Read(p.GetValue(input)!);
     using var reconstructor = new Reconstructor(p.GetValue(model)!, Options(p));
     var result = reconstructor.Reconstruct(h);
     runtime.Report(p, reconstructor.Session);
-    NpyFile.Write(p.GetValue(output)!, result);
+    outputs.WriteFile(p.GetValue(output)!, s => NpyFile.Write(s, result));
+    outputs.Commit();
     Log(p).WriteLine($"reconstruction {result.ShapeText} written to {p.GetValue(output)}");
     cli.Summary(p, new Dictionary<string, object?> { ["output"] = p.GetValue(output), ["shape"] = result.Shape, ["provider"] = reconstructor.Session.Provider });
     return CommandLineHost.Success;
@@ -59,19 +66,27 @@ var separateInput = new Option<string>("--input", "-i") { Description = "The mix
 var separateOut = new Option<string>("--out", "-o") { Description = "Directory for one WAV per source", Required = true };
 var separate = new Command("separate", "Split a mixture into its sources with a model from pipeline-train separation.\n\nExample:\n  pipeline-infer separate --model artifacts/models/duet --input mix.wav --out separated/")
 {
-    model, separateInput, separateOut, iterations,
+    model, separateInput, separateOut, iterations, cli.Force,
 };
 separate.SetAction(p =>
 {
+    var dir = p.GetValue(separateOut)!;
+    using var outputs = cli.Outputs(p);
+    outputs.DeclareFolder(dir, OutputFolderKind.Sources);
     using var separator = new SourceSeparator(p.GetValue(model)!, Options(p));
     var input = p.GetValue(separateInput)!;
     var results = separator.Separate(AudioFile.Read(input, new AudioReadOptions { Mono = false }), input, p.GetValue(iterations));
     runtime.Report(p, separator.Session);
-    var dir = p.GetValue(separateOut)!;
-    AtomicFile.WriteDirectory(dir, folder =>
+    outputs.WriteFolder(dir, folder =>
     {
         foreach (var source in results) AudioFile.Write(Path.Combine(folder, source.Name + ".wav"), source.Audio, AudioEncoding.Float32);
+        File.WriteAllText(Path.Combine(folder, OutputFolderKind.Sources.Marker), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["model"] = Path.GetFullPath(p.GetValue(model)!), ["input"] = Path.GetFullPath(input),
+            ["sources"] = results.Select(s => s.Name + ".wav").ToList(),
+        }));
     });
+    outputs.Commit();
     foreach (var source in results) Log(p).WriteLine($"{source.Name}: {Path.Combine(dir, source.Name + ".wav")}");
     cli.Summary(p, new Dictionary<string, object?> { ["sources"] = results.ToDictionary(s => s.Name, s => Path.Combine(dir, s.Name + ".wav")), ["provider"] = separator.Session.Provider });
     return CommandLineHost.Success;

@@ -139,13 +139,14 @@ public static unsafe class AudioFile
         var bad = Array.FindIndex(clip.Samples, s => !float.IsFinite(s));
         if (bad >= 0) throw new InvalidInputException($"cannot write {path}: sample {bad} is {clip.Samples[bad]}");
         var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        try { Directory.CreateDirectory(Path.GetDirectoryName(full)!); }
+        catch (Exception e) when (Files.IoErrors.IsIo(e)) { throw new OutputWriteException(path, Files.IoErrors.Reason(e), e); }
         // libsndfile writes to a path, so the atomic rename is done here rather than through AtomicFile.
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var temporary = Files.AtomicFile.Sibling(full, "tmp");
         var info = new Sndfile.Info { SampleRate = clip.SampleRate, Channels = clip.Channels, Format = format };
         if (Sndfile.FormatCheck(ref info) == 0) throw new InvalidOptionException($"libsndfile cannot write format 0x{format:x} with {clip.Channels} channels at {clip.SampleRate} Hz");
         var file = Sndfile.Open(temporary, Sndfile.ModeWrite, ref info);
-        if (file == IntPtr.Zero) throw new InvalidFileException(path, $"cannot be written ({Sndfile.Error(IntPtr.Zero)})");
+        if (file == IntPtr.Zero) throw new OutputWriteException(path, Sndfile.Error(IntPtr.Zero));
         try
         {
             long written;
@@ -159,6 +160,7 @@ public static unsafe class AudioFile
             throw;
         }
         if (Sndfile.Close(file) != 0) { File.Delete(temporary); throw new InvalidFileException(path, "libsndfile failed to finish the file"); }
-        File.Move(temporary, full, overwrite: true);
+        try { File.Move(temporary, full, overwrite: true); }
+        catch (Exception e) when (Files.IoErrors.IsIo(e)) { File.Delete(temporary); throw new OutputWriteException(path, Files.IoErrors.Reason(e), e); }
     }
 }

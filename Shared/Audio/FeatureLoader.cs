@@ -35,6 +35,26 @@ public static class AudioFiles
         if (files.Count == 0) throw new InvalidFileException(fileDirectoryOrGlob, $"contains no audio files ({string.Join(", ", Extensions)})");
         return files;
     }
+
+    /// <summary>
+    /// <see cref="Find(string)"/> for each of several inputs, in the order given, each file once. Every input that
+    /// names nothing is reported together.
+    /// </summary>
+    public static IReadOnlyList<string> Find(IReadOnlyList<string> inputs)
+    {
+        if (inputs.Count == 0) throw new InvalidOptionException("no input files were given");
+        var files = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var problems = new List<PipelineException>();
+        foreach (var input in inputs)
+        {
+            try { files.AddRange(Find(input).Where(f => seen.Add(Path.GetFullPath(f)))); }
+            catch (InvalidFileException e) { problems.Add(e); }
+        }
+        if (problems.Count == 1) throw problems[0];
+        if (problems.Count > 1) throw new BadInputFilesException(problems, $"{problems.Count} of {inputs.Count} inputs name no audio files");
+        return files;
+    }
 }
 
 /// <summary>Progress of <see cref="FeatureLoader.Load"/>: files finished so far.</summary>
@@ -51,18 +71,31 @@ public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirec
     public FeatureExtractor Extractor { get; } = extractor;
 
     /// <summary>Features of every file, in the given order; progress is reported as files finish.</summary>
+    /// <param name="skipped">
+    /// Null: any file that cannot be used fails the whole load, with every such file listed
+    /// (<see cref="BadInputFilesException"/>). Otherwise those files are left out of the result and their errors
+    /// added here, in input order (<c>--skip-bad</c>); a load where every file is bad still fails.
+    /// </param>
     public IReadOnlyList<(string Path, NdArray Features)> Load(IReadOnlyList<string> files, IProgress<FeatureLoadProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, ICollection<PipelineException>? skipped = null)
     {
-        var results = new NdArray[files.Count];
+        var results = new NdArray?[files.Count];
+        var problems = new PipelineException?[files.Count];
         var done = 0;
         Parallel.For(0, files.Count, Threading.ComputeThreads.Cancellable(cancellation), i =>
         {
-            var (features, cached) = LoadOne(files[i]);
-            results[i] = features;
+            var cached = false;
+            try { (results[i], cached) = LoadOne(files[i]); }
+            catch (PipelineException e) { problems[i] = e; }
             progress?.Report(new FeatureLoadProgress(Interlocked.Increment(ref done), files.Count, files[i], cached));
         });
-        return files.Select((f, i) => (f, results[i])).ToList();
+        var bad = problems.OfType<PipelineException>().ToList();
+        if (bad.Count > 0 && (skipped is null || bad.Count == files.Count))
+            throw bad.Count == 1 && files.Count == 1 ? bad[0] : new BadInputFilesException(bad, bad.Count == files.Count
+                ? $"none of the {files.Count} input files can be used"
+                : $"{bad.Count} of {files.Count} input files cannot be used; fix or remove them, or pass --skip-bad to leave them out");
+        foreach (var problem in bad) skipped!.Add(problem);
+        return files.Select((f, i) => (f, results[i])).Where(r => r.Item2 is not null).Select(r => (r.f, r.Item2!)).ToList();
     }
 
     /// <summary>Features of one file, through the cache when there is one.</summary>

@@ -35,6 +35,8 @@ public static class CommandLineHost
         }
         catch (PipelineException e)
         {
+            if (e is BadInputFilesException bad)
+                foreach (var problem in bad.Problems) error.WriteLine($"error: {problem.Message}");
             error.WriteLine($"error: {e.Message}");
             if (verbose) error.WriteLine(e);
             return UserError;

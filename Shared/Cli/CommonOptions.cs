@@ -14,6 +14,12 @@ sealed class CommonOptions
     public Option<bool> Json { get; } = new("--json") { Description = "Print a machine-readable summary (one JSON object) on standard output", Recursive = true };
     public Option<int> Threads { get; } = new("--threads") { Description = "Threads for the computation (0: one per core)", Recursive = true, DefaultValueFactory = _ => 0 };
 
+    /// <summary>Added by the commands that write an output folder (not recursive: it means nothing elsewhere).</summary>
+    public Option<bool> Force { get; } = new("--force") { Description = "Replace an existing output folder even when it is not an earlier output of the same kind" };
+
+    /// <summary>The outputs of one command, checked up front and written all or none; <c>--force</c> as given.</summary>
+    public Pipeline.Shared.Files.OutputSet Outputs(ParseResult parse) => new(parse.GetValue(Force));
+
     static readonly JsonSerializerOptions Format = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     /// <summary>Where progress and messages go: standard error, or nowhere with --quiet.</summary>

@@ -36,3 +36,26 @@ public sealed class InvalidAudioException(string source, string problem, Excepti
     /// <summary>The file (or a description of the in-memory signal) the problem is in.</summary>
     public string AudioSource { get; } = source;
 }
+
+/// <summary>
+/// An output that cannot be written (permission denied, read-only or full file system, a file where a folder is
+/// wanted); the message names the path the user gave, never a temporary one.
+/// </summary>
+public sealed class OutputWriteException(string path, string reason, Exception? inner = null)
+    : PipelineException($"cannot write {path}: {reason}", inner)
+{
+    public string Path { get; } = path;
+}
+
+/// <summary>An output folder that exists and holds something other than an earlier output of the same kind.</summary>
+public sealed class OutputExistsException(string message) : PipelineException(message);
+
+/// <summary>
+/// Input files that cannot be used, all of them at once: the hosts print one line per file, then
+/// <see cref="Exception.Message"/>.
+/// </summary>
+public sealed class BadInputFilesException(IReadOnlyList<PipelineException> problems, string summary) : PipelineException(summary)
+{
+    /// <summary>One error per bad file, in input order.</summary>
+    public IReadOnlyList<PipelineException> Problems { get; } = problems;
+}

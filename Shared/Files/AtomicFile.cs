@@ -1,32 +1,24 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Pipeline.Shared.Errors;
+
 namespace Pipeline.Shared.Files;
 
 /// <summary>
 /// Writes that either complete or leave nothing behind: data goes to a temporary sibling first and is renamed
-/// into place, so a killed job never leaves a half-written artifact under its final name.
+/// into place, so a killed job never leaves a half-written artifact under its final name. Temporaries are named
+/// <c>.&lt;name&gt;.&lt;pid&gt;.&lt;guid&gt;.tmp</c> (and replaced outputs <c>….old</c> until the swap is done), so
+/// the next write into the same folder can remove those of processes that are gone.
 /// </summary>
-public static class AtomicFile
+/// <exception cref="OutputWriteException">Every write failure, naming the path the caller gave.</exception>
+public static partial class AtomicFile
 {
     /// <summary>Writes a file through <paramref name="write"/> and renames it into place.</summary>
     public static void Write(string path, Action<Stream> write)
     {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+        using var set = new OutputSet();
+        set.WriteFile(path, write);
+        set.Commit();
     }
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
@@ -44,37 +36,63 @@ public static class AtomicFile
     /// </summary>
     public static void WriteDirectory(string directory, Action<string> fill)
     {
-        var full = Path.GetFullPath(directory.TrimEnd(Path.DirectorySeparatorChar));
-        var parent = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(parent);
-        var name = Path.GetFileName(full);
-        var temp = Path.Combine(parent, $".{name}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        var old = Path.Combine(parent, $".{name}.{Environment.ProcessId}.{Guid.NewGuid():N}.old");
-        Directory.CreateDirectory(temp);
+        using var set = new OutputSet();
+        set.WriteFolder(directory, fill);
+        set.Commit();
+    }
+
+    /// <summary>A temporary (<paramref name="suffix"/> "tmp") or replaced ("old") sibling of <paramref name="fullPath"/>, owned by this process.</summary>
+    public static string Sibling(string fullPath, string suffix) =>
+        Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.{suffix}");
+
+    [GeneratedRegex(@"^\..+\.(?<pid>\d{1,10})\.[0-9a-f]{32}\.(tmp|old)$")]
+    private static partial Regex TemporaryName();
+
+    /// <summary>
+    /// Removes the temporaries and replaced copies in <paramref name="directory"/> left by processes that no longer
+    /// run (a job killed mid-write); those of running processes are theirs and stay. Returns how many were removed.
+    /// </summary>
+    public static int RemoveStaleTemporaries(string directory)
+    {
+        if (!Directory.Exists(directory)) return 0;
+        var removed = 0;
+        IEnumerable<string> entries;
+        try { entries = Directory.EnumerateFileSystemEntries(directory, ".*").ToList(); }
+        catch (Exception e) when (IoErrors.IsIo(e)) { return 0; }
+        foreach (var entry in entries)
+        {
+            var match = TemporaryName().Match(Path.GetFileName(entry));
+            if (!match.Success || !int.TryParse(match.Groups["pid"].Value, out var pid) || IsRunning(pid)) continue;
+            try
+            {
+                if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+                else File.Delete(entry);
+                removed++;
+            }
+            catch (Exception e) when (IoErrors.IsIo(e)) { }
+        }
+        return removed;
+    }
+
+    static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
         try
         {
-            fill(temp);
-            if (Directory.Exists(full)) Directory.Move(full, old);
-            Directory.Move(temp, full);
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
         }
-        catch
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
         {
-            TryDeleteDirectory(temp);
-            if (!Directory.Exists(full) && Directory.Exists(old)) Directory.Move(old, full);
-            throw;
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
         }
-        TryDeleteDirectory(old);
-    }
-
-    static void TryDelete(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    static void TryDeleteDirectory(string path)
-    {
-        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        catch (Exception e) when (IoErrors.IsIo(e)) { }
     }
 }

@@ -13,6 +13,13 @@ public static class ModelFolder
 {
     public const string ManifestFileName = "manifest.json";
 
+    /// <summary>A model folder as an output: recognised by a manifest of this format, so retraining replaces it.</summary>
+    public static OutputFolderKind Kind { get; } = new("model folder", ManifestFileName, directory =>
+    {
+        try { return File.ReadAllText(Path.Combine(directory, ManifestFileName)).Contains($"\"{ModelManifest.CurrentFormat}\"", StringComparison.Ordinal); }
+        catch (Exception e) when (IoErrors.IsIo(e)) { return false; }
+    });
+
     /// <summary>The manifest as JSON text.</summary>
     public static string ToJson(ModelManifest manifest) =>
         JsonSerializer.Serialize(manifest, ManifestJsonContext.Default.ModelManifest);
@@ -105,7 +112,6 @@ public static class ModelFolder
         return manifest;
     }
 
-    /// <summary>The operating system's reason, without .NET's restatement of the path.</summary>
     static string Reason(Exception e, string path) =>
-        Directory.Exists(path) ? "it is a folder, not a file" : e is UnauthorizedAccessException ? "permission denied" : e.Message;
+        Directory.Exists(path) ? "it is a folder, not a file" : IoErrors.Reason(e);
 }

@@ -114,7 +114,8 @@ public class ModelFolderTests
     {
         var dir = TestData.TempDirectory();
         var path = Path.Combine(dir, "out.npy");
-        Assert.Throws<IOException>(() => AtomicFile.Write(path, s => { s.WriteByte(1); throw new IOException("disk full"); }));
+        var e = Assert.Throws<OutputWriteException>(() => AtomicFile.Write(path, s => { s.WriteByte(1); throw new IOException("No space left on device : '/x/.out.npy.1.tmp'"); }));
+        Assert.Equal($"cannot write {path}: No space left on device", e.Message); // the user's path, the system's reason, no temporary
         Assert.Empty(Directory.GetFileSystemEntries(dir));
     }
 }

@@ -49,6 +49,8 @@ public sealed record AnomalyTrainingOptions
     public string? CheckpointPath { get; init; }
     /// <summary>Continue from <see cref="CheckpointPath"/>.</summary>
     public bool Resume { get; init; }
+    /// <summary>Leave out clips that cannot be read (listed in <see cref="AnomalyTrainingResult.Skipped"/>) instead of refusing to start.</summary>
+    public bool SkipBadFiles { get; init; }
 
     /// <summary>Reports every bad setting at once.</summary>
     public AnomalyTrainingOptions Validate()
@@ -79,7 +81,11 @@ public sealed record GroupScores(string Group, DetectionScores Scores);
 /// <summary>What training produced.</summary>
 public sealed record AnomalyTrainingResult(
     Autoencoder Model, TrainingHistory History, AnomalyScoring Scoring, IReadOnlyList<ScoredClip> Validation,
-    IReadOnlyList<ScoredClip> Test, IReadOnlyList<GroupScores> Metrics, int TrainFrames);
+    IReadOnlyList<ScoredClip> Test, IReadOnlyList<GroupScores> Metrics, int TrainFrames)
+{
+    /// <summary>Clips left out because they could not be used (<see cref="AnomalyTrainingOptions.SkipBadFiles"/>).</summary>
+    public IReadOnlyList<Shared.Errors.PipelineException> Skipped { get; init; } = [];
+}
 
 /// <summary>
 /// Trains the DCASE 2020 Task 2 baseline autoencoder on a data set's normal training clips and evaluates it on its test clips.
@@ -103,8 +109,13 @@ public static class AnomalyTraining
         var validationCount = data.Train.Count < 2 ? 0 : Math.Max(1, (int)Math.Round(options.ValidationFraction * data.Train.Count));
         var validationClips = order.Take(validationCount).Order().Select(i => data.Train[i]).ToList();
         var trainClips = order.Skip(validationCount).Order().Select(i => data.Train[i]).ToList();
-        var features = loader.Load(trainClips.Concat(validationClips).Select(c => c.Path).ToList(), loading, cancellation)
-            .Select(r => r.Features).ToList();
+        var skipped = options.SkipBadFiles ? new List<Shared.Errors.PipelineException>() : null;
+        var loaded = loader.Load(trainClips.Concat(validationClips).Select(c => c.Path).ToList(), loading, cancellation, skipped)
+            .ToDictionary(r => r.Path, r => r.Features);
+        trainClips = trainClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
+        validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
+        if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
+        var features = trainClips.Concat(validationClips).Select(c => loaded[c.Path]).ToList();
         var trainFeatures = features.Take(trainClips.Count).ToList();
         var validationFeatures = features.Skip(trainClips.Count).ToList();
         var (before, after) = (options.FrontEnd.ContextBefore, options.FrontEnd.ContextAfter);
@@ -147,17 +158,19 @@ public static class AnomalyTraining
         if (options.Threshold is { } given) (threshold, rule) = (given, "given");
         else if (validationScores.Count > 0)
             (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), $"FPR {options.TargetFpr} on {validationScores.Count} validation normal clips");
-        else (threshold, rule) = (double.PositiveInfinity, "none: no validation clips");
+        else // a single training clip: its own score is all there is
+            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainFeatures.Select(Score).ToList(), options.TargetFpr), $"FPR {options.TargetFpr} on {trainFeatures.Count} training clip(s) (no validation clips)");
         var scoring = new AnomalyScoring(options.Aggregation, options.TrimFrames, threshold, rule);
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
         var test = new List<ScoredClip>();
         if (data.Test.Count > 0)
         {
-            var testFeatures = loader.Load(data.Test.Select(c => c.Path).ToList(), loading, cancellation);
-            test = data.Test.Zip(testFeatures, (c, f) => { var s = Score(f.Features); return new ScoredClip(c, s, s > threshold); }).ToList();
+            var testFeatures = loader.Load(data.Test.Select(c => c.Path).ToList(), loading, cancellation, skipped).ToDictionary(r => r.Path, r => r.Features);
+            test = data.Test.Where(c => testFeatures.ContainsKey(c.Path))
+                .Select(c => { var s = Score(testFeatures[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
         }
-        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count);
+        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count) { Skipped = skipped ?? [] };
     }
 
     /// <summary>Per-frame mean squared reconstruction error of one file's per-frame features, in evaluation mode.</summary>

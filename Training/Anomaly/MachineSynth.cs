@@ -188,11 +188,19 @@ public sealed class MachineSynth
         }
         var done = 0;
         Shared.Files.AtomicFile.WriteDirectory(directory, folder =>
+        {
             Parallel.ForEach(jobs, ComputeThreads.Options, job =>
             {
                 AudioFile.Write(Path.Combine(folder, job.Path), Render(job.Spec));
                 progress?.Report((Interlocked.Increment(ref done), jobs.Count));
+            });
+            File.WriteAllText(Path.Combine(folder, Shared.Files.OutputFolderKind.DataSet.Marker), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["kind"] = "machine", ["seed"] = seed, ["sample_rate"] = SampleRate, ["seconds"] = Seconds, ["machines"] = machines,
+                ["train_per_machine"] = trainPerMachine, ["test_normal_per_machine"] = testNormalPerMachine,
+                ["anomalies_per_kind_and_severity"] = anomaliesPerKindAndSeverity,
             }));
+        });
         return jobs.Count;
     }
 }

@@ -29,10 +29,11 @@ static class AnomalyCommands
 
             Example:
               pipeline-train synth machine --out artifacts/data/machine --seed 1
-            """) { output, seed, machines, train, testNormal, anomalies, seconds };
+            """) { output, seed, machines, train, testNormal, anomalies, seconds, cli.Force };
         machine.SetAction(parse =>
         {
             var log = cli.Log(parse);
+            using (var outputs = cli.Outputs(parse)) outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
             var synth = new MachineSynth(parse.GetValue(seed), seconds: parse.GetValue(seconds));
             var clock = Stopwatch.StartNew();
             var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + 15 * parse.GetValue(anomalies));
@@ -62,10 +63,11 @@ static class AnomalyCommands
 
             Example:
               pipeline-train synth piano --out artifacts/data/piano --seed 1
-            """) { output, seed, train, test, nFft, hop };
+            """) { output, seed, train, test, nFft, hop, cli.Force };
         piano.SetAction(parse =>
         {
             var log = cli.Log(parse);
+            using (var outputs = cli.Outputs(parse)) outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
             var (trainSeconds, testSeconds) = (parse.GetValue(train), parse.GetValue(test));
             if (!(trainSeconds >= 1) || !(testSeconds >= 1)) throw new InvalidOptionException($"--train-seconds and --test-seconds must be ≥ 1, got {trainSeconds} and {testSeconds}");
             var synth = new PianoSynth(parse.GetValue(seed));
@@ -94,6 +96,7 @@ static class AnomalyCommands
         var fpr = new Option<double>("--target-fpr") { Description = "FPR on validation normals that sets the decision threshold", DefaultValueFactory = _ => defaults.TargetFpr };
         var threshold = new Option<double?>("--threshold") { Description = "A fixed decision threshold instead of --target-fpr" };
         var cache = new Option<string?>("--cache") { Description = "Feature cache directory" };
+        var skipBad = AudioInputs.SkipBadOption();
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder's .checkpoint file" };
         var name = new Option<string?>("--name") { Description = "Model name (default: the folder's name)" };
         var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => defaults.FrontEnd.NMels };
@@ -104,13 +107,17 @@ static class AnomalyCommands
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
-            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, nMels, context, hidden };
+            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, nMels, context, hidden, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var cancellation = CommandLineHost.Cancellation;
             var log = cli.Log(parse);
             var outDir = parse.GetValue(output)!;
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(outDir, ModelFolder.Kind);
             var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
+            if (parse.GetValue(resume) && !File.Exists(checkpoint))
+                throw new InvalidOptionException($"--resume: there is no checkpoint at {checkpoint} (it is written after every epoch and removed when a job finishes); run without --resume to start from the beginning");
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {
@@ -122,6 +129,7 @@ static class AnomalyCommands
                 BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Aggregation = parse.GetValue(aggregation)!,
                 TrimFrames = parse.GetValue(trim), TargetFpr = parse.GetValue(fpr), Threshold = parse.GetValue(threshold),
                 CacheDirectory = parse.GetValue(cache), CheckpointPath = checkpoint, Resume = parse.GetValue(resume),
+                SkipBadFiles = parse.GetValue(skipBad),
             };
             options.Validate();
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
@@ -160,12 +168,17 @@ static class AnomalyCommands
                 throw;
             }
             bar?.Dispose();
+            foreach (var problem in result.Skipped) log.WriteLine($"warning: skipped {problem.Message}");
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, result.History.TrainLoss[^1],
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
-            AutoencoderExport.Export(result.Model, outDir, modelName, options.FrontEnd, result.Scoring, summary);
+            outputs.WriteFolder(outDir, folder =>
+            {
+                AutoencoderExport.Export(result.Model, folder, modelName, options.FrontEnd, result.Scoring, summary);
+                AnomalyReport.Write(Path.Combine(folder, "evaluation"), result);
+            });
+            outputs.Commit();
             var reportDir = Path.Combine(outDir, "evaluation");
-            AnomalyReport.Write(reportDir, result);
             log.WriteLine($"threshold {result.Scoring.Threshold:G5} ({result.Scoring.ThresholdRule}); trained in {clock.Elapsed.TotalMinutes:F1} min");
             foreach (var g in result.Metrics)
                 log.WriteLine($"  {g.Group,-22} AUC {g.Scores.Auc:F3}  pAUC {g.Scores.PartialAuc:F3}  F1 {g.Scores.F1:F3}  ({g.Scores.Normals} normal, {g.Scores.Anomalies} anomalous)");

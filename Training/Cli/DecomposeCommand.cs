@@ -3,6 +3,7 @@ using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
@@ -44,7 +45,7 @@ static class DecomposeCommand
               pipeline-train decompose --model nmfd --input song.wav --rank 8 --window 16 --beta 1 --out artifacts/models/song-nmfd
               pipeline-train decompose --model nmf2d --trainer sparse --sparseness-h 0.8 --kernel 3x8 --input song.wav --out artifacts/models/song-2d
               pipeline-train decompose --model siplca3 --kernel 2x3x4 --input volume.npy --out artifacts/models/volume
-            """) { model, input, output, rank, window, kernel, beta, trainer, l1, l2, orthogonal, sparsenessW, sparsenessH, normalize, iterations, exportIterations, sampleRate, nFft, hop, seconds, seed };
+            """) { model, input, output, rank, window, kernel, beta, trainer, l1, l2, orthogonal, sparsenessW, sparsenessH, normalize, iterations, exportIterations, sampleRate, nFft, hop, seconds, seed, cli.Force };
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
@@ -80,6 +81,9 @@ static class DecomposeCommand
             if (trainerName == "logadam" && kind != "nmf") throw new InvalidOptionException("--trainer logadam fits plain NMF only (--model nmf)");
             if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
             var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(outDir, ModelFolder.Kind);
+            Action<string> export;
             var history = new List<double>();
             using var bar = new ProgressBar(log, steps, kind);
             void Record(double loss) { history.Add(loss); bar.Update(history.Count, $"loss {loss:G5}"); }
@@ -95,7 +99,7 @@ static class DecomposeCommand
                         new SynchronousProgress<(int, double)>(p => Record(p.Item2)));
                     (w, h) = (result.W, result.H);
                     var nmf = Nmf.FromTemplates(w);
-                    NmfExport.Export(nmf, outDir, name, b, parse.GetValue(exportIterations));
+                    export = folder => NmfExport.Export(nmf, folder, name, b, parse.GetValue(exportIterations));
                     wh = Multiply(w, h);
                     break;
                 }
@@ -108,7 +112,7 @@ static class DecomposeCommand
                         Beta = b, MaxIterations = steps, Tolerance = 0, LossEvery = 1, Normalize = normalization,
                         Alpha = penaltyL1 + penaltyL2, L1Ratio = penaltyL1 + penaltyL2 > 0 ? penaltyL1 / (penaltyL1 + penaltyL2) : 0,
                     }, new SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) Record(p.Loss); }));
-                    NmfExport.Export(nmf, outDir, name, b, parse.GetValue(exportIterations));
+                    export = folder => NmfExport.Export(nmf, folder, name, b, parse.GetValue(exportIterations));
                     (w, h) = (nmf.W!, nmf.H!);
                     wh = Multiply(w, h);
                     break;
@@ -140,8 +144,9 @@ static class DecomposeCommand
                         }
                     }
                     w = Flatten(component.W);
-                    if (component is DeconvolutionComponent deconvolution) DeconvolutionExport.Export(deconvolution, outDir, name, b, parse.GetValue(exportIterations));
-                    else NmfExport.Export(Nmf.FromTemplates(w), outDir, name, b, parse.GetValue(exportIterations));
+                    var templates = w;
+                    if (component is DeconvolutionComponent deconvolution) export = folder => DeconvolutionExport.Export(deconvolution, folder, name, b, parse.GetValue(exportIterations));
+                    else export = folder => NmfExport.Export(Nmf.FromTemplates(templates), folder, name, b, parse.GetValue(exportIterations));
                     h = kind == "nmf" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
                     using (Tensor.NoGrad()) wh = (kind == "nmf" ? component.Forward().T() : component.Forward().Reshape(f, t)).ToNdArray();
                     break;
@@ -161,24 +166,27 @@ static class DecomposeCommand
                     wh = (kind == "plca" ? reconstruction.T() : reconstruction.Reshape(f, t)).ToNdArray();
                     w = Flatten(component.W);
                     h = kind == "plca" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
-                    PlcaExport.Export(component, outDir, name, parse.GetValue(exportIterations));
+                    export = folder => PlcaExport.Export(component, folder, name, parse.GetValue(exportIterations));
                     break;
                 }
                 default:
                     throw new InvalidOptionException($"--model must be nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3, not '{kind}'");
             }
             bar.Dispose();
-            Directory.CreateDirectory(outDir);
-            NpyFile.Write(Path.Combine(outDir, "W.npy"), w);
-            NpyFile.Write(Path.Combine(outDir, "H.npy"), h);
-            NpyFile.Write(Path.Combine(outDir, "WH.npy"), wh);
-            var pictures = Path.Combine(outDir, "evaluation");
-            Directory.CreateDirectory(pictures);
-            var shown = volumetric ? new NdArray([f, t], v.Data) : v;
-            foreach (var (file, matrix) in new[] { ("V.png", shown), ("W.png", w), ("H.png", h), ("WH.png", wh) })
-                HeatMap.Render(matrix).Save(Path.Combine(pictures, file));
-            new SvgChart("Loss per iteration", "iteration", kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})")
-                .Line(kind, history.Select((l, i) => ((double)i + 1, l)).ToList()).Save(Path.Combine(pictures, "loss.svg"));
+            outputs.WriteFolder(outDir, folder =>
+            {
+                export(folder);
+                NpyFile.Write(Path.Combine(folder, "W.npy"), w);
+                NpyFile.Write(Path.Combine(folder, "H.npy"), h);
+                NpyFile.Write(Path.Combine(folder, "WH.npy"), wh);
+                var pictures = Path.Combine(folder, "evaluation");
+                var shown = volumetric ? new NdArray([f, t], v.Data) : v;
+                foreach (var (file, matrix) in new[] { ("V.png", shown), ("W.png", w), ("H.png", h), ("WH.png", wh) })
+                    HeatMap.Render(matrix).Save(Path.Combine(pictures, file));
+                new SvgChart("Loss per iteration", "iteration", kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})")
+                    .Line(kind, history.Select((l, i) => ((double)i + 1, l)).ToList()).Save(Path.Combine(pictures, "loss.svg"));
+            });
+            outputs.Commit();
             log.WriteLine($"{kind}: V {v.ShapeText}, rank {k}, loss {history.FirstOrDefault():G5} → {history.LastOrDefault():G5}; wrote {outDir}");
             cli.Summary(parse, new Dictionary<string, object?>
             {

@@ -10,9 +10,10 @@ static class FeaturesCommand
 {
     public static Command Create(CommonOptions cli)
     {
-        var input = new Option<string>("--input", "-i") { Description = "An audio file, a directory (searched recursively) or a glob such as 'data/normal_*.wav'", Required = true };
+        var input = AudioInputs.InputOption("Audio files, directories (searched recursively) or globs such as 'data/normal_*.wav'");
+        var skipBad = AudioInputs.SkipBadOption();
         var preset = new Option<string>("--preset", "-p") { Description = $"Front-end recipe: {string.Join(", ", FrontEndConfig.PresetNames)}", DefaultValueFactory = _ => "dcase-logmel" };
-        var output = new Option<string>("--out", "-o") { Description = "A .npy file for one input file; a directory (one .npy per file, plus frontend.json) otherwise", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "A .npy file for one input file; a folder (one .npy per file, plus frontend.json) otherwise", Required = true };
         var feature = new Option<FeatureKind?>("--feature") { Description = "Override what is computed: Magnitude, Power, Mel, LogMel, Mfcc, MelCepstrum" };
         var sampleRate = new Option<int?>("--sample-rate") { Description = "Override the analysis sample rate (audio is resampled to it)" };
         var nFft = new Option<int?>("--n-fft") { Description = "Override the FFT size" };
@@ -35,7 +36,7 @@ static class FeaturesCommand
               pipeline-train features --input data/train --preset vae-mcep --order 24 --out artifacts/features/train
             """)
         {
-            input, preset, output, feature, sampleRate, nFft, hop, win, nMels, fmin, fmax, nMfcc, order, alpha, context, cache,
+            input, preset, output, feature, sampleRate, nFft, hop, win, nMels, fmin, fmax, nMfcc, order, alpha, context, cache, skipBad, cli.Force,
         };
         command.SetAction(parse =>
         {
@@ -58,24 +59,29 @@ static class FeaturesCommand
                 ContextAfter = parse.GetValue(context) ?? config.ContextAfter,
             };
             var loader = new FeatureLoader(new FeatureExtractor(config), parse.GetValue(cache));
-            var source = parse.GetValue(input)!;
+            var inputs = parse.GetValue(input)!;
             var target = parse.GetValue(output)!;
-            var files = AudioFiles.Find(source);
-            var single = File.Exists(source);
+            var single = inputs.Length == 1 && File.Exists(inputs[0]);
+            using var outputs = cli.Outputs(parse);
+            if (single) outputs.DeclareFile(target);
+            else outputs.DeclareFolder(target, OutputFolderKind.Features);
+            var files = AudioFiles.Find(inputs);
             log.WriteLine($"{files.Count} file(s), {config.Feature} at {config.SampleRate} Hz, n_fft {config.NFft}, hop {config.HopLength} → {config.Dimensions} values per frame");
             var clock = Stopwatch.StartNew();
             if (single)
             {
                 var result = loader.LoadFile(files[0]);
-                NpyFile.Write(target, result);
+                outputs.WriteFile(target, s => NpyFile.Write(s, result));
+                outputs.Commit();
                 log.WriteLine($"wrote {target}: {result.ShapeText} in {clock.Elapsed.TotalSeconds:F2} s");
                 cli.Summary(parse, new Dictionary<string, object?> { ["output"] = target, ["files"] = 1, ["frames"] = result.Rows, ["dimensions"] = config.Dimensions });
                 return CommandLineHost.Success;
             }
-            var root = Directory.Exists(source) ? source : Path.GetDirectoryName(source) ?? ".";
+            // names mirror the inputs below the folder they all share
+            var root = inputs.Length == 1 && Directory.Exists(inputs[0]) ? inputs[0] : CommonFolder(files);
             using var bar = new ProgressBar(log, files.Count, "features");
-            var results = loader.Load(files, new Progress(bar));
-            AtomicFile.WriteDirectory(target, folder =>
+            var results = AudioInputs.Load(inputs, loader, parse.GetValue(skipBad), log, new Progress(bar));
+            outputs.WriteFolder(target, folder =>
             {
                 foreach (var (path, array) in results)
                 {
@@ -83,14 +89,25 @@ static class FeaturesCommand
                     Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, name))!);
                     NpyFile.Write(Path.Combine(folder, name), array);
                 }
-                File.WriteAllText(Path.Combine(folder, "frontend.json"), config.ToJson());
+                File.WriteAllText(Path.Combine(folder, OutputFolderKind.Features.Marker), config.ToJson());
             });
+            outputs.Commit();
             bar.Dispose();
             log.WriteLine($"wrote {results.Count} feature files ({results.Sum(r => (long)r.Features.Rows)} frames) to {target} in {clock.Elapsed.TotalSeconds:F2} s");
             cli.Summary(parse, new Dictionary<string, object?> { ["output"] = target, ["files"] = results.Count, ["frames"] = results.Sum(r => (long)r.Features.Rows), ["dimensions"] = config.Dimensions });
             return CommandLineHost.Success;
         });
         return command;
+    }
+
+    static string CommonFolder(IReadOnlyList<string> files)
+    {
+        var folders = files.Select(f => Path.GetDirectoryName(Path.GetFullPath(f))!).ToList();
+        var common = folders[0];
+        foreach (var folder in folders.Skip(1))
+            while (!(folder == common || folder.StartsWith(common.TrimEnd('/') + "/", StringComparison.Ordinal)))
+                common = Path.GetDirectoryName(common) ?? "/";
+        return common;
     }
 
     sealed class Progress(ProgressBar bar) : IProgress<FeatureLoadProgress>

@@ -15,7 +15,8 @@ static class MixtureCommand
 {
     public static Command Create(CommonOptions cli)
     {
-        var input = new Option<string>("--input", "-i") { Description = "A .npy matrix (N, D) or (N); or audio files, a directory or a glob (log-mel frames)", Required = true };
+        var input = AudioInputs.InputOption("A .npy matrix (N, D) or (N); or audio files, a directory or a glob (log-mel frames)");
+        var skipBad = AudioInputs.SkipBadOption();
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
         var components = new Option<int>("--components", "-k") { Description = "Mixture components K", DefaultValueFactory = _ => 8 };
         var covariance = new Option<string>("--covariance") { Description = "diag or full", DefaultValueFactory = _ => "full" };
@@ -35,7 +36,7 @@ static class MixtureCommand
             Examples:
               pipeline-train gmm --input X.npy --components 3 --covariance full --method em --out artifacts/models/gmm
               pipeline-train gmm --input artifacts/data/machine/train_normal --components 16 --covariance diag --out artifacts/models/gmm-machine
-            """) { input, output, components, covariance, method, tol, maxIter, restarts, regCovar, steps, lr, seed, fpr };
+            """) { input, output, components, covariance, method, tol, maxIter, restarts, regCovar, steps, lr, seed, fpr, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
@@ -45,17 +46,24 @@ static class MixtureCommand
                 "full" => CovarianceType.Full,
                 var other => throw new InvalidOptionException($"--covariance must be diag or full, not '{other}'"),
             };
-            var source = parse.GetValue(input)!;
+            var outDir = parse.GetValue(output)!;
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(outDir, ModelFolder.Kind);
+            var inputs = parse.GetValue(input)!;
+            var source = inputs[0];
             FrontEndConfig? frontEnd = null;
             NdArray data;
             List<NdArray>? files = null;
-            if (source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) data = NpyFile.Read(source);
+            if (inputs.Any(i => i.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
+            {
+                if (inputs.Length > 1) throw new InvalidOptionException("--input takes one .npy matrix, or audio files, not both or several matrices");
+                data = NpyFile.Read(source);
+            }
             else
             {
                 frontEnd = FrontEndConfig.Preset("dcase-logmel") with { ContextBefore = 0, ContextAfter = 0 };
-                var paths = AudioFiles.Find(source);
-                log.WriteLine($"{paths.Count} audio file(s) → 64-band log-mel frames");
-                files = new FeatureLoader(new FeatureExtractor(frontEnd)).Load(paths).Select(r => r.Features).ToList();
+                files = AudioInputs.Load(inputs, new FeatureLoader(new FeatureExtractor(frontEnd)), parse.GetValue(skipBad), log).Select(r => r.Features).ToList();
+                log.WriteLine($"{files.Count} audio file(s) → 64-band log-mel frames");
                 data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
             }
             var mixture = new GaussianMixture(parse.GetValue(components), type);
@@ -84,19 +92,21 @@ static class MixtureCommand
             // threshold: the training data's own scores (per file for audio, per sample for a matrix) at the target FPR
             var (threshold, rule) = DetectionMetrics.TrainingThreshold(mixture.ScoreSamples(data).Select(v => -v).ToList(), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
             var scoring = new AnomalyScoring("mean", 0, threshold, rule);
-            var outDir = parse.GetValue(output)!;
             var summary = new TrainingSummary((int)parse.GetValue(seed), result.Iterations, parse.GetValue(method) == "em" ? parse.GetValue(maxIter) : parse.GetValue(steps),
                 parse.GetValue(tol), result.Converged, -result.MeanLogLikelihood, data.Shape, Path.GetFileName(source.TrimEnd('/')));
-            MixtureExport.Export(mixture, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
-            var report = Path.Combine(outDir, "evaluation");
-            Directory.CreateDirectory(report);
-            new SvgChart("Mean log-likelihood per step", parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", "mean log-likelihood")
-                .Line("training data", history.Select((v, i) => ((double)i + 1, v)).ToList()).Save(Path.Combine(report, "loglikelihood.svg"));
-            if (oneDimensional)
+            outputs.WriteFolder(outDir, folder =>
             {
-                MixturePictures.Density(mixture, data).Save(Path.Combine(report, "density.svg"));
-                Pipeline.Shared.Files.AtomicFile.WriteAllBytes(Path.Combine(report, "convergence.png"), MixturePictures.ConvergenceAnimation(snapshots, data));
-            }
+                MixtureExport.Export(mixture, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
+                var report = Path.Combine(folder, "evaluation");
+                new SvgChart("Mean log-likelihood per step", parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", "mean log-likelihood")
+                    .Line("training data", history.Select((v, i) => ((double)i + 1, v)).ToList()).Save(Path.Combine(report, "loglikelihood.svg"));
+                if (oneDimensional)
+                {
+                    MixturePictures.Density(mixture, data).Save(Path.Combine(report, "density.svg"));
+                    Pipeline.Shared.Files.AtomicFile.WriteAllBytes(Path.Combine(report, "convergence.png"), MixturePictures.ConvergenceAnimation(snapshots, data));
+                }
+            });
+            outputs.Commit();
             var (bic, aic) = (mixture.Bic(data), mixture.Aic(data));
             log.WriteLine($"{parse.GetValue(method)}: {result.Iterations} steps, {(result.Converged ? "converged" : "stopped")}; mean log-likelihood {result.MeanLogLikelihood:F4}, BIC {bic:F1}, AIC {aic:F1}");
             log.WriteLine($"weights {string.Join(" ", mixture.Weights.Select(w => w.ToString("F3")))}; threshold {threshold:G5}; wrote {outDir}");

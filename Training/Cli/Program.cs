@@ -27,11 +27,16 @@ var hOut = new Option<string?>("--h-out") { Description = "Also write H (K × fr
 
 var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative updates and export the model.\n\nExample:\n  pipeline-train nmf --input V.npy --rank 20 --beta 1 --out artifacts/models/nmf-demo")
 {
-    input, rank, beta, tol, maxIter, alpha, l1Ratio, seed, iterations, output, name, wOut, hOut,
+    input, rank, beta, tol, maxIter, alpha, l1Ratio, seed, iterations, output, name, wOut, hOut, cli.Force,
 };
 nmf.SetAction(parse =>
 {
     var log = cli.Log(parse);
+    var outDir = parse.GetValue(output)!;
+    using var outputs = cli.Outputs(parse);
+    outputs.DeclareFolder(outDir, ModelFolder.Kind);
+    if (parse.GetValue(wOut) is { } wPath) outputs.DeclareFile(wPath);
+    if (parse.GetValue(hOut) is { } hPath) outputs.DeclareFile(hPath);
     var path = parse.GetValue(input)!;
     var v = NpyFile.Read(path);
     var options = new NmfFitOptions
@@ -49,13 +54,13 @@ nmf.SetAction(parse =>
         result = model.Fit(v, options, new SynchronousProgress<NmfProgress>(p => bar.Update(p.Iteration, $"loss {p.Loss:G6}")));
     log.WriteLine($"{(result.Converged ? "converged" : "stopped")} after {result.Iterations} iterations in {clock.Elapsed.TotalSeconds:F2} s, loss {result.InitialLoss:G6} → {result.FinalLoss:G6}");
 
-    var outDir = parse.GetValue(output)!;
     var summary = new TrainingSummary(model.Seed, result.Iterations, options.MaxIterations, options.Tolerance, result.Converged,
         result.FinalLoss, v.Shape, Path.GetFileName(path));
     var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
-    NmfExport.Export(model, outDir, modelName, options.Beta, exportIterations, summary);
-    if (parse.GetValue(wOut) is { } w) NpyFile.Write(w, model.W!);
-    if (parse.GetValue(hOut) is { } h) NpyFile.Write(h, model.H!);
+    outputs.WriteFolder(outDir, folder => NmfExport.Export(model, folder, modelName, options.Beta, exportIterations, summary));
+    if (parse.GetValue(wOut) is { } w) outputs.WriteFile(w, s => NpyFile.Write(s, model.W!));
+    if (parse.GetValue(hOut) is { } h) outputs.WriteFile(h, s => NpyFile.Write(s, model.H!));
+    outputs.Commit();
     log.WriteLine($"wrote {Path.Combine(outDir, ModelFolder.ManifestFileName)}");
     cli.Summary(parse, new Dictionary<string, object?>
     {

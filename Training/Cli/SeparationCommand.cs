@@ -2,6 +2,7 @@ using System.CommandLine;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export;
 
@@ -26,12 +27,15 @@ static class SeparationCommand
 
             Example:
               pipeline-train separation --source piano=piano.wav --source voice=voice.wav --rank 16 --out artifacts/models/duet
-            """) { sources, output, rank, beta, maxIter, iterations, sampleRate, nFft, hop, seed };
+            """) { sources, output, rank, beta, maxIter, iterations, sampleRate, nFft, hop, seed, cli.Force };
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
             var stft = FrontEndConfig.Preset("stft") with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
             stft.Validate();
+            var outDir = parse.GetValue(output)!;
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(outDir, ModelFolder.Kind);
             var clips = new List<(string, AudioClip)>();
             foreach (var entry in parse.GetValue(sources)!)
             {
@@ -43,9 +47,9 @@ static class SeparationCommand
             }
             var options = new NmfFitOptions { Beta = parse.GetValue(beta), MaxIterations = parse.GetValue(maxIter) };
             var (model, specs) = SourceTemplates.Learn(clips, stft, parse.GetValue(rank), options, parse.GetValue(seed));
-            var outDir = parse.GetValue(output)!;
-            NmfExport.Export(model, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta, parse.GetValue(iterations),
-                frontEnd: stft, sources: specs);
+            outputs.WriteFolder(outDir, folder => NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta,
+                parse.GetValue(iterations), frontEnd: stft, sources: specs));
+            outputs.Commit();
             log.WriteLine($"{specs.Count} sources × {parse.GetValue(rank)} templates over {stft.NFft / 2 + 1} bins; wrote {outDir}");
             cli.Summary(parse, new Dictionary<string, object?> { ["model"] = outDir, ["sources"] = specs.Select(s => s.Name).ToList(), ["rank"] = parse.GetValue(rank) });
             return CommandLineHost.Success;

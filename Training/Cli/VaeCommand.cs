@@ -3,6 +3,7 @@ using System.Text.Json;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export;
@@ -15,7 +16,8 @@ static class VaeCommand
     public static Command Create(CommonOptions cli)
     {
         var defaults = new VaeTrainingOptions();
-        var input = new Option<string>("--input", "-i") { Description = "Audio files, a directory or a glob (mel-cepstra, the vae-mcep preset); or a .npy matrix (N, D)", Required = true };
+        var input = AudioInputs.InputOption("Audio files, a directory or a glob (mel-cepstra, the vae-mcep preset); or a .npy matrix (N, D)");
+        var skipBad = AudioInputs.SkipBadOption();
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
         var epochs = new Option<int>("--epochs") { Description = "Epochs (the recipe: 50)", DefaultValueFactory = _ => defaults.Epochs };
         var batch = new Option<int>("--batch-size") { Description = "Samples per mini-batch", DefaultValueFactory = _ => defaults.BatchSize };
@@ -33,21 +35,28 @@ static class VaeCommand
 
             Example:
               pipeline-train vae --input recordings/ --epochs 50 --out artifacts/models/vae
-            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr };
+            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
-            var source = parse.GetValue(input)!;
+            var outDir = parse.GetValue(output)!;
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(outDir, ModelFolder.Kind);
+            var inputs = parse.GetValue(input)!;
+            var source = inputs[0];
             FrontEndConfig? frontEnd = null;
             List<NdArray>? files = null;
             NdArray data;
-            if (source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) data = NpyFile.Read(source);
+            if (inputs.Any(i => i.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
+            {
+                if (inputs.Length > 1) throw new InvalidOptionException("--input takes one .npy matrix, or audio files, not both or several matrices");
+                data = NpyFile.Read(source);
+            }
             else
             {
                 frontEnd = FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = parse.GetValue(order) };
-                var paths = AudioFiles.Find(source);
-                log.WriteLine($"{paths.Count} audio file(s) → mel-cepstra of order {frontEnd.CepstrumOrder} (c0 dropped)");
-                files = new FeatureLoader(new FeatureExtractor(frontEnd)).Load(paths).Select(r => r.Features).ToList();
+                files = AudioInputs.Load(inputs, new FeatureLoader(new FeatureExtractor(frontEnd)), parse.GetValue(skipBad), log).Select(r => r.Features).ToList();
+                log.WriteLine($"{files.Count} audio file(s) → mel-cepstra of order {frontEnd.CepstrumOrder} (c0 dropped)");
                 data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
             }
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
@@ -66,11 +75,14 @@ static class VaeCommand
             // per-frame score: the negative ELBO with the mean latent; threshold from the training data's own scores
             var (threshold, rule) = DetectionMetrics.TrainingThreshold(NegativeElbo(model, data), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
             var scoring = new AnomalyScoring("mean", 0, threshold, rule);
-            var outDir = parse.GetValue(output)!;
             var last = result.Epochs[^1];
             var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, last.Loss, data.Shape, Path.GetFileName(source.TrimEnd('/')));
-            VaeExport.Export(model, outDir, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
-            WritePlots(Path.Combine(outDir, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
+            outputs.WriteFolder(outDir, folder =>
+            {
+                VaeExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
+                WritePlots(Path.Combine(folder, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
+            });
+            outputs.Commit();
             log.WriteLine($"final loss {last.Loss:F4} (reconstruction {last.Reconstruction:F4}, KL {last.Kl:F4}); threshold {threshold:G5}; wrote {outDir}");
             cli.Summary(parse, new Dictionary<string, object?>
             {
@@ -95,7 +107,6 @@ static class VaeCommand
     /// <summary>Loss terms per epoch; the recipe's figure (one coefficient over time, input and reconstruction); a scatter of two coefficients.</summary>
     static void WritePlots(string directory, VaeTrainingResult result, NdArray example, int coefficient)
     {
-        Directory.CreateDirectory(directory);
         var epochs = result.Epochs;
         new SvgChart("Loss terms per epoch", "epoch", "per-sample value")
             .Line("total (negative ELBO)", epochs.Select(e => ((double)e.Epoch, e.Loss)).ToList())

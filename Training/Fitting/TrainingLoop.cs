@@ -73,11 +73,12 @@ public sealed class TrainingLoop(Module model, Optimizer optimizer, Generator ge
         if (options.Epochs < 1) throw new InvalidOptionException($"epochs must be ≥ 1, got {options.Epochs}");
         if (options.BatchSize < 1) throw new InvalidOptionException($"batch size must be ≥ 1, got {options.BatchSize}");
         if (options.Resume && options.CheckpointPath is null) throw new InvalidOptionException("resuming needs a checkpoint path");
+        if (options.Resume && !File.Exists(options.CheckpointPath)) throw new InvalidOptionException($"cannot resume: there is no checkpoint at {options.CheckpointPath}");
 
         var trainLoss = new List<double>();
         var validationLoss = new List<double>();
         var done = 0;
-        if (options.Resume && File.Exists(options.CheckpointPath))
+        if (options.Resume)
         {
             var meta = Checkpoint.Load(options.CheckpointPath!, model, optimizer, schedule, generator);
             done = int.Parse(meta["loop.epochs_done"], CultureInfo.InvariantCulture);

@@ -149,7 +149,7 @@ public sealed class PianoSynth
     /// (<c>train.wav</c>, <c>test.wav</c>), each voice alone (<c>low_train.wav</c>, <c>high_test.wav</c>, …), the
     /// magnitude STFT <c>V_train.npy</c> / <c>V_test.npy</c> (bins × frames), the piano roll <c>roll_train.npy</c> /
     /// <c>roll_test.npy</c> (pitches × frames, aligned with V), the notes as <c>notes.csv</c> and the settings as
-    /// <c>piece.json</c>. The folder appears whole or not at all.
+    /// <c>dataset.json</c>. The folder appears whole or not at all.
     /// </summary>
     public void WriteDataSet(string directory, double trainSeconds = 30, double testSeconds = 15, int nFft = 2048, int hopLength = 512)
     {
@@ -171,9 +171,9 @@ public sealed class PianoSynth
                     csv.Append(System.FormattableString.Invariant($"{part},{note.Onset:F4},{note.Offset:F4},{note.Midi},{note.Velocity:F3},{note.Voice}\n"));
             }
             File.WriteAllText(Path.Combine(folder, "notes.csv"), csv.ToString());
-            File.WriteAllText(Path.Combine(folder, "piece.json"), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            File.WriteAllText(Path.Combine(folder, Shared.Files.OutputFolderKind.DataSet.Marker), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["seed"] = seed, ["sample_rate"] = SampleRate, ["n_fft"] = nFft, ["hop_length"] = hopLength,
+                ["kind"] = "piano", ["seed"] = seed, ["sample_rate"] = SampleRate, ["n_fft"] = nFft, ["hop_length"] = hopLength,
                 ["train_seconds"] = trainSeconds, ["test_seconds"] = testSeconds, ["pitches"] = Pitches,
                 ["voices"] = new[] { "low", "high" },
             }));

@@ -1,0 +1,30 @@
+namespace Pipeline.Shared.Files;
+
+/// <summary>The operating system's reason for a failed file operation, worded for one line after the user's path.</summary>
+public static class IoErrors
+{
+    /// <summary>
+    /// "permission denied", "Read-only file system", "No space left on device", ...: .NET's message without its
+    /// restatement of the (possibly temporary) path.
+    /// </summary>
+    public static string Reason(Exception e)
+    {
+        if (e is UnauthorizedAccessException)
+            return e.InnerException is IOException inner && !string.IsNullOrWhiteSpace(inner.Message) ? Strip(inner.Message) : "permission denied";
+        return Strip(e.Message);
+    }
+
+    static string Strip(string message)
+    {
+        // Unix messages read "No space left on device : '/tmp/.x.123.abc.tmp'"
+        var at = message.IndexOf(" : '", StringComparison.Ordinal);
+        var text = at > 0 ? message[..at] : message;
+        if (text.StartsWith("Access to the path", StringComparison.Ordinal)) return "permission denied";
+        if (text.StartsWith("Could not find a part of the path", StringComparison.Ordinal)) return "a folder on the way does not exist";
+        if (text.StartsWith("Could not find file", StringComparison.Ordinal)) return "files cannot be created there";
+        return text.TrimEnd('.');
+    }
+
+    /// <summary>True for the exceptions a file operation throws for reasons outside the program.</summary>
+    public static bool IsIo(Exception e) => e is IOException or UnauthorizedAccessException;
+}

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
+
+/// <summary>
+/// The audio inputs of <c>features</c>, <c>gmm</c> and <c>vae</c>: several files, folders or globs after
+/// <c>--input</c>, and <c>--skip-bad</c>, with the same meaning everywhere.
+/// </summary>
+static class AudioInputs
+{
+    /// <summary><c>--input</c> taking one or more paths.</summary>
+    public static Option<string[]> InputOption(string description) => new("--input", "-i")
+    {
+        Description = description, Required = true, AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore,
+    };
+
+    /// <summary><c>--skip-bad</c>: by default a job refuses to start when any input file is bad, listing them all.</summary>
+    public static Option<bool> SkipBadOption() => new("--skip-bad")
+    {
+        Description = "Leave out input files that cannot be used (each is named in a warning) instead of refusing to start",
+    };
+
+    /// <summary>
+    /// Features of every audio file the inputs name, in input order; bad files fail the job (all listed) or, with
+    /// <paramref name="skipBad"/>, are left out with one warning each.
+    /// </summary>
+    public static IReadOnlyList<(string Path, NdArray Features)> Load(IReadOnlyList<string> inputs, FeatureLoader loader, bool skipBad, TextWriter log,
+        IProgress<FeatureLoadProgress>? progress = null)
+    {
+        var paths = AudioFiles.Find(inputs);
+        var skipped = skipBad ? new List<PipelineException>() : null;
+        var results = loader.Load(paths, progress, CommandLineHost.Cancellation, skipped);
+        foreach (var problem in skipped ?? []) log.WriteLine($"warning: skipped {problem.Message}");
+        return results;
+    }
+}
