@@ -97,14 +97,25 @@ public sealed class AnomalyScorer : IDisposable
         if (clipped > clip.Samples.Length / 1000) notes.Add($"clipping: {100.0 * clipped / clip.Samples.Length:F1} % of samples at full scale");
         if (clip.Samples.All(s => s == 0)) notes.Add("silent");
         var features = extractor.Extract(clip, source);
-        var errors = FrameErrors(features);
+        var (score, errors) = ScoreFeatures(features, source);
         var trim = FrameScores.EffectiveTrim(errors.Length, Scoring.TrimFrames);
         if (trim < Scoring.TrimFrames) notes.Add($"short clip: {errors.Length} frames, trim reduced from {Scoring.TrimFrames} to {trim}");
+        return new AnomalyResult(source, score, score > Scoring.Threshold, errors, notes);
+    }
+
+    /// <summary>
+    /// The file score of one file's already-computed (frames, D) features: the graph's frame errors aggregated by
+    /// the manifest's rule, exactly as <see cref="Score"/> computes it (training calibrates thresholds with it).
+    /// </summary>
+    /// <exception cref="InvalidAudioException">The score is not finite.</exception>
+    public (double Score, float[] FrameErrors) ScoreFeatures(NdArray features, string source = "features")
+    {
+        var errors = FrameErrors(features);
         var score = FrameScores.Aggregate(errors, Scoring.Aggregation, Scoring.TrimFrames);
         // NaN > threshold is false: a non-finite score would read as "normal". It is an error instead.
         if (!double.IsFinite(score))
             throw new InvalidAudioException(source, $"scores {score} (non-finite frame errors from finite features): the input lies far outside what the model was trained on");
-        return new AnomalyResult(source, score, score > Scoring.Threshold, errors, notes);
+        return (score, errors);
     }
 
     /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>

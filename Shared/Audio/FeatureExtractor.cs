@@ -19,13 +19,24 @@ public sealed class FeatureExtractor
     readonly MelCepstrum? cepstrum;
     readonly float[]? cepstrumWindow;
 
+    /// <summary>What the user should know about the settings, which do not stop the work (empty mel bands).</summary>
+    public IReadOnlyList<string> Warnings { get; } = [];
+
     /// <summary>Validates <paramref name="config"/> and prepares the window, filters and plans.</summary>
+    /// <exception cref="InvalidOptionException">The settings are invalid, or every mel band would be empty.</exception>
     public FeatureExtractor(FrontEndConfig config)
     {
         Config = config.Validate();
         stft = new Stft(config.NFft, config.HopLength, config.WinLength, config.Window, config.Center, config.PadMode);
         if (config.Feature is FeatureKind.Mel or FeatureKind.LogMel or FeatureKind.Mfcc)
+        {
             mel = new MelFilterBank(config.SampleRate, config.NFft, config.NMels, config.FMin, config.FMax, config.MelScale, config.SlaneyNorm);
+            var why = $"at n_fft {config.NFft} and {config.SampleRate} Hz no frequency bin falls in {(mel.EmptyBands.Count == 1 ? "it" : "them")}";
+            if (mel.EmptyBands.Count == mel.Count)
+                throw new InvalidOptionException($"front end: all {mel.Count} mel bands are empty ({why}); raise n_fft or lower n_mels");
+            if (mel.EmptyBands.Count > 0)
+                Warnings = [$"mel {(mel.EmptyBands.Count == 1 ? "band" : "bands")} {IndexRanges.Format(mel.EmptyBands)} of {mel.Count} {(mel.EmptyBands.Count == 1 ? "is" : "are")} empty ({why}), so {(mel.EmptyBands.Count == 1 ? "its feature is" : "their features are")} constant; raise n_fft or lower n_mels"];
+        }
         if (config.Feature == FeatureKind.MelCepstrum)
         {
             cepstrum = new MelCepstrum(config.CepstrumOrder, config.Alpha, config.NFft);

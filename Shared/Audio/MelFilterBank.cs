@@ -61,10 +61,17 @@ public sealed class MelFilterBank
             support[m] = (start, Math.Max(start, end));
         }
         Weights = new NdArray([nMels, bins], weights);
+        EmptyBands = Enumerable.Range(0, nMels).Where(m => support[m].End == support[m].Start).ToArray();
     }
 
     /// <summary>Number of filters.</summary>
     public int Count => Weights.Rows;
+
+    /// <summary>
+    /// Filters that no FFT bin falls in (too many bands for the frequency resolution): their energies are always 0,
+    /// their features constant. librosa warns about them too.
+    /// </summary>
+    public IReadOnlyList<int> EmptyBands { get; }
 
     /// <summary>Mel-band energies, (n_mels, frames), of a (bins, frames) spectrogram; only each filter's support is visited.</summary>
     public NdArray Apply(NdArray spectrogram)

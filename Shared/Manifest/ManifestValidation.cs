@@ -34,9 +34,8 @@ public static class ManifestValidation
             if (problems.Count == 0 && frontEnd.Feature is Audio.FeatureKind.Mel or Audio.FeatureKind.LogMel or Audio.FeatureKind.Mfcc)
             {
                 // n_fft 3 gives 2 bins: no mel band holds one, and every feature would be the log floor
-                var bank = new Audio.MelFilterBank(frontEnd.SampleRate, frontEnd.NFft, frontEnd.NMels, frontEnd.FMin, frontEnd.FMax, frontEnd.MelScale, frontEnd.SlaneyNorm).Weights;
-                var empty = Enumerable.Range(0, bank.Rows).Count(m => bank.Data.AsSpan(m * bank.Columns, bank.Columns).IndexOfAnyExcept(0f) < 0);
-                if (empty == bank.Rows) problems.Add($"front end: all {bank.Rows} mel bands are empty at n_fft {frontEnd.NFft} ({bank.Columns} frequency bins)");
+                var bank = new Audio.MelFilterBank(frontEnd.SampleRate, frontEnd.NFft, frontEnd.NMels, frontEnd.FMin, frontEnd.FMax, frontEnd.MelScale, frontEnd.SlaneyNorm);
+                if (bank.EmptyBands.Count == bank.Count) problems.Add($"front end: all {bank.Count} mel bands are empty at n_fft {frontEnd.NFft} ({frontEnd.NFft / 2 + 1} frequency bins)");
             }
         }
         if (manifest.Decomposition is { } d)

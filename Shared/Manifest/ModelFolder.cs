@@ -49,8 +49,11 @@ public static class ModelFolder
     /// Writes <paramref name="files"/> and the manifest (with their hashes added) into <paramref name="directory"/>,
     /// replacing any previous model there only once the new one is complete.
     /// </summary>
+    /// <exception cref="InvalidInputException">The manifest holds values no consumer could use (a non-finite threshold, say): nothing is written.</exception>
     public static ModelManifest Write(string directory, ModelManifest manifest, IReadOnlyDictionary<string, byte[]> files)
     {
+        try { ManifestValidation.Validate(manifest, $"model '{manifest.Name}'"); }
+        catch (ModelContractException e) { throw new InvalidInputException($"{e.Message}; nothing was written"); }
         var hashes = files.OrderBy(f => f.Key, StringComparer.Ordinal)
             .ToDictionary(f => f.Key, f => Convert.ToHexStringLower(SHA256.HashData(f.Value)));
         var complete = manifest with { Files = hashes };

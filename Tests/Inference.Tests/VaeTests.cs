@@ -80,4 +80,27 @@ public class VaeTests
         using var scorer = new AnomalyScorer(dir);
         Assert.Equal(400, scorer.FrameErrors(data).Length);
     }
+
+    [Fact]
+    public void ConstantTrainingDimension_IsScaledByOne_Named_AndScoresStayFinite()
+    {
+        // dimension 3 is the same in every training frame (a silent band, say); at test time it moves by 1
+        var data = LinearGaussian(200, 6);
+        for (var i = 0; i < data.Rows; i++) data[i, 3] = 7;
+        var result = VaeTraining.Train(data, new VaeTrainingOptions { Hidden = [16, 8], Latent = 2, Epochs = 2, BatchSize = 50, Seed = 1 });
+        Assert.Equal(["dimension 3 of 8 did not vary in training: scaled by 1 instead of by their deviation (the mean is still removed)"], result.Warnings);
+        Assert.Equal(1f, result.Model.InputStd.Span[3]);
+        Assert.Equal(7f, result.Model.InputMean.Span[3]);
+        var dir = Path.Combine(TestData.TempDirectory(), "vae");
+        VaeExport.Export(result.Model, dir, "vae", null, new AnomalyScoring("mean", 0, 100, "given"));
+        using var scorer = new AnomalyScorer(dir);
+        var moved = LinearGaussian(20, 7);
+        for (var i = 0; i < moved.Rows; i++) moved[i, 3] = 8;
+        var scores = scorer.FrameErrors(moved);
+        Assert.All(scores, s => Assert.True(float.IsFinite(s) && s < 1e3, $"score {s}"));
+        // the moved dimension adds its squared difference (1) over two to the NLL, not (1 / 1e-8)² / 2
+        for (var i = 0; i < moved.Rows; i++) moved[i, 3] = 7;
+        var still = scorer.FrameErrors(moved);
+        Assert.All(scores.Zip(still), p => Assert.InRange(p.First - p.Second, -5, 5));
+    }
 }

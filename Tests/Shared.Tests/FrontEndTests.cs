@@ -12,6 +12,26 @@ public class FrontEndTests
         new(Enumerable.Range(0, (int)(seconds * sr)).Select(i => (float)(0.5 * Math.Sin(2 * Math.PI * frequency * i / sr))).ToArray(), sr);
 
     [Fact]
+    public void EmptyMelBands_AreNamedInAWarning_AndABankOfOnlyEmptyBandsIsRefused()
+    {
+        // 128 bands over 129 bins at 16 kHz: the narrow low bands fall between bins (13 of them, as librosa reports)
+        var config = new FrontEndConfig { NFft = 256, NMels = 128, Feature = FeatureKind.LogMel };
+        var extractor = new FeatureExtractor(config);
+        var bank = new MelFilterBank(16000, 256, 128);
+        var zeroRows = Enumerable.Range(0, 128).Where(m => bank.Weights.Data.AsSpan(m * 129, 129).IndexOfAnyExcept(0f) < 0).ToArray();
+        Assert.Equal(13, zeroRows.Length);
+        Assert.Equal(zeroRows, bank.EmptyBands);
+        Assert.Equal([$"mel bands {IndexRanges.Format(zeroRows)} of 128 are empty (at n_fft 256 and 16000 Hz no frequency bin falls in them), so their features are constant; raise n_fft or lower n_mels"],
+            extractor.Warnings);
+        var features = extractor.Extract(Tone(440) with { Samples = Tone(440).Samples.Select((x, i) => x + 0.1f * MathF.Sin(i * i * 1e-4f)).ToArray() });
+        foreach (var band in zeroRows) Assert.Single(Enumerable.Range(0, features.Rows).Select(t => features[t, band]).Distinct());
+        Assert.Empty(new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel")).Warnings);
+
+        var none = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(config with { NFft = 3, NMels = 64 }));
+        Assert.Equal("front end: all 64 mel bands are empty (at n_fft 3 and 16000 Hz no frequency bin falls in them); raise n_fft or lower n_mels", none.Message);
+    }
+
+    [Fact]
     public void Presets_GiveTheSeedsShapes()
     {
         var dcase = new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel"));

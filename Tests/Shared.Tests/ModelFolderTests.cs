@@ -77,8 +77,16 @@ public class ModelFolderTests
             Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(outside), "m")).Message);
         var zero = Manifest() with { FrontEnd = frontEnd with { NFft = 0 } };
         Assert.Contains("n_fft must be ≥ 2 (got 0)", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(zero), "m")).Message);
-        // and through the folder, as info and every consumer read it
-        var dir = Write(bad);
+        // such a folder is never written by this code...
+        var written = Path.Combine(TestData.TempDirectory(), "model");
+        Assert.EndsWith("the threshold must be finite (got NaN); nothing was written",
+            Assert.Throws<InvalidInputException>(() => ModelFolder.Write(written, bad, new Dictionary<string, byte[]> { ["model.onnx"] = [1] })).Message);
+        Assert.False(Directory.Exists(written));
+        // ...but one edited by hand is refused when read, as info and every consumer read it
+        var dir = Write(Manifest());
+        var json = File.ReadAllText(Path.Combine(dir, "manifest.json"));
+        var files = System.Text.Json.Nodes.JsonNode.Parse(json)!["files"]!.ToJsonString();
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), ModelFolder.ToJson(bad).TrimEnd('}') + ",\"files\":" + files + "}");
         Assert.Contains("invalid manifest", Assert.Throws<ModelContractException>(() => ModelFolder.Read(dir)).Message);
     }
 

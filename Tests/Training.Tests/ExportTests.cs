@@ -8,6 +8,24 @@ namespace Pipeline.Training.Tests;
 public class ExportTests
 {
     [Fact]
+    public void AModelWithANonFiniteParameterOrThreshold_IsNeverWritten()
+    {
+        var root = TestData.TempDirectory();
+        // every exporter builds its graph's parameters through one door, which refuses a fit that diverged
+        var w = TestData.Uniform(6, 2, seed: 1);
+        w[4, 1] = float.PositiveInfinity;
+        var e = Assert.Throws<Pipeline.Shared.Errors.InvalidInputException>(() => new OnnxGraphBuilder("g").Constant("W", w));
+        Assert.Equal("the fitted parameter 'W' holds Infinity (flat index 9): the fit diverged, and nothing was written; lower the learning rate or regularise the fit", e.Message);
+
+        var mixture = Pipeline.Training.Mixtures.GaussianMixture.FromParameters([1.0], [0.0], [1.0], 1, Pipeline.Training.Mixtures.CovarianceType.Diagonal);
+        var gmm = Path.Combine(root, "gmm");
+        var threshold = Assert.Throws<Pipeline.Shared.Errors.InvalidInputException>(() =>
+            MixtureExport.Export(mixture, gmm, "gmm", null, new AnomalyScoring("mean", 0, double.NaN, "from NaN scores")));
+        Assert.Contains("the threshold must be finite (got NaN); nothing was written", threshold.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(root));
+    }
+
+    [Fact]
     public void ExportedNmfGraphs_PassOnnxFullCheck_AndCarryTheManifest()
     {
         var root = TestData.TempDirectory();

@@ -95,6 +95,39 @@ public class MixtureTests
         }
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Diagonal)]
+    [InlineData(CovarianceType.Full)]
+    public void GradientFit_HoldsTheVarianceFloor_AsEmDoes_AndSaysConvergedOnlyWhenTheToleranceIsMet(CovarianceType type)
+    {
+        // X = [randn(100), 7·ones(100)]: the second dimension is constant, so without the floor the likelihood has no maximum
+        var noise = new float[100];
+        new Generator(3).FillNormal(noise, 0, 1);
+        var x = new NdArray([100, 2], Enumerable.Range(0, 100).SelectMany(i => new[] { noise[i], 7f }).ToArray());
+        var em = new GaussianMixture(1, type);
+        var emResult = em.FitEm(x, new GmmEmOptions { RegCovar = 1e-2, Tolerance = 1e-10, MaxIterations = 50 });
+        // closed form: a Gaussian with the sample mean, the sample variance (+ reg) and variance 0 + reg in the constant dimension
+        var mean = noise.Average(v => (double)v);
+        var variance = noise.Average(v => (v - mean) * (v - mean)) + 1e-2;
+        var expected = -0.5 * Math.Log(2 * Math.PI * variance) - 0.5 * (variance - 1e-2) / variance - 0.5 * Math.Log(2 * Math.PI * 1e-2);
+        Assert.Equal(expected, emResult.MeanLogLikelihood, 1e-6);
+        foreach (var steps in new[] { 100, 300, 1000 })
+        {
+            var gmm = new GaussianMixture(1, type);
+            var result = MixtureGradientFit.Fit(gmm, x, new GmmGradientOptions { Steps = steps, RegCovar = 1e-2, LearningRate = 0.05 });
+            Assert.False(result.Converged); // no tolerance was given, so none was met
+            Assert.Equal(steps, result.Iterations);
+            Assert.True(result.MeanLogLikelihood <= emResult.MeanLogLikelihood + 1e-4, $"{steps} steps: {result.MeanLogLikelihood} above the optimum {emResult.MeanLogLikelihood}");
+            var constantVariance = type == CovarianceType.Full ? gmm.Covariances[3] : gmm.Covariances[1];
+            Assert.True(constantVariance >= 1e-2 * (1 - 1e-5), $"variance {constantVariance} below reg-covar");
+        }
+        var stopped = MixtureGradientFit.Fit(new GaussianMixture(1, type), x, new GmmGradientOptions { Steps = 1000, RegCovar = 1e-2, Tolerance = 1e-4 });
+        Assert.True(stopped.Converged && stopped.Iterations < 1000, $"{stopped.Iterations} steps");
+        var h = stopped.History;
+        Assert.True(Math.Abs(h[^1] - h[^(MixtureGradientFit.ToleranceWindow + 1)]) < 1e-4);
+        Assert.Equal(emResult.MeanLogLikelihood, stopped.MeanLogLikelihood, 1e-2);
+    }
+
     [Fact]
     public void BadInput_IsRefusedOrRegularised()
     {
@@ -107,7 +140,7 @@ public class MixtureTests
         var gmm = new GaussianMixture(2, CovarianceType.Full);
         var result = gmm.FitEm(constant, new GmmEmOptions { RegCovar = 1e-6 });
         Assert.True(double.IsFinite(result.MeanLogLikelihood));
-        Assert.Contains(result.Warnings, w => w.Contains("dimension 1 is constant"));
+        Assert.Contains(result.Warnings, w => w.Contains("dimension 1 of 2 is constant"));
         Assert.Throws<InvalidInputException>(() => new GaussianMixture(2).FitEm(constant, new GmmEmOptions { RegCovar = 0 }));
         Assert.Throws<InvalidInputException>(() => gmm.ScoreSamples(new NdArray([2, 3], new float[6])));
         // one-dimensional data may come as a vector

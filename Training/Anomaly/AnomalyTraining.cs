@@ -85,6 +85,17 @@ public sealed record AnomalyTrainingResult(
 {
     /// <summary>Clips left out because they could not be used (<see cref="AnomalyTrainingOptions.SkipBadFiles"/>).</summary>
     public IReadOnlyList<Shared.Errors.PipelineException> Skipped { get; init; } = [];
+
+    /// <summary>The normal clips whose scores placed the threshold (the validation clips, or the training clip when there are none); empty for a given threshold.</summary>
+    public IReadOnlyList<LabeledClip> CalibrationClips { get; init; } = [];
+
+    /// <summary>The same result under another threshold (one calibrated on the exported graph, say): every decision made again.</summary>
+    public AnomalyTrainingResult WithScoring(AnomalyScoring scoring) => this with
+    {
+        Scoring = scoring,
+        Validation = Validation.Select(c => c with { Decision = c.Score > scoring.Threshold }).ToList(),
+        Test = Test.Select(c => c with { Decision = c.Score > scoring.Threshold }).ToList(),
+    };
 }
 
 /// <summary>
@@ -170,7 +181,11 @@ public static class AnomalyTraining
             test = data.Test.Where(c => testFeatures.ContainsKey(c.Path))
                 .Select(c => { var s = Score(testFeatures[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
         }
-        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count) { Skipped = skipped ?? [] };
+        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count)
+        {
+            Skipped = skipped ?? [],
+            CalibrationClips = options.Threshold is not null ? [] : validationClips.Count > 0 ? validationClips : trainClips,
+        };
     }
 
     /// <summary>Per-frame mean squared reconstruction error of one file's per-frame features, in evaluation mode.</summary>

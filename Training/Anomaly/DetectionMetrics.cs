@@ -75,30 +75,6 @@ public static class DetectionMetrics
         return area / maxFpr;
     }
 
-    /// <summary>
-    /// A decision threshold from a model's own training data: per-frame scores averaged per file (when
-    /// <paramref name="fileLengths"/> splits them into files) or taken per sample, then placed at <paramref name="fpr"/>.
-    /// Returns the threshold and the rule in words, for the manifest.
-    /// </summary>
-    public static (double Threshold, string Rule) TrainingThreshold(IReadOnlyList<double> frameScores, IReadOnlyList<int>? fileLengths, double fpr)
-    {
-        List<double> scores;
-        if (fileLengths is null) scores = [.. frameScores];
-        else
-        {
-            scores = [];
-            var at = 0;
-            foreach (var length in fileLengths)
-            {
-                double sum = 0;
-                for (var i = at; i < at + length; i++) sum += frameScores[i];
-                scores.Add(sum / length);
-                at += length;
-            }
-        }
-        return (ThresholdAtFpr(scores, fpr), $"FPR {fpr} on the {scores.Count} training {(fileLengths is null ? "samples" : "files")}");
-    }
-
     /// <summary>The smallest normal score that at most a fraction <paramref name="fpr"/> of normals exceed.</summary>
     public static double ThresholdAtFpr(IReadOnlyList<double> normal, double fpr)
     {

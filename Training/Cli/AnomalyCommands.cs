@@ -132,6 +132,7 @@ static class AnomalyCommands
                 SkipBadFiles = parse.GetValue(skipBad),
             };
             options.Validate();
+            foreach (var warning in new FeatureExtractor(options.FrontEnd).Warnings) log.WriteLine($"warning: {warning}");
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
             log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous)");
             var clock = Stopwatch.StartNew();
@@ -174,7 +175,11 @@ static class AnomalyCommands
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {
-                AutoencoderExport.Export(result.Model, folder, modelName, options.FrontEnd, result.Scoring, summary);
+                void Export(AnomalyScoring scoring) => AutoencoderExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary);
+                if (result.CalibrationClips.Count == 0) Export(result.Scoring);
+                else result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
+                    ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips"),
+                    options.TargetFpr));
                 AnomalyReport.Write(Path.Combine(folder, "evaluation"), result);
             });
             outputs.Commit();

@@ -29,6 +29,7 @@ static class AudioInputs
     public static IReadOnlyList<(string Path, NdArray Features)> Load(IReadOnlyList<string> inputs, FeatureLoader loader, bool skipBad, TextWriter log,
         IProgress<FeatureLoadProgress>? progress = null)
     {
+        foreach (var warning in loader.Extractor.Warnings) log.WriteLine($"warning: {warning}");
         var paths = AudioFiles.Find(inputs);
         var skipped = skipBad ? new List<PipelineException>() : null;
         var results = loader.Load(paths, progress, CommandLineHost.Cancellation, skipped);

@@ -70,6 +70,7 @@ static class FeaturesCommand
             var clock = Stopwatch.StartNew();
             if (single)
             {
+                foreach (var warning in loader.Extractor.Warnings) log.WriteLine($"warning: {warning}");
                 var result = loader.LoadFile(files[0]);
                 outputs.WriteFile(target, s => NpyFile.Write(s, result));
                 outputs.Commit();

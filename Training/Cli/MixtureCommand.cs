@@ -21,10 +21,10 @@ static class MixtureCommand
         var components = new Option<int>("--components", "-k") { Description = "Mixture components K", DefaultValueFactory = _ => 8 };
         var covariance = new Option<string>("--covariance") { Description = "diag or full", DefaultValueFactory = _ => "full" };
         var method = new Option<string>("--method") { Description = "em or gradient", DefaultValueFactory = _ => "em" };
-        var tol = new Option<double>("--tol") { Description = "EM: stop when the mean log-likelihood moves less than this", DefaultValueFactory = _ => 1e-3 };
+        var tol = new Option<double>("--tol") { Description = "Stop when the mean log-likelihood moves less than this (EM: between iterations; gradient: over 10 steps)", DefaultValueFactory = _ => 1e-3 };
         var maxIter = new Option<int>("--max-iter") { Description = "EM iterations per restart", DefaultValueFactory = _ => 100 };
         var restarts = new Option<int>("--restarts") { Description = "EM restarts from k-means++ (the best is kept)", DefaultValueFactory = _ => 1 };
-        var regCovar = new Option<double>("--reg-covar") { Description = "Added to covariance diagonals", DefaultValueFactory = _ => 1e-6 };
+        var regCovar = new Option<double>("--reg-covar") { Description = "Floor of every variance (EM adds it to covariance diagonals; the gradient fit projects onto it)", DefaultValueFactory = _ => 1e-6 };
         var steps = new Option<int>("--steps") { Description = "Gradient: full-batch Adam steps", DefaultValueFactory = _ => 300 };
         var lr = new Option<double>("--lr") { Description = "Gradient: learning rate", DefaultValueFactory = _ => 0.05 };
         var seed = new Option<long>("--seed") { Description = "Seed of the k-means++ start", DefaultValueFactory = _ => 0 };
@@ -84,19 +84,23 @@ static class MixtureCommand
                 "gradient" => MixtureGradientFit.Fit(mixture, data, new GmmGradientOptions
                 {
                     Steps = parse.GetValue(steps), LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed), RegCovar = parse.GetValue(regCovar),
+                    Tolerance = parse.GetValue(tol),
                 }, progress, snapshot),
                 var other => throw new InvalidOptionException($"--method must be em or gradient, not '{other}'"),
             };
             bar.Dispose();
             foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
-            // threshold: the training data's own scores (per file for audio, per sample for a matrix) at the target FPR
-            var (threshold, rule) = DetectionMetrics.TrainingThreshold(mixture.ScoreSamples(data).Select(v => -v).ToList(), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
-            var scoring = new AnomalyScoring("mean", 0, threshold, rule);
             var summary = new TrainingSummary((int)parse.GetValue(seed), result.Iterations, parse.GetValue(method) == "em" ? parse.GetValue(maxIter) : parse.GetValue(steps),
                 parse.GetValue(tol), result.Converged, -result.MeanLogLikelihood, data.Shape, Path.GetFileName(source.TrimEnd('/')));
+            var threshold = double.NaN;
             outputs.WriteFolder(outDir, folder =>
             {
-                MixtureExport.Export(mixture, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
+                // threshold: the training data's own scores (per file for audio, per sample for a matrix) at the target FPR
+                var matrix = data.Shape.Length == 1 ? new NdArray([data.Shape[0], 1], data.Data) : data;
+                threshold = ServingCalibration.ExportCalibrated(folder,
+                    scoring => MixtureExport.Export(mixture, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary),
+                    new AnomalyScoring("mean", 0, 0, ""),
+                    files is null ? ServingCalibration.Samples(matrix) : ServingCalibration.FeatureFiles(files), parse.GetValue(fpr)).Threshold;
                 var report = Path.Combine(folder, "evaluation");
                 new SvgChart("Mean log-likelihood per step", parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", "mean log-likelihood")
                     .Line("training data", history.Select((v, i) => ((double)i + 1, v)).ToList()).Save(Path.Combine(report, "loglikelihood.svg"));

@@ -71,15 +71,18 @@ static class VaeCommand
                 result = VaeTraining.Train(data, options, new SynchronousProgress<VaeEpoch>(e =>
                     bar.Update(e.Epoch, $"epoch {e.Epoch}  loss {e.Loss:F4} = reconstruction {e.Reconstruction:F4} + KL {e.Kl:F4}")));
             var model = result.Model;
+            foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
 
-            // per-frame score: the negative ELBO with the mean latent; threshold from the training data's own scores
-            var (threshold, rule) = DetectionMetrics.TrainingThreshold(NegativeElbo(model, data), files?.Select(f => f.Rows).ToList(), parse.GetValue(fpr));
-            var scoring = new AnomalyScoring("mean", 0, threshold, rule);
             var last = result.Epochs[^1];
             var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, last.Loss, data.Shape, Path.GetFileName(source.TrimEnd('/')));
+            var threshold = double.NaN;
             outputs.WriteFolder(outDir, folder =>
             {
-                VaeExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary);
+                // per-frame score: the negative ELBO with the mean latent; threshold from the training data's own scores
+                threshold = ServingCalibration.ExportCalibrated(folder,
+                    scoring => VaeExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary),
+                    new AnomalyScoring("mean", 0, 0, ""),
+                    files is null ? ServingCalibration.Samples(data) : ServingCalibration.FeatureFiles(files), parse.GetValue(fpr)).Threshold;
                 WritePlots(Path.Combine(folder, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
             });
             outputs.Commit();
@@ -92,16 +95,6 @@ static class VaeCommand
             return CommandLineHost.Success;
         });
         return command;
-    }
-
-    static double[] NegativeElbo(VariationalAutoencoder model, NdArray data)
-    {
-        using var _ = Pipeline.Training.Tensors.Tensor.NoGrad();
-        var x = model.Normalise(Pipeline.Training.Tensors.Tensor.From(data));
-        var (mean, logVariance) = model.Encode(x);
-        var nll = ((x - model.Decode(mean)).Square() + (float)Math.Log(2 * Math.PI)).Sum(1) * 0.5f;
-        var kl = Pipeline.Training.Nn.Losses.KlToStandardNormal(mean, logVariance, Pipeline.Training.Nn.Reduction.None);
-        return (nll + kl).ToArray().Select(v => (double)v).ToArray();
     }
 
     /// <summary>Loss terms per epoch; the recipe's figure (one coefficient over time, input and reconstruction); a scatter of two coefficients.</summary>

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Pipeline.Shared.Arrays;
+using Pipeline.Shared.Errors;
 using Pipeline.Training.Export.Proto;
 
 namespace Pipeline.Training.Export;
@@ -35,9 +36,12 @@ public sealed class OnnxGraphBuilder(string name)
     public void Output(string valueName, TensorProto.Types.DataType type, params string[] shape) =>
         _graph.Output.Add(ValueInfo(valueName, type, shape));
 
-    /// <summary>A float32 constant of any shape.</summary>
+    /// <summary>A float32 constant of any shape; a fitted parameter that is not finite is never exported.</summary>
+    /// <exception cref="InvalidInputException">A value is NaN or infinite (training diverged).</exception>
     public string Constant(string valueName, NdArray value)
     {
+        if (value.FirstNonFinite() is >= 0 and var at)
+            throw new InvalidInputException($"the fitted parameter '{valueName}' holds {value.Data[at].ToString(System.Globalization.CultureInfo.InvariantCulture)} (flat index {at}): the fit diverged, and nothing was written; lower the learning rate or regularise the fit");
         Claim(valueName);
         var tensor = new TensorProto { Name = valueName, DataType = (int)TensorProto.Types.DataType.Float };
         foreach (var d in value.Shape) tensor.Dims.Add(d);

@@ -376,15 +376,20 @@ public sealed class GaussianMixture
         var samples = Prepare(data, requireFitted: options.WarmStart);
         var (x, n) = (samples.X, samples.N);
         if (n < Components) throw new InvalidOptionException($"{Components} components need at least as many samples, got {n}");
-        var warnings = new List<string>();
+        var constant = new List<int>();
         for (var j = 0; j < Dimensions; j++)
         {
             double mean = 0, square = 0;
             for (var s = 0; s < n; s++) { mean += x[s * Dimensions + j]; square += x[s * Dimensions + j] * x[s * Dimensions + j]; }
-            if (square / n - Math.Pow(mean / n, 2) <= 1e-12 * Math.Max(1, square / n))
-                warnings.Add($"dimension {j} is constant; regCovar ({options.RegCovar:G3}) keeps its variance positive");
+            if (square / n - Math.Pow(mean / n, 2) <= 1e-12 * Math.Max(1, square / n)) constant.Add(j);
         }
-        if (warnings.Count > 0 && options.RegCovar == 0) throw new InvalidInputException($"{warnings[0]}, but regCovar is 0");
+        var warnings = new List<string>();
+        if (constant.Count > 0)
+        {
+            var which = $"{(constant.Count == 1 ? "dimension" : "dimensions")} {IndexRanges.Format(constant)} of {Dimensions} {(constant.Count == 1 ? "is" : "are")} constant";
+            if (options.RegCovar == 0) throw new InvalidInputException($"{which}, but regCovar is 0");
+            warnings.Add($"{which}; regCovar ({options.RegCovar:G3}) keeps {(constant.Count == 1 ? "its variance" : "their variances")} positive");
+        }
 
         GmmFitResult? best = null;
         (double[] W, double[] M, double[] C)? bestParameters = null;

@@ -17,8 +17,14 @@ public sealed record GmmGradientOptions
     public bool Sgd { get; init; }
     /// <summary>Seed of the k-means++ start.</summary>
     public long Seed { get; init; }
-    /// <summary>Added to the covariances of the k-means++ start.</summary>
+    /// <summary>
+    /// Floor of every variance (the diagonal of each covariance), held after every step by projection, as EM's
+    /// <see cref="GmmEmOptions.RegCovar"/> holds it: a constant dimension cannot drive its variance, and the
+    /// likelihood, to infinity.
+    /// </summary>
     public double RegCovar { get; init; } = 1e-6;
+    /// <summary>Stop once the mean log-likelihood moves less than this over <see cref="MixtureGradientFit.ToleranceWindow"/> steps (0: run every step).</summary>
+    public double Tolerance { get; init; }
 }
 
 /// <summary>
@@ -30,12 +36,16 @@ public sealed record GmmGradientOptions
 /// </summary>
 public static class MixtureGradientFit
 {
+    /// <summary>Steps over which the change of the log-likelihood is compared with the tolerance (single Adam steps oscillate).</summary>
+    public const int ToleranceWindow = 10;
+
     /// <summary>Fits <paramref name="mixture"/> to <paramref name="data"/> (N, D).</summary>
     public static GmmFitResult Fit(GaussianMixture mixture, NdArray data, GmmGradientOptions? options = null,
         IProgress<GmmProgress>? progress = null, Action<GaussianMixture, int>? snapshot = null)
     {
         options ??= new GmmGradientOptions();
         if (options.Steps < 1 || !(options.LearningRate > 0)) throw new InvalidOptionException("gradient fit: steps must be ≥ 1 and the learning rate positive");
+        if (!(options.RegCovar >= 0) || !(options.Tolerance >= 0)) throw new InvalidOptionException($"gradient fit: reg-covar and the tolerance must be ≥ 0 (got {options.RegCovar}, {options.Tolerance})");
         // the k-means++ start (one EM iteration's worth of work) gives sensible initial parameters
         var start = mixture.FitEm(data, new GmmEmOptions { MaxIterations = 1, Seed = options.Seed, RegCovar = options.RegCovar });
         int k = mixture.Components, d = mixture.Dimensions;
@@ -97,7 +107,10 @@ public static class MixtureGradientFit
         }
 
         var history = new List<double>();
-        for (var step = 1; step <= options.Steps; step++)
+        var converged = false;
+        var steps = 0;
+        var logFloor = options.RegCovar > 0 ? (float)(0.5 * Math.Log(options.RegCovar)) : float.NegativeInfinity;
+        for (var step = 1; step <= options.Steps && !converged; step++)
         {
             optimizer.ZeroGrad();
             var loss = NegativeMeanLogLikelihood();
@@ -105,12 +118,48 @@ public static class MixtureGradientFit
             if (!double.IsFinite(value)) throw new InvalidInputException($"gradient fit: the log-likelihood became {value} at step {step}; lower the learning rate");
             loss.Backward();
             optimizer.Step();
+            Project();
             history.Add(value);
+            steps = step;
             progress?.Report(new GmmProgress(step, value));
             if (snapshot is not null) { Store(); snapshot(mixture, step); }
+            converged = options.Tolerance > 0 && history.Count > ToleranceWindow && Math.Abs(value - history[^(ToleranceWindow + 1)]) < options.Tolerance;
         }
         Store();
-        return new GmmFitResult(options.Steps, true, mixture.Score(data), history, start.Warnings);
+        var final = mixture.Score(data);
+        if (!double.IsFinite(final) || mixture.Covariances.Any(v => !double.IsFinite(v)) || mixture.Means.Any(v => !double.IsFinite(v)))
+            throw new InvalidInputException($"gradient fit: the fitted mixture is not finite (mean log-likelihood {final}); lower the learning rate or raise --reg-covar");
+        return new GmmFitResult(steps, converged, final, history, start.Warnings);
+
+        // variances back up to the floor: log σ clamped (diagonal); for full covariances the diagonal of Σ is raised
+        // where it fell below, which keeps Σ positive definite, and P recomputed from it
+        void Project()
+        {
+            if (options.RegCovar <= 0) return;
+            if (!full)
+            {
+                var span = shape.Span;
+                for (var i = 0; i < span.Length; i++) if (span[i] < logFloor) span[i] = logFloor;
+                return;
+            }
+            Store();
+            var covariances = (double[])mixture.Covariances.Clone();
+            var raised = false;
+            for (var c = 0; c < k; c++)
+                for (var i = 0; i < d; i++)
+                {
+                    ref var variance = ref covariances[c * d * d + i * d + i];
+                    if (variance < options.RegCovar) { variance = options.RegCovar; raised = true; }
+                }
+            if (!raised) return;
+            mixture.SetParameters(mixture.Weights, mixture.Means, covariances);
+            var factors = mixture.PrecisionFactors();
+            var raw = shape.Span;
+            for (var c = 0; c < k; c++)
+                for (var i = 0; i < d; i++)
+                    for (var j = i; j < d; j++)
+                        raw[c * d * d + i * d + j] = (float)(i == j ? Math.Log(factors[c * d * d + i * d + j]) : factors[c * d * d + i * d + j]);
+        }
 
         void Store()
         {

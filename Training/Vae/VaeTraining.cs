@@ -33,7 +33,8 @@ public sealed record VaeTrainingOptions
 public sealed record VaeEpoch(int Epoch, double Loss, double Reconstruction, double Kl);
 
 /// <summary>A trained VAE and its per-epoch loss terms.</summary>
-public sealed record VaeTrainingResult(VariationalAutoencoder Model, IReadOnlyList<VaeEpoch> Epochs);
+/// <param name="Warnings">What the user should know about the data: dimensions that were constant in training.</param>
+public sealed record VaeTrainingResult(VariationalAutoencoder Model, IReadOnlyList<VaeEpoch> Epochs, IReadOnlyList<string> Warnings);
 
 /// <summary>Trains <see cref="VariationalAutoencoder"/> on (N, D) data with the shared training loop.</summary>
 public static class VaeTraining
@@ -45,7 +46,9 @@ public static class VaeTraining
         data.RequireFinite("VAE training data");
         var generator = new Generator(options.Seed);
         var model = new VariationalAutoencoder(data.Columns, options.Hidden, options.Latent, generator, options.SeedInit);
-        model.FitNormalisation(data);
+        var constant = model.FitNormalisation(data);
+        IReadOnlyList<string> warnings = constant.Count == 0 ? [] :
+            [$"{(constant.Count == 1 ? "dimension" : "dimensions")} {IndexRanges.Format(constant)} of {data.Columns} did not vary in training: scaled by 1 instead of by their deviation (the mean is still removed)"];
         Tensor normalised;
         using (Tensor.NoGrad()) normalised = model.Normalise(Tensor.From(data)).Detach();
         var adam = new Adam(model.Parameters(), options.LearningRate);
@@ -77,7 +80,7 @@ public static class VaeTraining
             return reconstruction + kl;
         }, cancellation);
         model.Eval();
-        return new VaeTrainingResult(model, epochs);
+        return new VaeTrainingResult(model, epochs, warnings);
     }
 
     sealed class InlineProgress<T>(Action<T> report) : IProgress<T>

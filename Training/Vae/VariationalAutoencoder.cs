@@ -71,19 +71,31 @@ public sealed class VariationalAutoencoder : Module
         return layer;
     }
 
-    /// <summary>Sets the normalisation from training data (N, D): per-dimension mean and standard deviation (floored at 1e-8).</summary>
-    public void FitNormalisation(NdArray data)
+    /// <summary>
+    /// Sets the normalisation from training data (N, D): per-dimension mean and (population) standard deviation. A
+    /// dimension that does not vary gets scale 1, as scikit-learn's StandardScaler does, so that a test sample where it
+    /// moves is off by its difference rather than by that over a vanishing deviation; those dimensions are returned.
+    /// </summary>
+    /// <returns>The constant dimensions (standard deviation 0, or below float32 resolution of the mean).</returns>
+    public IReadOnlyList<int> FitNormalisation(NdArray data)
     {
         RequireShape(data);
         int n = data.Rows, d = InputSize;
+        var constant = new List<int>();
         for (var j = 0; j < d; j++)
         {
-            double sum = 0, square = 0;
-            for (var i = 0; i < n; i++) { double v = data.Data[i * d + j]; sum += v; square += v * v; }
+            double sum = 0;
+            for (var i = 0; i < n; i++) sum += data.Data[i * d + j];
             var mean = sum / n;
+            double squares = 0; // two passes: a constant column gives exactly 0
+            for (var i = 0; i < n; i++) { var e = data.Data[i * d + j] - mean; squares += e * e; }
+            var std = Math.Sqrt(squares / n);
+            var isConstant = std == 0 || std < 1e-6 * Math.Abs(mean);
+            if (isConstant) constant.Add(j);
             InputMean.Span[j] = (float)mean;
-            InputStd.Span[j] = (float)Math.Max(Math.Sqrt(Math.Max(square / n - mean * mean, 0)), 1e-8);
+            InputStd.Span[j] = isConstant ? 1f : (float)std;
         }
+        return constant;
     }
 
     /// <summary>(x − mean) / std.</summary>
