@@ -48,12 +48,24 @@ static class ScoreCommand
             bar.Dispose();
             var asJson = parse.GetValue(cli.Json); // one JSON object per file instead of the table
             var output = Console.Out;
-            if (!asJson) output.WriteLine($"{"file",-48} {"score",12} {"decision",9}  notes (threshold {scorer.Scoring.Threshold.ToString("G5", CultureInfo.InvariantCulture)})");
-            for (var i = 0; i < files.Count; i++)
+            // the table's header only above rows: a run where every file failed prints nothing on standard output
+            if (!asJson && results.Any(r => r.Result is not null))
+                output.WriteLine($"{"file",-48} {"score",12} {"decision",9}  notes (threshold {scorer.Scoring.Threshold.ToString("G5", CultureInfo.InvariantCulture)})");
+            foreach (var (input, problem) in failures) // inputs that name no audio file
+            {
+                if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = input, ["error"] = problem }));
+                Console.Error.WriteLine($"error: {problem}");
+            }
+            for (var i = 0; i < files.Count; i++) // in input order, each file once, failures included
             {
                 var (result, problem) = results[i];
-                if (result is null) { failures.Add((files[i], problem!)); continue; }
-                if (asJson)
+                if (result is null)
+                {
+                    failures.Add((files[i], problem!));
+                    if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = files[i], ["error"] = problem! }));
+                    Console.Error.WriteLine($"error: {problem}");
+                }
+                else if (asJson)
                 {
                     var line = new Dictionary<string, object>
                     {
@@ -65,11 +77,6 @@ static class ScoreCommand
                 }
                 else
                     output.WriteLine($"{Shorten(files[i], 48),-48} {result.Score.ToString("G6", CultureInfo.InvariantCulture),12} {(result.IsAnomaly ? "anomaly" : "normal"),9}  {string.Join("; ", result.Notes)}");
-            }
-            foreach (var (file, problem) in failures)
-            {
-                if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["error"] = problem }));
-                Console.Error.WriteLine($"error: {problem}");
             }
             cli.Log(parse).WriteLine($"{results.Count(r => r.Result is not null)} scored, {results.Count(r => r.Result?.IsAnomaly == true)} anomalous, {failures.Count} failed");
             return failures.Count == 0 ? CommandLineHost.Success : CommandLineHost.UserError;

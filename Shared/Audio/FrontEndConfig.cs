@@ -109,6 +109,17 @@ public sealed record FrontEndConfig
         }
     }
 
+    /// <summary>
+    /// The fewest frames a clip must give: the larger context side (mirrored context needs that many real frames), or one.
+    /// </summary>
+    public int MinimumFrames => Math.Max(1, Math.Max(ContextBefore, ContextAfter));
+
+    /// <summary>
+    /// The shortest clip accepted, in samples at <see cref="SampleRate"/>: centred frames give 1 + ⌊n / hop⌋ frames,
+    /// uncentred ones 1 + ⌊(n − n_fft) / hop⌋.
+    /// </summary>
+    public int MinimumSamples => Center ? Math.Max(1, (MinimumFrames - 1) * HopLength) : NFft + (MinimumFrames - 1) * HopLength;
+
     /// <summary>Every problem with the settings at once, as an <see cref="InvalidOptionException"/>; returns this when there is none.</summary>
     public FrontEndConfig Validate()
     {

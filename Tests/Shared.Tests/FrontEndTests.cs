@@ -31,6 +31,21 @@ public class FrontEndTests
         Assert.Equal("front end: all 64 mel bands are empty (at n_fft 3 and 16000 Hz no frequency bin falls in them); raise n_fft or lower n_mels", none.Message);
     }
 
+    [Theory]
+    [InlineData("dcase-logmel", 1440)] // 10 + 10 context frames: 1 + 1440 / 160 = 10 real frames
+    [InlineData("vae-mcep", 1)]
+    [InlineData("librosa-mel", 1)]
+    public void ShortestClip_IsAcceptedAndOneSampleLessIsRefused_WithTheLimitInTheMessage(string preset, int shortest)
+    {
+        var config = FrontEndConfig.Preset(preset);
+        Assert.Equal(shortest, config.MinimumSamples);
+        var extractor = new FeatureExtractor(config);
+        Assert.Equal(config.MinimumFrames, extractor.Extract(new AudioClip(Tone(300, 1, config.SampleRate).Samples[..shortest], config.SampleRate)).Rows);
+        if (shortest == 1) return;
+        var e = Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(Tone(300, 1, config.SampleRate).Samples[..(shortest - 1)], config.SampleRate), "short.wav"));
+        Assert.Equal("short.wav: is too short: it gives 9 frames, and 10 + 10 context frames need at least 10 (1440 samples, 0.09 s at 16000 Hz)", e.Message);
+    }
+
     [Fact]
     public void Presets_GiveTheSeedsShapes()
     {
