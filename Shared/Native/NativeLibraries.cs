@@ -25,13 +25,11 @@ public static class NativeLibraries
         new("blas", "libblas.so.3", "BLAS (OpenBLAS)", "apt-get install libopenblas0-pthread  (or ./run setup)");
     public static readonly NativeLibrarySpec Fftw =
         new("fftw3f", "libfftw3f.so.3", "FFTW 3 single precision", "apt-get install libfftw3-single3  (or ./run setup)");
-    public static readonly NativeLibrarySpec Sndfile =
-        new("sndfile", "libsndfile.so.1", "libsndfile", "apt-get install libsndfile1  (or ./run setup)");
     public static readonly NativeLibrarySpec Soxr =
         new("soxr", "libsoxr.so.0", "libsoxr", "apt-get install libsoxr0  (or ./run setup)");
 
     static readonly Dictionary<string, NativeLibrarySpec> Known =
-        new[] { Blas, Fftw, Sndfile, Soxr }.ToDictionary(s => s.Name);
+        new[] { Blas, Fftw, Soxr }.ToDictionary(s => s.Name);
 
     static readonly ConcurrentDictionary<string, IntPtr> Loaded = new();
     static readonly ConcurrentDictionary<Assembly, bool> Registered = new();

@@ -1,0 +1,128 @@
+using Pipeline.Shared.Errors;
+using System.Buffers.Binary;
+using NAudio.Wave;
+
+namespace Pipeline.Shared.Audio;
+
+/// <summary>
+/// Reads WAV (PCM 8/16/24/32-bit, IEEE float 32/64, WAVE_FORMAT_EXTENSIBLE, RF64), AIFF, MP3 and Ogg Vorbis with
+/// managed decoders (NAudio, NLayer, NVorbis; <see cref="AudioDecoders"/>) and writes WAV with NAudio. Integer PCM
+/// is scaled to [−1, 1) as libsndfile (and so soundfile and librosa) reads it. Every failure is an
+/// <see cref="InvalidAudioException"/> naming the file and the problem. Thread-safe.
+/// </summary>
+public static class AudioFile
+{
+    /// <summary>Loads <paramref name="path"/>: offset and duration cut in the file's own rate, then mono mix-down, then resampling.</summary>
+    public static AudioClip Read(string path, AudioReadOptions? options = null)
+    {
+        options ??= new AudioReadOptions();
+        if (options.Offset < 0 || double.IsNaN(options.Offset)) throw new InvalidOptionException($"offset must be ≥ 0 seconds, got {options.Offset}");
+        if (options.Duration is { } d && !(d > 0)) throw new InvalidOptionException($"duration must be positive, got {d} seconds");
+        if (options.SampleRate is { } r && r <= 0) throw new InvalidOptionException($"sample rate must be positive, got {r}");
+        if (Directory.Exists(path)) throw new InvalidAudioException(path, "is a folder, not an audio file");
+        if (!File.Exists(path)) throw new InvalidAudioException(path, "no such file");
+        AudioDecoders.Decoded decoded;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            if (stream.Length == 0) throw new InvalidAudioException(path, "the file is empty");
+            decoded = AudioDecoders.Read(path, stream,
+                rate => (long)Math.Round(options.Offset * rate),
+                rate => options.Duration is { } seconds ? (long)Math.Round(seconds * rate) : null);
+        }
+        catch (Exception e) when (Files.IoErrors.IsIo(e))
+        {
+            throw new InvalidAudioException(path, $"cannot be read ({Files.IoErrors.Reason(e)})", e);
+        }
+        var (samples, rate, channels) = (decoded.Samples, decoded.SampleRate, decoded.Channels);
+        var bad = Array.FindIndex(samples, s => !float.IsFinite(s));
+        if (bad >= 0) throw new InvalidAudioException(path, $"sample {bad / channels} (channel {bad % channels}) is {samples[bad]}");
+        var clip = new AudioClip(samples, rate, channels);
+        if (options.Mono) clip = MixDown(clip);
+        if (options.SampleRate is { } target && target != rate) clip = Resampler.Resample(clip, target);
+        return clip;
+    }
+
+    /// <summary>The mean of the channels.</summary>
+    public static AudioClip MixDown(AudioClip clip)
+    {
+        if (clip.Channels == 1) return clip;
+        var mono = new float[clip.Frames];
+        for (var i = 0; i < mono.Length; i++)
+        {
+            float s = 0;
+            for (var c = 0; c < clip.Channels; c++) s += clip.Samples[i * clip.Channels + c];
+            mono[i] = s / clip.Channels;
+        }
+        return new AudioClip(mono, clip.SampleRate);
+    }
+
+    /// <summary>
+    /// Writes a WAV file atomically (a temporary name, then a rename): PCM scaled by 2^(bits−1) − 1 with rounding and
+    /// clipping at full scale (libsndfile's write convention), or float.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The clip's shape is inconsistent or a sample is NaN or infinite.</exception>
+    public static void Write(string path, AudioClip clip, AudioEncoding encoding = AudioEncoding.Pcm16)
+    {
+        if (clip.SampleRate <= 0 || clip.Channels <= 0 || clip.Samples.Length % clip.Channels != 0)
+            throw new InvalidInputException($"cannot write {clip.Samples.Length} samples as {clip.Channels} channels at {clip.SampleRate} Hz");
+        var bad = Array.FindIndex(clip.Samples, s => !float.IsFinite(s));
+        if (bad >= 0) throw new InvalidInputException($"cannot write {path}: sample {bad} is {clip.Samples[bad]}");
+        var format = encoding switch
+        {
+            AudioEncoding.Pcm16 => new WaveFormat(clip.SampleRate, 16, clip.Channels),
+            AudioEncoding.Pcm24 => new WaveFormat(clip.SampleRate, 24, clip.Channels),
+            _ => WaveFormat.CreateIeeeFloatWaveFormat(clip.SampleRate, clip.Channels),
+        };
+        var bytes = Encode(clip.Samples, encoding);
+        Files.AtomicFile.Write(path, stream =>
+        {
+            // NAudio's writer closes its stream and patches the sizes on disposal: it writes into memory first
+            using var memory = new MemoryStream(bytes.Length + 64);
+            using (var writer = new WaveFileWriter(new NonClosing(memory), format)) writer.Write(bytes);
+            memory.Position = 0;
+            memory.CopyTo(stream);
+        });
+    }
+
+    static byte[] Encode(float[] samples, AudioEncoding encoding)
+    {
+        switch (encoding)
+        {
+            case AudioEncoding.Pcm16:
+            {
+                var bytes = new byte[samples.Length * 2];
+                for (var i = 0; i < samples.Length; i++)
+                    BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(2 * i), (short)Math.Clamp(MathF.Round(samples[i] * 32767f), -32768f, 32767f));
+                return bytes;
+            }
+            case AudioEncoding.Pcm24:
+            {
+                var bytes = new byte[samples.Length * 3];
+                for (var i = 0; i < samples.Length; i++)
+                {
+                    var v = (int)Math.Clamp(Math.Round(samples[i] * 8388607.0), -8388608, 8388607);
+                    (bytes[3 * i], bytes[3 * i + 1], bytes[3 * i + 2]) = ((byte)v, (byte)(v >> 8), (byte)(v >> 16));
+                }
+                return bytes;
+            }
+            default:
+                return System.Runtime.InteropServices.MemoryMarshal.AsBytes(samples.AsSpan()).ToArray();
+        }
+    }
+
+    /// <summary>A stream whose disposal leaves the wrapped one open.</summary>
+    sealed class NonClosing(Stream inner) : Stream
+    {
+        public override bool CanRead => inner.CanRead;
+        public override bool CanSeek => inner.CanSeek;
+        public override bool CanWrite => inner.CanWrite;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override void SetLength(long value) => inner.SetLength(value);
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    }
+}
