@@ -81,7 +81,7 @@ public sealed class AnomalyScorer : IDisposable
     public AnomalyResult Score(AudioClip clip, string source = "signal")
     {
         if (FrontEnd is null || extractor is null)
-            throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio; score features with FrameErrors");
+            throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio: it scores feature rows (.npy), not recordings");
         var notes = new List<string>();
         if (clip.Channels > 1)
         {

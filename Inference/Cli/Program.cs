@@ -27,6 +27,8 @@ var activations = new Command("activations", "Estimate activations H of V agains
 activations.SetAction(p =>
 {
     using var outputs = cli.Outputs(p);
+    outputs.DeclareInput(p.GetValue(input)!);
+    outputs.DeclareInput(p.GetValue(model)!);
     outputs.DeclareFile(p.GetValue(output)!);
     if (p.GetValue(reconstructionOut) is { } reconstructionPath) outputs.DeclareFile(reconstructionPath);
     var v = NpyFile.Read(p.GetValue(input)!);
@@ -48,6 +50,8 @@ var reconstruct = new Command("reconstruct", "Reconstruct W·H from activations 
 reconstruct.SetAction(p =>
 {
     using var outputs = cli.Outputs(p);
+    outputs.DeclareInput(p.GetValue(input)!);
+    outputs.DeclareInput(p.GetValue(model)!);
     outputs.DeclareFile(p.GetValue(output)!);
     var h = NpyFile.Read(p.GetValue(input)!);
     using var reconstructor = new Reconstructor(p.GetValue(model)!, Options(p));
@@ -72,6 +76,8 @@ separate.SetAction(p =>
 {
     var dir = p.GetValue(separateOut)!;
     using var outputs = cli.Outputs(p);
+    outputs.DeclareInput(p.GetValue(separateInput)!);
+    outputs.DeclareInput(p.GetValue(model)!);
     outputs.DeclareFolder(dir, OutputFolderKind.Sources);
     using var separator = new SourceSeparator(p.GetValue(model)!, Options(p));
     var input = p.GetValue(separateInput)!;

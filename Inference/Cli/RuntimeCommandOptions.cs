@@ -21,18 +21,28 @@ sealed class RuntimeCommandOptions(CommonOptions common)
         },
     };
 
-    public Option<GraphOptimizationLevel> GraphOptimization { get; } = new("--graph-optimization")
+    // a string, not the enum: help would list ONNX Runtime's enum names, which the parser does not take
+    public Option<string> GraphOptimization { get; } = new("--graph-optimization")
     {
         Description = "How much ONNX Runtime rewrites the graph before running it: disabled, basic, extended or all",
-        Recursive = true, DefaultValueFactory = _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
-        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+        Recursive = true, DefaultValueFactory = _ => "all",
+        Validators =
         {
-            "disabled" => GraphOptimizationLevel.ORT_DISABLE_ALL,
-            "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "all" => GraphOptimizationLevel.ORT_ENABLE_ALL,
-            var other => Fail<GraphOptimizationLevel>(r, $"--graph-optimization must be disabled, basic, extended or all, got '{other}'"),
+            r =>
+            {
+                var value = r.GetValueOrDefault<string>()?.ToLowerInvariant();
+                if (value is not ("disabled" or "basic" or "extended" or "all"))
+                    r.AddError($"--graph-optimization must be disabled, basic, extended or all, got '{value}'");
+            },
         },
+    };
+
+    static GraphOptimizationLevel OptimizationLevel(string value) => value.ToLowerInvariant() switch
+    {
+        "disabled" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
     };
 
     // a string, not a bool: System.CommandLine leaves a bool option's bad value unparsed ("unrecognized argument")
@@ -50,7 +60,7 @@ sealed class RuntimeCommandOptions(CommonOptions common)
     {
         Device = parse.GetValue(Device),
         IntraOpThreads = parse.GetValue(common.Threads),
-        OptimizationLevel = parse.GetValue(GraphOptimization),
+        OptimizationLevel = OptimizationLevel(parse.GetValue(GraphOptimization)!),
         CpuMemoryArena = parse.GetValue(CpuArena) == "true",
     };
 

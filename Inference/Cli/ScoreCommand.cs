@@ -28,19 +28,20 @@ static class ScoreCommand
         {
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
             runtime.Report(parse, scorer.Session);
+            // every file of every input, in input order; an input that names no audio file is a line of its own
             var files = new List<string>();
-            var failures = new List<(string File, string Problem)>();
+            var results = new List<(AnomalyResult? Result, string? Problem)>();
             foreach (var input in parse.GetValue(inputs)!)
             {
-                try { files.AddRange(AudioFiles.Find(input)); }
-                catch (PipelineException e) { failures.Add((input, e.Message)); }
+                try { foreach (var f in AudioFiles.Find(input)) { files.Add(f); results.Add((null, null)); } }
+                catch (PipelineException e) { files.Add(input); results.Add((null, e.Message)); }
             }
-            // files run in parallel; lines come out in input order
-            var results = new (AnomalyResult? Result, string? Problem)[files.Count];
+            var failures = new List<(string File, string Problem)>();
             var done = 0;
             using var bar = new ProgressBar(cli.Log(parse), files.Count, "score");
             Parallel.For(0, files.Count, Pipeline.Shared.Threading.ComputeThreads.Cancellable(CommandLineHost.Cancellation), i =>
             {
+                if (results[i].Problem is not null) { bar.Update(Interlocked.Increment(ref done), Path.GetFileName(files[i])); return; }
                 try { results[i] = (scorer.ScoreFile(files[i]), null); }
                 catch (PipelineException e) { results[i] = (null, e.Message); }
                 bar.Update(Interlocked.Increment(ref done), Path.GetFileName(files[i]));
@@ -51,11 +52,6 @@ static class ScoreCommand
             // the table's header only above rows: a run where every file failed prints nothing on standard output
             if (!asJson && results.Any(r => r.Result is not null))
                 output.WriteLine($"{"file",-48} {"score",12} {"decision",9}  notes (threshold {scorer.Scoring.Threshold.ToString("G5", CultureInfo.InvariantCulture)})");
-            foreach (var (input, problem) in failures) // inputs that name no audio file
-            {
-                if (asJson) output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = input, ["error"] = problem }));
-                Console.Error.WriteLine($"error: {problem}");
-            }
             for (var i = 0; i < files.Count; i++) // in input order, each file once, failures included
             {
                 var (result, problem) = results[i];

@@ -1,3 +1,4 @@
+using Pipeline.Shared.Manifest;
 using Pipeline.Inference.Models;
 using Pipeline.Inference.Runtime;
 using Pipeline.Shared.Arrays;
@@ -31,7 +32,7 @@ public sealed class ActivationEstimator : DecompositionRunner
         var batched = WithBatchAxis(v, "V");
         Validate(batched, Info.Features, Info.Beta, "V", "features");
         var n = iterations ?? Info.DefaultIterations;
-        if (n < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {n}");
+        if (n < 0 || n > ManifestValidation.MaxIterations) throw new InvalidOptionException($"iterations must lie in [0, {ManifestValidation.MaxIterations}], got {n}");
         var outputs = Package.Session(Role).Run(new Dictionary<string, ModelInput>
         {
             ["V"] = ModelInput.Float(batched),

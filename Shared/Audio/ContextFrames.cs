@@ -19,6 +19,8 @@ public static class ContextFrames
         if (before < 0 || after < 0 || width < 1) throw new InvalidOptionException($"context sizes must be ≥ 0 and not both 0 (got {before}, {after})");
         if (before > frames || after > frames)
             throw new InvalidInputException($"{frames} frames are fewer than the mirrored context ({before} before, {after} after)");
+        if ((long)frames * width * dims > Array.MaxLength)
+            throw new InvalidInputException($"{frames} frames with {width} context frames of {dims} values are more than one array holds; cut the clip into shorter ones");
         var result = new float[frames * width * dims];
         for (var t = 0; t < frames; t++) CopyRow(features, t, before, after, result.AsSpan(t * width * dims, width * dims));
         return new NdArray([frames, width * dims], result);

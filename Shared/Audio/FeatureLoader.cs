@@ -82,13 +82,21 @@ public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirec
         var results = new NdArray?[files.Count];
         var problems = new PipelineException?[files.Count];
         var done = 0;
-        Parallel.For(0, files.Count, Threading.ComputeThreads.Cancellable(cancellation), i =>
+        try
         {
-            var cached = false;
-            try { (results[i], cached) = LoadOne(files[i]); }
-            catch (PipelineException e) { problems[i] = e; }
-            progress?.Report(new FeatureLoadProgress(Interlocked.Increment(ref done), files.Count, files[i], cached));
-        });
+            Parallel.For(0, files.Count, Threading.ComputeThreads.Cancellable(cancellation), i =>
+            {
+                var cached = false;
+                // a file that cannot be used is that file's problem; a cache that cannot be written stops the load
+                try { (results[i], cached) = LoadOne(files[i]); }
+                catch (PipelineException e) when (e is not OutputWriteException) { problems[i] = e; }
+                progress?.Report(new FeatureLoadProgress(Interlocked.Increment(ref done), files.Count, files[i], cached));
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<OutputWriteException>().FirstOrDefault() is { } write)
+        {
+            throw new OutputWriteException(write.Path, write.Reason, write);
+        }
         var bad = problems.OfType<PipelineException>().ToList();
         if (bad.Count > 0 && (skipped is null || bad.Count == files.Count))
             throw bad.Count == 1 && files.Count == 1 ? bad[0] : new BadInputFilesException(bad, bad.Count == files.Count
@@ -104,16 +112,23 @@ public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirec
     (NdArray Features, bool Cached) LoadOne(string path)
     {
         if (cacheDirectory is null) return (Extractor.ExtractFile(path), false);
-        if (!File.Exists(path)) throw new InvalidAudioException(path, "no such file");
-        var key = CacheKey(File.ReadAllBytes(path));
-        var cached = Path.Combine(cacheDirectory, key + ".npy");
+        if (!File.Exists(path)) throw new InvalidAudioException(path, Directory.Exists(path) ? "is a folder, not an audio file" : "no such file");
+        byte[] content;
+        try { content = File.ReadAllBytes(path); }
+        catch (Exception e) when (Files.IoErrors.IsIo(e)) { throw new InvalidAudioException(path, $"cannot be read ({Files.IoErrors.Reason(e, writing: false)})", e); }
+        var cached = Path.Combine(cacheDirectory, CacheKey(content) + ".npy");
         if (File.Exists(cached))
         {
-            try { return (NpyFile.Read(cached), true); }
-            catch (InvalidFileException) { /* a damaged cache entry is recomputed below */ }
+            try
+            {
+                var entry = NpyFile.Read(cached);
+                // an entry edited or damaged by hand is recomputed: features are finite and as wide as the front end
+                if (entry.Shape.Length == 2 && entry.Rows > 0 && entry.Columns == Extractor.Config.Dimensions && entry.FirstNonFinite() < 0)
+                    return (entry, true);
+            }
+            catch (InvalidFileException) { }
         }
         var features = Extractor.ExtractFile(path);
-        Directory.CreateDirectory(cacheDirectory);
         NpyFile.Write(cached, features);
         return (features, false);
     }

@@ -260,6 +260,7 @@ public sealed class Stft
     {
         if (signal.Length == 0) throw new InvalidAudioException(source, "the signal is empty");
         for (var i = 0; i < signal.Length; i++)
-            if (!float.IsFinite(signal[i])) throw new InvalidAudioException(source, $"sample {i} is {signal[i]}");
+            if (!float.IsFinite(signal[i]))
+                throw new InvalidAudioException(source, $"sample {i} is {signal[i]} (read from a file, such a value comes from mixing down or resampling samples near float32's limit, ±3.4e38)");
     }
 }

@@ -41,6 +41,18 @@ public static class CommandLineHost
             if (verbose) error.WriteLine(e);
             return UserError;
         }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.All(i => i is PipelineException))
+        {
+            // parallel work that failed for the user's reasons: each once, as one line
+            foreach (var message in e.Flatten().InnerExceptions.Select(i => i.Message).Distinct()) error.WriteLine($"error: {message}");
+            return UserError;
+        }
+        catch (ArgumentException e) when (e.ParamName is "path" or "path1" or "path2" && e.Message.Contains("empty", StringComparison.OrdinalIgnoreCase))
+        {
+            error.WriteLine("error: a path given on the command line is empty (an unset shell variable?)");
+            if (verbose) error.WriteLine(e);
+            return UserError;
+        }
         catch (Exception e) when (e is OperationCanceledException || e.InnerException is OperationCanceledException)
         {
             error.WriteLine("cancelled; no output was written");

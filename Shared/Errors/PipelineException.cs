@@ -42,9 +42,12 @@ public sealed class InvalidAudioException(string source, string problem, Excepti
 /// wanted); the message names the path the user gave, never a temporary one.
 /// </summary>
 public sealed class OutputWriteException(string path, string reason, Exception? inner = null)
-    : PipelineException($"cannot write {path}: {reason}", inner)
+    : PipelineException($"cannot write {(path.Length == 0 ? "''" : path)}: {reason}", inner)
 {
+    /// <summary>The output as the user gave it.</summary>
     public string Path { get; } = path;
+    /// <summary>Why, in the system's words.</summary>
+    public string Reason { get; } = reason;
 }
 
 /// <summary>An output folder that exists and holds something other than an earlier output of the same kind.</summary>

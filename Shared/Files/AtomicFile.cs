@@ -45,12 +45,13 @@ public static partial class AtomicFile
     public static string Sibling(string fullPath, string suffix) =>
         Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.{suffix}");
 
-    [GeneratedRegex(@"^\..+\.(?<pid>\d{1,10})\.[0-9a-f]{32}\.(tmp|old)$")]
+    [GeneratedRegex(@"^\.(?<name>.+)\.(?<pid>\d{1,10})\.[0-9a-f]{32}\.(?<suffix>tmp|old)$")]
     private static partial Regex TemporaryName();
 
     /// <summary>
     /// Removes the temporaries and replaced copies in <paramref name="directory"/> left by processes that no longer
-    /// run (a job killed mid-write); those of running processes are theirs and stay. Returns how many were removed.
+    /// run (a job killed mid-write); those of running processes are theirs and stay. A replaced copy whose output is
+    /// missing (the job died between its renames) is put back instead. Returns how many were removed or restored.
     /// </summary>
     public static int RemoveStaleTemporaries(string directory)
     {
@@ -65,7 +66,13 @@ public static partial class AtomicFile
             if (!match.Success || !int.TryParse(match.Groups["pid"].Value, out var pid) || IsRunning(pid)) continue;
             try
             {
-                if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+                var original = Path.Combine(directory, match.Groups["name"].Value);
+                if (match.Groups["suffix"].Value == "old" && !File.Exists(original) && !Directory.Exists(original))
+                {
+                    if (Directory.Exists(entry)) Directory.Move(entry, original);
+                    else File.Move(entry, original);
+                }
+                else if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
                 else File.Delete(entry);
                 removed++;
             }

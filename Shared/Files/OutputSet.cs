@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Pipeline.Shared.Errors;
 
 namespace Pipeline.Shared.Files;
@@ -8,46 +9,80 @@ namespace Pipeline.Shared.Files;
 /// they replaced if any rename fails. Disposing without a commit removes the temporaries.
 /// </summary>
 /// <remarks>
-/// A folder output replaces only a missing or empty folder or an earlier output of the same
-/// <see cref="OutputFolderKind"/>, unless <paramref name="force"/>: a user's folder is never emptied by a typo.
+/// A folder output replaces only a missing or empty folder, or an earlier output of the same
+/// <see cref="OutputFolderKind"/> that holds nothing but what that output wrote (listed in its
+/// <see cref="ListingFileName"/>), unless <paramref name="force"/>: a user's files are never deleted by a typo or by
+/// being put in an output folder. No output may be an input, contain one, or overlap another output.
 /// </remarks>
-/// <exception cref="OutputWriteException">A path cannot be written (permission, read-only or full file system, a file in the way).</exception>
+/// <exception cref="OutputWriteException">A path cannot be written (permission, read-only or full file system, a file in the way, an overlap).</exception>
 /// <exception cref="OutputExistsException">A folder output names a folder that holds something else.</exception>
 public sealed class OutputSet(bool force = false) : IDisposable
 {
+    /// <summary>Written into every folder output: its kind and every file it holds, so a later run knows what it may replace.</summary>
+    public const string ListingFileName = ".pipeline-output.json";
+
     readonly List<(string Given, string Full, string Temporary)> staged = [];
-    readonly HashSet<string> declared = new(StringComparer.Ordinal);
+    readonly Dictionary<string, (string Given, OutputFolderKind? Kind)> declared = new(StringComparer.Ordinal);
+    readonly List<(string Given, string Full)> inputs = [];
+
+    /// <summary>An input of the job: no output may be it, or a folder holding it (replacing the folder would delete it).</summary>
+    public void DeclareInput(string path)
+    {
+        if (string.IsNullOrEmpty(path)) return; // the reader reports it
+        var full = FullPath(path);
+        foreach (var (outputFull, (outputGiven, _)) in declared.Select(d => (d.Key, d.Value)))
+            CheckOverlap(outputGiven, outputFull, path, full);
+        inputs.Add((path, full));
+    }
 
     /// <summary>Checks that a folder output may be written at <paramref name="path"/>; call before the work starts.</summary>
     public void DeclareFolder(string path, OutputFolderKind kind)
     {
-        var full = FullPath(path);
+        var full = Prepare(path);
         if (File.Exists(full) && !force)
             throw new OutputWriteException(path, "a file exists where a folder is wanted (choose another path, or pass --force to replace it)");
-        if (Directory.Exists(full) && !force && !kind.Matches(full))
+        var here = Path.GetFullPath(Environment.CurrentDirectory);
+        if (IsWithin(here, full))
+            throw new OutputWriteException(path, "it is the current folder or holds it; choose a folder below it");
+        if (Directory.Exists(full) && !force)
         {
             var contents = Contents(full);
             if (contents.Count > 0)
-                throw new OutputExistsException($"{path} exists and is not a {kind.Name} (it holds {string.Join(", ", contents.Take(3))}{(contents.Count > 3 ? ", …" : "")}); choose another path, or pass --force to replace it");
+            {
+                var foreign = Foreign(full, kind);
+                if (foreign is not null)
+                    throw new OutputExistsException($"{path} exists and {foreign}; choose another path, or pass --force to replace it");
+            }
         }
         CheckWritable(path, full);
-        declared.Add(full);
+        declared[full] = (path, kind);
+    }
+
+    /// <summary>
+    /// Checks that a folder written into as the work goes (a feature cache) can be: a folder, writable, outside every
+    /// output. It is not part of the all-or-nothing set.
+    /// </summary>
+    public void DeclareWorkFolder(string path)
+    {
+        var full = Prepare(path);
+        if (File.Exists(full)) throw new OutputWriteException(path, "a file exists where a folder is wanted");
+        CheckWritable(path, full);
     }
 
     /// <summary>Checks that a file output may be written at <paramref name="path"/>; call before the work starts.</summary>
     public void DeclareFile(string path)
     {
-        var full = FullPath(path);
+        var full = Prepare(path);
         if (Directory.Exists(full)) throw new OutputWriteException(path, "it is a folder, not a file");
         CheckWritable(path, full);
-        declared.Add(full);
+        declared[full] = (path, null);
     }
 
     /// <summary>Builds a file under a temporary name; it appears at <paramref name="path"/> on <see cref="Commit"/>.</summary>
     public void WriteFile(string path, Action<Stream> write)
     {
         var full = FullPath(path);
-        if (!declared.Contains(full)) DeclareFile(path);
+        if (!declared.ContainsKey(full)) DeclareFile(path);
         Stage(path, full, temporary =>
         {
             using var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
@@ -60,17 +95,22 @@ public sealed class OutputSet(bool force = false) : IDisposable
     public void WriteFolder(string path, Action<string> fill)
     {
         var full = FullPath(path);
-        if (!declared.Contains(full)) CheckWritable(path, full); // AtomicFile's callers replace what is there
+        if (!declared.TryGetValue(full, out var entry)) CheckWritable(path, full); // AtomicFile's callers replace what is there
         Stage(path, full, temporary =>
         {
             Directory.CreateDirectory(temporary);
             fill(temporary);
+            if (entry.Kind is { } kind) WriteListing(temporary, kind);
         });
     }
 
-    /// <summary>Renames every staged output into place, in the order written; on failure, restores what was replaced.</summary>
+    /// <summary>
+    /// Renames every staged output into place, in the order written; on failure, restores what was replaced. A Ctrl-C
+    /// that arrived during the work cancels here, before anything is replaced.
+    /// </summary>
     public void Commit()
     {
+        Cli.CommandLineHost.Cancellation.ThrowIfCancellationRequested();
         var done = new List<(string Full, string? Old)>();
         var current = "";
         try
@@ -111,6 +151,64 @@ public sealed class OutputSet(bool force = false) : IDisposable
         staged.Clear();
     }
 
+    /// <summary>The common checks of a declared output: a path, no overlap with the inputs or the other outputs.</summary>
+    string Prepare(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new OutputWriteException(path, "the path is empty");
+        var full = FullPath(path);
+        foreach (var (inputGiven, inputFull) in inputs) CheckOverlap(path, full, inputGiven, inputFull);
+        foreach (var (other, (otherGiven, _)) in declared.Select(d => (d.Key, d.Value)))
+        {
+            if (other == full) throw new OutputWriteException(path, $"{otherGiven} is written by this command too");
+            if (IsWithin(full, other) || IsWithin(other, full))
+                throw new OutputWriteException(path, $"it overlaps {otherGiven}, also written by this command (an output folder is replaced as a whole)");
+        }
+        return full;
+    }
+
+    static void CheckOverlap(string outputGiven, string outputFull, string inputGiven, string inputFull)
+    {
+        if (outputFull == inputFull) throw new OutputWriteException(outputGiven, "it is also an input of this command");
+        if (IsWithin(inputFull, outputFull))
+            throw new OutputWriteException(outputGiven, $"it holds the input {inputGiven}, which replacing it would delete");
+    }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies below it.</summary>
+    static bool IsWithin(string path, string folder) =>
+        path == folder || path.StartsWith(folder.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    /// <summary>Why <paramref name="directory"/> is not an earlier output of <paramref name="kind"/> it may replace; null when it is.</summary>
+    static string? Foreign(string directory, OutputFolderKind kind)
+    {
+        if (!kind.Matches(directory)) return $"is not a {kind.Name} (it holds {Describe(Contents(directory))})";
+        HashSet<string> written;
+        try
+        {
+            using var listing = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, ListingFileName)));
+            if (listing.RootElement.GetProperty("kind").GetString() != kind.Name) return $"is not a {kind.Name}";
+            written = listing.RootElement.GetProperty("files").EnumerateArray().Select(f => f.GetString()!).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (Exception e) when (IoErrors.IsIo(e) || e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return $"was not written by this version as a {kind.Name} (no readable {ListingFileName})";
+        }
+        var extra = Files(directory).Where(f => f != ListingFileName && !written.Contains(f)).Order(StringComparer.Ordinal).ToList();
+        return extra.Count == 0 ? null : $"holds files this output did not write ({Describe(extra)})";
+    }
+
+    static void WriteListing(string folder, OutputFolderKind kind)
+    {
+        var files = Files(folder).Order(StringComparer.Ordinal).ToList();
+        File.WriteAllText(Path.Combine(folder, ListingFileName), JsonSerializer.Serialize(new Dictionary<string, object> { ["kind"] = kind.Name, ["files"] = files }));
+    }
+
+    /// <summary>Every file below <paramref name="folder"/>, relative, with '/' separators.</summary>
+    static IEnumerable<string> Files(string folder) =>
+        Directory.EnumerateFiles(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false })
+            .Select(f => Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'));
+
+    static string Describe(IReadOnlyList<string> names) => string.Join(", ", names.Take(3)) + (names.Count > 3 ? ", …" : "");
+
     void Stage(string given, string full, Action<string> build)
     {
         var parent = Path.GetDirectoryName(full)!;
@@ -124,7 +222,10 @@ public sealed class OutputSet(bool force = false) : IDisposable
         catch (Exception e)
         {
             AtomicFile.TryDelete(temporary);
-            if (IoErrors.IsIo(e)) throw new OutputWriteException(given, IoErrors.Reason(e), e);
+            // a write inside the output failed (a full disk, say): name the output the user gave, not its temporary
+            var cause = e is AggregateException aggregate ? aggregate.Flatten().InnerExceptions.FirstOrDefault(i => IoErrors.IsIo(i) || i is OutputWriteException) ?? e : e;
+            if (cause is OutputWriteException inner) throw new OutputWriteException(given, inner.Reason, inner);
+            if (IoErrors.IsIo(cause)) throw new OutputWriteException(given, IoErrors.Reason(cause), cause);
             throw;
         }
         staged.Add((given, full, temporary));
@@ -136,7 +237,12 @@ public sealed class OutputSet(bool force = false) : IDisposable
         else File.Move(from, to);
     }
 
-    static string FullPath(string path) => Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar) is { Length: > 0 } p ? p : "/";
+    static string FullPath(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new OutputWriteException(path, "the path is empty");
+        var full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
+        return full.Length > 0 ? full : "/";
+    }
 
     static List<string> Contents(string directory)
     {

@@ -14,12 +14,42 @@ public static class ManifestValidation
     public const int MaxSampleRate = 768_000;
     /// <summary>Largest FFT a front end may name: 2²⁰ points.</summary>
     public const int MaxNFft = 1 << 20;
+    /// <summary>Most multiplicative updates an activation graph may run (by default or on request): far past convergence, short of a hang.</summary>
+    public const int MaxIterations = 100_000;
+
+    /// <summary>The graph roles each kind of model must have, and whether it is a decomposition or an anomaly scorer.</summary>
+    static readonly Dictionary<string, (string[] Roles, bool Decomposition)> Kinds = new()
+    {
+        ["nmf"] = (["activations", "reconstruction"], true), ["nmfd"] = (["activations", "reconstruction"], true),
+        ["nmf2d"] = (["activations", "reconstruction"], true), ["nmf3d"] = (["activations", "reconstruction"], true),
+        ["plca"] = (["activations", "reconstruction"], true), ["siplca"] = (["activations", "reconstruction"], true),
+        ["siplca2"] = (["activations", "reconstruction"], true), ["siplca3"] = (["activations", "reconstruction"], true),
+        ["anomaly-autoencoder"] = (["scorer"], false), ["gmm"] = (["scorer"], false), ["vae"] = (["scorer", "decoder"], false),
+    };
 
     /// <summary>Every problem of <paramref name="manifest"/> at once.</summary>
     /// <exception cref="ModelContractException">A value is out of range; the message lists them all.</exception>
     public static void Validate(ModelManifest manifest, string source)
     {
         var problems = new List<string>();
+        if (!Kinds.TryGetValue(manifest.Kind ?? "", out var kind))
+            problems.Add($"unknown kind '{manifest.Kind}' (this build reads {string.Join(", ", Kinds.Keys)})");
+        else
+        {
+            var roles = manifest.Graphs.Select(g => g.Role).ToHashSet();
+            foreach (var role in kind.Roles.Where(r => !roles.Contains(r))) problems.Add($"a '{manifest.Kind}' model needs a '{role}' graph");
+            if (kind.Decomposition && manifest.Decomposition is null) problems.Add($"a '{manifest.Kind}' model needs its decomposition section");
+            if (!kind.Decomposition && manifest.Anomaly is null) problems.Add($"a '{manifest.Kind}' model needs its anomaly scoring section");
+        }
+        // a matrix decomposition's sizes are those of its activation graph: V (features, frames) in, H (rank, frames) out
+        if (manifest.Kind is "nmf" or "plca" && manifest.Decomposition is { } sizes && manifest.Graphs.FirstOrDefault(g => g.Role == "activations") is { } activations
+            && activations.Inputs.Count > 0 && activations.Outputs.Count > 0 && activations.Inputs[0].Shape.Count == 2 && activations.Outputs[0].Shape.Count == 2)
+        {
+            if (activations.Inputs[0].FixedDim(0) is { } f && f != sizes.Features)
+                problems.Add($"decomposition: features {sizes.Features} contradict the activation graph's input ({f}, frames)");
+            if (activations.Outputs[0].FixedDim(0) is { } k && k != sizes.Rank)
+                problems.Add($"decomposition: rank {sizes.Rank} contradicts the activation graph's output ({k}, frames)");
+        }
         foreach (var graph in manifest.Graphs)
         {
             if (string.IsNullOrWhiteSpace(graph.Role) || string.IsNullOrWhiteSpace(graph.File)) problems.Add("a graph without a role or file");
@@ -44,7 +74,7 @@ public static class ManifestValidation
             if (d.Rank < 1) problems.Add($"decomposition: rank must be ≥ 1 (got {d.Rank})");
             if (!double.IsFinite(d.Beta)) problems.Add($"decomposition: β must be finite (got {d.Beta})");
             if (!(d.Epsilon > 0) || !double.IsFinite(d.Epsilon)) problems.Add($"decomposition: ε must be positive (got {d.Epsilon})");
-            if (d.DefaultIterations < 0) problems.Add($"decomposition: default iterations must be ≥ 0 (got {d.DefaultIterations})");
+            if (d.DefaultIterations < 0 || d.DefaultIterations > MaxIterations) problems.Add($"decomposition: default iterations must lie in [0, {MaxIterations}] (got {d.DefaultIterations})");
         }
         if (manifest.Anomaly is { } a)
         {

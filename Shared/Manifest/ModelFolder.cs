@@ -70,7 +70,7 @@ public static class ModelFolder
     public static ModelManifest Read(string directory)
     {
         if (!Directory.Exists(directory))
-            throw new ModelContractException($"{directory}: model folder not found");
+            throw new ModelContractException(File.Exists(directory) ? $"{directory}: is a file, not a model folder" : $"{directory}: model folder not found");
         var manifestPath = Path.Combine(directory, ManifestFileName);
         string json;
         try
@@ -116,5 +116,5 @@ public static class ModelFolder
     }
 
     static string Reason(Exception e, string path) =>
-        Directory.Exists(path) ? "it is a folder, not a file" : IoErrors.Reason(e);
+        Directory.Exists(path) ? "it is a folder, not a file" : IoErrors.Reason(e, writing: false);
 }

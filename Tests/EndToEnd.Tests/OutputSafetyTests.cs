@@ -114,7 +114,7 @@ public class OutputSafetyTests
         Assert.Contains($"warning: skipped {Path.Combine(a, "broken.wav")}", skipped.Err);
         Assert.Contains($"warning: skipped {Path.Combine(b, "empty.wav")}", skipped.Err);
         // names mirror the inputs below the folder they share
-        Assert.Equal(["a", "b", "frontend.json"], Entries(features));
+        Assert.Equal([".pipeline-output.json", "a", "b", "frontend.json"], Entries(features));
         Assert.Equal(["one.npy", "two.npy"], Entries(Path.Combine(features, "a")));
         Assert.Equal(["three.npy"], Entries(Path.Combine(features, "b")));
 
@@ -122,5 +122,58 @@ public class OutputSafetyTests
         Assert.True(gmm.Code == 0, gmm.Err);
         // two 0.5 s files of 51 log-mel frames each, as the features command gives (Features_ForAFileAndForADirectory)
         Assert.Equal([102, 64], ModelFolder.Read(Path.Combine(dir, "gmm")).Training!.InputShape);
+    }
+
+    [Fact]
+    public void OutputsNeverOverlapInputsOrEachOther_AndAnEarlierOutputIsReplacedOnlyWhenItHoldsNothingElse()
+    {
+        var dir = TestData.TempDirectory();
+        var v = Path.Combine(dir, "V.npy");
+        NpyFile.Write(v, TestData.Uniform(12, 20, 1));
+        string Nmf(params string[] extra) => Run("pipeline-train", ["nmf", "-q", "--input", v, "--rank", "2", "--max-iter", "5", .. extra]) is var r && r.Code == 0 ? "ok" : Errors(r.Err).Single();
+
+        Assert.Equal("error: cannot write '': the path is empty", Nmf("--out", ""));
+        Assert.Equal([$"error: a path given on the command line is empty (an unset shell variable?)"], Errors(Run("pipeline-train", "nmf", "-q", "--input", "", "--out", Path.Combine(dir, "x")).Err));
+        var model = Path.Combine(dir, "m");
+        Assert.Equal($"error: cannot write {Path.Combine(dir, "W.npy")}: {Path.Combine(dir, "W.npy")} is written by this command too", Nmf("--out", model, "--w-out", Path.Combine(dir, "W.npy"), "--h-out", Path.Combine(dir, "W.npy")));
+        Assert.Equal($"error: cannot write {Path.Combine(model, "H.npy")}: it overlaps {model}, also written by this command (an output folder is replaced as a whole)", Nmf("--out", model, "--h-out", Path.Combine(model, "H.npy")));
+        Assert.Equal($"error: cannot write {dir}: it holds the input {v}, which replacing it would delete", Nmf("--out", dir, "--force"));
+        Assert.False(Directory.Exists(model));
+
+        Assert.Equal("ok", Nmf("--out", model));
+        Assert.Equal("ok", Nmf("--out", model)); // retraining replaces the earlier model
+        File.WriteAllText(Path.Combine(model, "notes.txt"), "mine");
+        Assert.Equal($"error: {model} exists and holds files this output did not write (notes.txt); choose another path, or pass --force to replace it", Nmf("--out", model));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(model, "notes.txt")));
+
+        var infer = Run("pipeline-infer", "activations", "--model", model, "--input", v, "--out", v);
+        Assert.Equal([$"error: cannot write {v}: it is also an input of this command"], Errors(infer.Err));
+        File.WriteAllText(Path.Combine(dir, "a-file"), "x");
+        var cache = Run("pipeline-train", "features", "--input", Path.Combine(dir, "nothing.wav"), "--out", Path.Combine(dir, "f.npy"), "--cache", Path.Combine(dir, "a-file"));
+        Assert.Equal([$"error: cannot write {Path.Combine(dir, "a-file")}: a file exists where a folder is wanted"], Errors(cache.Err));
+    }
+
+    [Fact]
+    public void Anomaly_ListsEveryBadOrTooShortFile_TrainAndTest_BeforeTraining()
+    {
+        var dir = TestData.TempDirectory();
+        var data = Path.Combine(dir, "machine");
+        Assert.Equal(0, Run("pipeline-train", "synth", "machine", "-q", "--out", data, "--machines", "1", "--train", "4", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
+        File.WriteAllText(Path.Combine(data, "test_normal", "broken.wav"), "not audio");
+        Tone(Path.Combine(data, "train_normal", "short.wav"), 300, seconds: 0.005); // 80 samples: 1 frame, the context needs 2
+        var model = Path.Combine(dir, "ae");
+        var r = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "16", "--n-mels", "16", "--context", "2", "--hidden", "16,8", "--out", model);
+        Assert.Equal(1, r.Code);
+        var errors = Errors(r.Err);
+        Assert.Equal(3, errors.Length);
+        Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "train_normal", "short.wav")}: is too short: it gives 1 frames"));
+        Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "test_normal", "broken.wav")}: "));
+        Assert.Equal("error: 2 of 7 input files cannot be used; fix or remove them, or pass --skip-bad to leave them out", errors[^1]);
+        Assert.DoesNotContain("epoch", r.Err);
+        Assert.False(File.Exists(model + ".checkpoint"));
+
+        var skipped = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "16", "--n-mels", "16", "--context", "2", "--hidden", "16,8", "--out", model, "--skip-bad");
+        Assert.True(skipped.Code == 0, skipped.Err);
+        Assert.Equal(2, skipped.Err.Split('\n').Count(l => l.StartsWith("warning: skipped ")));
     }
 }

@@ -155,7 +155,7 @@ public class ModelSessionTests
         var manifest = ModelFolder.FromJson(File.ReadAllText(manifestPath), manifestPath);
         var graphs = manifest.Graphs.Select(g => g.Role != "activations" ? g
             : g with { Inputs = [.. g.Inputs.Select(i => i.Name == "V" ? i with { Shape = [(F + 1).ToString(), "frames"] } : i)] }).ToList();
-        var altered = manifest with { Graphs = graphs };
+        var altered = manifest with { Graphs = graphs, Decomposition = manifest.Decomposition! with { Features = F + 1 } }; // consistent in itself
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
         model.MetadataProps.Single(p => p.Key == ModelManifest.MetadataKey).Value = ModelFolder.EmbeddedJson(altered);
         File.WriteAllText(manifestPath, ModelFolder.ToJson(altered));

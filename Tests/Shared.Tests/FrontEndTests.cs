@@ -97,8 +97,8 @@ public class FrontEndTests
         var config = FrontEndConfig.Preset("vae-mcep") with { HopLength = 80 };
         Assert.Equal(config, FrontEndConfig.FromJson(config.ToJson()));
         Assert.Contains("\"window\":\"Blackman\"", config.ToJson());
-        var manifest = new ModelManifest { Kind = "test", Name = "t", Producer = "tests", FrontEnd = config,
-            Graphs = [new GraphSpec("model", "model.onnx", [new TensorSpec("x", "float32", ["frames", "39"], "features")], [])] };
+        var manifest = new ModelManifest { Kind = "gmm", Name = "t", Producer = "tests", FrontEnd = config, Anomaly = new AnomalyScoring("mean", 0, 1, "given"),
+            Graphs = [new GraphSpec("scorer", "model.onnx", [new TensorSpec("x", "float32", ["frames", "39"], "features")], [])] };
         var back = ModelFolder.FromJson(ModelFolder.ToJson(manifest), "manifest.json");
         Assert.Equal(config, back.FrontEnd);
     }

@@ -12,7 +12,7 @@ public class ModelFolderTests
         Kind = "nmf",
         Name = name,
         Producer = "tests",
-        Graphs = [new GraphSpec("activations", "model.onnx", [new TensorSpec("V", "float32", ["4", "frames"], "data")], [])],
+        Graphs = [new GraphSpec("activations", "model.onnx", [new TensorSpec("V", "float32", ["4", "frames"], "data")], []), new GraphSpec("reconstruction", "model.onnx", [], [])],
         Decomposition = new DecompositionInfo(4, 2, 1, 1e-12, 10, "layout"),
     };
 
@@ -64,7 +64,7 @@ public class ModelFolderTests
         };
         var e = Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(bad), "manifest.json"));
         Assert.StartsWith("manifest.json: invalid manifest: ", e.Message);
-        foreach (var problem in new[] { "hop_length must be > 0 (got 0)", $"sample rate {int.MaxValue} Hz is above 768000 Hz", "default iterations must be ≥ 0 (got -3)",
+        foreach (var problem in new[] { "hop_length must be > 0 (got 0)", $"sample rate {int.MaxValue} Hz is above 768000 Hz", "default iterations must lie in [0, 100000] (got -3)",
                      "unknown aggregation 'median'", "trim must be ≥ 0 frames (got -1)", "the threshold must be finite (got NaN)" })
             Assert.Contains(problem, e.Message);
 
@@ -77,6 +77,22 @@ public class ModelFolderTests
             Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(outside), "m")).Message);
         var zero = Manifest() with { FrontEnd = frontEnd with { NFft = 0 } };
         Assert.Contains("n_fft must be ≥ 2 (got 0)", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(zero), "m")).Message);
+        // kind, graphs and sizes must agree: an unknown kind, a missing role, a rank the activation graph contradicts
+        var teapot = Manifest() with { Kind = "teapot" };
+        Assert.Contains("unknown kind 'teapot'", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(teapot), "m")).Message);
+        var scorerless = Manifest() with { Kind = "gmm", Anomaly = new AnomalyScoring("mean", 0, 1, "given") };
+        Assert.Contains("a 'gmm' model needs a 'scorer' graph", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(scorerless), "m")).Message);
+        var sized = Manifest() with
+        {
+            Graphs = [new GraphSpec("activations", "model.onnx", [new TensorSpec("V", "float32", ["4", "frames"], "V")], [new TensorSpec("H", "float32", ["3", "frames"], "H")]),
+                new GraphSpec("reconstruction", "model.onnx", [], [])],
+        }; // the manifest's decomposition says features 4, rank 2
+        Assert.Contains("decomposition: rank 2 contradicts the activation graph's output (3, frames)",
+            Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(sized), "m")).Message);
+        var endless = Manifest() with { Decomposition = new DecompositionInfo(4, 2, 1, 1e-12, int.MaxValue, "layout") };
+        Assert.Contains($"default iterations must lie in [0, 100000] (got {int.MaxValue})",
+            Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(endless), "m")).Message);
+
         // such a folder is never written by this code...
         var written = Path.Combine(TestData.TempDirectory(), "model");
         Assert.EndsWith("the threshold must be finite (got NaN); nothing was written",

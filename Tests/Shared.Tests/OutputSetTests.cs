@@ -34,7 +34,7 @@ public class OutputSetTests
             forced.WriteFolder(target, f => File.WriteAllText(Path.Combine(f, "kind.json"), "{}"));
             forced.Commit();
         }
-        Assert.Equal(["kind.json"], Entries(target));
+        Assert.Equal([OutputSet.ListingFileName, "kind.json"], Entries(target));
         Assert.Equal(["out"], Entries(dir));
     }
 
@@ -121,11 +121,16 @@ public class OutputSetTests
         var guid = new string('a', 32);
         Directory.CreateDirectory(Path.Combine(dir, $".model.{dead}.{guid}.tmp"));
         File.WriteAllText(Path.Combine(dir, $".model.checkpoint.{dead}.{guid}.tmp"), "half");
-        Directory.CreateDirectory(Path.Combine(dir, $".model.{dead}.{guid}.old"));
+        Directory.CreateDirectory(Path.Combine(dir, $".model.{dead}.{guid}.old")); // killed between its renames: "model" is missing
+        File.WriteAllText(Path.Combine(dir, $".model.{dead}.{guid}.old", "manifest.json"), "the previous model");
+        File.WriteAllText(Path.Combine(dir, "W.npy"), "current");
+        File.WriteAllText(Path.Combine(dir, $".W.npy.{dead}.{guid}.old"), "replaced, and its replacement is in place");
         var live = $".other.{Environment.ProcessId}.{guid}.tmp";
         File.WriteAllText(Path.Combine(dir, live), "in progress");
         File.WriteAllText(Path.Combine(dir, ".hidden.123.notatemp"), "user file");
         AtomicFile.WriteAllText(Path.Combine(dir, "result.txt"), "done");
-        Assert.Equal([".hidden.123.notatemp", live, "result.txt"], Entries(dir));
+        Assert.Equal([".hidden.123.notatemp", live, "W.npy", "model", "result.txt"], Entries(dir));
+        Assert.Equal("the previous model", File.ReadAllText(Path.Combine(dir, "model", "manifest.json"))); // put back, not lost
+        Assert.Equal("current", File.ReadAllText(Path.Combine(dir, "W.npy")));
     }
 }

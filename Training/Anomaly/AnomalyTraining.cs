@@ -64,6 +64,7 @@ public sealed record AnomalyTrainingOptions
         if (!(FinalLearningRate > 0) || FinalLearningRate > LearningRate) problems.Add($"final learning rate must lie in (0, {LearningRate}] (got {FinalLearningRate})");
         if (ConstantEpochs < 0) problems.Add($"constant epochs must be ≥ 0 (got {ConstantEpochs})");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
+        if (Threshold is { } t && !double.IsFinite(t)) problems.Add($"a given threshold must be finite (got {t})");
         if (!FrameScores.Aggregations.Contains(Aggregation)) problems.Add($"aggregation must be {string.Join(" or ", FrameScores.Aggregations)} (got '{Aggregation}')");
         if (TrimFrames < 0) problems.Add($"trim must be ≥ 0 frames (got {TrimFrames})");
         if (!(TargetFpr > 0 && TargetFpr < 1)) problems.Add($"target FPR must lie in (0, 1) (got {TargetFpr})");
@@ -120,18 +121,30 @@ public static class AnomalyTraining
         var validationCount = data.Train.Count < 2 ? 0 : Math.Max(1, (int)Math.Round(options.ValidationFraction * data.Train.Count));
         var validationClips = order.Take(validationCount).Order().Select(i => data.Train[i]).ToList();
         var trainClips = order.Skip(validationCount).Order().Select(i => data.Train[i]).ToList();
-        var skipped = options.SkipBadFiles ? new List<Shared.Errors.PipelineException>() : null;
-        var loaded = loader.Load(trainClips.Concat(validationClips).Select(c => c.Path).ToList(), loading, cancellation, skipped)
-            .ToDictionary(r => r.Path, r => r.Features);
+        // every file is read before any training: all that cannot be used are listed at once (or left out with SkipBadFiles)
+        var paths = trainClips.Concat(validationClips).Concat(data.Test).Select(c => c.Path).ToList();
+        var problems = new List<Shared.Errors.PipelineException>();
+        var loaded = loader.Load(paths, loading, cancellation, problems).ToDictionary(r => r.Path, r => r.Features);
+        var minimum = options.FrontEnd.MinimumFrames; // mirrored context needs that many real frames
+        foreach (var (path, f) in loaded.Where(l => l.Value.Rows < minimum).ToList())
+        {
+            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frames, and {options.FrontEnd.ContextBefore} + {options.FrontEnd.ContextAfter} context frames need at least {minimum} ({options.FrontEnd.MinimumSamples} samples at {options.FrontEnd.SampleRate} Hz)"));
+            loaded.Remove(path);
+        }
+        if (problems.Count > 0 && !options.SkipBadFiles)
+        {
+            var position = paths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
+            var ordered = problems.OrderBy(p => p is InvalidAudioException a && position.TryGetValue(a.AudioSource, out var i) ? i : int.MaxValue).ToList();
+            throw new Shared.Errors.BadInputFilesException(ordered, $"{problems.Count} of {paths.Count} input files cannot be used; fix or remove them, or pass --skip-bad to leave them out");
+        }
+        var skipped = problems;
         trainClips = trainClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
+        var testClips = data.Test.Where(c => loaded.ContainsKey(c.Path)).ToList();
         if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
-        var features = trainClips.Concat(validationClips).Select(c => loaded[c.Path]).ToList();
-        var trainFeatures = features.Take(trainClips.Count).ToList();
-        var validationFeatures = features.Skip(trainClips.Count).ToList();
+        var trainFeatures = trainClips.Select(c => loaded[c.Path]).ToList();
+        var validationFeatures = validationClips.Select(c => loaded[c.Path]).ToList();
         var (before, after) = (options.FrontEnd.ContextBefore, options.FrontEnd.ContextAfter);
-        foreach (var (f, clip) in features.Zip(trainClips.Concat(validationClips)))
-            if (f.Rows < Math.Max(before, after)) throw new InvalidAudioException(clip.Path, $"gives {f.Rows} frames, fewer than the context");
 
         // (file, frame) of every training frame
         var frameFile = new List<int>();
@@ -174,16 +187,10 @@ public static class AnomalyTraining
         var scoring = new AnomalyScoring(options.Aggregation, options.TrimFrames, threshold, rule);
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
-        var test = new List<ScoredClip>();
-        if (data.Test.Count > 0)
-        {
-            var testFeatures = loader.Load(data.Test.Select(c => c.Path).ToList(), loading, cancellation, skipped).ToDictionary(r => r.Path, r => r.Features);
-            test = data.Test.Where(c => testFeatures.ContainsKey(c.Path))
-                .Select(c => { var s = Score(testFeatures[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
-        }
+        var test = testClips.Select(c => { var s = Score(loaded[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
         return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count)
         {
-            Skipped = skipped ?? [],
+            Skipped = skipped,
             CalibrationClips = options.Threshold is not null ? [] : validationClips.Count > 0 ? validationClips : trainClips,
         };
     }

@@ -114,6 +114,8 @@ static class AnomalyCommands
             var log = cli.Log(parse);
             var outDir = parse.GetValue(output)!;
             using var outputs = cli.Outputs(parse);
+            outputs.DeclareInput(parse.GetValue(data)!);
+            if (parse.GetValue(cache) is { } cacheFolder) outputs.DeclareWorkFolder(cacheFolder);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
             var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
             if (parse.GetValue(resume) && !File.Exists(checkpoint))

@@ -82,6 +82,7 @@ static class DecomposeCommand
             if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
             var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
             using var outputs = cli.Outputs(parse);
+            outputs.DeclareInput(source);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
             Action<string> export;
             var history = new List<double>();

@@ -63,6 +63,8 @@ static class FeaturesCommand
             var target = parse.GetValue(output)!;
             var single = inputs.Length == 1 && File.Exists(inputs[0]);
             using var outputs = cli.Outputs(parse);
+            foreach (var path in inputs) outputs.DeclareInput(path);
+            if (parse.GetValue(cache) is { } cacheFolder) outputs.DeclareWorkFolder(cacheFolder);
             if (single) outputs.DeclareFile(target);
             else outputs.DeclareFolder(target, OutputFolderKind.Features);
             var files = AudioFiles.Find(inputs);

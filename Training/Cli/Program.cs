@@ -34,6 +34,7 @@ nmf.SetAction(parse =>
     var log = cli.Log(parse);
     var outDir = parse.GetValue(output)!;
     using var outputs = cli.Outputs(parse);
+    outputs.DeclareInput(parse.GetValue(input)!);
     outputs.DeclareFolder(outDir, ModelFolder.Kind);
     if (parse.GetValue(wOut) is { } wPath) outputs.DeclareFile(wPath);
     if (parse.GetValue(hOut) is { } hPath) outputs.DeclareFile(hPath);

@@ -42,6 +42,7 @@ static class SeparationCommand
                 var at = entry.IndexOf('=');
                 if (at <= 0) throw new InvalidOptionException($"--source takes NAME=FILE, not '{entry}'");
                 var (name, path) = (entry[..at], entry[(at + 1)..]);
+                outputs.DeclareInput(path);
                 clips.Add((name, AudioFile.Read(path, new AudioReadOptions { SampleRate = stft.SampleRate })));
                 log.WriteLine($"source {name}: {path}");
             }

@@ -43,6 +43,7 @@ static class VaeCommand
             using var outputs = cli.Outputs(parse);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
             var inputs = parse.GetValue(input)!;
+            foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
             FrontEndConfig? frontEnd = null;
             List<NdArray>? files = null;

@@ -32,7 +32,7 @@ public static class AudioFile
         }
         catch (Exception e) when (Files.IoErrors.IsIo(e))
         {
-            throw new InvalidAudioException(path, $"cannot be read ({Files.IoErrors.Reason(e)})", e);
+            throw new InvalidAudioException(path, $"cannot be read ({Files.IoErrors.Reason(e, writing: false)})", e);
         }
         var (samples, rate, channels) = (decoded.Samples, decoded.SampleRate, decoded.Channels);
         var bad = Array.FindIndex(samples, s => !float.IsFinite(s));
