@@ -68,7 +68,7 @@ public sealed class FeatureExtractor
         RequireFinite(perFrame, clip, source);
         if (Config.ContextBefore + Config.ContextAfter == 0) return perFrame;
         if (perFrame.Rows < Math.Max(Config.ContextBefore, Config.ContextAfter))
-            throw new InvalidAudioException(source, $"is too short: it gives {perFrame.Rows} frames, and {Config.ContextBefore} + {Config.ContextAfter} context frames need at least {Config.MinimumFrames} ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
+            throw new InvalidAudioException(source, $"is too short: it gives {perFrame.Rows} frame{(perFrame.Rows == 1 ? "" : "s")}, and {Config.ContextBefore} + {Config.ContextAfter} context frames need at least {Config.MinimumFrames} ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
         try { return ContextFrames.Stack(perFrame, Config.ContextBefore, Config.ContextAfter); }
         catch (InvalidInputException e) { throw new InvalidAudioException(source, e.Message, e); }
     }

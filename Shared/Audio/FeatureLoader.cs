@@ -82,6 +82,7 @@ public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirec
         var results = new NdArray?[files.Count];
         var problems = new PipelineException?[files.Count];
         var done = 0;
+        var cacheExisted = cacheDirectory is null || Directory.Exists(cacheDirectory);
         try
         {
             Parallel.For(0, files.Count, Threading.ComputeThreads.Cancellable(cancellation), i =>
@@ -95,7 +96,10 @@ public sealed class FeatureLoader(FeatureExtractor extractor, string? cacheDirec
         }
         catch (AggregateException e) when (e.InnerExceptions.OfType<OutputWriteException>().FirstOrDefault() is { } write)
         {
-            throw new OutputWriteException(write.Path, write.Reason, write);
+            // the cache as the user named it, and no empty cache folder left behind
+            if (!cacheExisted && Directory.Exists(cacheDirectory) && !Directory.EnumerateFileSystemEntries(cacheDirectory).Any())
+                Directory.Delete(cacheDirectory);
+            throw new OutputWriteException(cacheDirectory ?? write.Path, write.Reason, write);
         }
         var bad = problems.OfType<PipelineException>().ToList();
         if (bad.Count > 0 && (skipped is null || bad.Count == files.Count))

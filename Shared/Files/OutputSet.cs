@@ -171,6 +171,9 @@ public sealed class OutputSet(bool force = false) : IDisposable
         if (outputFull == inputFull) throw new OutputWriteException(outputGiven, "it is also an input of this command");
         if (IsWithin(inputFull, outputFull))
             throw new OutputWriteException(outputGiven, $"it holds the input {inputGiven}, which replacing it would delete");
+        // a new output inside an input folder is fine; replacing something there could delete what the job reads
+        if (IsWithin(outputFull, inputFull) && (File.Exists(outputFull) || Directory.Exists(outputFull)))
+            throw new OutputWriteException(outputGiven, $"it lies inside the input {inputGiven} and exists: replacing it could delete what this command reads");
     }
 
     /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies below it.</summary>
@@ -192,7 +195,9 @@ public sealed class OutputSet(bool force = false) : IDisposable
         {
             return $"was not written by this version as a {kind.Name} (no readable {ListingFileName})";
         }
-        var extra = Files(directory).Where(f => f != ListingFileName && !written.Contains(f)).Order(StringComparer.Ordinal).ToList();
+        var folders = written.SelectMany(f => Ancestors(f)).ToHashSet(StringComparer.Ordinal);
+        var extra = Files(directory).Where(f => f != ListingFileName && !written.Contains(f))
+            .Concat(Folders(directory).Where(d => !folders.Contains(d)).Select(d => d + "/")).Order(StringComparer.Ordinal).ToList();
         return extra.Count == 0 ? null : $"holds files this output did not write ({Describe(extra)})";
     }
 
@@ -206,6 +211,17 @@ public sealed class OutputSet(bool force = false) : IDisposable
     static IEnumerable<string> Files(string folder) =>
         Directory.EnumerateFiles(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false })
             .Select(f => Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'));
+
+    /// <summary>Every folder below <paramref name="folder"/>, relative, with '/' separators.</summary>
+    static IEnumerable<string> Folders(string folder) =>
+        Directory.EnumerateDirectories(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false })
+            .Select(f => Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'));
+
+    static IEnumerable<string> Ancestors(string relativeFile)
+    {
+        for (var at = relativeFile.LastIndexOf('/'); at > 0; at = relativeFile.LastIndexOf('/', at - 1))
+            yield return relativeFile[..at];
+    }
 
     static string Describe(IReadOnlyList<string> names) => string.Join(", ", names.Take(3)) + (names.Count > 3 ? ", …" : "");
 
@@ -237,11 +253,22 @@ public sealed class OutputSet(bool force = false) : IDisposable
         else File.Move(from, to);
     }
 
+    /// <summary>The absolute path, with a symbolic link at its end or at its parent resolved, so that a link cannot hide an overlap.</summary>
     static string FullPath(string path)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new OutputWriteException(path, "the path is empty");
         var full = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar);
-        return full.Length > 0 ? full : "/";
+        if (full.Length == 0) return "/";
+        try
+        {
+            FileSystemInfo info = Directory.Exists(full) ? new DirectoryInfo(full) : new FileInfo(full);
+            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target) return target.FullName.TrimEnd(Path.DirectorySeparatorChar);
+            var parent = Path.GetDirectoryName(full);
+            if (parent is not null && new DirectoryInfo(parent) is { LinkTarget: not null } link && link.ResolveLinkTarget(returnFinalTarget: true) is { } resolved)
+                return Path.Combine(resolved.FullName, Path.GetFileName(full));
+        }
+        catch (Exception e) when (IoErrors.IsIo(e)) { }
+        return full;
     }
 
     static List<string> Contents(string directory)

@@ -69,6 +69,7 @@ public static class ModelFolder
     /// <exception cref="ModelContractException">The folder, the manifest or a listed file is missing, or a hash differs.</exception>
     public static ModelManifest Read(string directory)
     {
+        if (string.IsNullOrWhiteSpace(directory)) throw new ModelContractException("the model folder's path is empty");
         if (!Directory.Exists(directory))
             throw new ModelContractException(File.Exists(directory) ? $"{directory}: is a file, not a model folder" : $"{directory}: model folder not found");
         var manifestPath = Path.Combine(directory, ManifestFileName);

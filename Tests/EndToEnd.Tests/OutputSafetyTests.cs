@@ -146,8 +146,18 @@ public class OutputSafetyTests
         Assert.Equal($"error: {model} exists and holds files this output did not write (notes.txt); choose another path, or pass --force to replace it", Nmf("--out", model));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(model, "notes.txt")));
 
+        Directory.CreateDirectory(Path.Combine(model, "mine"));
+        File.Delete(Path.Combine(model, "notes.txt"));
+        Assert.Equal($"error: {model} exists and holds files this output did not write (mine/); choose another path, or pass --force to replace it", Nmf("--out", model));
+
         var infer = Run("pipeline-infer", "activations", "--model", model, "--input", v, "--out", v);
         Assert.Equal([$"error: cannot write {v}: it is also an input of this command"], Errors(infer.Err));
+        var link = Path.Combine(dir, "link.npy");
+        File.CreateSymbolicLink(link, v);
+        var viaLink = Run("pipeline-infer", "activations", "--model", model, "--input", link, "--out", v);
+        Assert.Equal([$"error: cannot write {v}: it is also an input of this command"], Errors(viaLink.Err));
+        var intoModel = Run("pipeline-infer", "activations", "--model", model, "--input", v, "--out", Path.Combine(model, "manifest.json"));
+        Assert.Equal([$"error: cannot write {Path.Combine(model, "manifest.json")}: it lies inside the input {model} and exists: replacing it could delete what this command reads"], Errors(intoModel.Err));
         File.WriteAllText(Path.Combine(dir, "a-file"), "x");
         var cache = Run("pipeline-train", "features", "--input", Path.Combine(dir, "nothing.wav"), "--out", Path.Combine(dir, "f.npy"), "--cache", Path.Combine(dir, "a-file"));
         Assert.Equal([$"error: cannot write {Path.Combine(dir, "a-file")}: a file exists where a folder is wanted"], Errors(cache.Err));
@@ -158,7 +168,8 @@ public class OutputSafetyTests
     {
         var dir = TestData.TempDirectory();
         var data = Path.Combine(dir, "machine");
-        Assert.Equal(0, Run("pipeline-train", "synth", "machine", "-q", "--out", data, "--machines", "1", "--train", "4", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
+        for (var run = 0; run < 2; run++) // a second run replaces the first: a data set is an output like any other
+            Assert.Equal(0, Run("pipeline-train", "synth", "machine", "-q", "--out", data, "--machines", "1", "--train", "4", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
         File.WriteAllText(Path.Combine(data, "test_normal", "broken.wav"), "not audio");
         Tone(Path.Combine(data, "train_normal", "short.wav"), 300, seconds: 0.005); // 80 samples: 1 frame, the context needs 2
         var model = Path.Combine(dir, "ae");
@@ -166,7 +177,7 @@ public class OutputSafetyTests
         Assert.Equal(1, r.Code);
         var errors = Errors(r.Err);
         Assert.Equal(3, errors.Length);
-        Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "train_normal", "short.wav")}: is too short: it gives 1 frames"));
+        Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "train_normal", "short.wav")}: is too short: it gives 1 frame,"));
         Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "test_normal", "broken.wav")}: "));
         Assert.Equal("error: 2 of 7 input files cannot be used; fix or remove them, or pass --skip-bad to leave them out", errors[^1]);
         Assert.DoesNotContain("epoch", r.Err);

@@ -26,6 +26,7 @@ public sealed partial record AnomalyDataset(string Directory, string Layout, IRe
     /// <summary>Reads the layout under <paramref name="directory"/>; the test part may be absent.</summary>
     public static AnomalyDataset Open(string directory)
     {
+        if (string.IsNullOrWhiteSpace(directory)) throw new InvalidOptionException("the data folder's path is empty");
         if (!System.IO.Directory.Exists(directory)) throw new InvalidFileException(directory, "no such data directory");
         string Sub(string name) => Path.Combine(directory, name);
         if (System.IO.Directory.Exists(Sub("train_normal")))

@@ -128,7 +128,7 @@ public static class AnomalyTraining
         var minimum = options.FrontEnd.MinimumFrames; // mirrored context needs that many real frames
         foreach (var (path, f) in loaded.Where(l => l.Value.Rows < minimum).ToList())
         {
-            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frames, and {options.FrontEnd.ContextBefore} + {options.FrontEnd.ContextAfter} context frames need at least {minimum} ({options.FrontEnd.MinimumSamples} samples at {options.FrontEnd.SampleRate} Hz)"));
+            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {options.FrontEnd.ContextBefore} + {options.FrontEnd.ContextAfter} context frames need at least {minimum} ({options.FrontEnd.MinimumSamples} samples at {options.FrontEnd.SampleRate} Hz)"));
             loaded.Remove(path);
         }
         if (problems.Count > 0 && !options.SkipBadFiles)

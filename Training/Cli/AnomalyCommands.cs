@@ -33,13 +33,16 @@ static class AnomalyCommands
         machine.SetAction(parse =>
         {
             var log = cli.Log(parse);
-            using (var outputs = cli.Outputs(parse)) outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
             var synth = new MachineSynth(parse.GetValue(seed), seconds: parse.GetValue(seconds));
             var clock = Stopwatch.StartNew();
             var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + 15 * parse.GetValue(anomalies));
             using var bar = new ProgressBar(log, total, "synth");
-            var count = synth.WriteDataSet(parse.GetValue(output)!, parse.GetValue(machines), parse.GetValue(train), parse.GetValue(testNormal),
-                parse.GetValue(anomalies), new SynchronousProgress<(int Done, int Total)>(p => bar.Update(p.Done, "")));
+            var count = 0;
+            outputs.WriteFolder(parse.GetValue(output)!, folder => count = synth.WriteDataSet(folder, parse.GetValue(machines), parse.GetValue(train),
+                parse.GetValue(testNormal), parse.GetValue(anomalies), new SynchronousProgress<(int Done, int Total)>(p => bar.Update(p.Done, ""))));
+            outputs.Commit();
             bar.Dispose();
             log.WriteLine($"wrote {count} clips to {parse.GetValue(output)} in {clock.Elapsed.TotalSeconds:F1} s");
             cli.Summary(parse, new Dictionary<string, object?> { ["output"] = parse.GetValue(output), ["clips"] = count, ["seconds"] = clock.Elapsed.TotalSeconds });
@@ -67,11 +70,13 @@ static class AnomalyCommands
         piano.SetAction(parse =>
         {
             var log = cli.Log(parse);
-            using (var outputs = cli.Outputs(parse)) outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
+            using var outputs = cli.Outputs(parse);
+            outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
             var (trainSeconds, testSeconds) = (parse.GetValue(train), parse.GetValue(test));
             if (!(trainSeconds >= 1) || !(testSeconds >= 1)) throw new InvalidOptionException($"--train-seconds and --test-seconds must be ≥ 1, got {trainSeconds} and {testSeconds}");
             var synth = new PianoSynth(parse.GetValue(seed));
-            synth.WriteDataSet(parse.GetValue(output)!, trainSeconds, testSeconds, parse.GetValue(nFft), parse.GetValue(hop));
+            outputs.WriteFolder(parse.GetValue(output)!, folder => synth.WriteDataSet(folder, trainSeconds, testSeconds, parse.GetValue(nFft), parse.GetValue(hop)));
+            outputs.Commit();
             log.WriteLine($"wrote a {trainSeconds + testSeconds:F0} s piece over {synth.Pitches.Count} pitches to {parse.GetValue(output)}");
             cli.Summary(parse, new Dictionary<string, object?> { ["output"] = parse.GetValue(output), ["pitches"] = synth.Pitches, ["sample_rate"] = synth.SampleRate });
             return CommandLineHost.Success;
@@ -117,7 +122,7 @@ static class AnomalyCommands
             outputs.DeclareInput(parse.GetValue(data)!);
             if (parse.GetValue(cache) is { } cacheFolder) outputs.DeclareWorkFolder(cacheFolder);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
-            var checkpoint = Path.GetFullPath(outDir).TrimEnd('/') + ".checkpoint";
+            var checkpoint = outDir.TrimEnd('/') + ".checkpoint"; // beside the model, named as the user named it
             if (parse.GetValue(resume) && !File.Exists(checkpoint))
                 throw new InvalidOptionException($"--resume: there is no checkpoint at {checkpoint} (it is written after every epoch and removed when a job finishes); run without --resume to start from the beginning");
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
