@@ -64,6 +64,8 @@ public sealed class SourceSeparator : IDisposable
         if (mixture.SampleRate != FrontEnd.SampleRate) mixture = Resampler.Resample(mixture, FrontEnd.SampleRate);
         var spectrum = stft.Forward(mixture.Samples, source);
         var magnitude = spectrum.Magnitude();
+        if (magnitude.FirstNonFinite() is >= 0 and var bad)
+            throw new InvalidAudioException(source, $"its spectrum overflows float32 (|STFT| {magnitude.Data[bad]} at flat index {bad}): samples this loud (near ±3.4e38) cannot be separated; scale the recording down");
         for (var i = 0; i < magnitude.Data.Length; i++) magnitude.Data[i] += 1e-6f; // the same floor the templates were learned with
         var h = estimator.Estimate(magnitude, iterations).Activations;
         var parts = Sources.Select(s =>

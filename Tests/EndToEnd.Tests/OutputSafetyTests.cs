@@ -187,4 +187,24 @@ public class OutputSafetyTests
         Assert.True(skipped.Code == 0, skipped.Err);
         Assert.Equal(2, skipped.Err.Split('\n').Count(l => l.StartsWith("warning: skipped ")));
     }
+
+    [Fact]
+    public void EveryBadSource_AndAGlobInAFolderName_IsReportedAtOnce()
+    {
+        var dir = TestData.TempDirectory();
+        File.WriteAllText(Path.Combine(dir, "bad.wav"), "not audio");
+        var r = Run("pipeline-train", "separation", "--source", $"a={Path.Combine(dir, "bad.wav")}", "--source", $"b={Path.Combine(dir, "missing.wav")}", "--source", "nameless",
+            "--out", Path.Combine(dir, "m"));
+        Assert.Equal(1, r.Code);
+        var errors = Errors(r.Err);
+        Assert.Equal(4, errors.Length);
+        Assert.StartsWith($"error: {Path.Combine(dir, "bad.wav")}: ", errors[0]);
+        Assert.Equal($"error: {Path.Combine(dir, "missing.wav")}: no such file", errors[1]);
+        Assert.Equal("error: --source takes NAME=FILE, not 'nameless'", errors[2]);
+        Assert.Equal("error: 3 of 3 sources cannot be used", errors[3]);
+
+        var glob = Run("pipeline-train", "features", "--input", Path.Combine(dir, "*", "x.wav"), "--out", Path.Combine(dir, "f"));
+        Assert.Equal([$"error: {Path.Combine(dir, "*", "x.wav")}: wildcards are expanded in the file name only ('data/train/*.wav'), not in folder names; name the folder, which is searched recursively"], Errors(glob.Err));
+        Assert.Equal(["bad.wav"], Entries(dir));
+    }
 }

@@ -65,6 +65,11 @@ public class SeparationTests
         // soft masks add up to one, so the separated sources add up to the mixture
         var sum = separated[0].Audio.Samples.Zip(separated[1].Audio.Samples, (x, y) => x + y).ToArray();
         Assert.True(TestData.MaxRelativeError(sum, mixture.Samples) < 1e-3);
+
+        // finite samples near float32's limit overflow the spectrum: an error naming the recording, not "V holds NaN"
+        var loud = new AudioClip(mixture.Samples.Select(x => x * 3e38f).ToArray(), Rate);
+        var e = Assert.Throws<InvalidAudioException>(() => separator.Separate(loud, "loud.wav"));
+        Assert.StartsWith("loud.wav: its spectrum overflows float32", e.Message);
     }
 
     [Fact]

@@ -48,6 +48,10 @@ public class CheckpointTests
         foreach (var ((name, a), (_, b)) in fullModel.StateDict().Zip(resumedModel.StateDict()))
             Assert.True(a.ToArray().SequenceEqual(b.ToArray()), $"{name} differs after resuming");
         Assert.True(full.TrainLoss[^1] < full.TrainLoss[0]);
+        // a checkpoint further along than the job asks for is refused, not silently "finished"
+        var e = Assert.Throws<InvalidOptionException>(() => Train(path, epochs: 1, resume: true));
+        Assert.Contains("the checkpoint has 5 epochs done, more than the 1 asked for", e.Message); // the resumed job went on to epoch 5
+        Assert.Contains("no checkpoint", Assert.Throws<InvalidOptionException>(() => Train(Path.Combine(dir, "none.safetensors"), epochs: 3, resume: true)).Message);
     }
 
     [Fact]

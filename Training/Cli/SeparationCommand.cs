@@ -37,15 +37,19 @@ static class SeparationCommand
             using var outputs = cli.Outputs(parse);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
             var clips = new List<(string, AudioClip)>();
+            var problems = new List<PipelineException>(); // every bad --source at once
             foreach (var entry in parse.GetValue(sources)!)
             {
                 var at = entry.IndexOf('=');
-                if (at <= 0) throw new InvalidOptionException($"--source takes NAME=FILE, not '{entry}'");
+                if (at <= 0) { problems.Add(new InvalidOptionException($"--source takes NAME=FILE, not '{entry}'")); continue; }
                 var (name, path) = (entry[..at], entry[(at + 1)..]);
                 outputs.DeclareInput(path);
-                clips.Add((name, AudioFile.Read(path, new AudioReadOptions { SampleRate = stft.SampleRate })));
+                try { clips.Add((name, AudioFile.Read(path, new AudioReadOptions { SampleRate = stft.SampleRate }))); }
+                catch (PipelineException e) { problems.Add(e); continue; }
                 log.WriteLine($"source {name}: {path}");
             }
+            if (problems.Count == 1) throw problems[0];
+            if (problems.Count > 1) throw new BadInputFilesException(problems, $"{problems.Count} of {parse.GetValue(sources)!.Length} sources cannot be used");
             var options = new NmfFitOptions { Beta = parse.GetValue(beta), MaxIterations = parse.GetValue(maxIter) };
             var (model, specs) = SourceTemplates.Learn(clips, stft, parse.GetValue(rank), options, parse.GetValue(seed));
             outputs.WriteFolder(outDir, folder => NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta,

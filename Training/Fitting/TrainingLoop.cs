@@ -82,6 +82,8 @@ public sealed class TrainingLoop(Module model, Optimizer optimizer, Generator ge
         {
             var meta = Checkpoint.Load(options.CheckpointPath!, model, optimizer, schedule, generator);
             done = int.Parse(meta["loop.epochs_done"], CultureInfo.InvariantCulture);
+            if (done > options.Epochs)
+                throw new InvalidOptionException($"cannot resume: the checkpoint has {done} epochs done, more than the {options.Epochs} asked for; ask for at least {done} epochs, or run without resuming");
             trainLoss.AddRange(JsonSerializer.Deserialize<double[]>(meta["loop.train_loss"])!);
             validationLoss.AddRange(JsonSerializer.Deserialize<double[]>(meta["loop.validation_loss"])!);
         }

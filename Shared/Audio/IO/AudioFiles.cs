@@ -24,6 +24,8 @@ public static class AudioFiles
             var directory = Path.GetDirectoryName(fileDirectoryOrGlob);
             var pattern = Path.GetFileName(fileDirectoryOrGlob);
             if (string.IsNullOrEmpty(directory)) directory = ".";
+            if (directory.IndexOfAny(['*', '?', '[']) >= 0)
+                throw new InvalidFileException(fileDirectoryOrGlob, "wildcards are expanded in the file name only ('data/train/*.wav'), not in folder names; name the folder, which is searched recursively");
             if (!pattern.Contains('*') && !pattern.Contains('?') || !Directory.Exists(directory))
                 throw new InvalidFileException(fileDirectoryOrGlob, "no such file or directory");
             found = Directory.EnumerateFiles(directory, pattern);
