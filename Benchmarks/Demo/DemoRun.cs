@@ -69,14 +69,14 @@ static class DemoRun
         string At(string path) => Path.Combine(root, path);
 
         Step("making the data: a piano piece with known notes and a machine sound set");
-        run.Run("data", "pipeline-train", "synth", "piano", "--out", D("piano"), "--seed", "1", "--train-seconds", I(size.PianoTrainSeconds), "--test-seconds", I(size.PianoTestSeconds));
-        run.Run("data", "pipeline-train", "synth", "machine", "--out", D("machine"), "--seed", "1", "--machines", I(size.Machines), "--train", I(size.TrainClips),
+        run.Run("data", "pipeline-train", "synth", "piano", "--force", "--out", D("piano"), "--seed", "1", "--train-seconds", I(size.PianoTrainSeconds), "--test-seconds", I(size.PianoTestSeconds));
+        run.Run("data", "pipeline-train", "synth", "machine", "--force", "--out", D("machine"), "--seed", "1", "--machines", I(size.Machines), "--train", I(size.TrainClips),
             "--test-normal", I(size.TestNormalClips), "--anomalies", "1", "--seconds", I(size.ClipSeconds), "--quiet");
 
         Step("decomposing the piece: NMF (β = 1) and NMFD, exported to ONNX");
-        run.Run("piano", "pipeline-train", "decompose", "--model", "nmf", "--beta", "1", "--rank", "8", "--max-iter", I(size.NmfIterations), "--seed", "1",
+        run.Run("piano", "pipeline-train", "decompose", "--force", "--model", "nmf", "--beta", "1", "--rank", "8", "--max-iter", I(size.NmfIterations), "--seed", "1",
             "--input", D("piano/V_train.npy"), "--out", M("piano-nmf"));
-        run.Run("piano", "pipeline-train", "decompose", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--max-iter", I(size.NmfdIterations), "--seed", "1",
+        run.Run("piano", "pipeline-train", "decompose", "--force", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--max-iter", I(size.NmfdIterations), "--seed", "1",
             "--input", D("piano/V_train.npy"), "--out", M("piano-nmfd"));
 
         Step("estimating activations of the held-out part with ONNX Runtime");
@@ -97,9 +97,9 @@ static class DemoRun
         }
 
         Step("separating the two voices of the held-out mixture");
-        run.Run("piano", "pipeline-train", "separation", "--source", $"low={D("piano/low_train.wav")}", "--source", $"high={D("piano/high_train.wav")}",
+        run.Run("piano", "pipeline-train", "separation", "--force", "--source", $"low={D("piano/low_train.wav")}", "--source", $"high={D("piano/high_train.wav")}",
             "--rank", "8", "--seed", "1", "--out", M("piano-voices"));
-        run.Run("piano", "pipeline-infer", "separate", "--model", M("piano-voices"), "--input", D("piano/test.wav"), "--out", D("piano/separated"));
+        run.Run("piano", "pipeline-infer", "separate", "--force", "--model", M("piano-voices"), "--input", D("piano/test.wav"), "--out", D("piano/separated"));
         var mixture = AudioFile.Read(At(D("piano/test.wav"))).Samples;
         var separation = new List<(string, double, double)>();
         foreach (var voice in new[] { "low", "high" })
@@ -111,15 +111,15 @@ static class DemoRun
         }
 
         Step("training the DCASE 2020 Task 2 baseline autoencoder on the machine set");
-        run.Run("machine", "pipeline-train", "anomaly", "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3", "--final-lr", "1e-4", "--seed", "1",
+        run.Run("machine", "pipeline-train", "anomaly", "--force", "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3", "--final-lr", "1e-4", "--seed", "1",
             "--out", M("machine-ae"));
         Step("training the mel-cepstrum VAE on the machine set");
-        run.Run("machine", "pipeline-train", "vae", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"));
+        run.Run("machine", "pipeline-train", "vae", "--force", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"));
         Step("fitting Gaussian mixtures by EM: on log-mel frames, and on one feature to show the density");
-        run.Run("machine", "pipeline-train", "gmm", "--input", D("machine/train_normal"), "--components", "8", "--covariance", "diag", "--seed", "1",
+        run.Run("machine", "pipeline-train", "gmm", "--force", "--input", D("machine/train_normal"), "--components", "8", "--covariance", "diag", "--seed", "1",
             "--out", M("machine-gmm"));
         WriteFrameLevels(At(D("machine/train_normal")), At(D("machine/frame_level.npy")));
-        run.Run("machine", "pipeline-train", "gmm", "--input", D("machine/frame_level.npy"), "--components", "3", "--covariance", "full", "--tol", "1e-7", "--seed", "1",
+        run.Run("machine", "pipeline-train", "gmm", "--force", "--input", D("machine/frame_level.npy"), "--components", "3", "--covariance", "full", "--tol", "1e-7", "--seed", "1",
             "--out", M("level-gmm"));
 
         Step("scoring the test clips with each exported model in ONNX Runtime");
