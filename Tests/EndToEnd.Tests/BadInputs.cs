@@ -82,13 +82,20 @@ static class BadInputs
             var riff = Encoding.ASCII.GetBytes("RIFF").Concat(bytes).ToArray();
             cases.Add(($"riff-random-{length}", riff));
         }
+        var result = WriteAll(dir, cases, ".wav");
+        return result;
+    }
+
+    /// <summary>Each case as a file named after it, and a folder with the extension, which no command may take for a file.</summary>
+    static List<(string Name, string Path)> WriteAll(string dir, List<(string Name, byte[] Bytes)> cases, string extension)
+    {
         var result = cases.Select(c =>
         {
-            var path = Path.Combine(dir, c.Item1 + ".wav");
-            File.WriteAllBytes(path, c.Item2);
-            return (c.Item1, path);
+            var path = Path.Combine(dir, c.Name + extension);
+            File.WriteAllBytes(path, c.Bytes);
+            return (c.Name, path);
         }).ToList();
-        var folder = Path.Combine(dir, "a-folder.wav");
+        var folder = Path.Combine(dir, "a-folder" + extension);
         Directory.CreateDirectory(folder);
         result.Add(("folder", folder));
         return result;
@@ -149,15 +156,7 @@ static class BadInputs
         var valid = Npy(Header(), good);
         var dataStart = valid.Length - good.Length;
         for (var cut = 1; cut < dataStart + 4; cut++) cases.Add(($"cut-{cut}", valid[..cut]));
-        var result = cases.Select(c =>
-        {
-            var path = Path.Combine(dir, c.Item1 + ".npy");
-            File.WriteAllBytes(path, c.Item2);
-            return (c.Item1, path);
-        }).ToList();
-        var folder = Path.Combine(dir, "a-folder.npy");
-        Directory.CreateDirectory(folder);
-        result.Add(("folder", folder));
+        var result = WriteAll(dir, cases, ".npy");
         result.Add(("missing", Path.Combine(dir, "missing.npy")));
         return result;
     }

@@ -137,7 +137,6 @@ public static class AnomalyTraining
             var ordered = problems.OrderBy(p => p is InvalidAudioException a && position.TryGetValue(a.AudioSource, out var i) ? i : int.MaxValue).ToList();
             throw new Shared.Errors.BadInputFilesException(ordered, $"{problems.Count} of {paths.Count} input files cannot be used; fix or remove them, or pass --skip-bad to leave them out");
         }
-        var skipped = problems;
         trainClips = trainClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         var testClips = data.Test.Where(c => loaded.ContainsKey(c.Path)).ToList();
@@ -190,7 +189,7 @@ public static class AnomalyTraining
         var test = testClips.Select(c => { var s = Score(loaded[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
         return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count)
         {
-            Skipped = skipped,
+            Skipped = problems,
             CalibrationClips = options.Threshold is not null ? [] : validationClips.Count > 0 ? validationClips : trainClips,
         };
     }

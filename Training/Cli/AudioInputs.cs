@@ -23,17 +23,31 @@ static class AudioInputs
     };
 
     /// <summary>
-    /// Features of every audio file the inputs name, in input order; bad files fail the job (all listed) or, with
-    /// <paramref name="skipBad"/>, are left out with one warning each.
+    /// Features of <paramref name="files"/> (found by <see cref="AudioFiles.Find(IReadOnlyList{string})"/>), in order;
+    /// bad files fail the job (all listed) or, with <paramref name="skipBad"/>, are left out with one warning each.
     /// </summary>
-    public static IReadOnlyList<(string Path, NdArray Features)> Load(IReadOnlyList<string> inputs, FeatureLoader loader, bool skipBad, TextWriter log,
+    public static IReadOnlyList<(string Path, NdArray Features)> Load(IReadOnlyList<string> files, FeatureLoader loader, bool skipBad, TextWriter log,
         IProgress<FeatureLoadProgress>? progress = null)
     {
         foreach (var warning in loader.Extractor.Warnings) log.WriteLine($"warning: {warning}");
-        var paths = AudioFiles.Find(inputs);
         var skipped = skipBad ? new List<PipelineException>() : null;
-        var results = loader.Load(paths, progress, CommandLineHost.Cancellation, skipped);
+        var results = loader.Load(files, progress, CommandLineHost.Cancellation, skipped);
         foreach (var problem in skipped ?? []) log.WriteLine($"warning: skipped {problem.Message}");
         return results;
+    }
+
+    /// <summary>
+    /// What <c>gmm</c> and <c>vae</c> train on: one .npy matrix (rows are samples; no front end), or the
+    /// <paramref name="frontEnd"/> features of the audio files the inputs name, stacked, with each file's own.
+    /// </summary>
+    public static (NdArray Data, List<NdArray>? Files) MatrixOrAudio(IReadOnlyList<string> inputs, FrontEndConfig frontEnd, bool skipBad, TextWriter log)
+    {
+        if (inputs.Any(i => i.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
+        {
+            if (inputs.Count > 1) throw new InvalidOptionException("--input takes one .npy matrix, or audio files, not both or several matrices");
+            return (NpyFile.Read(inputs[0]), null);
+        }
+        var files = Load(AudioFiles.Find(inputs), new FeatureLoader(new FeatureExtractor(frontEnd)), skipBad, log).Select(r => r.Features).ToList();
+        return (new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray()), files);
     }
 }

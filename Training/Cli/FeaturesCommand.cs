@@ -83,7 +83,7 @@ static class FeaturesCommand
             // names mirror the inputs below the folder they all share
             var root = inputs.Length == 1 && Directory.Exists(inputs[0]) ? inputs[0] : CommonFolder(files);
             using var bar = new ProgressBar(log, files.Count, "features");
-            var results = AudioInputs.Load(inputs, loader, parse.GetValue(skipBad), log, new Progress(bar));
+            var results = AudioInputs.Load(files, loader, parse.GetValue(skipBad), log, new Progress(bar));
             outputs.WriteFolder(target, folder =>
             {
                 foreach (var (path, array) in results)

@@ -52,21 +52,10 @@ static class MixtureCommand
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
-            FrontEndConfig? frontEnd = null;
-            NdArray data;
-            List<NdArray>? files = null;
-            if (inputs.Any(i => i.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
-            {
-                if (inputs.Length > 1) throw new InvalidOptionException("--input takes one .npy matrix, or audio files, not both or several matrices");
-                data = NpyFile.Read(source);
-            }
-            else
-            {
-                frontEnd = FrontEndConfig.Preset("dcase-logmel") with { ContextBefore = 0, ContextAfter = 0 };
-                files = AudioInputs.Load(inputs, new FeatureLoader(new FeatureExtractor(frontEnd)), parse.GetValue(skipBad), log).Select(r => r.Features).ToList();
-                log.WriteLine($"{files.Count} audio file(s) → 64-band log-mel frames");
-                data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
-            }
+            var logMel = FrontEndConfig.Preset("dcase-logmel") with { ContextBefore = 0, ContextAfter = 0 };
+            var (data, files) = AudioInputs.MatrixOrAudio(inputs, logMel, parse.GetValue(skipBad), log);
+            var frontEnd = files is null ? null : logMel;
+            if (files is not null) log.WriteLine($"{files.Count} audio file(s) → 64-band log-mel frames");
             var mixture = new GaussianMixture(parse.GetValue(components), type);
             var history = new List<double>();
             var isEm = parse.GetValue(method) == "em";

@@ -45,21 +45,10 @@ static class VaeCommand
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
-            FrontEndConfig? frontEnd = null;
-            List<NdArray>? files = null;
-            NdArray data;
-            if (inputs.Any(i => i.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
-            {
-                if (inputs.Length > 1) throw new InvalidOptionException("--input takes one .npy matrix, or audio files, not both or several matrices");
-                data = NpyFile.Read(source);
-            }
-            else
-            {
-                frontEnd = FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = parse.GetValue(order) };
-                files = AudioInputs.Load(inputs, new FeatureLoader(new FeatureExtractor(frontEnd)), parse.GetValue(skipBad), log).Select(r => r.Features).ToList();
-                log.WriteLine($"{files.Count} audio file(s) → mel-cepstra of order {frontEnd.CepstrumOrder} (c0 dropped)");
-                data = new NdArray([files.Sum(f => f.Rows), frontEnd.Dimensions], files.SelectMany(f => f.Data).ToArray());
-            }
+            var melCepstrum = FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = parse.GetValue(order) };
+            var (data, files) = AudioInputs.MatrixOrAudio(inputs, melCepstrum, parse.GetValue(skipBad), log);
+            var frontEnd = files is null ? null : melCepstrum;
+            if (files is not null) log.WriteLine($"{files.Count} audio file(s) → mel-cepstra of order {melCepstrum.CepstrumOrder} (c0 dropped)");
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {

@@ -176,11 +176,7 @@ static class AudioDecoders
         try
         {
             using var mpeg = new NLayer.MpegFile(stream);
-            var all = new List<float>();
-            var buffer = new float[8192];
-            int n;
-            while ((n = mpeg.ReadSamples(buffer, 0, buffer.Length)) > 0) all.AddRange(buffer.AsSpan(0, n));
-            return (all, mpeg.SampleRate, mpeg.Channels);
+            return (ReadAll(mpeg.ReadSamples), mpeg.SampleRate, mpeg.Channels);
         }
         catch (Exception e) when (e is not InvalidAudioException)
         {
@@ -193,15 +189,21 @@ static class AudioDecoders
         try
         {
             using var vorbis = new NVorbis.VorbisReader(stream, closeOnDispose: false);
-            var all = new List<float>();
-            var buffer = new float[8192];
-            int n;
-            while ((n = vorbis.ReadSamples(buffer, 0, buffer.Length)) > 0) all.AddRange(buffer.AsSpan(0, n));
-            return (all, vorbis.SampleRate, vorbis.Channels);
+            return (ReadAll(vorbis.ReadSamples), vorbis.SampleRate, vorbis.Channels);
         }
         catch (Exception e) when (e is not InvalidAudioException)
         {
             throw new InvalidAudioException(path, $"not a readable Ogg Vorbis file ({e.Message.TrimEnd('.')}); Ogg Opus and FLAC are not read: convert them to WAV, e.g. `ffmpeg -i in.ogg out.wav`");
         }
+    }
+
+    /// <summary>Every sample a decoder's <c>ReadSamples(buffer, offset, count)</c> gives, until it gives none.</summary>
+    static List<float> ReadAll(Func<float[], int, int, int> read)
+    {
+        var all = new List<float>();
+        var buffer = new float[8192];
+        int n;
+        while ((n = read(buffer, 0, buffer.Length)) > 0) all.AddRange(buffer.AsSpan(0, n));
+        return all;
     }
 }

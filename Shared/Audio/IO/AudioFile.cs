@@ -75,14 +75,11 @@ public static class AudioFile
             _ => WaveFormat.CreateIeeeFloatWaveFormat(clip.SampleRate, clip.Channels),
         };
         var bytes = Encode(clip.Samples, encoding);
-        Files.AtomicFile.Write(path, stream =>
-        {
-            // NAudio's writer closes its stream and patches the sizes on disposal: it writes into memory first
-            using var memory = new MemoryStream(bytes.Length + 64);
-            using (var writer = new WaveFileWriter(new NonClosing(memory), format)) writer.Write(bytes);
-            memory.Position = 0;
-            memory.CopyTo(stream);
-        });
+        // NAudio's writer patches the sizes and closes its stream on disposal: it writes into memory, whose bytes
+        // ToArray still gives afterwards, and the file is then written atomically
+        var memory = new MemoryStream(bytes.Length + 64);
+        using (var writer = new WaveFileWriter(memory, format)) writer.Write(bytes);
+        Files.AtomicFile.WriteAllBytes(path, memory.ToArray());
     }
 
     static byte[] Encode(float[] samples, AudioEncoding encoding)
@@ -109,20 +106,5 @@ public static class AudioFile
             default:
                 return System.Runtime.InteropServices.MemoryMarshal.AsBytes(samples.AsSpan()).ToArray();
         }
-    }
-
-    /// <summary>A stream whose disposal leaves the wrapped one open.</summary>
-    sealed class NonClosing(Stream inner) : Stream
-    {
-        public override bool CanRead => inner.CanRead;
-        public override bool CanSeek => inner.CanSeek;
-        public override bool CanWrite => inner.CanWrite;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => inner.Position = value; }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
-        public override void SetLength(long value) => inner.SetLength(value);
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
     }
 }
