@@ -104,6 +104,22 @@ public sealed class AnomalyScorer : IDisposable
     }
 
     /// <summary>
+    /// Opens a stream of mono samples for frame-by-frame scores (see <see cref="AnomalyStream"/>). A stream is not
+    /// resampled: <paramref name="sampleRate"/> must be the model's.
+    /// </summary>
+    /// <exception cref="InvalidAudioException">Another sample rate.</exception>
+    /// <exception cref="ModelContractException">The model was fitted on feature matrices, not audio.</exception>
+    /// <exception cref="InvalidOptionException">The model's features need the whole clip (MFCC).</exception>
+    public AnomalyStream OpenStream(int sampleRate, string source = "stream")
+    {
+        if (FrontEnd is null || extractor is null)
+            throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio: it scores feature rows (.npy), not audio streams");
+        if (sampleRate != FrontEnd.SampleRate)
+            throw new InvalidAudioException(source, $"is sampled at {sampleRate} Hz but the model takes {FrontEnd.SampleRate} Hz, and a stream is not resampled; resample it first (e.g. `sox in.wav -r {FrontEnd.SampleRate} out.wav`)");
+        return new AnomalyStream(this, extractor, source);
+    }
+
+    /// <summary>
     /// The file score of one file's already-computed (frames, D) features: the graph's frame errors aggregated by
     /// the manifest's rule, exactly as <see cref="Score"/> computes it (training calibrates thresholds with it).
     /// </summary>

@@ -149,6 +149,58 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
         Assert.Equal(0, failures);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(160)]
+    [InlineData(1000)]
+    [InlineData(16000)]
+    public void StreamedFrameScores_EqualTheWholeClips(int chunk)
+    {
+        using var scorer = new AnomalyScorer(trained.ModelDir);
+        // a normal clip and an anomalous one, back to back: the running verdict changes on the way
+        var normal = AudioFile.Read(trained.Result.Test.First(c => !c.Decision).Clip.Path);
+        var anomalous = AudioFile.Read(trained.Result.Test.First(c => c.Decision).Clip.Path);
+        var clip = new AudioClip([.. normal.Samples, .. anomalous.Samples], normal.SampleRate);
+        var whole = scorer.Score(clip, "stream");
+
+        var stream = scorer.OpenStream(clip.SampleRate);
+        var frames = new List<FrameScore>();
+        for (var at = 0; at < clip.Samples.Length; at += chunk)
+        {
+            var got = stream.Push(clip.Samples.AsSpan(at, Math.Min(chunk, clip.Samples.Length - at)));
+            frames.AddRange(got);
+            // a frame is given once the 2 frames of context after it are final: 2 · 160 + 256 samples past its centre
+            if (got.Count > 0) Assert.True(got[^1].Frame == (Math.Min(at + chunk, clip.Samples.Length) - 256) / 160 - 1, $"frame {got[^1].Frame} at sample {at + chunk}");
+        }
+        Assert.False(stream.IsComplete);
+        frames.AddRange(stream.Complete());
+        Assert.Equal(Enumerable.Range(0, whole.FrameErrors.Length).Select(i => (long)i), frames.Select(f => f.Frame));
+        Assert.Equal(0.02, frames[2].Time, 12);
+        // the features are equal bit for bit; ONNX Runtime's GEMM may sum a 1-row batch in another order than a
+        // 201-row one, so the errors agree to float32's rounding of the 80-term sums, not bit for bit
+        for (var i = 0; i < frames.Count; i++)
+            Assert.True(Math.Abs(frames[i].Error - whole.FrameErrors[i]) <= 1e-5 * Math.Abs(whole.FrameErrors[i]) + 1e-7, $"frame {i}: {frames[i].Error} vs {whole.FrameErrors[i]}");
+        Assert.True(Math.Abs(stream.Score - whole.Score) <= 1e-5 * Math.Abs(whole.Score));
+        Assert.Equal(whole.IsAnomaly, stream.IsAnomaly);
+        Assert.True(whole.IsAnomaly);
+        Assert.Equal(whole.IsAnomaly, stream.Verdict!.IsAnomaly);
+        Assert.Equal(whole.Notes, stream.Verdict.Notes);
+        // the running verdict is the rule applied to the frames so far: normal over the first clip, anomalous by the end
+        Assert.False(frames[90].IsAnomaly);
+        Assert.True(frames[^1].IsAnomaly);
+    }
+
+    [Fact]
+    public void Streams_AtAnotherRate_OrTooShort_AreRefused()
+    {
+        using var scorer = new AnomalyScorer(trained.ModelDir);
+        var rate = Assert.Throws<InvalidAudioException>(() => scorer.OpenStream(44100, "mic"));
+        Assert.Equal("mic: is sampled at 44100 Hz but the model takes 16000 Hz, and a stream is not resampled; resample it first (e.g. `sox in.wav -r 16000 out.wav`)", rate.Message);
+        var stream = scorer.OpenStream(16000);
+        Assert.Empty(stream.Push(new float[100]));
+        Assert.Contains("is too short", Assert.Throws<InvalidAudioException>(() => stream.Complete()).Message);
+    }
+
     [Fact]
     public void TwoThousandScorerCalls_DoNotGrowNativeMemory()
     {

@@ -35,9 +35,11 @@ public static class ContextFrames
         int frames = features.Rows, dims = features.Columns;
         for (var j = 0; j < before + after; j++)
         {
-            var p = t + j - before; // position in the original sequence
-            var source = p < 0 ? -1 - p : p >= frames ? 2 * frames - 1 - p : p;
+            var source = (int)Mirrored(t + j - before, frames);
             features.Data.AsSpan(source * dims, dims).CopyTo(destination.Slice(j * dims, dims));
         }
     }
+
+    /// <summary>The frame that position <paramref name="p"/> of the padded sequence reads (the edge frame repeated, then mirrored).</summary>
+    public static long Mirrored(long p, long frames) => p < 0 ? -1 - p : p >= frames ? 2 * frames - 1 - p : p;
 }

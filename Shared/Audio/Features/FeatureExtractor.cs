@@ -15,6 +15,9 @@ public sealed class FeatureExtractor
     public FrontEndConfig Config { get; }
 
     readonly Stft stft;
+
+    /// <summary>The STFT the features start from.</summary>
+    internal Stft Stft => stft;
     readonly MelFilterBank? mel;
     readonly MelCepstrum? cepstrum;
     readonly float[]? cepstrumWindow;
@@ -56,34 +59,47 @@ public sealed class FeatureExtractor
         if (clip.Channels != 1) throw new InvalidAudioException(source, $"has {clip.Channels} channels; mix it down to mono first");
         if (clip.SampleRate != Config.SampleRate)
             throw new InvalidAudioException(source, $"is sampled at {clip.SampleRate} Hz but the front end expects {Config.SampleRate} Hz; resample it (AudioFile.Read does when given a rate)");
-        var perFrame = Config.Feature switch
-        {
-            FeatureKind.Magnitude => Transpose(stft.Magnitude(clip.Samples, 1f, source)),
-            FeatureKind.Power => Transpose(stft.Magnitude(clip.Samples, 2f, source)),
-            FeatureKind.Mel => Transpose(mel!.Apply(stft.Magnitude(clip.Samples, Config.Power, source))),
-            FeatureKind.LogMel => Transpose(LogMel(mel!.Apply(stft.Magnitude(clip.Samples, Config.Power, source)))),
-            FeatureKind.Mfcc => Transpose(Mfcc.FromLogMel(Decibels.PowerToDb(mel!.Apply(stft.Magnitude(clip.Samples, 2f, source))), Config.NMfcc)),
-            _ => MelCepstra(clip.Samples, source),
-        };
-        RequireFinite(perFrame, clip, source);
+        var (padded, frames) = stft.Framed(clip.Samples, source);
+        var perFrame = PerFrame(padded, frames, source);
+        RequireFinite(perFrame, 0, clip.Samples, source);
         if (Config.ContextBefore + Config.ContextAfter == 0) return perFrame;
-        if (perFrame.Rows < Math.Max(Config.ContextBefore, Config.ContextAfter))
-            throw new InvalidAudioException(source, $"is too short: it gives {perFrame.Rows} frame{(perFrame.Rows == 1 ? "" : "s")}, and {Config.ContextBefore} + {Config.ContextAfter} context frames need at least {Config.MinimumFrames} ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
+        if (perFrame.Rows < Math.Max(Config.ContextBefore, Config.ContextAfter)) throw TooShort(perFrame.Rows, source);
         try { return ContextFrames.Stack(perFrame, Config.ContextBefore, Config.ContextAfter); }
         catch (InvalidInputException e) { throw new InvalidAudioException(source, e.Message, e); }
     }
+
+    /// <summary>A clip of <paramref name="frames"/> frames, fewer than the mirrored context needs.</summary>
+    internal InvalidAudioException TooShort(long frames, string source) => new(source,
+        $"is too short: it gives {frames} frame{(frames == 1 ? "" : "s")}, and {Config.ContextBefore} + {Config.ContextAfter} context frames need at least {Config.MinimumFrames} ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
+
+    /// <summary>
+    /// The features of <paramref name="frames"/> frames, before context stacking, read from an already framed signal
+    /// (frame t from sample t·hop of <paramref name="padded"/>, as <see cref="Stft"/> frames it): (frames, per-frame
+    /// dimensions). Each row depends on its own frame only, except MFCC's 80 dB floor below the clip's maximum.
+    /// </summary>
+    internal NdArray PerFrame(ReadOnlySpan<float> padded, int frames, string source) => Config.Feature switch
+    {
+        FeatureKind.Magnitude => Transpose(stft.FramesMagnitude(padded, frames, 1f)),
+        FeatureKind.Power => Transpose(stft.FramesMagnitude(padded, frames, 2f)),
+        FeatureKind.Mel => Transpose(mel!.Apply(stft.FramesMagnitude(padded, frames, Config.Power))),
+        FeatureKind.LogMel => Transpose(LogMel(mel!.Apply(stft.FramesMagnitude(padded, frames, Config.Power)))),
+        FeatureKind.Mfcc => Transpose(Mfcc.FromLogMel(Decibels.PowerToDb(mel!.Apply(stft.FramesMagnitude(padded, frames, 2f))), Config.NMfcc)),
+        _ => MelCepstra(padded, frames),
+    };
 
     /// <summary>
     /// Finite samples can still give NaN or ±∞ features (float32 overflows near 3.4e38, and a power spectrum squares
     /// the samples): such features are an error naming where, never something a model silently scores.
     /// </summary>
-    static void RequireFinite(NdArray perFrame, AudioClip clip, string source)
+    /// <param name="firstFrame">The index of <paramref name="perFrame"/>'s first row in the clip.</param>
+    /// <param name="samples">The samples the rows came from (for the peak the message names).</param>
+    internal static void RequireFinite(NdArray perFrame, int firstFrame, ReadOnlySpan<float> samples, string source)
     {
         var at = perFrame.FirstNonFinite();
         if (at < 0) return;
-        var peak = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(clip.Samples);
+        var peak = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(samples);
         throw new InvalidAudioException(source,
-            $"gives non-finite features ({(float.IsNaN(perFrame.Data[at]) ? "NaN" : "infinite")} at frame {at / perFrame.Columns}, dimension {at % perFrame.Columns}): " +
+            $"gives non-finite features ({(float.IsNaN(perFrame.Data[at]) ? "NaN" : "infinite")} at frame {firstFrame + at / perFrame.Columns}, dimension {at % perFrame.Columns}): " +
             $"its samples peak at {Math.Abs(peak):G3}, beyond what float32 features can hold; audio is expected within ±1");
     }
 
@@ -96,10 +112,10 @@ public sealed class FeatureExtractor
         return new NdArray((int[])melEnergies.Shape.Clone(), result);
     }
 
-    NdArray MelCepstra(float[] signal, string source)
+    NdArray MelCepstra(ReadOnlySpan<float> framed, int frames)
     {
-        // frame exactly as the STFT does (same centring and padding), then analyse each windowed frame
-        var (padded, frames) = stft.Framed(signal, source);
+        // framed exactly as the STFT frames (same centring and padding); each windowed frame analysed on its own
+        var padded = framed.ToArray();
         var n = Config.NFft;
         var first = Config.DropC0 ? 1 : 0;
         var dims = Config.CepstrumOrder + 1 - first;

@@ -140,6 +140,16 @@ public sealed class Stft
     public NdArray Magnitude(ReadOnlySpan<float> signal, float power = 1f, string source = "signal")
     {
         var (padded, frames) = Framed(signal, source);
+        return FramesMagnitude(padded, frames, power);
+    }
+
+    /// <summary>
+    /// |STFT|^<paramref name="power"/> of <paramref name="frames"/> frames read from an already framed signal (frame t
+    /// from sample t·hop of <paramref name="padded"/>): (bins, frames). A frame's values do not depend on its neighbours,
+    /// so a stream computed a few frames at a time equals the whole clip's bit for bit.
+    /// </summary>
+    internal NdArray FramesMagnitude(ReadOnlySpan<float> padded, int frames, float power)
+    {
         var bins = Bins;
         var result = new float[bins * frames];
         // one thread per clip: FeatureLoader runs files in parallel, and a clip is a few milliseconds of work.
@@ -154,7 +164,7 @@ public sealed class Stft
             var count = Math.Min(block, frames - t0);
             for (var f = 0; f < count; f++)
             {
-                TensorPrimitives.Multiply(padded.AsSpan((t0 + f) * HopLength, NFft), window, frame);
+                TensorPrimitives.Multiply(padded.Slice((t0 + f) * HopLength, NFft), window, frame);
                 Fftw.RealForward(frame, spectrum);
                 var row = values.AsSpan(f * bins, bins);
                 SquaredMagnitudes(spectrum, row);
