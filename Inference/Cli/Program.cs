@@ -135,10 +135,11 @@ var root = new RootCommand("""
       pipeline-infer score --model artifacts/models/ae recordings/
       pipeline-infer activations --model artifacts/models/nmf --input V.npy --out H.npy
       pipeline-infer info --model artifacts/models/ae
+      pipeline-infer serve --model artifacts/models/ae --port 8080
       pipeline-infer <command> --help
     """)
 {
-    activations, reconstruct, score, separate, info,
+    activations, reconstruct, score, separate, info, ServeCommand.Create(runtime, cli), StreamCommand.Create(runtime, cli),
 };
 foreach (var option in cli.All.Concat(runtime.All)) root.Options.Add(option);
 var parsed = root.Parse(args);

@@ -61,29 +61,8 @@ static class AudioDecoders
         using (reader)
         {
             var format = reader.WaveFormat;
-            var (rate, channels, bits) = (format.SampleRate, format.Channels, format.BitsPerSample);
-            if (rate <= 0 || channels <= 0) throw new InvalidAudioException(path, $"header gives {rate} Hz and {channels} channels");
-            var encoding = format.Encoding;
-            if (encoding == WaveFormatEncoding.Extensible)
-            {
-                // NAudio keeps the extension as bytes: valid bits (2), channel mask (4), sub-format GUID (16)
-                var extra = (format as WaveFormatExtraData)?.ExtraData ?? [];
-                var subFormat = extra.Length >= 22 ? new Guid(extra.AsSpan(6, 16)) : Guid.Empty;
-                encoding = subFormat == PcmSubFormat ? WaveFormatEncoding.Pcm
-                    : subFormat == FloatSubFormat ? WaveFormatEncoding.IeeeFloat
-                    : throw new InvalidAudioException(path, $"WAVE_FORMAT_EXTENSIBLE with sub-format {subFormat} is neither PCM nor float; convert it, e.g. `sox in.wav -e signed -b 16 out.wav`");
-            }
-            var supported = encoding switch
-            {
-                WaveFormatEncoding.Pcm => bits is 8 or 16 or 24 or 32,
-                WaveFormatEncoding.IeeeFloat => bits is 32 or 64,
-                _ => false,
-            };
-            if (!supported)
-                throw new InvalidAudioException(path, $"{Describe(encoding)} at {bits} bits is not read (PCM 8/16/24/32-bit and float 32/64-bit are); convert it, e.g. `sox in.wav -e signed -b 16 out.wav`");
-            var bytesPerSample = bits / 8;
-            if (format.BlockAlign != channels * bytesPerSample)
-                throw new InvalidAudioException(path, $"header is inconsistent: {channels} channels of {bits} bits need {channels * bytesPerSample}-byte frames, the header says {format.BlockAlign}");
+            var (rate, channels) = (format.SampleRate, format.Channels);
+            var (encoding, bits) = CheckFormat(format, path);
             // NAudio shortens a data chunk that runs past the end of the file; the header's own size says so
             var promised = kind == "wav" ? PromisedDataBytes(stream) : null;
             if (promised is { } size && stream.Position + size > stream.Length)
@@ -105,6 +84,37 @@ static class AudioDecoders
             Decode(bytes, samples, encoding, bits); // NAudio's AIFF reader hands out little-endian PCM too
             return new Decoded(samples, rate, channels, totalFrames);
         }
+    }
+
+    /// <summary>
+    /// The encoding and bits of a WAV or AIFF format, if this reader decodes it: PCM 8/16/24/32-bit or float 32/64-bit,
+    /// plain or WAVE_FORMAT_EXTENSIBLE, with a consistent block size.
+    /// </summary>
+    internal static (WaveFormatEncoding Encoding, int Bits) CheckFormat(WaveFormat format, string path)
+    {
+        var (rate, channels, bits) = (format.SampleRate, format.Channels, format.BitsPerSample);
+        if (rate <= 0 || channels <= 0) throw new InvalidAudioException(path, $"header gives {rate} Hz and {channels} channels");
+        var encoding = format.Encoding;
+        if (encoding == WaveFormatEncoding.Extensible)
+        {
+            // NAudio keeps the extension as bytes: valid bits (2), channel mask (4), sub-format GUID (16)
+            var extra = (format as WaveFormatExtraData)?.ExtraData ?? [];
+            var subFormat = extra.Length >= 22 ? new Guid(extra.AsSpan(6, 16)) : Guid.Empty;
+            encoding = subFormat == PcmSubFormat ? WaveFormatEncoding.Pcm
+                : subFormat == FloatSubFormat ? WaveFormatEncoding.IeeeFloat
+                : throw new InvalidAudioException(path, $"WAVE_FORMAT_EXTENSIBLE with sub-format {subFormat} is neither PCM nor float; convert it, e.g. `sox in.wav -e signed -b 16 out.wav`");
+        }
+        var supported = encoding switch
+        {
+            WaveFormatEncoding.Pcm => bits is 8 or 16 or 24 or 32,
+            WaveFormatEncoding.IeeeFloat => bits is 32 or 64,
+            _ => false,
+        };
+        if (!supported)
+            throw new InvalidAudioException(path, $"{Describe(encoding)} at {bits} bits is not read (PCM 8/16/24/32-bit and float 32/64-bit are); convert it, e.g. `sox in.wav -e signed -b 16 out.wav`");
+        if (format.BlockAlign != channels * (bits / 8))
+            throw new InvalidAudioException(path, $"header is inconsistent: {channels} channels of {bits} bits need {channels * (bits / 8)}-byte frames, the header says {format.BlockAlign}");
+        return (encoding, bits);
     }
 
     /// <summary>
@@ -132,7 +142,7 @@ static class AudioDecoders
     };
 
     /// <summary>Integer PCM scaled by 2^(bits−1) (unsigned 8-bit centred first), as libsndfile, soundfile and librosa read it.</summary>
-    static void Decode(ReadOnlySpan<byte> bytes, Span<float> samples, WaveFormatEncoding encoding, int bits)
+    internal static void Decode(ReadOnlySpan<byte> bytes, Span<float> samples, WaveFormatEncoding encoding, int bits)
     {
         switch (encoding, bits)
         {

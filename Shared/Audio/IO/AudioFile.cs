@@ -16,27 +16,48 @@ public static class AudioFile
     public static AudioClip Read(string path, AudioReadOptions? options = null)
     {
         options ??= new AudioReadOptions();
-        if (options.Offset < 0 || double.IsNaN(options.Offset)) throw new InvalidOptionException($"offset must be ≥ 0 seconds, got {options.Offset}");
-        if (options.Duration is { } d && !(d > 0)) throw new InvalidOptionException($"duration must be positive, got {d} seconds");
-        if (options.SampleRate is { } r && r <= 0) throw new InvalidOptionException($"sample rate must be positive, got {r}");
+        CheckOptions(options);
         if (Directory.Exists(path)) throw new InvalidAudioException(path, "is a folder, not an audio file");
         if (!File.Exists(path)) throw new InvalidAudioException(path, "no such file");
-        AudioDecoders.Decoded decoded;
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            if (stream.Length == 0) throw new InvalidAudioException(path, "the file is empty");
-            decoded = AudioDecoders.Read(path, stream,
-                rate => (long)Math.Round(options.Offset * rate),
-                rate => options.Duration is { } seconds ? (long)Math.Round(seconds * rate) : null);
+            return Decode(stream, path, options);
         }
         catch (Exception e) when (Files.IoErrors.IsIo(e))
         {
             throw new InvalidAudioException(path, $"cannot be read ({Files.IoErrors.Reason(e, writing: false)})", e);
         }
+    }
+
+    /// <summary>
+    /// Decodes a whole file held in <paramref name="stream"/> (seekable; a request body, say), as <see cref="Read(string, AudioReadOptions?)"/>
+    /// reads a file, with the same checks and messages; <paramref name="source"/> names it in errors.
+    /// </summary>
+    public static AudioClip Read(Stream stream, string source, AudioReadOptions? options = null)
+    {
+        options ??= new AudioReadOptions();
+        CheckOptions(options);
+        if (!stream.CanSeek) throw new ArgumentException("the stream must be seekable (copy it into a MemoryStream first)", nameof(stream));
+        return Decode(stream, source, options);
+    }
+
+    static void CheckOptions(AudioReadOptions options)
+    {
+        if (options.Offset < 0 || double.IsNaN(options.Offset)) throw new InvalidOptionException($"offset must be ≥ 0 seconds, got {options.Offset}");
+        if (options.Duration is { } d && !(d > 0)) throw new InvalidOptionException($"duration must be positive, got {d} seconds");
+        if (options.SampleRate is { } r && r <= 0) throw new InvalidOptionException($"sample rate must be positive, got {r}");
+    }
+
+    static AudioClip Decode(Stream stream, string source, AudioReadOptions options)
+    {
+        if (stream.Length == 0) throw new InvalidAudioException(source, "the file is empty");
+        var decoded = AudioDecoders.Read(source, stream,
+            rate => (long)Math.Round(options.Offset * rate),
+            rate => options.Duration is { } seconds ? (long)Math.Round(seconds * rate) : null);
         var (samples, rate, channels) = (decoded.Samples, decoded.SampleRate, decoded.Channels);
         var bad = Array.FindIndex(samples, s => !float.IsFinite(s));
-        if (bad >= 0) throw new InvalidAudioException(path, $"sample {bad / channels} (channel {bad % channels}) is {samples[bad]}");
+        if (bad >= 0) throw new InvalidAudioException(source, $"sample {bad / channels} (channel {bad % channels}) is {samples[bad]}");
         var clip = new AudioClip(samples, rate, channels);
         if (options.Mono) clip = MixDown(clip);
         if (options.SampleRate is { } target && target != rate) clip = Resampler.Resample(clip, target);

@@ -1,6 +1,6 @@
 namespace Pipeline.Shared.Audio;
 
-/// <summary>How <see cref="AudioFile.Read"/> loads a file, like <c>librosa.load</c>'s arguments.</summary>
+/// <summary>How <see cref="AudioFile.Read(string, AudioReadOptions?)"/> loads a file, like <c>librosa.load</c>'s arguments.</summary>
 public sealed record AudioReadOptions
 {
     /// <summary>Resample to this rate (<see cref="Resampler"/>); null keeps the file's rate.</summary>

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Pipeline.Inference.Anomaly;
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Cli;
+
+/// <summary><c>pipeline-infer stream</c>: frame scores of audio read from standard input as it arrives.</summary>
+static class StreamCommand
+{
+    public static Command Create(RuntimeCommandOptions runtime, CommonOptions cli)
+    {
+        var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
+        var format = new Option<string>("--format") { Description = "wav, or headerless s16le or f32le (default: wav when the input starts with RIFF, else s16le)", DefaultValueFactory = _ => "auto" };
+        format.AcceptOnlyFromAmong("auto", "wav", "s16le", "f32le");
+        var rate = new Option<int?>("--sample-rate") { Description = "Headerless input's rate in Hz (default: the model's)" };
+        var channels = new Option<int>("--channels") { Description = "Headerless input's channels, interleaved (mixed down by the mean)", DefaultValueFactory = _ => 1 };
+        var command = new Command("stream", """
+            Score audio read from standard input as it arrives: one JSON line per frame as soon as its context is known
+            ({"frame", "time" in s, "error", "score" of the frames so far, "anomaly"}), and at the end one line with
+            "end": true and the whole stream's score, decision, threshold and notes (the same as pipeline-infer score
+            gives for the same audio as a file). The input is at the model's rate; a WAV header is read as it arrives.
+
+            Examples:
+              arecord -q -f S16_LE -r 16000 -c 1 -t raw | pipeline-infer stream --model artifacts/models/ae
+              sox machine.wav -t wav - | pipeline-infer stream --model artifacts/models/ae
+            """) { model, format, rate, channels };
+        command.SetAction(parse =>
+        {
+            using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
+            runtime.Report(parse, scorer.Session);
+            var input = Console.OpenStandardInput();
+            var raw = parse.GetValue(format) == "f32le" ? RawFormat.F32le : RawFormat.S16le;
+            var (rawRate, rawChannels) = (parse.GetValue(rate) ?? scorer.FrontEnd?.SampleRate ?? 1, parse.GetValue(channels));
+            var reader = parse.GetValue(format) switch
+            {
+                "wav" => PcmStreamReader.Wav(input),
+                "auto" => PcmStreamReader.Detect(input, raw, rawRate, rawChannels),
+                _ => PcmStreamReader.Raw(input, raw, rawRate, rawChannels),
+            };
+            var stream = scorer.OpenStream(reader.SampleRate, "standard input");
+            var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+            var hop = scorer.FrontEnd!.HopLength;
+            while (!CommandLineHost.Cancellation.IsCancellationRequested)
+            {
+                var samples = reader.Read(hop);
+                if (samples.Length == 0) break;
+                var mono = AudioFile.MixDown(new AudioClip(samples, reader.SampleRate, reader.Channels)).Samples;
+                Write(output, stream.Push(mono));
+            }
+            Write(output, stream.Complete());
+            var verdict = stream.Verdict!;
+            output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["end"] = true, ["frames"] = stream.FramesScored, ["score"] = verdict.Score, ["anomaly"] = verdict.IsAnomaly,
+                ["threshold"] = scorer.Scoring.Threshold, ["notes"] = verdict.Notes,
+            }));
+            output.Flush();
+            return CommandLineHost.Success;
+        });
+        return command;
+    }
+
+    static void Write(StreamWriter output, IReadOnlyList<FrameScore> frames)
+    {
+        foreach (var f in frames)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"frame\":{f.Frame},\"time\":{f.Time:0.######},\"error\":{f.Error:R},\"score\":{f.Score:R},\"anomaly\":{(f.IsAnomaly ? "true" : "false")}}}"));
+        if (frames.Count > 0) output.Flush(); // a line per frame as it is known, not when a buffer fills
+    }
+}
