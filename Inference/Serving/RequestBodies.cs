@@ -91,7 +91,7 @@ static class RequestBodies
             if (problems.Count > 0) throw new ApiException(400, "invalid_json", "the JSON body: " + string.Join("; ", problems));
             clip = new AudioClip(parsed!.Samples!, parsed.SampleRate!.Value, channels);
             var bad = System.Array.FindIndex(clip.Samples, x => !float.IsFinite(x)); // a value beyond float32's range reads as ±∞
-            if (bad >= 0) throw new ApiException(400, "invalid_audio", $"request body: sample {bad / channels} (channel {bad % channels}) is {clip.Samples[bad]}");
+            if (bad >= 0) throw new ApiException(400, "invalid_audio", $"request body: sample {bad / channels} (channel {bad % channels}) is {clip.Samples[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         }
         else
         {

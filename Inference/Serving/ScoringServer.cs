@@ -234,12 +234,11 @@ public sealed class ScoringServer : IAsyncDisposable
         http.Response.StatusCode = reply.Status;
         try
         {
-            if (reply.Bytes is { } bytes)
-            {
-                http.Response.ContentType = reply.ContentType;
-                await http.Response.Body.WriteAsync(bytes, http.RequestAborted);
-            }
-            else await http.Response.WriteAsJsonAsync(reply.Body, http.RequestAborted);
+            // whole, with its length: no chunked encoding for answers of a few kilobytes
+            var bytes = reply.Bytes ?? JsonSerializer.SerializeToUtf8Bytes(reply.Body);
+            http.Response.ContentType = reply.Bytes is null ? "application/json; charset=utf-8" : reply.ContentType;
+            http.Response.ContentLength = bytes.Length;
+            await http.Response.Body.WriteAsync(bytes, http.RequestAborted);
         }
         catch (Exception) when (http.RequestAborted.IsCancellationRequested)
         {
