@@ -3,7 +3,6 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
-using Pipeline.Shared.Native;
 
 namespace Pipeline.Shared.Audio;
 
@@ -75,7 +74,7 @@ public sealed class Spectrogram(int bins, int frames, float[] real, float[] imag
 /// frames every hop_length samples, and with <c>center</c> the signal padded by n_fft/2 on each side so frame t
 /// is centred on sample t·hop (1 + len/hop frames; without centring 1 + (len − n_fft)/hop). The inverse is
 /// librosa's weighted overlap-add divided by the window's squared sum, so ISTFT(STFT(x)) = x wherever the
-/// windows overlap (COLA). FFTW does the transforms; an instance is immutable and safe to share across threads.
+/// windows overlap (COLA). NWaves' FFT does the transforms (<see cref="RealFourier"/>); an instance is immutable and safe to share across threads.
 /// </summary>
 public sealed class Stft
 {
@@ -93,6 +92,8 @@ public sealed class Stft
     public PadMode PadMode { get; }
 
     readonly float[] window; // n_fft long
+    // NWaves' FFT objects hold work buffers: one per thread, made once (a stream asks for a frame at a time)
+    readonly ThreadLocal<RealFourier> fourier;
 
     /// <summary>Checks the parameters and makes the window.</summary>
     public Stft(int nFft, int hopLength, int? winLength = null, WindowKind window = WindowKind.Hann, bool center = true, PadMode padMode = PadMode.Constant)
@@ -104,6 +105,7 @@ public sealed class Stft
         if (win < 1 || win > nFft) problems.Add($"win_length must lie in [1, n_fft = {nFft}] (got {win})");
         if (problems.Count > 0) throw new InvalidOptionException("STFT: " + string.Join("; ", problems));
         (NFft, HopLength, WinLength, Window, Center, PadMode) = (nFft, hopLength, win, window, center, padMode);
+        fourier = new ThreadLocal<RealFourier>(() => new RealFourier(nFft));
         this.window = new float[nFft];
         Audio.Window.Create(window, win).CopyTo(this.window, (nFft - win) / 2);
     }
@@ -123,10 +125,11 @@ public sealed class Stft
         var im = new float[bins * frames];
         var frame = new float[NFft];
         var spectrum = new float[2 * bins];
+        var fft = fourier.Value!;
         for (var t = 0; t < frames; t++)
         {
             TensorPrimitives.Multiply(padded.AsSpan(t * HopLength, NFft), window, frame);
-            Fftw.RealForward(frame, spectrum);
+            fft.Forward(frame, spectrum);
             for (var k = 0; k < bins; k++)
             {
                 re[k * frames + t] = spectrum[2 * k];
@@ -159,13 +162,14 @@ public sealed class Stft
         var frame = new float[NFft];
         var spectrum = new float[2 * bins];
         var values = new float[block * bins];
+        var fft = fourier.Value!;
         for (var t0 = 0; t0 < frames; t0 += block)
         {
             var count = Math.Min(block, frames - t0);
             for (var f = 0; f < count; f++)
             {
                 TensorPrimitives.Multiply(padded.Slice((t0 + f) * HopLength, NFft), window, frame);
-                Fftw.RealForward(frame, spectrum);
+                fft.Forward(frame, spectrum);
                 var row = values.AsSpan(f * bins, bins);
                 SquaredMagnitudes(spectrum, row);
                 if (power == 1f) TensorPrimitives.Sqrt(row, row);
@@ -212,6 +216,7 @@ public sealed class Stft
         var norm = new double[total];
         var spectrum = new float[2 * Bins];
         var frame = new float[NFft];
+        var fft = fourier.Value!;
         for (var t = 0; t < frames; t++)
         {
             for (var k = 0; k < Bins; k++)
@@ -219,7 +224,7 @@ public sealed class Stft
                 spectrum[2 * k] = spectrogram.Real[k * frames + t];
                 spectrum[2 * k + 1] = spectrogram.Imaginary[k * frames + t];
             }
-            Fftw.RealInverse(spectrum, frame);
+            fft.Inverse(spectrum, frame);
             var start = t * HopLength;
             for (var n = 0; n < NFft; n++)
             {
