@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|ae-train|ae-forward|frontend|score|gmm|vae|decompose|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|frontend|score|serve|gmm|vae|decompose|all]   — measured figures beside this machine's limits
 // ./run demo             — Demo/DemoRun: every model family on synthetic data, and the HTML report
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -15,6 +15,7 @@ switch (command)
             ["ae-forward"] = AutoencoderBenchmark.Forward,
             ["frontend"] = FrontEndBenchmark.Run,
             ["score"] = ScoreBenchmark.Run,
+            ["serve"] = ServeBenchmark.Run,
             ["gmm"] = MixtureBenchmark.Run,
             ["vae"] = VaeBenchmark.Run,
             ["decompose"] = DecomposeBenchmark.Run,

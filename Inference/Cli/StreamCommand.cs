@@ -12,7 +12,11 @@ static class StreamCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
         var format = new Option<string>("--format") { Description = "wav, or headerless s16le or f32le (default: wav when the input starts with RIFF, else s16le)", DefaultValueFactory = _ => "auto" };
-        format.AcceptOnlyFromAmong("auto", "wav", "s16le", "f32le");
+        format.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not ("auto" or "wav" or "s16le" or "f32le"))
+                r.AddError($"--format must be auto, wav, s16le or f32le, got '{r.GetValueOrDefault<string>()}'");
+        });
         var rate = new Option<int?>("--sample-rate") { Description = "Headerless input's rate in Hz (default: the model's)" };
         var channels = new Option<int>("--channels") { Description = "Headerless input's channels, interleaved (mixed down by the mean)", DefaultValueFactory = _ => 1 };
         var command = new Command("stream", """

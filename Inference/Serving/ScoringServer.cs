@@ -95,13 +95,14 @@ public sealed class ScoringServer : IAsyncDisposable
         .Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
     /// <summary>Starts listening and returns.</summary>
-    /// <exception cref="OutputWriteException">The port is taken or cannot be bound.</exception>
+    /// <exception cref="InvalidOptionException">The port is taken or cannot be bound.</exception>
     public async Task StartAsync(CancellationToken cancellation = default)
     {
         try { await app.StartAsync(cancellation); }
-        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException or null)
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException or System.Net.Sockets.SocketException)
         {
-            throw new InvalidOptionException($"cannot listen on {options.Host}:{options.Port}: {e.InnerException?.Message ?? e.Message}");
+            // Kestrel wraps the socket's refusal (address in use, permission denied below 1024)
+            throw new InvalidOptionException($"cannot listen on {options.Host}:{options.Port}: {e.InnerException.Message.TrimEnd('.')}");
         }
         log.LogInformation("serving {Models} on {Address}", string.Join(", ", models.Values.Select(m => $"{m.Name} ({m.Package.Manifest.Kind}, {m.Provider})")), Address);
     }
