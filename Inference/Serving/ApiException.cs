@@ -3,7 +3,7 @@ using Pipeline.Shared.Errors;
 namespace Pipeline.Inference.Serving;
 
 /// <summary>
-/// A request the server refuses: an HTTP status (always 4xx for a client's fault), a stable machine-readable code and
+/// A request the server refuses: an HTTP status (4xx for a client's fault, 5xx only for the server's own), a stable machine-readable code and
 /// the message a user reads, which for bad audio or arrays is the command line's own.
 /// </summary>
 public sealed class ApiException(int status, string code, string message) : Exception(message)
@@ -22,6 +22,8 @@ public sealed class ApiException(int status, string code, string message) : Exce
         InvalidFileException => new(400, "invalid_input", e.Message),
         InvalidOptionException => new(400, "invalid_option", e.Message),
         ModelContractException => new(400, "wrong_model", e.Message),
+        // the server's own setup, not the request: a 5xx, so that a load balancer tries another instance
+        NativeLibraryMissingException => new(500, "server_setup", e.Message),
         _ => new(422, "unprocessable", e.Message),
     };
 }

@@ -4,7 +4,7 @@ namespace Pipeline.Shared.Native;
 
 static class ModuleSetup
 {
-    // soxr (and OpenBLAS for training) resolve through the shared resolver before this assembly's first P/Invoke.
+    // OpenBLAS (training's BLAS) resolves through the shared resolver before this assembly's first P/Invoke.
 #pragma warning disable CA2255 // a library must route its native names before its first P/Invoke
     [ModuleInitializer]
 #pragma warning restore CA2255

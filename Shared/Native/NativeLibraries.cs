@@ -23,11 +23,9 @@ public static class NativeLibraries
 
     public static readonly NativeLibrarySpec Blas =
         new("blas", "libblas.so.3", "BLAS (OpenBLAS)", "apt-get install libopenblas0-pthread  (or ./run setup)");
-    public static readonly NativeLibrarySpec Soxr =
-        new("soxr", "libsoxr.so.0", "libsoxr", "apt-get install libsoxr0  (or ./run setup)");
 
     static readonly Dictionary<string, NativeLibrarySpec> Known =
-        new[] { Blas, Soxr }.ToDictionary(s => s.Name);
+        new[] { Blas }.ToDictionary(s => s.Name);
 
     static readonly ConcurrentDictionary<string, IntPtr> Loaded = new();
     static readonly ConcurrentDictionary<Assembly, bool> Registered = new();
