@@ -22,7 +22,7 @@ static class ServeCommand
         var concurrency = new Option<int>("--concurrency") { Description = "Requests computed at once; others wait (0: one per core)", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", """
             Serve models over HTTP (ASP.NET Core): each model is loaded once and shared by all requests.
-            Threads (--threads) are ONNX Runtime's per request; the default here is 1, with --concurrency requests at once.
+            --threads is ONNX Runtime's threads per request (0, the default, means 1 here), with --concurrency requests at once.
 
               POST /v1/models/NAME/score        a WAV body (Content-Type: audio/wav) or JSON {"samples": [...], "sample_rate": N}
                                                 → {"score", "anomaly", "threshold", "notes"}; ?frames=true adds the frame errors

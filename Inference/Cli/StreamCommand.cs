@@ -11,22 +11,23 @@ static class StreamCommand
     public static Command Create(RuntimeCommandOptions runtime, CommonOptions cli)
     {
         var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
-        var format = new Option<string>("--format") { Description = "wav, or headerless s16le or f32le (default: wav when the input starts with RIFF, else s16le)", DefaultValueFactory = _ => "auto" };
+        var format = new Option<string>("--format") { Description = "wav (its header read as it arrives), or headerless PCM: s16le or f32le", DefaultValueFactory = _ => "wav" };
         format.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<string>() is not ("auto" or "wav" or "s16le" or "f32le"))
-                r.AddError($"--format must be auto, wav, s16le or f32le, got '{r.GetValueOrDefault<string>()}'");
+            if (r.GetValueOrDefault<string>() is not ("wav" or "s16le" or "f32le"))
+                r.AddError($"--format must be wav, s16le or f32le, got '{r.GetValueOrDefault<string>()}'");
         });
-        var rate = new Option<int?>("--sample-rate") { Description = "Headerless input's rate in Hz (default: the model's)" };
-        var channels = new Option<int>("--channels") { Description = "Headerless input's channels, interleaved (mixed down by the mean)", DefaultValueFactory = _ => 1 };
+        var rate = new Option<int?>("--sample-rate") { Description = "Headerless input's rate in Hz (default: the model's; a WAV says its own)" };
+        var channels = new Option<int>("--channels") { Description = "Headerless input's channels, interleaved, mixed down by the mean (a WAV says its own)", DefaultValueFactory = _ => 1 };
         var command = new Command("stream", """
             Score audio read from standard input as it arrives: one JSON line per frame as soon as its context is known
             ({"frame", "time" in s, "error", "score" of the frames so far, "anomaly"}), and at the end one line with
-            "end": true and the whole stream's score, decision, threshold and notes (the same as pipeline-infer score
-            gives for the same audio as a file). The input is at the model's rate; a WAV header is read as it arrives.
+            "end": true and the whole stream's score, decision, threshold and notes (those pipeline-infer score gives
+            for the same audio as a file, to float32 rounding). The input is at the model's rate: a WAV (the default;
+            its header read as it arrives) or headerless PCM with --format s16le or f32le. Ctrl-C stops it (exit 130).
 
             Examples:
-              arecord -q -f S16_LE -r 16000 -c 1 -t raw | pipeline-infer stream --model artifacts/models/ae
+              arecord -q -f S16_LE -r 16000 -c 1 -t raw | pipeline-infer stream --model artifacts/models/ae --format s16le
               sox machine.wav -t wav - | pipeline-infer stream --model artifacts/models/ae
             """) { model, format, rate, channels };
         command.SetAction(parse =>
@@ -35,29 +36,32 @@ static class StreamCommand
             runtime.Report(parse, scorer.Session);
             var input = Console.OpenStandardInput();
             var raw = parse.GetValue(format) == "f32le" ? RawFormat.F32le : RawFormat.S16le;
-            var (rawRate, rawChannels) = (parse.GetValue(rate) ?? scorer.FrontEnd?.SampleRate ?? 1, parse.GetValue(channels));
-            var reader = parse.GetValue(format) switch
-            {
-                "wav" => PcmStreamReader.Wav(input),
-                "auto" => PcmStreamReader.Detect(input, raw, rawRate, rawChannels),
-                _ => PcmStreamReader.Raw(input, raw, rawRate, rawChannels),
-            };
+            var reader = parse.GetValue(format) == "wav"
+                ? PcmStreamReader.Wav(input)
+                : PcmStreamReader.Raw(input, raw, parse.GetValue(rate) ?? scorer.FrontEnd?.SampleRate ?? 1, parse.GetValue(channels));
             var stream = scorer.OpenStream(reader.SampleRate, "standard input");
             var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
             var hop = scorer.FrontEnd!.HopLength;
-            while (!CommandLineHost.Cancellation.IsCancellationRequested)
+            // reading standard input blocks: the loop runs aside, so that Ctrl-C ends the command at once (exit 130)
+            var loop = Task.Run(() =>
             {
-                var samples = reader.Read(hop);
-                if (samples.Length == 0) break;
-                var mono = AudioFile.MixDown(new AudioClip(samples, reader.SampleRate, reader.Channels)).Samples;
-                Write(output, stream.Push(mono));
-            }
-            Write(output, stream.Complete());
+                while (true)
+                {
+                    var samples = reader.Read(hop);
+                    if (samples.Length == 0) break;
+                    var mono = AudioFile.MixDown(new AudioClip(samples, reader.SampleRate, reader.Channels)).Samples;
+                    Write(output, stream.Push(mono));
+                }
+                Write(output, stream.Complete());
+            });
+            try { loop.Wait(CommandLineHost.Cancellation); }
+            catch (AggregateException e) when (e.InnerException is not null) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException); }
             var verdict = stream.Verdict!;
+            var notes = reader.Channels > 1 ? [$"mixed {reader.Channels} channels to mono", .. verdict.Notes] : verdict.Notes;
             output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["end"] = true, ["frames"] = stream.FramesScored, ["score"] = verdict.Score, ["anomaly"] = verdict.IsAnomaly,
-                ["threshold"] = scorer.Scoring.Threshold, ["notes"] = verdict.Notes,
+                ["threshold"] = scorer.Scoring.Threshold, ["notes"] = notes,
             }));
             output.Flush();
             return CommandLineHost.Success;

@@ -16,7 +16,7 @@ sealed class ClientGoneException(Exception inner) : Exception("the client closed
 static class RequestBodies
 {
     /// <summary>The JSON form of a clip: <c>{"samples": [...], "sample_rate": 16000, "channels": 1}</c> (channels interleaved).</summary>
-    sealed record JsonClip(float[]? Samples, int? SampleRate, int? Channels);
+    sealed record JsonClip(float[]? Samples, double? SampleRate, int? Channels);
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -41,6 +41,17 @@ static class RequestBodies
         {
             throw TooLarge(null, options);
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel's minimum upload rate (240 bytes/s after a 5 s grace), which a trickling client falls below
+            throw new ApiException(StatusCodes.Status408RequestTimeout, "body_timeout", "the request body arrived too slowly (under 240 bytes/s)");
+        }
+        catch (BadHttpRequestException e) when (!http.RequestAborted.IsCancellationRequested && !e.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal))
+        {
+            // bad chunked framing and the like: the client is there, and its request is malformed (a body cut short
+            // by the client closing its side is a client gone, below)
+            throw new ApiException(StatusCodes.Status400BadRequest, "malformed_body", $"the request body is malformed: {e.Message.TrimEnd('.')}");
+        }
         catch (Exception e) when (http.RequestAborted.IsCancellationRequested || e is IOException or BadHttpRequestException && !timeout.IsCancellationRequested)
         {
             throw new ClientGoneException(e);
@@ -62,7 +73,7 @@ static class RequestBodies
         var type = MediaType(http);
         if (type == "application/json") return true;
         if (type.StartsWith("audio/", StringComparison.Ordinal) || type == "application/octet-stream") return false;
-        throw Unsupported(type, AudioTypes);
+        throw Unsupported(type, AudioTypes, "-H 'Content-Type: audio/wav' --data-binary @clip.wav");
     }
 
     /// <summary>Checks that the request carries a <c>.npy</c> array, before the body is read.</summary>
@@ -70,7 +81,7 @@ static class RequestBodies
     {
         var type = MediaType(http);
         if (type is not ("application/octet-stream" or "application/x-npy" or "application/npy"))
-            throw Unsupported(type, "application/x-npy (or application/octet-stream) with a .npy file");
+            throw Unsupported(type, "application/x-npy (or application/octet-stream) with a .npy file", "-H 'Content-Type: application/x-npy' --data-binary @V.npy");
     }
 
     /// <summary>The clip in the body: an audio file, or JSON samples (<see cref="IsJsonClip"/>).</summary>
@@ -81,15 +92,22 @@ static class RequestBodies
         {
             JsonClip? parsed;
             try { parsed = JsonSerializer.Deserialize<JsonClip>(body, Json); }
-            catch (JsonException e) { throw new ApiException(400, "invalid_json", $"the JSON body cannot be read: {e.Message}"); }
+            catch (JsonException e)
+            {
+                // System.Text.Json's messages name .NET types; the path and line say enough
+                var where = e.Path is { Length: > 1 } path ? $" at {path}" : "";
+                throw new ApiException(400, "invalid_json", $"the JSON body cannot be read{where} (line {e.LineNumber + 1}): expected {{\"samples\": [numbers], \"sample_rate\": N, \"channels\": N}} and nothing else");
+            }
             var problems = new List<string>();
             if (parsed?.Samples is not { Length: > 0 }) problems.Add("\"samples\" is missing or empty");
             if (parsed?.SampleRate is null) problems.Add("\"sample_rate\" is missing");
+            else if (parsed.SampleRate != Math.Floor(parsed.SampleRate.Value) || parsed.SampleRate is < 1 or > int.MaxValue)
+                problems.Add($"\"sample_rate\" must be a whole number of Hz, got {parsed.SampleRate.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
             var channels = parsed?.Channels ?? 1;
             if (channels < 1) problems.Add($"\"channels\" must be ≥ 1, got {channels}");
             else if (parsed?.Samples is { Length: > 0 } s && s.Length % channels != 0) problems.Add($"{s.Length} samples do not split into {channels} channels");
             if (problems.Count > 0) throw new ApiException(400, "invalid_json", "the JSON body: " + string.Join("; ", problems));
-            clip = new AudioClip(parsed!.Samples!, parsed.SampleRate!.Value, channels);
+            clip = new AudioClip(parsed!.Samples!, (int)parsed.SampleRate!.Value, channels);
             var bad = System.Array.FindIndex(clip.Samples, x => !float.IsFinite(x)); // a value beyond float32's range reads as ±∞
             if (bad >= 0) throw new ApiException(400, "invalid_audio", $"request body: sample {bad / channels} (channel {bad % channels}) is {clip.Samples[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         }
@@ -115,6 +133,6 @@ static class RequestBodies
     static string MediaType(HttpContext http) =>
         (http.Request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
 
-    static ApiException Unsupported(string type, string accepted) => new(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
-        $"{(type.Length == 0 ? "no Content-Type" : $"Content-Type {type}")}: send {accepted} (with curl: -H 'Content-Type: audio/wav' --data-binary @clip.wav)");
+    static ApiException Unsupported(string type, string accepted, string curl) => new(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
+        $"{(type.Length == 0 ? "no Content-Type" : $"Content-Type {type}")}: send {accepted} (with curl: {curl})");
 }

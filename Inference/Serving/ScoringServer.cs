@@ -59,7 +59,10 @@ public sealed class ScoringServer : IAsyncDisposable
         try
         {
             foreach (var (name, directory) in options.Models) models[name] = ServedModel.Open(name, directory, options.Runtime);
-            var builder = WebApplication.CreateSlimBuilder();
+            // the content root is the program's folder, not the working directory (systemd's is /, which ASP.NET
+            // would watch for configuration changes), and no configuration file or variable changes the server
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+            builder.Configuration.Sources.Clear();
             builder.Logging.ClearProviders();
             if (logging is null)
                 builder.Logging.AddJsonConsole(o =>
@@ -99,10 +102,11 @@ public sealed class ScoringServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellation = default)
     {
         try { await app.StartAsync(cancellation); }
-        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException || e is IOException && e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException or System.Net.Sockets.SocketException)
         {
-            // Kestrel wraps the socket's refusal (address in use, permission denied below 1024)
-            throw new InvalidOptionException($"cannot listen on {options.Host}:{options.Port}: {e.InnerException.Message.TrimEnd('.')}");
+            // the socket's refusal (address in use, not this machine's, permission denied below 1024), maybe wrapped by Kestrel
+            var reason = (e as System.Net.Sockets.SocketException ?? e.InnerException)!.Message.TrimEnd('.');
+            throw new InvalidOptionException($"cannot listen on {options.Host}:{options.Port}: {reason}");
         }
         log.LogInformation("serving {Models} on {Address}", string.Join(", ", models.Values.Select(m => $"{m.Name} ({m.Package.Manifest.Kind}, {m.Provider})")), Address);
     }
@@ -153,8 +157,9 @@ public sealed class ScoringServer : IAsyncDisposable
 
     async Task<Reply> Score(HttpContext http, ServedModel model)
     {
-        var scorer = model.Scorer ?? throw new ApiException(400, "wrong_endpoint",
-            $"model '{model.Name}' is a '{model.Package.Manifest.Kind}' model: it has no anomaly score{(model.Estimator is null ? "" : $" (POST /v1/models/{model.Name}/activations estimates its activations)")}");
+        var scorer = model.Scorer ?? throw new ApiException(400, "wrong_endpoint", model.Package.Manifest.Anomaly is not null
+            ? $"model '{model.Name}' was fitted on feature matrices, not audio: it scores feature rows (.npy) with pipeline-infer, not recordings"
+            : $"model '{model.Name}' is a '{model.Package.Manifest.Kind}' model: it has no anomaly score{(model.Estimator is null ? "" : $" (POST /v1/models/{model.Name}/activations estimates its activations)")}");
         var json = RequestBodies.IsJsonClip(http);
         var body = await RequestBodies.Read(http, options);
         var clip = RequestBodies.Clip(body, json, options);

@@ -17,7 +17,8 @@ public sealed class ServedModel : IDisposable
         Package = package;
         try
         {
-            if (package.Manifest.Anomaly is not null) Scorer = new AnomalyScorer(package);
+            // audio models only: one fitted on feature matrices scores .npy rows, which the server does not take
+            if (package.Manifest.Anomaly is not null && package.Manifest.FrontEnd is not null) Scorer = new AnomalyScorer(package);
             if (package.Manifest.FindGraph("activations") is not null)
             {
                 Estimator = new ActivationEstimator(package);
@@ -40,7 +41,7 @@ public sealed class ServedModel : IDisposable
     /// <summary>The opened folder.</summary>
     public ModelPackage Package { get; }
 
-    /// <summary>The anomaly scorer, for models with an anomaly scoring rule.</summary>
+    /// <summary>The anomaly scorer, for models with an anomaly scoring rule and an audio front end.</summary>
     public AnomalyScorer? Scorer { get; }
 
     /// <summary>The activation estimator, for decomposition models.</summary>

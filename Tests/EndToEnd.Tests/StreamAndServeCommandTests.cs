@@ -70,10 +70,10 @@ public class StreamAndServeCommandTests : IClassFixture<StreamAndServeCommandTes
         foreach (var (input, args) in new (byte[], string[])[]
         {
             (File.ReadAllBytes(model.Clip), []),
-            (Sox(model.Clip, "-t", "raw", "-e", "signed", "-b", "16", "-"), []),                       // headerless 16-bit: detected
+            (Sox(model.Clip, "-t", "raw", "-e", "signed", "-b", "16", "-"), ["--format", "s16le"]),
             (Sox(model.Clip, "-t", "raw", "-e", "floating-point", "-b", "32", "-"), ["--format", "f32le"]),
             (Sox(model.Clip, "-t", "wav", "-"), ["--format", "wav"]),                                     // a WAV written into a pipe (no sizes)
-            (Sox(model.Clip, "-t", "raw", "-e", "signed", "-b", "16", "-c", "2", "-"), ["--channels", "2"]), // two equal channels, mixed down
+            (Sox(model.Clip, "-t", "raw", "-e", "signed", "-b", "16", "-c", "2", "-"), ["--format", "s16le", "--channels", "2"]), // two equal channels
         })
         {
             var run = WithInput(input, ["stream", "--model", model.Path_, .. args]);
@@ -84,6 +84,7 @@ public class StreamAndServeCommandTests : IClassFixture<StreamAndServeCommandTes
             var end = lines[^1];
             Assert.True(end.GetProperty("end").GetBoolean());
             Assert.Equal(score, end.GetProperty("score").GetDouble(), 1e-5 * score);
+            Assert.Equal(args.Contains("2") ? ["mixed 2 channels to mono"] : Array.Empty<string>(), end.GetProperty("notes").EnumerateArray().Select(n => n.GetString()));
         }
     }
 
@@ -94,11 +95,13 @@ public class StreamAndServeCommandTests : IClassFixture<StreamAndServeCommandTes
         var cases = new (byte[] Input, string[] Args, string Message)[]
         {
             (Sox(model.Clip, "-t", "wav", "-r", "44100", "-"), [], "error: standard input: is sampled at 44100 Hz but the model takes 16000 Hz, and a stream is not resampled; resample it first (e.g. `sox in.wav -r 16000 out.wav`)"),
-            ("not audio at all"u8.ToArray(), ["--format", "wav"], "error: standard input: is not a WAV stream (it does not start with RIFF…WAVE)"),
-            ([], [], "error: standard input: the signal is empty"),
+            ("not audio at all"u8.ToArray(), [], "error: standard input: is not a WAV stream (it does not start with RIFF…WAVE); for headerless PCM give --format s16le or f32le"),
+            (wav[..1000], [], $"error: standard input: truncated: the header promises {wav.Length - 44} bytes of samples but the stream ended after 956"),
+            (WithHugeChunk(wav), [], "error: standard input: the WAV header's 'JUNK' chunk claims 4294967280 bytes; a header chunk that large is not read"),
+            ([], [], "error: standard input: is empty"),
             (wav[..30], [], "error: standard input: the WAV header ends inside its 'fmt ' chunk"),
-            (wav[..100], [], "error: standard input: is too short"),
-            (wav, ["--format", "mp3"], "error: --format must be auto, wav, s16le or f32le, got 'mp3'"),
+            (Sox(model.Clip, "-t", "wav", "-", "trim", "0", "0.002"), [], "error: standard input: is too short"),
+            (wav, ["--format", "mp3"], "error: --format must be wav, s16le or f32le, got 'mp3'"),
             (wav, ["--format", "s16le", "--channels", "0"], "error: channels must be positive, got 0"),
         };
         foreach (var (input, args, message) in cases)
@@ -109,6 +112,9 @@ public class StreamAndServeCommandTests : IClassFixture<StreamAndServeCommandTes
             Assert.DoesNotContain("   at ", run.Err);
         }
     }
+
+    /// <summary>A JUNK chunk claiming nearly 4 GB, between RIFF…WAVE and the format chunk.</summary>
+    static byte[] WithHugeChunk(byte[] wav) => [.. wav[..12], .. "JUNK"u8, 0xF0, 0xFF, 0xFF, 0xFF, .. wav[12..]];
 
     [Fact]
     public void Serve_RefusesBadModelsAndATakenPort_BeforeListening()
@@ -125,6 +131,9 @@ public class StreamAndServeCommandTests : IClassFixture<StreamAndServeCommandTes
         var busy = Run("pipeline-infer", "serve", "--model", "m=" + model.Path_, "--port", port.ToString());
         Assert.Equal(1, busy.Code);
         Assert.Equal($"error: cannot listen on 127.0.0.1:{port}: Address already in use", busy.Err.Trim());
+        var elsewhere = Run("pipeline-infer", "serve", "--model", model.Path_, "--host", "192.0.2.1", "--port", port.ToString()); // not this machine's
+        Assert.Equal(1, elsewhere.Code);
+        Assert.Equal($"error: cannot listen on 192.0.2.1:{port}: Cannot assign requested address", elsewhere.Err.Trim());
         var options = Run("pipeline-infer", "serve", "--model", model.Path_, "--port", "99999", "--body-timeout", "-1");
         Assert.Equal(1, options.Code);
         Assert.Contains("--body-timeout must be a number of seconds, got -1", options.Err);

@@ -17,8 +17,8 @@ public enum RawFormat
 /// Interleaved samples from a stream that can only be read forward (standard input, a socket): a WAV file whose
 /// header is parsed as it arrives (NAudio reads the format chunk), or headerless PCM. Samples are scaled exactly as
 /// <see cref="AudioFile.Read(string, AudioReadOptions?)"/> scales a file's, so a clip streamed and the same clip read
-/// give the same values. A WAV's data size of 0 or 0xFFFFFFFF (written by programs that cannot seek back, such as
-/// sox into a pipe) means "to the end of the stream".
+/// give the same values. A WAV's data size is a promise (a stream that ends sooner is truncated, an error), except 0
+/// and sizes from 0x7FFF0000 on, the placeholders of programs writing into a pipe: those mean "to the end".
 /// </summary>
 public sealed class PcmStreamReader
 {
@@ -27,12 +27,13 @@ public sealed class PcmStreamReader
     readonly WaveFormatEncoding encoding;
     readonly int bits;
     long remaining; // bytes of samples still to read; long.MaxValue: to the end of the stream
+    readonly long promised; // the header's data size
     byte[] bytes = [];
     int carried;    // bytes of an incomplete sample frame kept from the last read
 
     PcmStreamReader(Stream stream, string source, int sampleRate, int channels, WaveFormatEncoding encoding, int bits, long dataBytes)
     {
-        (this.stream, this.source, SampleRate, Channels, this.encoding, this.bits, remaining) = (stream, source, sampleRate, channels, encoding, bits, dataBytes);
+        (this.stream, this.source, SampleRate, Channels, this.encoding, this.bits, remaining, promised) = (stream, source, sampleRate, channels, encoding, bits, dataBytes, dataBytes);
     }
 
     /// <summary>Samples per second per channel.</summary>
@@ -51,26 +52,10 @@ public sealed class PcmStreamReader
         return Wav(stream, head, source);
     }
 
-    /// <summary>
-    /// A WAV stream when <paramref name="stream"/> starts with <c>RIFF</c>, else headerless PCM as described (the
-    /// bytes looked at are the first samples).
-    /// </summary>
-    public static PcmStreamReader Detect(Stream stream, RawFormat rawFormat, int sampleRate, int channels, string source = "standard input")
-    {
-        var head = new byte[12];
-        var got = stream.ReadAtLeast(head, 12, throwOnEndOfStream: false);
-        if (got >= 4 && head.AsSpan(0, 4).SequenceEqual("RIFF"u8))
-            return got < 12 ? throw new InvalidAudioException(source, "ends before a WAV header (12 bytes)") : Wav(stream, head, source);
-        var raw = Raw(stream, rawFormat, sampleRate, channels, source);
-        raw.bytes = head;
-        raw.carried = got;
-        return raw;
-    }
-
     static PcmStreamReader Wav(Stream stream, ReadOnlySpan<byte> head, string source)
     {
         if (!head[..4].SequenceEqual("RIFF"u8) || !head[8..12].SequenceEqual("WAVE"u8))
-            throw new InvalidAudioException(source, "is not a WAV stream (it does not start with RIFF…WAVE)");
+            throw new InvalidAudioException(source, "is not a WAV stream (it does not start with RIFF…WAVE); for headerless PCM give --format s16le or f32le");
         WaveFormat? format = null;
         Span<byte> chunk = stackalloc byte[8];
         while (true)
@@ -83,11 +68,13 @@ public sealed class PcmStreamReader
             {
                 if (format is null) throw new InvalidAudioException(source, "the WAV data chunk comes before any format chunk");
                 var (encoding, bits) = AudioDecoders.CheckFormat(format, source);
-                return new PcmStreamReader(stream, source, format.SampleRate, format.Channels, encoding, bits, size is 0 or uint.MaxValue ? long.MaxValue : size);
+                // programs writing into a pipe cannot go back to fix the size: they write 0 or a placeholder near
+                // 2 or 4 GiB (sox 0x7FFFF000, ffmpeg and arecord 0xFFFFFFFF or 0x7FFFFFFF), which mean "to the end"
+                return new PcmStreamReader(stream, source, format.SampleRate, format.Channels, encoding, bits, size is 0 or >= 0x7FFF0000 ? long.MaxValue : size);
             }
             // chunks are padded to an even size
+            if (size > 1 << 20) throw new InvalidAudioException(source, $"the WAV header's '{id}' chunk claims {size} bytes; a header chunk that large is not read");
             var body = new byte[size + (size & 1)];
-            if (body.Length > 1 << 20) throw new InvalidAudioException(source, $"the WAV header's '{id}' chunk claims {size} bytes; a header chunk that large is not read");
             if (stream.ReadAtLeast(body, body.Length, throwOnEndOfStream: false) < body.Length)
                 throw new InvalidAudioException(source, $"the WAV header ends inside its '{id}' chunk");
             if (id == "fmt ")
@@ -129,7 +116,13 @@ public sealed class PcmStreamReader
         while (carried < Math.Min(want, frameBytes))
         {
             var got = stream.Read(bytes, carried, want - carried);
-            if (got == 0) break;
+            if (got == 0)
+            {
+                // a data size in the header is a promise (0 and 0xFFFFFFFF mean "until the end"), as for a file
+                if (promised != long.MaxValue)
+                    throw new InvalidAudioException(source, $"truncated: the header promises {promised} bytes of samples but the stream ended after {promised - remaining + carried}");
+                break;
+            }
             carried += got;
         }
         var whole = Math.Min(carried, want) / frameBytes * frameBytes;
