@@ -162,8 +162,8 @@ public sealed class ScoringServer : IAsyncDisposable
             : $"model '{model.Name}' is a '{model.Package.Manifest.Kind}' model: it has no anomaly score{(model.Estimator is null ? "" : $" (POST /v1/models/{model.Name}/activations estimates its activations)")}");
         var json = RequestBodies.IsJsonClip(http);
         var body = await RequestBodies.Read(http, options);
-        var clip = RequestBodies.Clip(body, json, options);
-        var result = await Computed(http, () => scorer.Score(clip, "request body"));
+        // decoded in the compute slot too: a queue of large JSON bodies holds their bytes, not their arrays
+        var result = await Computed(http, () => scorer.Score(RequestBodies.Clip(body, json, options), "request body"));
         var reply = new Dictionary<string, object>
         {
             ["model"] = model.Name, ["score"] = result.Score, ["anomaly"] = result.IsAnomaly, ["threshold"] = scorer.Scoring.Threshold,
@@ -181,8 +181,8 @@ public sealed class ScoringServer : IAsyncDisposable
         if (http.Request.Query["iterations"] is [{ } text])
             iterations = int.TryParse(text, out var n) ? n : throw new ApiException(400, "invalid_option", $"iterations must be an integer, got '{text}'");
         RequestBodies.RequireArray(http);
-        var v = RequestBodies.Array(await RequestBodies.Read(http, options));
-        var result = await Computed(http, () => estimator.Estimate(v, iterations));
+        var body = await RequestBodies.Read(http, options);
+        var result = await Computed(http, () => estimator.Estimate(RequestBodies.Array(body), iterations));
         if (http.Request.Headers.Accept.Any(a => a?.Contains("application/json", StringComparison.OrdinalIgnoreCase) == true))
             return Reply.Json(new Dictionary<string, object> { ["model"] = model.Name, ["shape"] = result.Activations.Shape, ["activations"] = result.Activations.Data });
         var npy = new MemoryStream();
