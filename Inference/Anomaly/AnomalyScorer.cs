@@ -93,13 +93,11 @@ public sealed class AnomalyScorer : IDisposable
             notes.Add($"resampled {clip.SampleRate} Hz to {FrontEnd.SampleRate} Hz");
             clip = Resampler.Resample(clip, FrontEnd.SampleRate);
         }
-        var clipped = clip.Samples.Count(s => Math.Abs(s) >= 0.999f);
-        if (clipped > clip.Samples.Length / 1000) notes.Add($"clipping: {100.0 * clipped / clip.Samples.Length:F1} % of samples at full scale");
-        if (clip.Samples.All(s => s == 0)) notes.Add("silent");
         var features = extractor.Extract(clip, source);
         var (score, errors) = ScoreFeatures(features, source);
-        var trim = FrameScores.EffectiveTrim(errors.Length, Scoring.TrimFrames);
-        if (trim < Scoring.TrimFrames) notes.Add($"short clip: {errors.Length} frames, trim reduced from {Scoring.TrimFrames} to {trim}");
+        var signal = new SignalNotes();
+        signal.Add(clip.Samples);
+        notes.AddRange(signal.Notes(errors.Length, Scoring.TrimFrames));
         return new AnomalyResult(source, score, score > Scoring.Threshold, errors, notes);
     }
 
@@ -128,10 +126,15 @@ public sealed class AnomalyScorer : IDisposable
     {
         var errors = FrameErrors(features);
         var score = FrameScores.Aggregate(errors, Scoring.Aggregation, Scoring.TrimFrames);
-        // NaN > threshold is false: a non-finite score would read as "normal". It is an error instead.
+        RequireFiniteScore(score, source);
+        return (score, errors);
+    }
+
+    /// <summary>NaN > threshold is false: a non-finite score would read as "normal". It is an error instead.</summary>
+    internal static void RequireFiniteScore(double score, string source)
+    {
         if (!double.IsFinite(score))
             throw new InvalidAudioException(source, $"scores {score} (non-finite frame errors from finite features): the input lies far outside what the model was trained on");
-        return (score, errors);
     }
 
     /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>

@@ -25,8 +25,7 @@ public sealed class AnomalyStream
     readonly FeatureStream features;
     readonly RunningFrameScore running;
     readonly string source;
-    long clipped, samples;
-    bool silent = true;
+    readonly SignalNotes signal = new();
 
     internal AnomalyStream(AnomalyScorer scorer, FeatureExtractor extractor, string source)
     {
@@ -52,13 +51,9 @@ public sealed class AnomalyStream
     /// <exception cref="Pipeline.Shared.Errors.InvalidAudioException">A sample is NaN or infinite, or the features are not finite.</exception>
     public IReadOnlyList<FrameScore> Push(ReadOnlySpan<float> chunk)
     {
-        foreach (var s in chunk)
-        {
-            if (Math.Abs(s) >= 0.999f) clipped++;
-            if (s != 0) silent = false;
-        }
-        samples += chunk.Length;
-        return Scores(features.Push(chunk));
+        var scores = Scores(features.Push(chunk));
+        signal.Add(chunk);
+        return scores;
     }
 
     /// <summary>Ends the stream: the last frames' scores; <see cref="Verdict"/> then holds the whole stream's result.</summary>
@@ -67,14 +62,8 @@ public sealed class AnomalyStream
     {
         var last = Scores(features.Complete());
         IsComplete = true;
-        if (!double.IsFinite(running.Score))
-            throw new Pipeline.Shared.Errors.InvalidAudioException(source, $"scores {running.Score} (non-finite frame errors from finite features): the input lies far outside what the model was trained on");
-        var notes = new List<string>();
-        if (clipped > samples / 1000) notes.Add($"clipping: {100.0 * clipped / samples:F1} % of samples at full scale");
-        if (silent) notes.Add("silent");
-        var trim = FrameScores.EffectiveTrim((int)Math.Min(int.MaxValue, running.Count), scorer.Scoring.TrimFrames);
-        if (trim < scorer.Scoring.TrimFrames) notes.Add($"short clip: {running.Count} frames, trim reduced from {scorer.Scoring.TrimFrames} to {trim}");
-        Verdict = new AnomalyResult(source, running.Score, IsAnomaly, [], notes);
+        AnomalyScorer.RequireFiniteScore(running.Score, source);
+        Verdict = new AnomalyResult(source, running.Score, IsAnomaly, [], signal.Notes(running.Count, scorer.Scoring.TrimFrames));
         return last;
     }
 

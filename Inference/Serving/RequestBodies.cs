@@ -85,6 +85,7 @@ static class RequestBodies
     }
 
     /// <summary>The clip in the body: an audio file, or JSON samples (<see cref="IsJsonClip"/>).</summary>
+    /// <exception cref="Pipeline.Shared.Errors.InvalidAudioException">Audio the command line would refuse too (the caller maps it to a 4xx).</exception>
     public static AudioClip Clip(byte[] body, bool json, ServerOptions options)
     {
         AudioClip clip;
@@ -108,14 +109,12 @@ static class RequestBodies
             else if (parsed?.Samples is { Length: > 0 } s && s.Length % channels != 0) problems.Add($"{s.Length} samples do not split into {channels} channels");
             if (problems.Count > 0) throw new ApiException(400, "invalid_json", "the JSON body: " + string.Join("; ", problems));
             clip = new AudioClip(parsed!.Samples!, (int)parsed.SampleRate!.Value, channels);
-            var bad = System.Array.FindIndex(clip.Samples, x => !float.IsFinite(x)); // a value beyond float32's range reads as ±∞
-            if (bad >= 0) throw new ApiException(400, "invalid_audio", $"request body: sample {bad / channels} (channel {bad % channels}) is {clip.Samples[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            AudioFile.RequireFinite(clip, "request body"); // a number beyond float32's range reads as ±∞
         }
         else
         {
             // not mixed down or resampled here: the scorer does both and notes them, as for a file
-            try { clip = AudioFile.Read(new MemoryStream(body, writable: false), "request body", new AudioReadOptions { Mono = false }); }
-            catch (Pipeline.Shared.Errors.PipelineException e) { throw ApiException.From(e); }
+            clip = AudioFile.Read(new MemoryStream(body, writable: false), "request body", new AudioReadOptions { Mono = false });
         }
         if (clip.SampleRate < options.MinSampleRate || clip.SampleRate > options.MaxSampleRate)
             throw new ApiException(422, "unsupported_sample_rate",
@@ -124,11 +123,7 @@ static class RequestBodies
     }
 
     /// <summary>The <c>.npy</c> array in the body.</summary>
-    public static NdArray Array(byte[] body)
-    {
-        try { return NpyFile.Parse(body, "request body"); }
-        catch (Pipeline.Shared.Errors.PipelineException e) { throw ApiException.From(e); }
-    }
+    public static NdArray Array(byte[] body) => NpyFile.Parse(body, "request body");
 
     static string MediaType(HttpContext http) =>
         (http.Request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();

@@ -11,7 +11,7 @@ namespace Pipeline.EndToEnd.Tests;
 /// The bundle <c>./run publish</c> writes (which <c>./run test</c> runs first), as a user deploys it: copied out of
 /// the checkout, run by the .NET runtime alone, scoring the way the command line in the checkout does.
 /// </summary>
-public class PublishTests
+public class PublishTests(StreamAndServeCommandTests.Model trained) : IClassFixture<StreamAndServeCommandTests.Model>
 {
     static string Bundle()
     {
@@ -38,14 +38,9 @@ public class PublishTests
     [Fact]
     public async Task ACopyOutsideTheCheckout_ScoresServesAndStreams_AsTheCommandLineDoes()
     {
-        // a model and a clip, made with the hosts in the checkout
+        // a model and a clip, made with the hosts in the checkout (the fixture)
+        var (model, clip) = (trained.Path_, trained.Clip);
         var dir = Path.Combine(Path.GetTempPath(), "pipeline-publish-" + Guid.NewGuid().ToString("N")[..8]);
-        var data = Path.Combine(dir, "data");
-        Assert.Equal(0, Run("pipeline-train", "synth", "machine", "--out", data, "--seed", "4", "--machines", "1", "--train", "3", "--test-normal", "1", "--seconds", "1").Code);
-        var model = Path.Combine(dir, "ae");
-        var train = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "32", "--n-mels", "16", "--context", "2", "--hidden", "16,8,4", "--out", model);
-        Assert.True(train.Code == 0, train.Err);
-        var clip = Directory.GetFiles(Path.Combine(data, "test_anomaly"), "*.wav").Order().First();
         var expected = JsonDocument.Parse(Run("pipeline-infer", "score", "--model", model, clip, "--json").Out).RootElement;
 
         // the bundle, copied out of the checkout, run from a folder outside it

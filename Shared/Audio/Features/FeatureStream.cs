@@ -88,7 +88,7 @@ public sealed class FeatureStream
         completed = true;
         // nothing computed yet: the stream is short and still whole here, so the whole-clip checks say what is wrong
         if (framesDone == 0) stft.Framed(samples.AsSpan(sampleOffset, (int)received), source);
-        var total = config.Center ? 1 + received / config.HopLength : 1 + (received - config.NFft) / config.HopLength;
+        var total = stft.FrameCount(received);
         ComputeFrames(total, samples.AsSpan(sampleOffset, (int)(received - sampleStart)), end: true);
         if (before + after > 0 && total < Math.Max(before, after)) throw extractor.TooShort(total, source);
         return Emit(total, total);

@@ -55,13 +55,19 @@ public static class AudioFile
         var decoded = AudioDecoders.Read(source, stream,
             rate => (long)Math.Round(options.Offset * rate),
             rate => options.Duration is { } seconds ? (long)Math.Round(seconds * rate) : null);
-        var (samples, rate, channels) = (decoded.Samples, decoded.SampleRate, decoded.Channels);
-        var bad = Array.FindIndex(samples, s => !float.IsFinite(s));
-        if (bad >= 0) throw new InvalidAudioException(source, $"sample {bad / channels} (channel {bad % channels}) is {samples[bad]}");
-        var clip = new AudioClip(samples, rate, channels);
+        var clip = new AudioClip(decoded.Samples, decoded.SampleRate, decoded.Channels);
+        RequireFinite(clip, source);
         if (options.Mono) clip = MixDown(clip);
-        if (options.SampleRate is { } target && target != rate) clip = Resampler.Resample(clip, target);
+        if (options.SampleRate is { } target && target != clip.SampleRate) clip = Resampler.Resample(clip, target);
         return clip;
+    }
+
+    /// <summary>Refuses a clip holding a NaN or infinite sample, naming the sample (frame) and channel.</summary>
+    /// <exception cref="InvalidAudioException">A sample is not finite.</exception>
+    public static void RequireFinite(AudioClip clip, string source)
+    {
+        var bad = Array.FindIndex(clip.Samples, s => !float.IsFinite(s));
+        if (bad >= 0) throw new InvalidAudioException(source, $"sample {bad / clip.Channels} (channel {bad % clip.Channels}) is {clip.Samples[bad]}");
     }
 
     /// <summary>The mean of the channels.</summary>

@@ -114,7 +114,10 @@ public sealed class Stft
     public int Bins => NFft / 2 + 1;
 
     /// <summary>Number of frames for a signal of <paramref name="length"/> samples.</summary>
-    public int FrameCount(int length) => Center ? 1 + length / HopLength : length < NFft ? 0 : 1 + (length - NFft) / HopLength;
+    public int FrameCount(int length) => (int)FrameCount((long)length);
+
+    /// <inheritdoc cref="FrameCount(int)"/>
+    internal long FrameCount(long length) => Center ? 1 + length / HopLength : length < NFft ? 0 : 1 + (length - NFft) / HopLength;
 
     /// <summary>The complex spectrogram of <paramref name="signal"/>: (n_fft/2 + 1, frames).</summary>
     public Spectrogram Forward(ReadOnlySpan<float> signal, string source = "signal")
