@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Pipeline.Shared.Native;
+using Pipeline.Training.Native;
 
 namespace Pipeline.Training;
 

@@ -70,4 +70,15 @@ public static class TestData
         Assert.True(process.ExitCode == 0, $"python failed ({process.ExitCode}): {stderr}");
         return stdout.Result;
     }
+
+    /// <summary>Runs Debian's sox (which ./run test installs) with <paramref name="args"/>; fails the test on a non-zero exit.</summary>
+    public static void Sox(params string[] args)
+    {
+        var start = new ProcessStartInfo("sox") { RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var err = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"sox {string.Join(" ", args)}: {err}");
+    }
 }

@@ -40,6 +40,20 @@ public class ModelSessionTests
     }
 
     [Fact]
+    public void SharedAndInference_CallNoNativeLibraryOfTheirOwn()
+    {
+        // [DllImport] and the code [LibraryImport] generates both leave P/Invoke methods; ONNX Runtime's are in its own assembly
+        foreach (var assembly in new[] { typeof(Pipeline.Shared.Arrays.NdArray).Assembly, typeof(ModelSession).Assembly })
+        {
+            var native = assembly.GetTypes()
+                .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.DeclaredOnly))
+                .Where(m => m.Attributes.HasFlag(MethodAttributes.PinvokeImpl))
+                .Select(m => $"{m.DeclaringType}.{m.Name}");
+            Assert.Empty(native);
+        }
+    }
+
+    [Fact]
     public void Session_ReportsInputsOutputsAndMetadata_ThroughTheOfficialTypes()
     {
         var (_, dir) = Exported(1, iterations: 33);

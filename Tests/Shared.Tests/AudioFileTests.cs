@@ -10,16 +10,6 @@ public class AudioFileTests
         Enumerable.Range(0, length).Select(i => (float)(amplitude * Math.Sin(2 * Math.PI * frequency * i / sampleRate))).ToArray();
 
     /// <summary>sox, an independent writer of every encoding (installed by ./run test); -D: no dither.</summary>
-    static void Sox(params string[] args)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo("sox") { RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var err = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"sox {string.Join(" ", args)}: {err}");
-    }
-
     [Theory]
     [InlineData("unsigned", 8, 1, 1.0 / 128)]
     [InlineData("signed", 16, 1, 1.0 / 32768)]
@@ -42,7 +32,7 @@ public class AudioFileTests
         var clip = new AudioClip(samples, 16000, channels);
         AudioFile.Write(source, clip, AudioEncoding.Float32);
         var path = Path.Combine(dir, "converted.wav");
-        Sox("-D", source, "-e", encoding, "-b", bits.ToString(), path);
+        TestData.Sox("-D", source, "-e", encoding, "-b", bits.ToString(), path);
         if (bits > 16 && bits != 32 && encoding == "signed" || channels > 2)
             Assert.Equal(0xFFFE, BitConverter.ToUInt16(File.ReadAllBytes(path), 20)); // the header really is extensible
         var back = AudioFile.Read(path, new AudioReadOptions { Mono = false });
@@ -68,7 +58,7 @@ public class AudioFileTests
             Assert.True(Math.Abs(back.Samples[i] - clip.Samples[i]) <= step * (0.5 + Math.Abs(clip.Samples[i])) + 1e-7, $"sample {i}");
         // sox reads what we wrote as the same audio (its float output, compared through our float reader)
         var viaSox = Path.Combine(dir, "via-sox.wav");
-        Sox(path, "-e", "floating-point", "-b", "32", viaSox);
+        TestData.Sox(path, "-e", "floating-point", "-b", "32", viaSox);
         Assert.Equal(back.Samples.Length, AudioFile.Read(viaSox).Samples.Length);
         Assert.True(TestData.MaxRelativeError(AudioFile.Read(viaSox).Samples, back.Samples) < 1e-4);
     }
@@ -83,7 +73,7 @@ public class AudioFileTests
         var clip = new AudioClip(Tone(32000, 440, 16000, 0.5), 16000);
         AudioFile.Write(source, clip, AudioEncoding.Float32);
         var path = Path.Combine(dir, "tone." + extension);
-        Sox(source, path);
+        TestData.Sox(source, path);
         var back = AudioFile.Read(path);
         Assert.Equal(16000, back.SampleRate);
         // MP3 encoders add a delay (encoder and decoder padding): align on the best lag before measuring
@@ -101,10 +91,10 @@ public class AudioFileTests
         var clip = new AudioClip(Tone(8000, 441, 16000, 0.5), 16000);
         AudioFile.Write(source, clip);
         var aiff = Path.Combine(dir, "tone.aiff");
-        Sox(source, aiff);
+        TestData.Sox(source, aiff);
         Assert.Equal(AudioFile.Read(source).Samples, AudioFile.Read(aiff).Samples); // the same 16-bit samples, big-endian on disk
         var flac = Path.Combine(dir, "tone.flac");
-        Sox(source, flac);
+        TestData.Sox(source, flac);
         var e = Assert.Throws<InvalidAudioException>(() => AudioFile.Read(flac));
         Assert.Equal($"{flac}: FLAC is not read here (no managed FLAC decoder is used); convert it to WAV, e.g. `sox in.flac out.wav` or `ffmpeg -i in.flac out.wav`", e.Message);
     }
@@ -180,8 +170,8 @@ public class AudioFileTests
         var input = Path.Combine(dir, "in.wav");
         var reference = Path.Combine(dir, "sox.wav");
         var band = (0.4 * Math.Min(from, to)).ToString("0"); // 80 % of the lower Nyquist frequency
-        Sox(["-n", "-r", from.ToString(), "-c", "1", "-e", "floating-point", "-b", "32", input, "synth", "3", .. signal.Replace("BAND", band).Split(' '), "vol", "0.5", "sinc", "-" + band]);
-        Sox(input, "-e", "floating-point", "-b", "32", reference, "rate", "-v", to.ToString());
+        TestData.Sox(["-n", "-r", from.ToString(), "-c", "1", "-e", "floating-point", "-b", "32", input, "synth", "3", .. signal.Replace("BAND", band).Split(' '), "vol", "0.5", "sinc", "-" + band]);
+        TestData.Sox(input, "-e", "floating-point", "-b", "32", reference, "rate", "-v", to.ToString());
         var ours = Resampler.Resample(AudioFile.Read(input), to).Samples;
         var sox = AudioFile.Read(reference).Samples;
         Assert.Equal((int)Math.Ceiling(3.0 * from * to / from), ours.Length);

@@ -1,4 +1,4 @@
-using Pipeline.Shared.Native;
+using Pipeline.Training.Native;
 using Pipeline.Training.Linalg;
 
 namespace Pipeline.Training.Tests;

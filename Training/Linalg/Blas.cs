@@ -4,7 +4,7 @@ namespace Pipeline.Training.Linalg;
 
 /// <summary>
 /// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>, its kernels chosen by
-/// <see cref="Pipeline.Shared.Native.OpenBlasCore"/>). Row-major GEMM, through which every general matrix
+/// <see cref="Pipeline.Training.Native.OpenBlasCore"/>). Row-major GEMM, through which every general matrix
 /// product goes, and SYRK for the symmetric ones.
 /// </summary>
 public static unsafe partial class Blas

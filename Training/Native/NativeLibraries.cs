@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Pipeline.Shared.Errors;
 
-namespace Pipeline.Shared.Native;
+namespace Pipeline.Training.Native;
 
 /// <summary>A native library the project calls, the file it lives in, and how a user installs it.</summary>
 /// <param name="Name">The logical name used in <c>[LibraryImport]</c> attributes.</param>

@@ -1,8 +1,8 @@
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
-using Pipeline.Shared.Native;
+using Pipeline.Training.Native;
 
-namespace Pipeline.Shared.Tests;
+namespace Pipeline.Training.Tests;
 
 public class NativeLibrariesTests
 {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
-namespace Pipeline.Shared.Native;
+namespace Pipeline.Training.Native;
 
 /// <summary>
 /// Picks OpenBLAS's kernels from the instruction sets the CPU reports instead of its model number. OpenBLAS's
