@@ -24,7 +24,7 @@ static class FrontEndBenchmark
         var numpy = NumpyPeer(wav);
 
         var clip16k = new AudioClip(Enumerable.Range(0, 160_000).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray(), 16000);
-        var logMel = new FeatureExtractor(new FrontEndConfig { Feature = FeatureKind.LogMel });
+        var logMel = new FeatureExtractor(new LogMelOptions());
         Report("log-mel 64, 10 s @ 16 kHz", 5, 10, Timing.Median(() => logMel.Extract(clip16k)), Flops(512, 1 + 160_000 / 160), numpy.GetValueOrDefault("log-mel"), limits);
 
         var clip22k = Enumerable.Range(0, 30 * 22050).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();

@@ -169,7 +169,7 @@ static class DemoRun
     /// <summary>One number per frame of every training clip, the mean of its 64-band log-mel: a 1-D set for a readable GMM density.</summary>
     static void WriteFrameLevels(string directory, string output)
     {
-        var frontEnd = FrontEndConfig.Preset("dcase-logmel") with { ContextBefore = 0, ContextAfter = 0 };
+        var frontEnd = FrontEndConfig.DcaseLogMel with { ContextBefore = 0, ContextAfter = 0 };
         var extractor = new FeatureExtractor(frontEnd);
         var levels = new List<float>();
         foreach (var file in AudioFiles.Find(directory))

@@ -14,6 +14,8 @@ public static class ManifestValidation
     public const int MaxSampleRate = 768_000;
     /// <summary>Largest FFT a front end may name: 2²⁰ points.</summary>
     public const int MaxNFft = 1 << 20;
+    /// <summary>Most mel bands a front end may name.</summary>
+    public const int MaxNMels = 4096;
     /// <summary>Most multiplicative updates an activation graph may run (by default or on request): far past convergence, short of a hang.</summary>
     public const int MaxIterations = 100_000;
 
@@ -57,15 +59,15 @@ public static class ManifestValidation
         }
         if (manifest.FrontEnd is { } frontEnd)
         {
-            try { frontEnd.Validate(); }
-            catch (InvalidOptionException e) { problems.Add(e.Message); }
             if (frontEnd.SampleRate > MaxSampleRate) problems.Add($"front end: sample rate {frontEnd.SampleRate} Hz is above {MaxSampleRate} Hz");
-            if (frontEnd.NFft > MaxNFft) problems.Add($"front end: n_fft {frontEnd.NFft} is above {MaxNFft}");
-            if (problems.Count == 0 && frontEnd.Feature is Audio.FeatureKind.Mel or Audio.FeatureKind.LogMel or Audio.FeatureKind.Mfcc)
+            var tooLarge = false;
+            if (frontEnd.NFft > MaxNFft) { problems.Add($"front end: n_fft {frontEnd.NFft} is above {MaxNFft}"); tooLarge = true; }
+            if (frontEnd is Audio.MelSpectrogramOptions { NMels: > MaxNMels } mel) { problems.Add($"front end: n_mels {mel.NMels} is above {MaxNMels}"); tooLarge = true; }
+            // validating builds the mel filter bank, n_mels × (n_fft/2 + 1) values: only within those limits
+            if (!tooLarge)
             {
-                // n_fft 3 gives 2 bins: no mel band holds one, and every feature would be the log floor
-                var bank = new Audio.MelFilterBank(frontEnd.SampleRate, frontEnd.NFft, frontEnd.NMels, frontEnd.FMin, frontEnd.FMax, frontEnd.MelScale, frontEnd.SlaneyNorm);
-                if (bank.EmptyBands.Count == bank.Count) problems.Add($"front end: all {bank.Count} mel bands are empty at n_fft {frontEnd.NFft} ({frontEnd.NFft / 2 + 1} frequency bins)");
+                try { frontEnd.Validate(); }
+                catch (InvalidOptionException e) { problems.Add(e.Message); }
             }
         }
         if (manifest.Decomposition is { } d)

@@ -98,13 +98,21 @@ public class CommandLineTests
         Assert.True(many.Code == 0, many.Err);
         Assert.Equal([51, 12], NpyFile.Read(Path.Combine(dir, "mcep", "sub", "clip2.npy")).Shape);
         var config = FrontEndConfig.FromJson(File.ReadAllText(Path.Combine(dir, "mcep", "frontend.json")));
-        Assert.Equal(FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = 12 }, config);
+        Assert.Equal(FrontEndConfig.VaeMelCepstrum with { Order = 12 }, config);
 
         var bad = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--n-fft", "256", "--win-length", "512", "--out", Path.Combine(dir, "bad"));
         Assert.Equal(1, bad.Code);
         Assert.Contains("win_length", bad.Err);
         Assert.DoesNotContain("   at ", bad.Err);
         Assert.False(Directory.Exists(Path.Combine(dir, "bad")));
+
+        // a setting of another feature than the one computed is refused, not ignored
+        var foreign = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--preset", "stft", "--n-mels", "40", "--out", Path.Combine(dir, "foreign"));
+        Assert.Equal(1, foreign.Code);
+        Assert.Equal("error: --n-mels applies to Mel, LogMel and Mfcc features, not Magnitude; choose them with --feature or another --preset", foreign.Err.Trim());
+        var switched = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--preset", "stft", "--feature", "Mel", "--n-mels", "40", "--out", Path.Combine(dir, "switched"));
+        Assert.True(switched.Code == 0, switched.Err);
+        Assert.Equal(new MelSpectrogramOptions { SampleRate = 22050, NFft = 2048, HopLength = 512, NMels = 40 }, FrontEndConfig.FromJson(File.ReadAllText(Path.Combine(dir, "switched", "frontend.json"))));
     }
 
     [Fact]

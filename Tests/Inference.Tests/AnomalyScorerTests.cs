@@ -29,7 +29,7 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
             new MachineSynth(5, seconds: 1).WriteDataSet(DataDir, machines: 1, trainPerMachine: 4, testNormalPerMachine: 2, anomaliesPerKindAndSeverity: 1);
             var options = new AnomalyTrainingOptions
             {
-                FrontEnd = FrontEndConfig.Preset("dcase-logmel") with { NMels = 16, ContextBefore = 2, ContextAfter = 2 },
+                FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = 16, ContextBefore = 2, ContextAfter = 2 },
                 Hidden = [32, 16, 8], Epochs = 2, ConstantEpochs = 1, BatchSize = 32, LearningRate = 1e-3, FinalLearningRate = 1e-4,
                 TrimFrames = 10, Seed = 3,
             };
@@ -123,7 +123,7 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
         foreach (var file in Directory.GetFiles(trained.ModelDir)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
         var manifest = ModelFolder.Read(copy);
         File.WriteAllText(Path.Combine(copy, ModelFolder.ManifestFileName),
-            ModelFolder.ToJson(manifest with { FrontEnd = manifest.FrontEnd! with { NMels = 20 } }));
+            ModelFolder.ToJson(manifest with { FrontEnd = ((LogMelOptions)manifest.FrontEnd!) with { NMels = 20 } }));
         Assert.Throws<ModelContractException>(() => new AnomalyScorer(copy));
     }
 

@@ -48,10 +48,10 @@ public class FeatureStreamTests
     static FrontEndConfig Config(string name) => name switch
     {
         "dcase" => FrontEndConfig.Preset("dcase-logmel"),
-        "dcase-reflect" => FrontEndConfig.Preset("dcase-logmel") with { PadMode = PadMode.Reflect, NMels = 32 },
+        "dcase-reflect" => FrontEndConfig.DcaseLogMel with { PadMode = PadMode.Reflect, NMels = 32 },
         "mcep" => FrontEndConfig.Preset("vae-mcep") with { ContextBefore = 2, ContextAfter = 3 },
-        "magnitude-uncentred" => new FrontEndConfig { NFft = 400, HopLength = 150, Center = false, Feature = FeatureKind.Magnitude },
-        "mel-after-only" => new FrontEndConfig { Feature = FeatureKind.Mel, NMels = 20, ContextAfter = 4 },
+        "magnitude-uncentred" => new SpectrogramOptions { NFft = 400, HopLength = 150, Center = false },
+        "mel-after-only" => new MelSpectrogramOptions { NMels = 20, ContextAfter = 4 },
         _ => throw new ArgumentException(name),
     };
 
@@ -85,7 +85,7 @@ public class FeatureStreamTests
     [Fact]
     public void AnHourLongStream_KeepsItsMemoryBounded()
     {
-        var stream = new FeatureStream(new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel") with { NMels = 8 }));
+        var stream = new FeatureStream(new FeatureExtractor(FrontEndConfig.DcaseLogMel with { NMels = 8 }));
         var chunk = Noise(16_000, 5);
         long rows = 0;
         for (var second = 0; second < 60; second++) rows += stream.Push(chunk).Rows;
@@ -111,12 +111,12 @@ public class FeatureStreamTests
         }
         foreach (var length in new[] { 0, 1, 1439 }) // empty; shorter than the context (1440 samples give 10 frames)
             Assert.Equal(Whole(Noise(length, 1)), Stream(Noise(length, 1)));
-        var reflect = new FeatureExtractor(new FrontEndConfig { PadMode = PadMode.Reflect, Feature = FeatureKind.Mel });
+        var reflect = new FeatureExtractor(new MelSpectrogramOptions { PadMode = PadMode.Reflect });
         var shortReflect = new FeatureStream(reflect);
         Assert.Equal(0, shortReflect.Push(Noise(256, 1)).Rows);
         Assert.Equal("stream: 256 samples are too short for reflect padding of 256; use constant padding or a longer signal",
             Assert.Throws<InvalidAudioException>(() => shortReflect.Complete()).Message);
-        var uncentred = new FeatureStream(new FeatureExtractor(new FrontEndConfig { Center = false, Feature = FeatureKind.Mel }));
+        var uncentred = new FeatureStream(new FeatureExtractor(new MelSpectrogramOptions { Center = false }));
         uncentred.Push(Noise(511, 1));
         Assert.Equal("stream: 511 samples are shorter than one frame of n_fft = 512", Assert.Throws<InvalidAudioException>(() => uncentred.Complete()).Message);
 
@@ -126,7 +126,7 @@ public class FeatureStreamTests
         bad[40] = float.NaN;
         Assert.Equal("stream: sample 5040 is NaN", Assert.Throws<InvalidAudioException>(() => withNaN.Push(bad)).Message);
 
-        var loud = new FeatureStream(new FeatureExtractor(new FrontEndConfig { Feature = FeatureKind.Power }));
+        var loud = new FeatureStream(new FeatureExtractor(new SpectrogramOptions { Power = 2 }));
         var huge = Noise(3000, 3).Select(x => x * 1e30f).ToArray();
         Assert.Contains("gives non-finite features", Assert.Throws<InvalidAudioException>(() => loud.Push(huge)).Message);
 

@@ -15,7 +15,7 @@ public class FrontEndTests
     public void EmptyMelBands_AreNamedInAWarning_AndABankOfOnlyEmptyBandsIsRefused()
     {
         // 128 bands over 129 bins at 16 kHz: the narrow low bands fall between bins (13 of them, as librosa reports)
-        var config = new FrontEndConfig { NFft = 256, NMels = 128, Feature = FeatureKind.LogMel };
+        var config = new LogMelOptions { NFft = 256, NMels = 128 };
         var extractor = new FeatureExtractor(config);
         var bank = new MelFilterBank(16000, 256, 128);
         var zeroRows = Enumerable.Range(0, 128).Where(m => bank.Weights.Data.AsSpan(m * 129, 129).IndexOfAnyExcept(0f) < 0).ToArray();
@@ -62,7 +62,7 @@ public class FrontEndTests
     [Fact]
     public void LogMel_IsTheDcaseFormulaOverStftAndMelFilters()
     {
-        var config = new FrontEndConfig { Feature = FeatureKind.LogMel };
+        var config = new LogMelOptions();
         var clip = Tone(1000);
         var features = new FeatureExtractor(config).Extract(clip);
         var power = new Stft(512, 160).Magnitude(clip.Samples, 2f);
@@ -80,15 +80,22 @@ public class FrontEndTests
     [Fact]
     public void Configs_AreEqualExactlyWhenTheirFeaturesAre()
     {
-        var a = FrontEndConfig.Preset("dcase-logmel");
-        var b = a with { WinLength = 512, FMax = 8000, NMfcc = 13, Alpha = 0.3 }; // defaults made explicit, unused knobs moved
+        var a = FrontEndConfig.DcaseLogMel;
+        var b = a with { WinLength = 512, FMax = 8000 }; // defaults made explicit
         Assert.Equal(a, b);
         Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.Equal<FrontEndConfig>(a, FrontEndConfig.Preset("dcase-logmel"));
         Assert.NotEqual(a, a with { HopLength = 128 });
         Assert.NotEqual(a, a with { NMels = 40 });
-        var stft = FrontEndConfig.Preset("stft");
-        Assert.Equal(stft, stft with { NMels = 13, Power = 1 });
-        Assert.NotEqual(stft, stft with { Feature = FeatureKind.Power });
+        Assert.NotEqual(a, a with { Center = false });
+        Assert.Equal(a with { Center = false }, a with { Center = false, PadMode = PadMode.Reflect }); // no padding to choose
+        // the same mel settings computing another feature are another front end
+        Assert.NotEqual<FrontEndConfig>(a, a.WithFeature(FeatureKind.Mel));
+        Assert.Equal<FrontEndConfig>(new MelSpectrogramOptions { ContextBefore = 10, ContextAfter = 10 }, a.WithFeature(FeatureKind.Mel));
+        var stft = FrontEndConfig.MagnitudeSpectrogram;
+        Assert.Equal(FeatureKind.Magnitude, stft.Feature);
+        Assert.NotEqual(stft, stft with { Power = 2 });
+        Assert.Equal(FeatureKind.Power, (stft with { Power = 2 }).Feature);
     }
 
     [Fact]
@@ -103,14 +110,44 @@ public class FrontEndTests
         Assert.Equal(config, back.FrontEnd);
     }
 
+    /// <summary>
+    /// Manifests hold one flat object with every setting, as written before the options were split per feature (these
+    /// are files an earlier version wrote); each loads as its feature's record and is written back byte for byte.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"sampleRate":48000,"nFft":512,"hopLength":160,"winLength":null,"window":"Hann","center":true,"padMode":"Constant","feature":"LogMel","power":2,"nMels":64,"fMin":0,"fMax":null,"melScale":"Slaney","slaneyNorm":true,"logFloor":2.220446049250313E-16,"nMfcc":20,"cepstrumOrder":39,"alpha":0.42,"dropC0":true,"contextBefore":10,"contextAfter":10,"dimensions":1280,"minimumFrames":10,"minimumSamples":1440}""", typeof(LogMelOptions))]
+    [InlineData("""{"sampleRate":48000,"nFft":2048,"hopLength":512,"winLength":null,"window":"Hann","center":true,"padMode":"Constant","feature":"Magnitude","power":2,"nMels":64,"fMin":0,"fMax":null,"melScale":"Slaney","slaneyNorm":true,"logFloor":2.220446049250313E-16,"nMfcc":20,"cepstrumOrder":39,"alpha":0.42,"dropC0":true,"contextBefore":0,"contextAfter":0,"dimensions":1025,"minimumFrames":1,"minimumSamples":1}""", typeof(SpectrogramOptions))]
+    [InlineData("""{"sampleRate":48000,"nFft":1024,"hopLength":160,"winLength":null,"window":"Blackman","center":true,"padMode":"Constant","feature":"MelCepstrum","power":2,"nMels":64,"fMin":0,"fMax":null,"melScale":"Slaney","slaneyNorm":true,"logFloor":2.220446049250313E-16,"nMfcc":20,"cepstrumOrder":39,"alpha":0.42,"dropC0":true,"contextBefore":0,"contextAfter":0,"dimensions":39,"minimumFrames":1,"minimumSamples":1}""", typeof(MelCepstrumOptions))]
+    [InlineData("""{"sampleRate":48000,"nFft":2048,"hopLength":512,"winLength":null,"window":"Hann","center":true,"padMode":"Constant","feature":"Mfcc","power":2,"nMels":128,"fMin":0,"fMax":null,"melScale":"Slaney","slaneyNorm":true,"logFloor":2.220446049250313E-16,"nMfcc":20,"cepstrumOrder":39,"alpha":0.42,"dropC0":true,"contextBefore":0,"contextAfter":0,"dimensions":20,"minimumFrames":1,"minimumSamples":1}""", typeof(MfccOptions))]
+    public void EarlierFlatJson_LoadsAsItsFeaturesRecord_AndIsWrittenBackUnchanged(string json, Type record)
+    {
+        var config = FrontEndConfig.FromJson(json);
+        Assert.IsType(record, config);
+        Assert.Equal(48000, config.SampleRate);
+        Assert.Equal(json, config.ToJson());
+    }
+
+    [Fact]
+    public void FlatJson_WithSettingsItsFeatureDoesNotUse_LoadsAndIgnoresThem()
+    {
+        var json = FrontEndConfig.MagnitudeSpectrogram.ToJson().Replace("\"nMels\":64", "\"nMels\":13").Replace("\"alpha\":0.42", "\"alpha\":0.3");
+        Assert.Equal<FrontEndConfig>(FrontEndConfig.MagnitudeSpectrogram, FrontEndConfig.FromJson(json));
+        Assert.Contains("front end: n_mfcc", Assert.Throws<InvalidOptionException>(() => FrontEndConfig.FromJson(new MfccOptions().ToJson().Replace("\"nMfcc\":20", "\"nMfcc\":0"))).Message);
+    }
+
     [Fact]
     public void Validate_ReportsEveryProblemAtOnce()
     {
-        var bad = new FrontEndConfig { NFft = 256, WinLength = 400, HopLength = 0, FMax = 9000 };
+        var bad = new LogMelOptions { NFft = 256, WinLength = 400, HopLength = 0, FMax = 9000, LogFloor = 0, ContextBefore = -1 };
         var e = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(bad));
-        Assert.Contains("win_length", e.Message);
-        Assert.Contains("hop_length", e.Message);
-        Assert.Contains("Nyquist", e.Message);
+        Assert.Equal("front end: hop_length must be > 0 (got 0); win_length 400 must lie in [1, n_fft = 256]; context sizes must be ≥ 0 (got -1, 0); " +
+            "fmax 9000 Hz is above the Nyquist frequency 8000 Hz; the log floor must be positive (got 0)", e.Message);
+        Assert.Equal(["n_mfcc must lie in [1, n_mels = 64] (got 80)", "MFCCs start from the power spectrum: power must be 2 (got 1)"],
+            new MfccOptions { NMfcc = 80, Power = 1 }.Problems());
+        Assert.Equal(["the mel-cepstrum needs n_fft to be a power of two (got 400)", "cepstrum order must lie in [1, n_fft/2] (got 300)", "α must lie in (−1, 1) (got 1)"],
+            new MelCepstrumOptions { NFft = 400, Order = 300, Alpha = 1 }.Problems());
+        Assert.Equal(["power must be 1 (magnitude) or 2 (power) (got 3)"], new SpectrogramOptions { Power = 3 }.Problems());
+        Assert.Empty(FrontEndConfig.PresetNames.SelectMany(name => FrontEndConfig.Preset(name).Problems()));
         Assert.Throws<InvalidOptionException>(() => FrontEndConfig.FromJson("{ not json"));
     }
 
@@ -145,7 +182,7 @@ public class FrontEndTests
         Assert.All(reports, r => Assert.True(r.FromCache));
         for (var i = 0; i < 4; i++) Assert.Equal(first[i].Features.Data, second[i].Features.Data);
         // another configuration misses the cache
-        var other = new FeatureLoader(new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel") with { NMels = 32 }), cache);
+        var other = new FeatureLoader(new FeatureExtractor(FrontEndConfig.DcaseLogMel with { NMels = 32 }), cache);
         Assert.Equal(32 * 20, other.LoadFile(files[0]).Columns);
         Assert.Equal(5, Directory.GetFiles(cache).Length);
         Assert.Throws<InvalidFileException>(() => AudioFiles.Find(Path.Combine(dir, "nothing-here")));

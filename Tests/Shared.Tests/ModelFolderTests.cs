@@ -70,7 +70,7 @@ public class ModelFolderTests
 
         // n_fft 3 gives two frequency bins, which no mel band reaches
         var tiny = Manifest() with { FrontEnd = frontEnd with { NFft = 3, HopLength = 1 } };
-        Assert.Contains("all 64 mel bands are empty at n_fft 3 (2 frequency bins)",
+        Assert.Contains("all 64 mel bands are empty (at n_fft 3 and 16000 Hz no frequency bin falls in them)",
             Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(tiny), "m")).Message);
         var outside = Manifest() with { Sources = [new SourceSpec("a", 0, 1), new SourceSpec("b", 1, 2)] }; // rank 2
         Assert.Contains("source 'b': components 1..2 lie outside the model's",

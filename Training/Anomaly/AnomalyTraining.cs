@@ -14,7 +14,7 @@ namespace Pipeline.Training.Anomaly;
 public sealed record AnomalyTrainingOptions
 {
     /// <summary>Front end, including the context stacking the network sees (the baseline: 64 log-mel bands, 10 + 10 frames).</summary>
-    public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.Preset("dcase-logmel");
+    public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.DcaseLogMel;
     /// <summary>Encoder widths, the last being the code.</summary>
     public int[] Hidden { get; init; } = [512, 256, 128];
     /// <summary>Dropout before the last layer.</summary>

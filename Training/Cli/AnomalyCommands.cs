@@ -104,7 +104,7 @@ static class AnomalyCommands
         var skipBad = AudioInputs.SkipBadOption();
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder's .checkpoint file" };
         var name = new Option<string?>("--name") { Description = "Model name (default: the folder's name)" };
-        var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => defaults.FrontEnd.NMels };
+        var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => FrontEndConfig.DcaseLogMel.NMels };
         var context = new Option<int>("--context") { Description = "Context frames on each side (the DCASE baseline: 10, so 20 frames per input)", DefaultValueFactory = _ => defaults.FrontEnd.ContextBefore };
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
         var command = new Command("anomaly", """
@@ -128,7 +128,7 @@ static class AnomalyCommands
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {
-                FrontEnd = defaults.FrontEnd with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
+                FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
                 Hidden = widths,
                 Epochs = parse.GetValue(epochs),
                 ConstantEpochs = parse.GetValue(constant) ?? parse.GetValue(epochs) / 2,

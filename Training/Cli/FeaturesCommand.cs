@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
+using Pipeline.Shared.Errors;
 using Pipeline.Shared.Files;
 
 /// <summary><c>pipeline-train features</c>: the front end's output as .npy files, to inspect or compare with Python tools.</summary>
@@ -42,22 +43,26 @@ static class FeaturesCommand
         {
             var log = cli.Log(parse);
             var config = FrontEndConfig.Preset(parse.GetValue(preset)!);
+            if (parse.GetValue(feature) is { } kind) config = config.WithFeature(kind);
             config = config with
             {
-                Feature = parse.GetValue(feature) ?? config.Feature,
                 SampleRate = parse.GetValue(sampleRate) ?? config.SampleRate,
                 NFft = parse.GetValue(nFft) ?? config.NFft,
                 HopLength = parse.GetValue(hop) ?? config.HopLength,
                 WinLength = parse.GetValue(win) ?? config.WinLength,
-                NMels = parse.GetValue(nMels) ?? config.NMels,
-                FMin = parse.GetValue(fmin) ?? config.FMin,
-                FMax = parse.GetValue(fmax) ?? config.FMax,
-                NMfcc = parse.GetValue(nMfcc) ?? config.NMfcc,
-                CepstrumOrder = parse.GetValue(order) ?? config.CepstrumOrder,
-                Alpha = parse.GetValue(alpha) ?? config.Alpha,
                 ContextBefore = parse.GetValue(context) ?? config.ContextBefore,
                 ContextAfter = parse.GetValue(context) ?? config.ContextAfter,
             };
+            // a setting of another feature than the one computed is refused, not silently ignored
+            T Own<T>(Option option, string features) where T : FrontEndConfig => config as T ?? throw new InvalidOptionException(
+                $"{option.Name} applies to {features} features, not {config.Feature}; choose them with --feature or another --preset");
+            const string mel = "Mel, LogMel and Mfcc";
+            if (parse.GetValue(nMels) is { } bands) config = Own<MelSpectrogramOptions>(nMels, mel) with { NMels = bands };
+            if (parse.GetValue(fmin) is { } low) config = Own<MelSpectrogramOptions>(fmin, mel) with { FMin = low };
+            if (parse.GetValue(fmax) is { } high) config = Own<MelSpectrogramOptions>(fmax, mel) with { FMax = high };
+            if (parse.GetValue(nMfcc) is { } coefficients) config = Own<MfccOptions>(nMfcc, "Mfcc") with { NMfcc = coefficients };
+            if (parse.GetValue(order) is { } m) config = Own<MelCepstrumOptions>(order, "MelCepstrum") with { Order = m };
+            if (parse.GetValue(alpha) is { } a) config = Own<MelCepstrumOptions>(alpha, "MelCepstrum") with { Alpha = a };
             var loader = new FeatureLoader(new FeatureExtractor(config), parse.GetValue(cache));
             var inputs = parse.GetValue(input)!;
             var target = parse.GetValue(output)!;

@@ -52,7 +52,7 @@ static class MixtureCommand
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
-            var logMel = FrontEndConfig.Preset("dcase-logmel") with { ContextBefore = 0, ContextAfter = 0 };
+            var logMel = FrontEndConfig.DcaseLogMel with { ContextBefore = 0, ContextAfter = 0 };
             var (data, files) = AudioInputs.MatrixOrAudio(inputs, logMel, parse.GetValue(skipBad), log);
             var frontEnd = files is null ? null : logMel;
             if (files is not null) log.WriteLine($"{files.Count} audio file(s) → 64-band log-mel frames");

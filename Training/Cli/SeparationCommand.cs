@@ -31,7 +31,7 @@ static class SeparationCommand
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
-            var stft = FrontEndConfig.Preset("stft") with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
+            var stft = FrontEndConfig.MagnitudeSpectrogram with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
             stft.Validate();
             var outDir = parse.GetValue(output)!;
             using var outputs = cli.Outputs(parse);

@@ -45,10 +45,10 @@ static class VaeCommand
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
-            var melCepstrum = FrontEndConfig.Preset("vae-mcep") with { CepstrumOrder = parse.GetValue(order) };
+            var melCepstrum = FrontEndConfig.VaeMelCepstrum with { Order = parse.GetValue(order) };
             var (data, files) = AudioInputs.MatrixOrAudio(inputs, melCepstrum, parse.GetValue(skipBad), log);
             var frontEnd = files is null ? null : melCepstrum;
-            if (files is not null) log.WriteLine($"{files.Count} audio file(s) → mel-cepstra of order {melCepstrum.CepstrumOrder} (c0 dropped)");
+            if (files is not null) log.WriteLine($"{files.Count} audio file(s) → mel-cepstra of order {melCepstrum.Order} (c0 dropped)");
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {

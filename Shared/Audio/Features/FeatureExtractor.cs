@@ -26,23 +26,19 @@ public sealed class FeatureExtractor
     public IReadOnlyList<string> Warnings { get; } = [];
 
     /// <summary>Validates <paramref name="config"/> and prepares the window, filters and plans.</summary>
-    /// <exception cref="InvalidOptionException">The settings are invalid, or every mel band would be empty.</exception>
+    /// <exception cref="InvalidOptionException">The settings have problems (every one is listed), every mel band being empty among them.</exception>
     public FeatureExtractor(FrontEndConfig config)
     {
         Config = config.Validate();
         stft = new Stft(config.NFft, config.HopLength, config.WinLength, config.Window, config.Center, config.PadMode);
-        if (config.Feature is FeatureKind.Mel or FeatureKind.LogMel or FeatureKind.Mfcc)
+        if (config is MelSpectrogramOptions melOptions)
         {
-            mel = new MelFilterBank(config.SampleRate, config.NFft, config.NMels, config.FMin, config.FMax, config.MelScale, config.SlaneyNorm);
-            var why = $"at n_fft {config.NFft} and {config.SampleRate} Hz no frequency bin falls in {(mel.EmptyBands.Count == 1 ? "it" : "them")}";
-            if (mel.EmptyBands.Count == mel.Count)
-                throw new InvalidOptionException($"front end: all {mel.Count} mel bands are empty ({why}); raise n_fft or lower n_mels");
-            if (mel.EmptyBands.Count > 0)
-                Warnings = [$"mel {(mel.EmptyBands.Count == 1 ? "band" : "bands")} {IndexRanges.Format(mel.EmptyBands)} of {mel.Count} {(mel.EmptyBands.Count == 1 ? "is" : "are")} empty ({why}), so {(mel.EmptyBands.Count == 1 ? "its feature is" : "their features are")} constant; raise n_fft or lower n_mels"];
+            mel = melOptions.FilterBank();
+            Warnings = melOptions.Warnings();
         }
-        if (config.Feature == FeatureKind.MelCepstrum)
+        if (config is MelCepstrumOptions cepstrumOptions)
         {
-            cepstrum = new MelCepstrum(config.CepstrumOrder, config.Alpha, config.NFft);
+            cepstrum = new MelCepstrum(cepstrumOptions.Order, cepstrumOptions.Alpha, config.NFft);
             var win = config.WinLength ?? config.NFft;
             cepstrumWindow = new float[config.NFft];
             Window.Create(config.Window, win).CopyTo(cepstrumWindow, (config.NFft - win) / 2);
@@ -77,14 +73,14 @@ public sealed class FeatureExtractor
     /// (frame t from sample t·hop of <paramref name="padded"/>, as <see cref="Stft"/> frames it): (frames, per-frame
     /// dimensions). Each row depends on its own frame only, except MFCC's 80 dB floor below the clip's maximum.
     /// </summary>
-    internal NdArray PerFrame(ReadOnlySpan<float> padded, int frames, string source) => Config.Feature switch
+    internal NdArray PerFrame(ReadOnlySpan<float> padded, int frames, string source) => Config switch
     {
-        FeatureKind.Magnitude => Transpose(stft.FramesMagnitude(padded, frames, 1f)),
-        FeatureKind.Power => Transpose(stft.FramesMagnitude(padded, frames, 2f)),
-        FeatureKind.Mel => Transpose(mel!.Apply(stft.FramesMagnitude(padded, frames, Config.Power))),
-        FeatureKind.LogMel => Transpose(LogMel(mel!.Apply(stft.FramesMagnitude(padded, frames, Config.Power)))),
-        FeatureKind.Mfcc => Transpose(Mfcc.FromLogMel(Decibels.PowerToDb(mel!.Apply(stft.FramesMagnitude(padded, frames, 2f))), Config.NMfcc)),
-        _ => MelCepstra(padded, frames),
+        SpectrogramOptions s => Transpose(stft.FramesMagnitude(padded, frames, s.Power)),
+        LogMelOptions l => Transpose(LogMel(mel!.Apply(stft.FramesMagnitude(padded, frames, l.Power)), l)),
+        MfccOptions m => Transpose(Mfcc.FromLogMel(Decibels.PowerToDb(mel!.Apply(stft.FramesMagnitude(padded, frames, 2f))), m.NMfcc)),
+        MelSpectrogramOptions m => Transpose(mel!.Apply(stft.FramesMagnitude(padded, frames, m.Power))),
+        MelCepstrumOptions c => MelCepstra(padded, frames, c),
+        _ => throw new InvalidOptionException($"front end: {Config.GetType().Name} is not a feature this extractor computes"),
     };
 
     /// <summary>
@@ -103,22 +99,22 @@ public sealed class FeatureExtractor
             $"its samples peak at {Math.Abs(peak):G3}, beyond what float32 features can hold; audio is expected within ±1");
     }
 
-    NdArray LogMel(NdArray melEnergies)
+    static NdArray LogMel(NdArray melEnergies, LogMelOptions options)
     {
-        var scale = 20.0 / Config.Power;
+        var scale = 20.0 / options.Power;
         var data = melEnergies.Data;
         var result = new float[data.Length];
-        for (var i = 0; i < data.Length; i++) result[i] = (float)(scale * Math.Log10(data[i] + Config.LogFloor));
+        for (var i = 0; i < data.Length; i++) result[i] = (float)(scale * Math.Log10(data[i] + options.LogFloor));
         return new NdArray((int[])melEnergies.Shape.Clone(), result);
     }
 
-    NdArray MelCepstra(ReadOnlySpan<float> framed, int frames)
+    NdArray MelCepstra(ReadOnlySpan<float> framed, int frames, MelCepstrumOptions options)
     {
         // framed exactly as the STFT frames (same centring and padding); each windowed frame analysed on its own
         var padded = framed.ToArray();
         var n = Config.NFft;
-        var first = Config.DropC0 ? 1 : 0;
-        var dims = Config.CepstrumOrder + 1 - first;
+        var first = options.DropC0 ? 1 : 0;
+        var dims = options.Order + 1 - first;
         var result = new float[frames * dims];
         Parallel.For(0, frames, ComputeThreads.Options, () => new float[n], (t, _, frame) =>
         {
