@@ -158,6 +158,11 @@ public class FrontEndTests
         Assert.Contains("22050 Hz", Assert.Throws<InvalidAudioException>(() => extractor.Extract(Tone(440, 1, 22050), "x.wav")).Message);
         Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(new float[3200], 16000, 2)));
         Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(new float[800], 16000)));
+        // uncentred frames need n_fft samples for the first one
+        var uncentred = new FeatureExtractor(new SpectrogramOptions { Center = false });
+        Assert.Equal("x.wav: 511 samples are shorter than one frame of n_fft = 512",
+            Assert.Throws<InvalidAudioException>(() => uncentred.Extract(new AudioClip(new float[511], 16000), "x.wav")).Message);
+        Assert.Equal(1, uncentred.Extract(new AudioClip(new float[512], 16000)).Rows);
     }
 
     [Fact]
