@@ -62,6 +62,20 @@ sealed class RealFourier
         for (var k = 0; k < bins; k++) (interleaved[2 * k], interleaved[2 * k + 1]) = (re[k], im[k]);
     }
 
+    /// <summary>|X_k|² = re² + im² of bins 0 … n/2 of the DFT of <paramref name="input"/> (n samples), without interleaving.</summary>
+    public void Power(ReadOnlySpan<float> input, Span<float> power)
+    {
+        var bins = n / 2 + 1;
+        if (real is not null)
+        {
+            input.CopyTo(samples);
+            real.Direct(samples, re, im);
+        }
+        else Chirp(input, [], bins);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(re.AsSpan(0, bins), re.AsSpan(0, bins), power);
+        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(im.AsSpan(0, bins), im.AsSpan(0, bins), power, power);
+    }
+
     /// <summary>n samples, times n, whose DFT has bins 0 … n/2 <paramref name="interleaved"/> (the rest by Hermitian symmetry).</summary>
     public void Inverse(ReadOnlySpan<float> interleaved, Span<float> output)
     {

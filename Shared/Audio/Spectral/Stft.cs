@@ -1,6 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 
@@ -163,7 +161,6 @@ public sealed class Stft
         // (bins, frames) result, where a frame at a time would touch a line per bin
         const int block = 16;
         var frame = new float[NFft];
-        var spectrum = new float[2 * bins];
         var values = new float[block * bins];
         var fft = fourier.Value!;
         for (var t0 = 0; t0 < frames; t0 += block)
@@ -172,9 +169,8 @@ public sealed class Stft
             for (var f = 0; f < count; f++)
             {
                 TensorPrimitives.Multiply(padded.Slice((t0 + f) * HopLength, NFft), window, frame);
-                fft.Forward(frame, spectrum);
                 var row = values.AsSpan(f * bins, bins);
-                SquaredMagnitudes(spectrum, row);
+                fft.Power(frame, row);
                 if (power == 1f) TensorPrimitives.Sqrt(row, row);
                 else if (power != 2f) TensorPrimitives.Pow(row, power / 2, row);
             }
@@ -182,27 +178,6 @@ public sealed class Stft
                 for (var f = 0; f < count; f++) result[k * frames + t0 + f] = values[f * bins + k];
         }
         return new NdArray([bins, frames], result);
-    }
-
-    /// <summary>re² + im² of interleaved complex values, 16 at a time where AVX-512 allows.</summary>
-    static void SquaredMagnitudes(ReadOnlySpan<float> interleaved, Span<float> result)
-    {
-        var k = 0;
-        if (Avx512F.IsSupported)
-        {
-            var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            var odds = evens + Vector512<int>.One;
-            for (; k + 16 <= result.Length; k += 16)
-            {
-                var low = Vector512.Create(interleaved.Slice(2 * k, 16));
-                var high = Vector512.Create(interleaved.Slice(2 * k + 16, 16));
-                low *= low;
-                high *= high;
-                (Avx512F.PermuteVar16x32x2(low, evens, high)
-                    + Avx512F.PermuteVar16x32x2(low, odds, high)).CopyTo(result.Slice(k, 16));
-            }
-        }
-        for (; k < result.Length; k++) result[k] = interleaved[2 * k] * interleaved[2 * k] + interleaved[2 * k + 1] * interleaved[2 * k + 1];
     }
 
     /// <summary>
