@@ -31,6 +31,16 @@ public static class TestData
         return (v, w, h);
     }
 
+    /// <summary>The repository's root: the folder above the tests' output that holds Pipeline.sln.</summary>
+    public static readonly string RepositoryRoot = FindRoot();
+
+    static string FindRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+
     /// <summary>A fresh empty directory under the system temp folder.</summary>
     public static string TempDirectory()
     {

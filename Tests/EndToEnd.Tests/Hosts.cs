@@ -5,16 +5,9 @@ namespace Pipeline.EndToEnd.Tests;
 /// <summary>The repository, its built hosts, and running one as a process the way a user does after ./run setup.</summary>
 static class Hosts
 {
-    public static readonly string Root = FindRoot();
+    public static readonly string Root = Pipeline.Tests.TestData.RepositoryRoot;
     /// <summary>The build configuration of these tests, which is the hosts' too.</summary>
     public static readonly string Configuration = AppContext.BaseDirectory.Contains("/bin/Debug/") ? "Debug" : "Release";
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
 
     /// <summary>The built assembly of <c>pipeline-train</c> or <c>pipeline-infer</c>.</summary>
     public static string Dll(string tool)
