@@ -10,12 +10,6 @@ namespace Pipeline.Shared.Manifest;
 /// </summary>
 public static class ManifestValidation
 {
-    /// <summary>Highest sample rate a front end may name (the highest rates audio files use are 768 kHz).</summary>
-    public const int MaxSampleRate = 768_000;
-    /// <summary>Largest FFT a front end may name: 2²⁰ points.</summary>
-    public const int MaxNFft = 1 << 20;
-    /// <summary>Most mel bands a front end may name.</summary>
-    public const int MaxNMels = 4096;
     /// <summary>Most multiplicative updates an activation graph may run (by default or on request): far past convergence, short of a hang.</summary>
     public const int MaxIterations = 100_000;
 
@@ -59,16 +53,8 @@ public static class ManifestValidation
         }
         if (manifest.FrontEnd is { } frontEnd)
         {
-            if (frontEnd.SampleRate > MaxSampleRate) problems.Add($"front end: sample rate {frontEnd.SampleRate} Hz is above {MaxSampleRate} Hz");
-            var tooLarge = false;
-            if (frontEnd.NFft > MaxNFft) { problems.Add($"front end: n_fft {frontEnd.NFft} is above {MaxNFft}"); tooLarge = true; }
-            if (frontEnd is Audio.MelSpectrogramOptions { NMels: > MaxNMels } mel) { problems.Add($"front end: n_mels {mel.NMels} is above {MaxNMels}"); tooLarge = true; }
-            // validating builds the mel filter bank, n_mels × (n_fft/2 + 1) values: only within those limits
-            if (!tooLarge)
-            {
-                try { frontEnd.Validate(); }
-                catch (InvalidOptionException e) { problems.Add(e.Message); }
-            }
+            try { frontEnd.Validate(); }
+            catch (InvalidOptionException e) { problems.Add(e.Message); }
         }
         if (manifest.Decomposition is { } d)
         {

@@ -110,6 +110,9 @@ public class CommandLineTests
         var foreign = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--preset", "stft", "--n-mels", "40", "--out", Path.Combine(dir, "foreign"));
         Assert.Equal(1, foreign.Code);
         Assert.Equal("error: --n-mels applies to Mel, LogMel and Mfcc features, not Magnitude; choose them with --feature or another --preset", foreign.Err.Trim());
+        var unknown = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--feature", "Chroma", "--out", Path.Combine(dir, "unknown"));
+        Assert.Equal(1, unknown.Code);
+        Assert.Equal("error: --feature must be Magnitude, Power, Mel, LogMel, Mfcc or MelCepstrum, not 'Chroma'", unknown.Err.Trim());
         var switched = Run("pipeline-train", "features", "--input", Path.Combine(dir, "audio"), "--preset", "stft", "--feature", "Mel", "--n-mels", "40", "--out", Path.Combine(dir, "switched"));
         Assert.True(switched.Code == 0, switched.Err);
         Assert.Equal(new MelSpectrogramOptions { SampleRate = 22050, NFft = 2048, HopLength = 512, NMels = 40 }, FrontEndConfig.FromJson(File.ReadAllText(Path.Combine(dir, "switched", "frontend.json"))));

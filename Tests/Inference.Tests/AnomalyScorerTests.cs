@@ -8,11 +8,11 @@ using Pipeline.Training.Export;
 
 namespace Pipeline.Inference.Tests;
 
-/// <summary>A small autoencoder trained on a small synthetic set, exported, and scored back through ONNX Runtime.</summary>
 /// <summary>Alone, not beside other test classes: one test measures the process's resident memory.</summary>
 [CollectionDefinition(nameof(AnomalyScorerTests), DisableParallelization = true)]
 public sealed class ResidentMemoryCollection;
 
+/// <summary>A small autoencoder trained on a small synthetic set, exported, and scored back through ONNX Runtime.</summary>
 [Collection(nameof(AnomalyScorerTests))]
 public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
 {

@@ -100,6 +100,41 @@ public class AudioFileTests
     }
 
     [Fact]
+    public void OtherFormats_AreNamedWithAConverter()
+    {
+        var dir = TestData.TempDirectory();
+        var source = Path.Combine(dir, "tone.wav");
+        AudioFile.Write(source, new AudioClip(Tone(8000, 441, 16000, 0.5), 16000));
+        var au = Path.Combine(dir, "tone.au");
+        TestData.Sox(source, au);
+        Assert.Equal($"{au}: Sun/NeXT audio (.au, .snd) is not read; convert it to WAV, e.g. `sox in.au out.wav`", Assert.Throws<InvalidAudioException>(() => AudioFile.Read(au)).Message);
+        // an Ogg page whose first packet is Opus's identification header (sox writes no Opus)
+        var opus = Path.Combine(dir, "voice.opus");
+        File.WriteAllBytes(opus, [.. "OggS"u8, .. new byte[24], .. "OpusHead"u8, 1, 1, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0]);
+        Assert.Equal($"{opus}: Ogg Opus is not read here (no managed Opus decoder is used); convert it to WAV, e.g. `ffmpeg -i in.opus out.wav`", Assert.Throws<InvalidAudioException>(() => AudioFile.Read(opus)).Message);
+        var raw = Path.Combine(dir, "samples.raw");
+        TestData.Sox(source, "-t", "raw", raw);
+        Assert.Contains("headerless samples `sox -t raw -r RATE", Assert.Throws<InvalidAudioException>(() => AudioFile.Read(raw)).Message);
+    }
+
+    [Fact]
+    public void WavWrittenIntoAPipe_IsReadToItsEnd()
+    {
+        // sox writing a signal of unknown length into a pipe cannot go back to fill in the sizes: its header says
+        // 0x7FFFF000 bytes of data. The same signal written to a file has the right sizes.
+        var dir = TestData.TempDirectory();
+        var (source, piped) = (Path.Combine(dir, "tone.wav"), Path.Combine(dir, "piped.wav"));
+        const string synth = "-D -n -r 16000 -c 1 -b 16 -t wav {0} synth 0.5 sine 441";
+        TestData.Sox(string.Format(synth, source).Split(' '));
+        var start = new System.Diagnostics.ProcessStartInfo("sh", ["-c", $"sox {string.Format(synth, "-")} 2>/dev/null | cat > '{piped}'"]);
+        using (var sox = System.Diagnostics.Process.Start(start)!) sox.WaitForExit();
+        var bytes = File.ReadAllBytes(piped);
+        Assert.Equal(0x7FFFF000u, BitConverter.ToUInt32(bytes, bytes.AsSpan().IndexOf("data"u8) + 4));
+        Assert.Equal(AudioFile.Read(source).Samples, AudioFile.Read(piped).Samples);
+        Assert.Equal(AudioFile.Read(source, new AudioReadOptions { Offset = 0.25 }).Samples, AudioFile.Read(piped, new AudioReadOptions { Offset = 0.25 }).Samples);
+    }
+
+    [Fact]
     public void UnusualButLegalChunks_AreSkipped()
     {
         // LIST and fact chunks before the data, an odd-sized chunk with its pad byte, a chunk after the data

@@ -5,7 +5,12 @@ using Pipeline.Shared.Scoring;
 
 namespace Pipeline.Shared.Tests;
 
+/// <summary>Alone, not beside other test classes: one test measures the heap, which other tests' allocations would move.</summary>
+[CollectionDefinition(nameof(FeatureStreamTests), DisableParallelization = true)]
+public sealed class HeapMeasuringCollection;
+
 /// <summary>Features of a stream fed in chunks against the whole clip's (the reference: <see cref="FeatureExtractor.Extract"/>).</summary>
+[Collection(nameof(FeatureStreamTests))]
 public class FeatureStreamTests
 {
     static float[] Noise(int length, int seed)
@@ -111,14 +116,15 @@ public class FeatureStreamTests
         }
         foreach (var length in new[] { 0, 1, 1439 }) // empty; shorter than the context (1440 samples give 10 frames)
             Assert.Equal(Whole(Noise(length, 1)), Stream(Noise(length, 1)));
-        var reflect = new FeatureExtractor(new MelSpectrogramOptions { PadMode = PadMode.Reflect });
-        var shortReflect = new FeatureStream(reflect);
-        Assert.Equal(0, shortReflect.Push(Noise(256, 1)).Rows);
-        Assert.Equal("stream: 256 samples are too short for reflect padding of 256; use constant padding or a longer signal",
-            Assert.Throws<InvalidAudioException>(() => shortReflect.Complete()).Message);
-        var uncentred = new FeatureStream(new FeatureExtractor(new MelSpectrogramOptions { Center = false }));
-        uncentred.Push(Noise(511, 1));
-        Assert.Equal("stream: 511 samples are shorter than one frame of n_fft = 512", Assert.Throws<InvalidAudioException>(() => uncentred.Complete()).Message);
+        // shorter than one frame, centred (where padding alone would fill it) or not: no rows, then the clip's refusal
+        foreach (var options in new[] { new MelSpectrogramOptions { PadMode = PadMode.Reflect }, new MelSpectrogramOptions(), new MelSpectrogramOptions { Center = false } })
+        {
+            var shortStream = new FeatureStream(new FeatureExtractor(options));
+            Assert.Equal(0, shortStream.Push(Noise(511, 1)).Rows);
+            Assert.Equal("stream: 511 samples are shorter than one frame of n_fft = 512 (0.032 s at 16000 Hz)", Assert.Throws<InvalidAudioException>(() => shortStream.Complete()).Message);
+            Assert.Equal("stream: 511 samples are shorter than one frame of n_fft = 512 (0.032 s at 16000 Hz)",
+                Assert.Throws<InvalidAudioException>(() => new FeatureExtractor(options).Extract(new AudioClip(Noise(511, 1), 16000), "stream")).Message);
+        }
 
         var withNaN = new FeatureStream(extractor);
         withNaN.Push(Noise(5000, 1));

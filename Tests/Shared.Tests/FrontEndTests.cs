@@ -27,23 +27,25 @@ public class FrontEndTests
         foreach (var band in zeroRows) Assert.Single(Enumerable.Range(0, features.Rows).Select(t => features[t, band]).Distinct());
         Assert.Empty(new FeatureExtractor(FrontEndConfig.Preset("dcase-logmel")).Warnings);
 
-        var none = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(config with { NFft = 3, NMels = 64 }));
-        Assert.Equal("front end: all 64 mel bands are empty (at n_fft 3 and 16000 Hz no frequency bin falls in them); raise n_fft or lower n_mels", none.Message);
+        // more bands than bins: some are always empty; every band between two bins: all are
+        var more = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(config with { NFft = 3, NMels = 64 }));
+        Assert.Equal("front end: n_mels 64 is more than the 2 frequency bins of n_fft 3, so at least 62 bands would be empty; raise n_fft or lower n_mels", more.Message);
+        var none = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(config with { NFft = 16, NMels = 4, FMin = 100, FMax = 900 }));
+        Assert.Equal("front end: all 4 mel bands are empty (at n_fft 16 and 16000 Hz no frequency bin falls in them); raise n_fft or lower n_mels", none.Message);
     }
 
     [Theory]
-    [InlineData("dcase-logmel", 1440)] // 10 + 10 context frames: 1 + 1440 / 160 = 10 real frames
-    [InlineData("vae-mcep", 1)]
-    [InlineData("librosa-mel", 1)]
-    public void ShortestClip_IsAcceptedAndOneSampleLessIsRefused_WithTheLimitInTheMessage(string preset, int shortest)
+    [InlineData("dcase-logmel", 1440, 10, "is too short: it gives 9 frames, and 10 + 10 context frames need at least 10 (1440 samples, 0.09 s at 16000 Hz)")] // 1 + 1440 / 160 = 10 real frames
+    [InlineData("vae-mcep", 1024, 7, "1023 samples are shorter than one frame of n_fft = 1024 (0.064 s at 16000 Hz)")] // one frame's samples, centred or not
+    [InlineData("librosa-mel", 2048, 5, "2047 samples are shorter than one frame of n_fft = 2048 (0.093 s at 22050 Hz)")]
+    public void ShortestClip_IsAcceptedAndOneSampleLessIsRefused_WithTheLimitInTheMessage(string preset, int shortest, int rows, string refusal)
     {
         var config = FrontEndConfig.Preset(preset);
         Assert.Equal(shortest, config.MinimumSamples);
         var extractor = new FeatureExtractor(config);
-        Assert.Equal(config.MinimumFrames, extractor.Extract(new AudioClip(Tone(300, 1, config.SampleRate).Samples[..shortest], config.SampleRate)).Rows);
-        if (shortest == 1) return;
+        Assert.Equal(rows, extractor.Extract(new AudioClip(Tone(300, 1, config.SampleRate).Samples[..shortest], config.SampleRate)).Rows);
         var e = Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(Tone(300, 1, config.SampleRate).Samples[..(shortest - 1)], config.SampleRate), "short.wav"));
-        Assert.Equal("short.wav: is too short: it gives 9 frames, and 10 + 10 context frames need at least 10 (1440 samples, 0.09 s at 16000 Hz)", e.Message);
+        Assert.Equal("short.wav: " + refusal, e.Message);
     }
 
     [Fact]
@@ -124,7 +126,8 @@ public class FrontEndTests
         var config = FrontEndConfig.FromJson(json);
         Assert.IsType(record, config);
         Assert.Equal(48000, config.SampleRate);
-        Assert.Equal(json, config.ToJson());
+        // written back as it came, but for the shortest clip, which is now at least one frame of n_fft samples
+        Assert.Equal(System.Text.RegularExpressions.Regex.Replace(json, "\"minimumSamples\":\\d+", $"\"minimumSamples\":{config.MinimumSamples}"), config.ToJson());
     }
 
     [Fact]
@@ -140,13 +143,24 @@ public class FrontEndTests
     {
         var bad = new LogMelOptions { NFft = 256, WinLength = 400, HopLength = 0, FMax = 9000, LogFloor = 0, ContextBefore = -1 };
         var e = Assert.Throws<InvalidOptionException>(() => new FeatureExtractor(bad));
-        Assert.Equal("front end: hop_length must be > 0 (got 0); win_length 400 must lie in [1, n_fft = 256]; context sizes must be ≥ 0 (got -1, 0); " +
+        Assert.Equal("front end: hop_length must be > 0 (got 0); win_length 400 must lie in [1, n_fft = 256]; context sizes must lie in [0, 4096] (got -1, 0); " +
             "fmax 9000 Hz is above the Nyquist frequency 8000 Hz; the log floor must be positive (got 0)", e.Message);
         Assert.Equal(["n_mfcc must lie in [1, n_mels = 64] (got 80)", "MFCCs start from the power spectrum: power must be 2 (got 1)"],
             new MfccOptions { NMfcc = 80, Power = 1 }.Problems());
         Assert.Equal(["the mel-cepstrum needs n_fft to be a power of two (got 400)", "cepstrum order must lie in [1, n_fft/2] (got 300)", "α must lie in (−1, 1) (got 1)"],
             new MelCepstrumOptions { NFft = 400, Order = 300, Alpha = 1 }.Problems());
         Assert.Equal(["power must be 1 (magnitude) or 2 (power) (got 3)"], new SpectrogramOptions { Power = 3 }.Problems());
+        // values no front end can use, from a command line or a manifest: each named, nothing built from them
+        Assert.Equal(["sample rate must lie in [1, 768000] Hz (got 2147483647)", "n_fft must lie in [2, 1048576] (got 2147483647)"],
+            new SpectrogramOptions { SampleRate = int.MaxValue, NFft = int.MaxValue }.Problems());
+        Assert.Equal(["n_mels must lie in [1, 4096] (got 100000000)"], new MelSpectrogramOptions { NMels = 100_000_000 }.Problems());
+        Assert.Equal(["a filter bank of 4096 bands over 524289 bins is more than 67108864 weights; lower n_fft or n_mels"],
+            new MelSpectrogramOptions { NFft = 1 << 20, NMels = 4096 }.Problems());
+        Assert.Equal(["context sizes must lie in [0, 4096] (got 2147483647, 2147483647)"], new LogMelOptions { ContextBefore = int.MaxValue, ContextAfter = int.MaxValue }.Problems());
+        Assert.Equal(["16785408 values per frame are more than 16777216; use fewer context frames"], new SpectrogramOptions { NFft = 4096, ContextBefore = 4096, ContextAfter = 4096 }.Problems());
+        Assert.Equal(["fmin must be a frequency ≥ 0 Hz (got NaN)", "fmax must be a frequency > 0 Hz (got NaN)"], new MelSpectrogramOptions { FMin = double.NaN, FMax = double.NaN }.Problems());
+        Assert.Equal(["fmax 4000 Hz must exceed fmin 5000 Hz"], new MelSpectrogramOptions { FMin = 5000, FMax = 4000 }.Problems());
+        Assert.Equal(["sample rate must lie in [1, 768000] Hz (got -1)"], new MelSpectrogramOptions { SampleRate = -1 }.Problems()); // no knock-on fmax problem
         Assert.Empty(FrontEndConfig.PresetNames.SelectMany(name => FrontEndConfig.Preset(name).Problems()));
         Assert.Throws<InvalidOptionException>(() => FrontEndConfig.FromJson("{ not json"));
     }
@@ -160,7 +174,7 @@ public class FrontEndTests
         Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(new float[800], 16000)));
         // uncentred frames need n_fft samples for the first one
         var uncentred = new FeatureExtractor(new SpectrogramOptions { Center = false });
-        Assert.Equal("x.wav: 511 samples are shorter than one frame of n_fft = 512",
+        Assert.Equal("x.wav: 511 samples are shorter than one frame of n_fft = 512 (0.032 s at 16000 Hz)",
             Assert.Throws<InvalidAudioException>(() => uncentred.Extract(new AudioClip(new float[511], 16000), "x.wav")).Message);
         Assert.Equal(1, uncentred.Extract(new AudioClip(new float[512], 16000)).Rows);
     }

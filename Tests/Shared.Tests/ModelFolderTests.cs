@@ -64,19 +64,22 @@ public class ModelFolderTests
         };
         var e = Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(bad), "manifest.json"));
         Assert.StartsWith("manifest.json: invalid manifest: ", e.Message);
-        foreach (var problem in new[] { "hop_length must be > 0 (got 0)", $"sample rate {int.MaxValue} Hz is above 768000 Hz", "default iterations must lie in [0, 100000] (got -3)",
+        foreach (var problem in new[] { "hop_length must be > 0 (got 0)", $"sample rate must lie in [1, 768000] Hz (got {int.MaxValue})", "default iterations must lie in [0, 100000] (got -3)",
                      "unknown aggregation 'median'", "trim must be ≥ 0 frames (got -1)", "the threshold must be finite (got NaN)" })
             Assert.Contains(problem, e.Message);
 
-        // n_fft 3 gives two frequency bins, which no mel band reaches
+        // n_fft 3 gives two frequency bins for 64 bands; at n_fft 16, bands between 100 and 900 Hz fall between bins 0 and 1000 Hz
         var tiny = Manifest() with { FrontEnd = frontEnd with { NFft = 3, HopLength = 1 } };
-        Assert.Contains("all 64 mel bands are empty (at n_fft 3 and 16000 Hz no frequency bin falls in them)",
+        Assert.Contains("n_mels 64 is more than the 2 frequency bins of n_fft 3",
             Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(tiny), "m")).Message);
+        var between = Manifest() with { FrontEnd = ((Audio.LogMelOptions)frontEnd) with { NFft = 16, NMels = 4, FMin = 100, FMax = 900 } };
+        Assert.Contains("all 4 mel bands are empty (at n_fft 16 and 16000 Hz no frequency bin falls in them)",
+            Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(between), "m")).Message);
         var outside = Manifest() with { Sources = [new SourceSpec("a", 0, 1), new SourceSpec("b", 1, 2)] }; // rank 2
         Assert.Contains("source 'b': components 1..2 lie outside the model's",
             Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(outside), "m")).Message);
         var zero = Manifest() with { FrontEnd = frontEnd with { NFft = 0 } };
-        Assert.Contains("n_fft must be ≥ 2 (got 0)", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(zero), "m")).Message);
+        Assert.Contains("n_fft must lie in [2, 1048576] (got 0)", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(zero), "m")).Message);
         // kind, graphs and sizes must agree: an unknown kind, a missing role, a rank the activation graph contradicts
         var teapot = Manifest() with { Kind = "teapot" };
         Assert.Contains("unknown kind 'teapot'", Assert.Throws<ModelContractException>(() => ModelFolder.FromJson(ModelFolder.ToJson(teapot), "m")).Message);

@@ -15,7 +15,7 @@ static class FeaturesCommand
         var skipBad = AudioInputs.SkipBadOption();
         var preset = new Option<string>("--preset", "-p") { Description = $"Front-end recipe: {string.Join(", ", FrontEndConfig.PresetNames)}", DefaultValueFactory = _ => "dcase-logmel" };
         var output = new Option<string>("--out", "-o") { Description = "A .npy file for one input file; a folder (one .npy per file, plus frontend.json) otherwise", Required = true };
-        var feature = new Option<FeatureKind?>("--feature") { Description = "Override what is computed: Magnitude, Power, Mel, LogMel, Mfcc, MelCepstrum" };
+        var feature = new Option<string?>("--feature") { Description = "Override what is computed: Magnitude, Power, Mel, LogMel, Mfcc, MelCepstrum" };
         var sampleRate = new Option<int?>("--sample-rate") { Description = "Override the analysis sample rate (audio is resampled to it)" };
         var nFft = new Option<int?>("--n-fft") { Description = "Override the FFT size" };
         var hop = new Option<int?>("--hop-length") { Description = "Override the samples between frames" };
@@ -43,7 +43,7 @@ static class FeaturesCommand
         {
             var log = cli.Log(parse);
             var config = FrontEndConfig.Preset(parse.GetValue(preset)!);
-            if (parse.GetValue(feature) is { } kind) config = config.WithFeature(kind);
+            if (parse.GetValue(feature) is { } kind) config = config.WithFeature(OptionParsing.Named<FeatureKind>(kind, "--feature"));
             config = config with
             {
                 SampleRate = parse.GetValue(sampleRate) ?? config.SampleRate,

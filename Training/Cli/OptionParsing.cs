@@ -4,6 +4,14 @@ using Pipeline.Shared.Errors;
 /// <summary>Option values with a small syntax of their own.</summary>
 static class OptionParsing
 {
+    /// <summary>A name of <typeparamref name="T"/>'s values, in any case (numbers are not names).</summary>
+    public static T Named<T>(string text, string option) where T : struct, Enum
+    {
+        if (!text.Any(char.IsDigit) && Enum.TryParse<T>(text, ignoreCase: true, out var value) && Enum.IsDefined(value)) return value;
+        var names = Enum.GetNames<T>();
+        throw new InvalidOptionException($"{option} must be {string.Join(", ", names[..^1])} or {names[^1]}, not '{text}'");
+    }
+
     /// <summary>Comma-separated positive layer widths, such as <c>512,256,128</c>.</summary>
     public static int[] Widths(string text, string option)
     {

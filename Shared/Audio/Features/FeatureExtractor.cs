@@ -55,6 +55,7 @@ public sealed class FeatureExtractor
         if (clip.Channels != 1) throw new InvalidAudioException(source, $"has {clip.Channels} channels; mix it down to mono first");
         if (clip.SampleRate != Config.SampleRate)
             throw new InvalidAudioException(source, $"is sampled at {clip.SampleRate} Hz but the front end expects {Config.SampleRate} Hz; resample it (AudioFile.Read does when given a rate)");
+        if (clip.Samples.Length < Config.NFft) throw ShorterThanAFrame(clip.Samples.Length, source);
         var (padded, frames) = stft.Framed(clip.Samples, source);
         var perFrame = PerFrame(padded, frames, source);
         RequireFinite(perFrame, 0, clip.Samples, source);
@@ -63,6 +64,12 @@ public sealed class FeatureExtractor
         try { return ContextFrames.Stack(perFrame, Config.ContextBefore, Config.ContextAfter); }
         catch (InvalidInputException e) { throw new InvalidAudioException(source, e.Message, e); }
     }
+
+    /// <summary>
+    /// A clip of fewer samples than one analysis frame: refused centred too, where padding alone would fill the frame.
+    /// </summary>
+    internal InvalidAudioException ShorterThanAFrame(long samples, string source) => new(source,
+        $"{samples} samples are shorter than one frame of n_fft = {Config.NFft} ({Config.NFft / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
 
     /// <summary>A clip of <paramref name="frames"/> frames, fewer than the mirrored context needs.</summary>
     internal InvalidAudioException TooShort(long frames, string source) => new(source,

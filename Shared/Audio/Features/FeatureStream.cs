@@ -73,7 +73,8 @@ public sealed class FeatureStream
         ComputeFrames(ready, chunk, end: false);
         // row t reads frames up to t + after − 1 (and, near the start, the mirrored [0, before)); a clip shorter than
         // the context is refused, so nothing is given before there are that many frames
-        var rows = framesDone >= Math.Max(before, after) ? Math.Min(framesDone, framesDone - after + 1) : rowsEmitted;
+        // the same holds for a clip shorter than one frame
+        var rows = framesDone >= Math.Max(before, after) && received >= config.NFft ? Math.Min(framesDone, framesDone - after + 1) : rowsEmitted;
         return Emit(rows, framesDone);
     }
 
@@ -86,6 +87,7 @@ public sealed class FeatureStream
     {
         if (completed) throw new InvalidOperationException("the stream is complete");
         completed = true;
+        if (received < config.NFft) throw extractor.ShorterThanAFrame(received, source);
         // nothing computed yet: the stream is short and still whole here, so the whole-clip checks say what is wrong
         if (framesDone == 0) stft.Framed(samples.AsSpan(sampleOffset, (int)received), source);
         var total = stft.FrameCount(received);

@@ -3,7 +3,10 @@ using Pipeline.Shared.Errors;
 
 namespace Pipeline.Shared.Audio;
 
-/// <summary>Orthonormal DCT-II along the feature axis, as <c>scipy.fft.dct(type=2, norm="ortho")</c> and librosa's MFCC.</summary>
+/// <summary>
+/// Orthonormal DCT-II along the feature axis, as <c>scipy.fft.dct(type=2, norm="ortho")</c> and librosa's MFCC,
+/// by NWaves' <c>Dct2.DirectNorm</c>.
+/// </summary>
 public static class Mfcc
 {
     /// <summary>
@@ -15,16 +18,14 @@ public static class Mfcc
         var m = logMel.Rows;
         if (count < 1 || count > m) throw new InvalidOptionException($"the MFCC count must lie in [1, n_mels = {m}], got {count}");
         var frames = logMel.Columns;
-        var basis = new float[count * m];
-        for (var k = 0; k < count; k++)
-            for (var i = 0; i < m; i++)
-                basis[k * m + i] = (float)(Math.Sqrt((k == 0 ? 1.0 : 2.0) / m) * Math.Cos(Math.PI * k * (2 * i + 1) / (2.0 * m)));
+        var dct = new NWaves.Transforms.Dct2(m);
+        var (column, coefficients) = (new float[m], new float[m]);
         var result = new float[count * frames];
-        for (var k = 0; k < count; k++)
+        for (var t = 0; t < frames; t++)
         {
-            var row = result.AsSpan(k * frames, frames);
-            for (var i = 0; i < m; i++)
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(logMel.Data.AsSpan(i * frames, frames), basis[k * m + i], row, row);
+            for (var i = 0; i < m; i++) column[i] = logMel.Data[i * frames + t];
+            dct.DirectNorm(column, coefficients);
+            for (var k = 0; k < count; k++) result[k * frames + t] = coefficients[k];
         }
         return new NdArray([count, frames], result);
     }

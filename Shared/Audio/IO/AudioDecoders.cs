@@ -15,13 +15,16 @@ static class AudioDecoders
     /// <summary>A decoded span: interleaved samples and the file's format.</summary>
     public sealed record Decoded(float[] Samples, int SampleRate, int Channels, long TotalFrames);
 
+    /// <summary>A data size at least this large, beyond the file's end, is a pipe writer's "unknown" (sox: 0x7FFFF000).</summary>
+    internal const long UnknownLength = 0x7FFF0000;
+
     static readonly Guid PcmSubFormat = new("00000001-0000-0010-8000-00aa00389b71");
     static readonly Guid FloatSubFormat = new("00000003-0000-0010-8000-00aa00389b71");
 
     /// <summary>The frames [<paramref name="start"/>, start + <paramref name="count"/>) of <paramref name="path"/>; count null: to the end.</summary>
     public static Decoded Read(string path, Stream stream, Func<int, long> start, Func<int, long?> count)
     {
-        Span<byte> head = stackalloc byte[12];
+        Span<byte> head = stackalloc byte[40];
         var got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         stream.Position = 0;
         head = head[..got];
@@ -32,8 +35,11 @@ static class AudioDecoders
             "mp3" => Whole(path, ReadMp3(path, stream), start, count),
             "ogg" => Whole(path, ReadVorbis(path, stream), start, count),
             "flac" => throw new InvalidAudioException(path, "FLAC is not read here (no managed FLAC decoder is used); convert it to WAV, e.g. `sox in.flac out.wav` or `ffmpeg -i in.flac out.wav`"),
+            "opus" => throw new InvalidAudioException(path, "Ogg Opus is not read here (no managed Opus decoder is used); convert it to WAV, e.g. `ffmpeg -i in.opus out.wav`"),
+            "au" => throw new InvalidAudioException(path, "Sun/NeXT audio (.au, .snd) is not read; convert it to WAV, e.g. `sox in.au out.wav`"),
             "rifx" => throw new InvalidAudioException(path, "big-endian WAV (RIFX) is not read; convert it to WAV, e.g. `sox in.wav -L out.wav`"),
-            _ => throw new InvalidAudioException(path, "not a readable audio file (WAV, AIFF, MP3 and Ogg Vorbis are read; the file starts with none of their signatures)"),
+            _ => throw new InvalidAudioException(path, "not a readable audio file (WAV, AIFF, MP3 and Ogg Vorbis are read; the file starts with none of their signatures); " +
+                "if it is audio, convert it to WAV, e.g. `ffmpeg -i in out.wav`, or for headerless samples `sox -t raw -r RATE -e signed -b 16 -c 1 in.raw out.wav`"),
         };
     }
 
@@ -44,7 +50,9 @@ static class AudioDecoders
         if ((At(head, 0, "RIFF") || At(head, 0, "RF64")) && (head.Length < 12 || At(head, 8, "WAVE"))) return "wav";
         if (At(head, 0, "RIFX")) return "rifx";
         if (At(head, 0, "FORM") && (At(head, 8, "AIFF") || At(head, 8, "AIFC"))) return "aiff";
-        if (At(head, 0, "OggS")) return "ogg";
+        // an Ogg stream names its codec in its first packet, from byte 28
+        if (At(head, 0, "OggS")) return At(head, 28, "OpusHead") ? "opus" : At(head, 29, "FLAC") ? "flac" : "ogg";
+        if (At(head, 0, ".snd")) return "au";
         if (At(head, 0, "fLaC")) return "flac";
         if (At(head, 0, "ID3") || head.Length >= 2 && head[0] == 0xFF && (head[1] & 0xE0) == 0xE0) return "mp3";
         return "unknown";
@@ -63,11 +71,17 @@ static class AudioDecoders
             var format = reader.WaveFormat;
             var (rate, channels) = (format.SampleRate, format.Channels);
             var (encoding, bits) = CheckFormat(format, path);
-            // NAudio shortens a data chunk that runs past the end of the file; the header's own size says so
+            // NAudio shortens a data chunk that runs past the end of the file; the header's own size says so. A writer
+            // that cannot seek back (sox or ffmpeg into a pipe) leaves a size near 2 GiB: the samples run to the end
             var promised = kind == "wav" ? PromisedDataBytes(stream) : null;
+            var dataBytes = reader.Length;
             if (promised is { } size && stream.Position + size > stream.Length)
-                throw new InvalidAudioException(path, $"truncated: the header promises {size} bytes of samples but the file holds {stream.Length - stream.Position}");
-            var totalFrames = reader.Length / format.BlockAlign;
+            {
+                if (size < UnknownLength)
+                    throw new InvalidAudioException(path, $"truncated: the header promises {size} bytes of samples but the file holds {stream.Length - stream.Position}");
+                dataBytes = stream.Length - stream.Position;
+            }
+            var totalFrames = dataBytes / format.BlockAlign;
             var first = start(rate);
             if (first >= totalFrames)
                 throw new InvalidAudioException(path, totalFrames == 0 ? "holds no samples" : $"nothing left after the offset (the file is {(double)totalFrames / rate:0.###} s long)");

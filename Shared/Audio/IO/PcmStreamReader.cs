@@ -70,7 +70,7 @@ public sealed class PcmStreamReader
                 var (encoding, bits) = AudioDecoders.CheckFormat(format, source);
                 // programs writing into a pipe cannot go back to fix the size: they write 0 or a placeholder near
                 // 2 or 4 GiB (sox 0x7FFFF000, ffmpeg and arecord 0xFFFFFFFF or 0x7FFFFFFF), which mean "to the end"
-                return new PcmStreamReader(stream, source, format.SampleRate, format.Channels, encoding, bits, size is 0 or >= 0x7FFF0000 ? long.MaxValue : size);
+                return new PcmStreamReader(stream, source, format.SampleRate, format.Channels, encoding, bits, size == 0 || size >= AudioDecoders.UnknownLength ? long.MaxValue : size);
             }
             // chunks are padded to an even size
             if (size > 1 << 20) throw new InvalidAudioException(source, $"the WAV header's '{id}' chunk claims {size} bytes; a header chunk that large is not read");

@@ -13,9 +13,11 @@ public enum MelScale
 }
 
 /// <summary>
-/// Triangular mel filters over the FFT bins, built as <c>librosa.filters.mel</c> builds them (in double precision,
-/// stored as float32): n_mels + 2 points equally spaced in mel between fmin and fmax, a triangle from each
-/// point to the next but one, and with Slaney normalisation each triangle scaled to unit area (2 / bandwidth in Hz).
+/// Triangular mel filters over the FFT bins, as <c>librosa.filters.mel</c> defines them, built by NWaves'
+/// <c>FilterBanks</c> (<c>MelBankSlaney</c> for the Slaney scale; <c>Triangular</c> over <c>MelBands</c> for HTK's,
+/// with <c>Normalize</c> for Slaney's area normalisation): n_mels + 2 points equally spaced in mel between fmin and
+/// fmax, a triangle from each point to the next but one, with Slaney normalisation each triangle scaled to unit
+/// area (2 / bandwidth in Hz).
 /// </summary>
 public sealed class MelFilterBank
 {
@@ -38,27 +40,21 @@ public sealed class MelFilterBank
         if (problems.Count > 0) throw new InvalidOptionException("mel filter bank: " + string.Join("; ", problems));
 
         var bins = nFft / 2 + 1;
-        var fft = new double[bins];
-        for (var k = 0; k < bins; k++) fft[k] = (double)sampleRate / 2 * k / (bins - 1);
-        var (lo, hi) = (HzToMel(fmin, scale), HzToMel(top, scale));
-        var points = new double[nMels + 2];
-        for (var i = 0; i < points.Length; i++) points[i] = MelToHz(lo + (hi - lo) * i / (nMels + 1), scale);
+        float[][] filters;
+        if (scale == MelScale.Slaney) filters = NWaves.Filters.Fda.FilterBanks.MelBankSlaney(nMels, nFft, sampleRate, fmin, top, slaneyNorm);
+        else
+        {
+            var bands = NWaves.Filters.Fda.FilterBanks.MelBands(nMels, sampleRate, fmin, top, overlap: true);
+            filters = NWaves.Filters.Fda.FilterBanks.Triangular(nFft, sampleRate, bands);
+            if (slaneyNorm) NWaves.Filters.Fda.FilterBanks.Normalize(nMels, bands, filters);
+        }
         var weights = new float[nMels * bins];
         support = new (int, int)[nMels];
         for (var m = 0; m < nMels; m++)
         {
-            double lower = points[m + 1] - points[m], upper = points[m + 2] - points[m + 1];
-            var norm = slaneyNorm ? 2.0 / (points[m + 2] - points[m]) : 1.0;
-            int start = bins, end = 0;
-            for (var k = 0; k < bins; k++)
-            {
-                var rising = (fft[k] - points[m]) / lower;
-                var falling = (points[m + 2] - fft[k]) / upper;
-                var w = Math.Max(0, Math.Min(rising, falling)) * norm;
-                weights[m * bins + k] = (float)w;
-                if (w > 0) { start = Math.Min(start, k); end = k + 1; }
-            }
-            support[m] = (start, Math.Max(start, end));
+            filters[m].AsSpan(0, bins).CopyTo(weights.AsSpan(m * bins, bins));
+            var start = Array.FindIndex(filters[m], 0, bins, w => w > 0);
+            support[m] = start < 0 ? (0, 0) : (start, Array.FindLastIndex(filters[m], bins - 1, bins, w => w > 0) + 1);
         }
         Weights = new NdArray([nMels, bins], weights);
         EmptyBands = Enumerable.Range(0, nMels).Where(m => support[m].End == support[m].Start).ToArray();
@@ -90,21 +86,12 @@ public sealed class MelFilterBank
         return new NdArray([Count, frames], result);
     }
 
-    /// <summary>Hz to mel on the given scale.</summary>
-    public static double HzToMel(double hz, MelScale scale)
-    {
-        if (scale == MelScale.Htk) return 2595.0 * Math.Log10(1.0 + hz / 700.0);
-        const double step = 200.0 / 3, breakHz = 1000.0, breakMel = breakHz / step;
-        var logStep = Math.Log(6.4) / 27.0;
-        return hz >= breakHz ? breakMel + Math.Log(hz / breakHz) / logStep : hz / step;
-    }
+    /// <summary>Hz to mel on the given scale: HTK's 2595·log10(1 + f/700) (NWaves' HTK scale is 1127·ln(1 + f/700),
+    /// 5e-6 apart), or Slaney's (NWaves' <c>Scale.HerzToMelSlaney</c>).</summary>
+    public static double HzToMel(double hz, MelScale scale) =>
+        scale == MelScale.Htk ? 2595.0 * Math.Log10(1.0 + hz / 700.0) : NWaves.Utils.Scale.HerzToMelSlaney(hz);
 
-    /// <summary>Mel to Hz on the given scale.</summary>
-    public static double MelToHz(double mel, MelScale scale)
-    {
-        if (scale == MelScale.Htk) return 700.0 * (Math.Pow(10.0, mel / 2595.0) - 1.0);
-        const double step = 200.0 / 3, breakHz = 1000.0, breakMel = breakHz / step;
-        var logStep = Math.Log(6.4) / 27.0;
-        return mel >= breakMel ? breakHz * Math.Exp(logStep * (mel - breakMel)) : step * mel;
-    }
+    /// <summary>Mel to Hz on the given scale, the inverse of <see cref="HzToMel"/>.</summary>
+    public static double MelToHz(double mel, MelScale scale) =>
+        scale == MelScale.Htk ? 700.0 * (Math.Pow(10.0, mel / 2595.0) - 1.0) : NWaves.Utils.Scale.MelToHerzSlaney(mel);
 }

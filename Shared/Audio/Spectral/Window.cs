@@ -15,7 +15,7 @@ public enum WindowKind
     Rectangular,
 }
 
-/// <summary>Window functions, as <c>scipy.signal.get_window</c> makes them.</summary>
+/// <summary>Window functions, as <c>scipy.signal.get_window</c> makes them, from NWaves' <c>Window.OfType</c>.</summary>
 public static class Window
 {
     /// <summary>
@@ -25,20 +25,15 @@ public static class Window
     public static float[] Create(WindowKind kind, int length, bool periodic = true)
     {
         if (length < 1) throw new InvalidOptionException($"window length must be ≥ 1, got {length}");
-        var window = new float[length];
-        if (length == 1) { window[0] = 1; return window; }
-        var denominator = periodic ? length : length - 1;
-        for (var n = 0; n < length; n++)
+        if (length == 1) return [1f];
+        var type = kind switch
         {
-            var x = 2 * Math.PI * n / denominator;
-            window[n] = (float)(kind switch
-            {
-                WindowKind.Hann => 0.5 - 0.5 * Math.Cos(x),
-                WindowKind.Hamming => 0.54 - 0.46 * Math.Cos(x),
-                WindowKind.Blackman => 0.42 - 0.5 * Math.Cos(x) + 0.08 * Math.Cos(2 * x),
-                _ => 1.0,
-            });
-        }
-        return window;
+            WindowKind.Hann => NWaves.Windows.WindowType.Hann,
+            WindowKind.Hamming => NWaves.Windows.WindowType.Hamming,
+            WindowKind.Blackman => NWaves.Windows.WindowType.Blackman,
+            _ => NWaves.Windows.WindowType.Rectangular,
+        };
+        // NWaves' windows are symmetric
+        return periodic ? NWaves.Windows.Window.OfType(type, length + 1)[..length] : NWaves.Windows.Window.OfType(type, length);
     }
 }

@@ -16,9 +16,18 @@ namespace Pipeline.Shared.Audio;
 [JsonConverter(typeof(FrontEndConfigJsonConverter))]
 public abstract record FrontEndConfig
 {
-    /// <summary>Audio is resampled to this rate (Hz) before analysis. Default 16 000.</summary>
+    /// <summary>Highest sample rate a front end may name: 768 kHz.</summary>
+    public const int MaxSampleRate = 768_000;
+    /// <summary>Largest FFT a front end may name: 2²⁰ points.</summary>
+    public const int MaxNFft = 1 << 20;
+    /// <summary>Most context frames on one side.</summary>
+    public const int MaxContext = 4096;
+    /// <summary>Most values per frame after context stacking: 2²⁴.</summary>
+    public const int MaxDimensions = 1 << 24;
+
+    /// <summary>Audio is resampled to this rate (Hz) before analysis, ≤ 768 kHz. Default 16 000.</summary>
     public int SampleRate { get; init; } = 16000;
-    /// <summary>FFT size in samples (the frame length of the mel-cepstrum). Default 512.</summary>
+    /// <summary>FFT size in samples (the frame length of the mel-cepstrum), ≤ 2²⁰; a clip needs at least this many samples. Default 512.</summary>
     public int NFft { get; init; } = 512;
     /// <summary>Samples between frames. Default 160.</summary>
     public int HopLength { get; init; } = 160;
@@ -30,7 +39,7 @@ public abstract record FrontEndConfig
     public bool Center { get; init; } = true;
     /// <summary>How the ends are padded when centring. Default constant (zeros), as librosa ≥ 0.10.</summary>
     public PadMode PadMode { get; init; } = PadMode.Constant;
-    /// <summary>Frames of mirrored context stacked before each frame (the DCASE baseline: 10). Default 0.</summary>
+    /// <summary>Frames of mirrored context stacked before each frame (the DCASE baseline: 10), ≤ 4096. Default 0.</summary>
     public int ContextBefore { get; init; }
     /// <summary>Frames of context after (and including) each frame's own position; 0 with <see cref="ContextBefore"/> 0: no stacking. Default 0.</summary>
     public int ContextAfter { get; init; }
@@ -45,28 +54,36 @@ public abstract record FrontEndConfig
 
     /// <summary>Values per frame (after context stacking).</summary>
     [JsonIgnore]
-    public int Dimensions => ContextBefore + ContextAfter == 0 ? FeaturesPerFrame : FeaturesPerFrame * (ContextBefore + ContextAfter);
+    public int Dimensions => (int)Math.Min(int.MaxValue, LongDimensions);
+
+    long LongDimensions => ContextBefore + ContextAfter == 0 ? FeaturesPerFrame : (long)FeaturesPerFrame * (ContextBefore + ContextAfter);
 
     /// <summary>The fewest frames a clip must give: the larger context side (mirrored context needs that many real frames), or one.</summary>
     [JsonIgnore]
     public int MinimumFrames => Math.Max(1, Math.Max(ContextBefore, ContextAfter));
 
     /// <summary>
-    /// The shortest clip accepted, in samples at <see cref="SampleRate"/>: centred frames give 1 + ⌊n / hop⌋ frames,
-    /// uncentred ones 1 + ⌊(n − n_fft) / hop⌋.
+    /// The shortest clip accepted, in samples at <see cref="SampleRate"/>: one frame's n_fft samples, and enough for
+    /// the context's frames (centred frames give 1 + ⌊n / hop⌋ frames, uncentred ones 1 + ⌊(n − n_fft) / hop⌋).
     /// </summary>
     [JsonIgnore]
-    public int MinimumSamples => Center ? Math.Max(1, (MinimumFrames - 1) * HopLength) : NFft + (MinimumFrames - 1) * HopLength;
+    public int MinimumSamples => (int)Math.Min(int.MaxValue, Center
+        ? Math.Max(NFft, (MinimumFrames - 1L) * HopLength)
+        : NFft + (MinimumFrames - 1L) * HopLength);
 
     /// <summary>Every problem with the settings (empty when there is none); a derived record adds its feature's own.</summary>
     public virtual IEnumerable<string> Problems()
     {
+        var problems = new List<string>();
         var win = WinLength ?? NFft;
-        if (SampleRate <= 0) yield return $"sample rate must be positive (got {SampleRate})";
-        if (NFft < 2) yield return $"n_fft must be ≥ 2 (got {NFft})";
-        if (HopLength <= 0) yield return $"hop_length must be > 0 (got {HopLength})";
-        if (win < 1 || win > NFft) yield return $"win_length {win} must lie in [1, n_fft = {NFft}]";
-        if (ContextBefore < 0 || ContextAfter < 0) yield return $"context sizes must be ≥ 0 (got {ContextBefore}, {ContextAfter})";
+        if (SampleRate <= 0 || SampleRate > MaxSampleRate) problems.Add($"sample rate must lie in [1, {MaxSampleRate}] Hz (got {SampleRate})");
+        if (NFft < 2 || NFft > MaxNFft) problems.Add($"n_fft must lie in [2, {MaxNFft}] (got {NFft})");
+        if (HopLength <= 0) problems.Add($"hop_length must be > 0 (got {HopLength})");
+        if (win < 1 || win > NFft) problems.Add($"win_length {win} must lie in [1, n_fft = {NFft}]");
+        if (ContextBefore < 0 || ContextAfter < 0 || ContextBefore > MaxContext || ContextAfter > MaxContext)
+            problems.Add($"context sizes must lie in [0, {MaxContext}] (got {ContextBefore}, {ContextAfter})");
+        else if (problems.Count == 0 && ContextBefore + ContextAfter > 0 && LongDimensions > MaxDimensions) problems.Add($"{LongDimensions} values per frame are more than {MaxDimensions}; use fewer context frames");
+        return problems;
     }
 
     /// <summary>Returns this when <see cref="Problems"/> finds none.</summary>
