@@ -171,19 +171,19 @@ public class OutputSafetyTests
         for (var run = 0; run < 2; run++) // a second run replaces the first: a data set is an output like any other
             Assert.Equal(0, Run("pipeline-train", "synth", "machine", "-q", "--out", data, "--machines", "1", "--train", "4", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
         File.WriteAllText(Path.Combine(data, "test_normal", "broken.wav"), "not audio");
-        Tone(Path.Combine(data, "train_normal", "short.wav"), 300, seconds: 0.005); // 80 samples: 1 frame, the context needs 2
+        Tone(Path.Combine(data, "train_normal", "short.wav"), 300, seconds: 0.04); // 640 samples: 5 frames, the context needs 6
         var model = Path.Combine(dir, "ae");
-        var r = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "16", "--n-mels", "16", "--context", "2", "--hidden", "16,8", "--out", model);
+        var r = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "16", "--n-mels", "16", "--context", "6", "--hidden", "16,8", "--out", model);
         Assert.Equal(1, r.Code);
         var errors = Errors(r.Err);
         Assert.Equal(3, errors.Length);
-        Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "train_normal", "short.wav")}: is too short: it gives 1 frame,"));
+        Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "train_normal", "short.wav")}: is too short: it gives 5 frames,"));
         Assert.Contains(errors, e => e.StartsWith($"error: {Path.Combine(data, "test_normal", "broken.wav")}: "));
         Assert.Equal("error: 2 of 7 input files cannot be used; fix or remove them, or pass --skip-bad to leave them out", errors[^1]);
         Assert.DoesNotContain("epoch", r.Err);
         Assert.False(File.Exists(model + ".checkpoint"));
 
-        var skipped = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "16", "--n-mels", "16", "--context", "2", "--hidden", "16,8", "--out", model, "--skip-bad");
+        var skipped = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "1", "--batch-size", "16", "--n-mels", "16", "--context", "6", "--hidden", "16,8", "--out", model, "--skip-bad");
         Assert.True(skipped.Code == 0, skipped.Err);
         Assert.Equal(2, skipped.Err.Split('\n').Count(l => l.StartsWith("warning: skipped ")));
     }

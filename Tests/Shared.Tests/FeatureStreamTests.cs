@@ -121,8 +121,8 @@ public class FeatureStreamTests
         {
             var shortStream = new FeatureStream(new FeatureExtractor(options));
             Assert.Equal(0, shortStream.Push(Noise(511, 1)).Rows);
-            Assert.Equal("stream: 511 samples are shorter than one frame of n_fft = 512 (0.032 s at 16000 Hz)", Assert.Throws<InvalidAudioException>(() => shortStream.Complete()).Message);
-            Assert.Equal("stream: 511 samples are shorter than one frame of n_fft = 512 (0.032 s at 16000 Hz)",
+            Assert.Equal("stream: is too short: 511 samples are fewer than one frame of n_fft = 512 (0.032 s at 16000 Hz)", Assert.Throws<InvalidAudioException>(() => shortStream.Complete()).Message);
+            Assert.Equal("stream: is too short: 511 samples are fewer than one frame of n_fft = 512 (0.032 s at 16000 Hz)",
                 Assert.Throws<InvalidAudioException>(() => new FeatureExtractor(options).Extract(new AudioClip(Noise(511, 1), 16000), "stream")).Message);
         }
 

@@ -36,8 +36,8 @@ public class FrontEndTests
 
     [Theory]
     [InlineData("dcase-logmel", 1440, 10, "is too short: it gives 9 frames, and 10 + 10 context frames need at least 10 (1440 samples, 0.09 s at 16000 Hz)")] // 1 + 1440 / 160 = 10 real frames
-    [InlineData("vae-mcep", 1024, 7, "1023 samples are shorter than one frame of n_fft = 1024 (0.064 s at 16000 Hz)")] // one frame's samples, centred or not
-    [InlineData("librosa-mel", 2048, 5, "2047 samples are shorter than one frame of n_fft = 2048 (0.093 s at 22050 Hz)")]
+    [InlineData("vae-mcep", 1024, 7, "is too short: 1023 samples are fewer than one frame of n_fft = 1024 (0.064 s at 16000 Hz)")] // one frame's samples, centred or not
+    [InlineData("librosa-mel", 2048, 5, "is too short: 2047 samples are fewer than one frame of n_fft = 2048 (0.093 s at 22050 Hz)")]
     public void ShortestClip_IsAcceptedAndOneSampleLessIsRefused_WithTheLimitInTheMessage(string preset, int shortest, int rows, string refusal)
     {
         var config = FrontEndConfig.Preset(preset);
@@ -174,7 +174,7 @@ public class FrontEndTests
         Assert.Throws<InvalidAudioException>(() => extractor.Extract(new AudioClip(new float[800], 16000)));
         // uncentred frames need n_fft samples for the first one
         var uncentred = new FeatureExtractor(new SpectrogramOptions { Center = false });
-        Assert.Equal("x.wav: 511 samples are shorter than one frame of n_fft = 512 (0.032 s at 16000 Hz)",
+        Assert.Equal("x.wav: is too short: 511 samples are fewer than one frame of n_fft = 512 (0.032 s at 16000 Hz)",
             Assert.Throws<InvalidAudioException>(() => uncentred.Extract(new AudioClip(new float[511], 16000), "x.wav")).Message);
         Assert.Equal(1, uncentred.Extract(new AudioClip(new float[512], 16000)).Rows);
     }

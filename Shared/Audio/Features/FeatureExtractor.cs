@@ -69,7 +69,7 @@ public sealed class FeatureExtractor
     /// A clip of fewer samples than one analysis frame: refused centred too, where padding alone would fill the frame.
     /// </summary>
     internal InvalidAudioException ShorterThanAFrame(long samples, string source) => new(source,
-        $"{samples} samples are shorter than one frame of n_fft = {Config.NFft} ({Config.NFft / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
+        $"is too short: {samples} samples are fewer than one frame of n_fft = {Config.NFft} ({Config.NFft / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
 
     /// <summary>A clip of <paramref name="frames"/> frames, fewer than the mirrored context needs.</summary>
     internal InvalidAudioException TooShort(long frames, string source) => new(source,
