@@ -71,8 +71,20 @@ public abstract record FrontEndConfig
         ? Math.Max(NFft, (MinimumFrames - 1L) * HopLength)
         : NFft + (MinimumFrames - 1L) * HopLength);
 
-    /// <summary>Every problem with the settings (empty when there is none); a derived record adds its feature's own.</summary>
-    public virtual IEnumerable<string> Problems()
+    /// <summary>Every problem with the settings, the framing's and the feature's (empty when there is none).</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = FramingProblems();
+        problems.AddRange(FeatureProblems(framingValid: problems.Count == 0));
+        if (problems.Count == 0 && ContextBefore + ContextAfter > 0 && LongDimensions > MaxDimensions)
+            problems.Add($"{LongDimensions} values per frame are more than {MaxDimensions}; use fewer context frames");
+        return problems;
+    }
+
+    /// <summary>The feature's own problems; <paramref name="framingValid"/> says whether the shared settings have none.</summary>
+    protected virtual IEnumerable<string> FeatureProblems(bool framingValid) => [];
+
+    List<string> FramingProblems()
     {
         var problems = new List<string>();
         var win = WinLength ?? NFft;
@@ -82,7 +94,6 @@ public abstract record FrontEndConfig
         if (win < 1 || win > NFft) problems.Add($"win_length {win} must lie in [1, n_fft = {NFft}]");
         if (ContextBefore < 0 || ContextAfter < 0 || ContextBefore > MaxContext || ContextAfter > MaxContext)
             problems.Add($"context sizes must lie in [0, {MaxContext}] (got {ContextBefore}, {ContextAfter})");
-        else if (problems.Count == 0 && ContextBefore + ContextAfter > 0 && LongDimensions > MaxDimensions) problems.Add($"{LongDimensions} values per frame are more than {MaxDimensions}; use fewer context frames");
         return problems;
     }
 

@@ -12,8 +12,8 @@ public sealed record LogMelOptions : MelSpectrogramOptions
     public override FeatureKind Feature => FeatureKind.LogMel;
 
     /// <inheritdoc/>
-    public override IEnumerable<string> Problems() =>
-        LogFloor > 0 ? base.Problems() : base.Problems().Append($"the log floor must be positive (got {LogFloor})");
+    protected override IEnumerable<string> FeatureProblems(bool framingValid) =>
+        LogFloor > 0 ? base.FeatureProblems(framingValid) : base.FeatureProblems(framingValid).Append($"the log floor must be positive (got {LogFloor})");
 
     /// <inheritdoc/>
     public bool Equals(LogMelOptions? other) => base.Equals(other);

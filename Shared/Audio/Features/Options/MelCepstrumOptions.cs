@@ -20,9 +20,9 @@ public sealed record MelCepstrumOptions : FrontEndConfig
     public override int FeaturesPerFrame => Order + (DropC0 ? 0 : 1);
 
     /// <inheritdoc/>
-    public override IEnumerable<string> Problems()
+    protected override IEnumerable<string> FeatureProblems(bool framingValid)
     {
-        var problems = base.Problems().ToList();
+        var problems = new List<string>();
         if (NFft < 4 || (NFft & (NFft - 1)) != 0) problems.Add($"the mel-cepstrum needs n_fft to be a power of two (got {NFft})");
         if (Order < 1 || Order > NFft / 2) problems.Add($"cepstrum order must lie in [1, n_fft/2] (got {Order})");
         if (!(Math.Abs(Alpha) < 1)) problems.Add($"α must lie in (−1, 1) (got {Alpha})");

@@ -38,22 +38,21 @@ public record MelSpectrogramOptions : FrontEndConfig
     /// (the band edges fall between bins): their features would be constant. A few empty bands among many are a
     /// warning (<see cref="Warnings"/>), as librosa gives one.
     /// </remarks>
-    public override IEnumerable<string> Problems()
+    protected override IEnumerable<string> FeatureProblems(bool framingValid)
     {
-        var problems = base.Problems().ToList();
-        var framing = problems.Count == 0;
+        var problems = new List<string>();
         var bins = NFft / 2 + 1;
         if (NMels < 1 || NMels > MaxNMels) problems.Add($"n_mels must lie in [1, {MaxNMels}] (got {NMels})");
-        else if (framing && NMels > bins)
+        else if (framingValid && NMels > bins)
             problems.Add($"n_mels {NMels} is more than the {bins} frequency bins of n_fft {NFft}, so at least {NMels - bins} bands would be empty; raise n_fft or lower n_mels");
-        else if (framing && (long)NMels * bins > MaxFilterBankSize)
+        else if (framingValid && (long)NMels * bins > MaxFilterBankSize)
             problems.Add($"a filter bank of {NMels} bands over {bins} bins is more than {MaxFilterBankSize} weights; lower n_fft or n_mels");
         if (!(Power > 0) || !float.IsFinite(Power)) problems.Add($"power must be positive (got {Power})");
         if (!(FMin >= 0) || !double.IsFinite(FMin)) problems.Add($"fmin must be a frequency ≥ 0 Hz (got {FMin})");
         if (FMax is { } fmax && !(fmax > 0 && fmax <= SampleRate / 2.0))
             problems.Add(fmax > SampleRate / 2.0 ? $"fmax {fmax} Hz is above the Nyquist frequency {SampleRate / 2.0} Hz" : $"fmax must be a frequency > 0 Hz (got {fmax})");
-        else if (framing && FMin >= 0 && (FMax ?? SampleRate / 2.0) <= FMin) problems.Add($"fmax {FMax ?? SampleRate / 2.0} Hz must exceed fmin {FMin} Hz");
-        if (problems.Count == 0 && FilterBank() is { } bank && bank.EmptyBands.Count == bank.Count)
+        else if (framingValid && FMin >= 0 && (FMax ?? SampleRate / 2.0) <= FMin) problems.Add($"fmax {FMax ?? SampleRate / 2.0} Hz must exceed fmin {FMin} Hz");
+        if (framingValid && problems.Count == 0 && FilterBank() is { } bank && bank.EmptyBands.Count == bank.Count)
             problems.Add($"all {bank.Count} mel bands are empty (at n_fft {NFft} and {SampleRate} Hz no frequency bin falls in them); raise n_fft or lower n_mels");
         return problems;
     }

@@ -16,9 +16,9 @@ public sealed record MfccOptions : MelSpectrogramOptions
     public override int FeaturesPerFrame => NMfcc;
 
     /// <inheritdoc/>
-    public override IEnumerable<string> Problems()
+    protected override IEnumerable<string> FeatureProblems(bool framingValid)
     {
-        var problems = base.Problems().ToList();
+        var problems = base.FeatureProblems(framingValid).ToList();
         if (NMfcc < 1 || NMfcc > NMels) problems.Add($"n_mfcc must lie in [1, n_mels = {NMels}] (got {NMfcc})");
         if (Power != 2f) problems.Add($"MFCCs start from the power spectrum: power must be 2 (got {Power})");
         return problems;

@@ -13,8 +13,8 @@ public sealed record SpectrogramOptions : FrontEndConfig
     public override int FeaturesPerFrame => NFft / 2 + 1;
 
     /// <inheritdoc/>
-    public override IEnumerable<string> Problems() =>
-        Power is 1f or 2f ? base.Problems() : base.Problems().Append($"power must be 1 (magnitude) or 2 (power) (got {Power})");
+    protected override IEnumerable<string> FeatureProblems(bool framingValid) =>
+        Power is 1f or 2f ? [] : [$"power must be 1 (magnitude) or 2 (power) (got {Power})"];
 
     /// <inheritdoc/>
     public bool Equals(SpectrogramOptions? other) => base.Equals(other);
