@@ -1,0 +1,39 @@
+using Pipeline.Inference.Runtime;
+using Pipeline.Training.Engine;
+using TorchSharp;
+
+namespace Pipeline.Training.Tests;
+
+public class TorchDeviceTests
+{
+    [Fact]
+    public void Cuda_WithoutCuda_IsOneLineNamingTheWayOut_AndAutoFallsBackToTheCpu()
+    {
+        Assert.Equal(DeviceType.CPU, TorchDevice.Resolve(Device.Cpu).type);
+        if (torch.cuda.is_available())
+        {
+            Assert.Equal(DeviceType.CUDA, TorchDevice.Resolve(Device.Auto).type);
+            return;
+        }
+        Assert.Equal(DeviceType.CPU, TorchDevice.Resolve(Device.Auto).type);
+        var e = Assert.Throws<DeviceUnavailableException>(() => TorchDevice.Resolve(Device.Cuda));
+        Assert.StartsWith("--device cuda: LibTorch sees no CUDA device here", e.Message);
+        Assert.Contains("--device cpu", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Threads_SetLibTorchsIntraOpThreads()
+    {
+        var before = torch.get_num_threads();
+        try
+        {
+            TorchDevice.Configure(1);
+            Assert.Equal(1, torch.get_num_threads());
+            TorchDevice.Configure(0); // LibTorch's own choice stays
+            Assert.Equal(1, torch.get_num_threads());
+            Assert.Throws<Shared.Errors.InvalidOptionException>(() => TorchDevice.Configure(-1));
+        }
+        finally { torch.set_num_threads(before); }
+    }
+}

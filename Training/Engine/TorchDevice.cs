@@ -1,0 +1,35 @@
+using Pipeline.Inference.Runtime;
+using TorchSharp;
+
+namespace Pipeline.Training.Engine;
+
+/// <summary>
+/// Where TorchSharp trains, chosen as every command's <c>--device</c> chooses (the inference side's
+/// <see cref="Device"/>: auto, cpu, cuda), and LibTorch's process-wide settings.
+/// </summary>
+public static class TorchDevice
+{
+    /// <summary>
+    /// The device for <paramref name="choice"/>: <see cref="Device.Auto"/> is CUDA when LibTorch sees a GPU, else the CPU.
+    /// </summary>
+    /// <exception cref="DeviceUnavailableException"><see cref="Device.Cuda"/> was asked for and LibTorch has no CUDA here.</exception>
+    public static torch.Device Resolve(Device choice) => choice switch
+    {
+        Device.Cpu => torch.CPU,
+        Device.Cuda when torch.cuda.is_available() => torch.CUDA,
+        Device.Cuda => throw new DeviceUnavailableException(
+            "--device cuda: LibTorch sees no CUDA device here (this build carries TorchSharp-cpu; the README's \"Training on a GPU\" says how to swap in TorchSharp's CUDA package); use --device cpu, or auto to fall back to the CPU"),
+        _ => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
+    };
+
+    /// <summary>
+    /// LibTorch's intra-op threads (<paramref name="threads"/> 0: LibTorch's default, one per core). TorchSharp 0.107
+    /// leaves <c>torch.use_deterministic_algorithms</c> unimplemented; on the CPU the same seed and the same thread
+    /// count give the same model, which the training tests hold.
+    /// </summary>
+    public static void Configure(int threads)
+    {
+        if (threads < 0) throw new Shared.Errors.InvalidOptionException($"--threads must be ≥ 0 (0: one per core), got {threads}");
+        if (threads > 0) torch.set_num_threads(threads);
+    }
+}
