@@ -4,6 +4,7 @@ using TorchSharp;
 
 namespace Pipeline.Training.Tests;
 
+[Collection(LibTorchCollection.Name)]
 public class TorchDeviceTests
 {
     [Fact]

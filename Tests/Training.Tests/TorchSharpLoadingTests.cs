@@ -10,6 +10,7 @@ namespace Pipeline.Training.Tests;
 /// one requirement of the output's libLibTorchSharp.so weak (Training/Build/LibTorchSharp.targets). readelf, from
 /// binutils, is the independent reader of the ELF version tables.
 /// </summary>
+[Collection(LibTorchCollection.Name)]
 public class TorchSharpLoadingTests
 {
     const string Version = "GLIBCXX_3.4.32";

@@ -22,12 +22,23 @@ public static class AutoencoderExport
 
     /// <summary>Writes the model folder and returns the manifest as written.</summary>
     public static ModelManifest Export(Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null)
+        TrainingSummary? training = null) =>
+        Export(Fold(model), model.InputSize, directory, name, frontEnd, scoring, training);
+
+    /// <summary>
+    /// Writes the model folder of a TorchSharp <see cref="Networks.Autoencoder"/> (its evaluation-mode function: the
+    /// running statistics, no dropout) and returns the manifest as written.
+    /// </summary>
+    public static ModelManifest Export(Networks.Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
+        TrainingSummary? training = null) =>
+        Export(Fold(model), model.InputSize, directory, name, frontEnd, scoring, training);
+
+    static ModelManifest Export(List<FoldedLayer> layers, int inputSize, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
+        TrainingSummary? training)
     {
-        if (frontEnd.Dimensions != model.InputSize)
-            throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame but the autoencoder takes {model.InputSize}");
-        var layers = Fold(model);
-        var d = model.InputSize.ToString();
+        if (frontEnd.Dimensions != inputSize)
+            throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame but the autoencoder takes {inputSize}");
+        var d = inputSize.ToString();
         var manifest = new ModelManifest
         {
             Kind = "anomaly-autoencoder",
@@ -47,7 +58,7 @@ public static class AutoencoderExport
             Training = training,
             ParametersSha256 = ParametersHash(layers),
         };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, model.InputSize) });
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, inputSize) });
     }
 
     static string ParametersHash(List<FoldedLayer> layers)
@@ -64,20 +75,51 @@ public static class AutoencoderExport
     /// <summary>One Gemm (weight (out, in), bias (out)) and whether a ReLU follows it.</summary>
     internal sealed record FoldedLayer(NdArray Weight, NdArray Bias, bool Relu);
 
-    /// <summary>The network as Gemm(+ReLU) layers with BatchNorm folded forward and Dropout removed.</summary>
-    internal static List<FoldedLayer> Fold(Autoencoder model)
+    /// <summary>One layer of either engine's network, as the folding reads it.</summary>
+    abstract record Layer
     {
-        var modules = model.Encoder.NamedChildren().Concat(model.Decoder.NamedChildren()).Select(c => c.Module).ToList();
+        public sealed record Dense(float[] Weight, float[] Bias, int Outputs, int Inputs) : Layer;
+        public sealed record Rectifier : Layer;
+        public sealed record Normalization(float[] Weight, float[] Bias, float[] RunningMean, float[] RunningVar, double Eps) : Layer;
+        public sealed record Identity : Layer;
+    }
+
+    /// <summary>The home-made engine's network as Gemm(+ReLU) layers.</summary>
+    internal static List<FoldedLayer> Fold(Autoencoder model) =>
+        Fold(model.Encoder.NamedChildren().Concat(model.Decoder.NamedChildren()).Select(c => c.Module switch
+        {
+            Linear l => (Layer)new Layer.Dense(l.Weight.ToArray(), l.Bias?.ToArray() ?? new float[l.Weight.Size(0)], l.Weight.Size(0), l.Weight.Size(1)),
+            ReLU => new Layer.Rectifier(),
+            BatchNorm1d bn => new Layer.Normalization(bn.Weight.ToArray(), bn.Bias.ToArray(), bn.RunningMean.Span.ToArray(), bn.RunningVar.Span.ToArray(), bn.Eps),
+            Dropout => new Layer.Identity(),
+            var other => throw new InvalidOperationException($"cannot export a {other.GetType().Name} layer"),
+        }));
+
+    /// <summary>A TorchSharp network as Gemm(+ReLU) layers (parameters copied to the CPU).</summary>
+    internal static List<FoldedLayer> Fold(Networks.Autoencoder model)
+    {
+        static float[] Values(TorchSharp.torch.Tensor t) => t.detach().cpu().to_type(TorchSharp.torch.ScalarType.Float32).data<float>().ToArray();
+        return Fold(model.Encoder.children().Concat(model.Decoder.children()).Select(module => module switch
+        {
+            TorchSharp.Modules.Linear l => (Layer)new Layer.Dense(Values(l.weight), l.bias is { } b ? Values(b) : new float[l.out_features], (int)l.out_features, (int)l.in_features),
+            TorchSharp.Modules.ReLU => new Layer.Rectifier(),
+            TorchSharp.Modules.BatchNorm1d bn => new Layer.Normalization(Values(bn.weight!), Values(bn.bias!), Values(bn.running_mean!), Values(bn.running_var!), bn.eps),
+            TorchSharp.Modules.Dropout => new Layer.Identity(),
+            var other => throw new InvalidOperationException($"cannot export a {other.GetType().Name} layer"),
+        }));
+    }
+
+    /// <summary>The network as Gemm(+ReLU) layers with BatchNorm folded forward and Dropout removed.</summary>
+    static List<FoldedLayer> Fold(IEnumerable<Layer> network)
+    {
         var layers = new List<FoldedLayer>();
         double[]? scale = null, shift = null; // a BatchNorm waiting for the next Linear
-        foreach (var module in modules)
-            switch (module)
+        foreach (var layer in network)
+            switch (layer)
             {
-                case Linear linear:
+                case Layer.Dense dense:
                 {
-                    int outs = linear.Weight.Size(0), ins = linear.Weight.Size(1);
-                    var w = linear.Weight.ToArray();
-                    var b = linear.Bias?.ToArray() ?? new float[outs];
+                    var (w, b, outs, ins) = (dense.Weight, dense.Bias, dense.Outputs, dense.Inputs);
                     var weight = new float[outs * ins];
                     var bias = new float[outs];
                     for (var o = 0; o < outs; o++)
@@ -94,25 +136,23 @@ public static class AutoencoderExport
                     (scale, shift) = (null, null);
                     break;
                 }
-                case ReLU:
+                case Layer.Rectifier:
                     layers[^1] = layers[^1] with { Relu = true };
                     break;
-                case BatchNorm1d bn:
+                case Layer.Normalization bn:
                 {
-                    var c = bn.Weight.Count;
+                    var c = bn.Weight.Length;
                     scale = new double[c];
                     shift = new double[c];
                     for (var i = 0; i < c; i++)
                     {
-                        scale[i] = bn.Weight.Span[i] / Math.Sqrt(bn.RunningVar.Span[i] + bn.Eps);
-                        shift[i] = bn.Bias.Span[i] - bn.RunningMean.Span[i] * scale[i];
+                        scale[i] = bn.Weight[i] / Math.Sqrt(bn.RunningVar[i] + bn.Eps);
+                        shift[i] = bn.Bias[i] - bn.RunningMean[i] * scale[i];
                     }
                     break;
                 }
-                case Dropout:
-                    break; // the identity at inference
-                default:
-                    throw new InvalidOperationException($"cannot export a {module.GetType().Name} layer");
+                case Layer.Identity:
+                    break; // dropout: the identity at inference
             }
         if (scale is not null) throw new InvalidOperationException("a BatchNorm at the end of the network has no Gemm to fold into");
         return layers;
