@@ -1,0 +1,108 @@
+using Pipeline.Shared.Errors;
+using Pipeline.Training.Fitting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Networks;
+
+/// <summary>How <see cref="AutoencoderTrainer"/> trains: the DCASE 2020 Task 2 baseline's settings by default.</summary>
+public sealed record AutoencoderTrainingOptions
+{
+    /// <summary>Passes over the data. Default 200.</summary>
+    public int Epochs { get; init; } = 200;
+    /// <summary>Epochs at the initial rate before it falls linearly to <see cref="FinalLearningRate"/> at the last epoch. Default 100.</summary>
+    public int ConstantEpochs { get; init; } = 100;
+    /// <summary>Adam's initial learning rate. Default 1e-4.</summary>
+    public double LearningRate { get; init; } = 1e-4;
+    /// <summary>The rate the schedule reaches at the last epoch. Default 1e-6.</summary>
+    public double FinalLearningRate { get; init; } = 1e-6;
+    /// <summary>Adam's L2 weight decay. Default 1e-4.</summary>
+    public double WeightDecay { get; init; } = 1e-4;
+    /// <summary>Rows per mini-batch; a last batch of one row is dropped (BatchNorm needs two). Default 100.</summary>
+    public int BatchSize { get; init; } = 100;
+    /// <summary>Seeds LibTorch's generator (weights, dropout) and the shuffling. Default 0.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Every problem at once, as an <see cref="InvalidOptionException"/>; returns this when there is none.</summary>
+    public AutoencoderTrainingOptions Validate()
+    {
+        var problems = new List<string>();
+        if (Epochs < 1) problems.Add($"epochs must be ≥ 1 (got {Epochs})");
+        if (ConstantEpochs < 0 || ConstantEpochs > Epochs) problems.Add($"constant epochs must lie in [0, epochs = {Epochs}] (got {ConstantEpochs})");
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) problems.Add($"the learning rate must be positive (got {LearningRate})");
+        if (!(FinalLearningRate > 0) || FinalLearningRate > LearningRate) problems.Add($"the final learning rate must lie in (0, {LearningRate}] (got {FinalLearningRate})");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) problems.Add($"weight decay must be ≥ 0 (got {WeightDecay})");
+        if (BatchSize < 2) problems.Add($"the batch size must be ≥ 2 (BatchNorm needs two rows; got {BatchSize})");
+        if (problems.Count > 0) throw new InvalidOptionException(string.Join("; ", problems));
+        return this;
+    }
+
+    /// <summary>The learning rate's factor in epoch e (0-based): 1 until <see cref="ConstantEpochs"/>, then linear to final/initial at the last epoch.</summary>
+    public double RateFactor(int epoch)
+    {
+        var end = FinalLearningRate / LearningRate;
+        if (epoch < ConstantEpochs || Epochs - 1 <= ConstantEpochs) return epoch < ConstantEpochs ? 1.0 : end;
+        return 1.0 + (Math.Min(epoch, Epochs - 1) - ConstantEpochs) * (end - 1.0) / (Epochs - 1 - ConstantEpochs);
+    }
+}
+
+/// <summary>
+/// Trains an <see cref="Autoencoder"/> to reconstruct its input, in TorchSharp's idiom: <c>torch.optim.Adam</c> with
+/// weight decay, a <c>LambdaLR</c> schedule stepped per epoch, MSE loss, one dispose scope per step so no tensor
+/// outlives it, the rows shuffled each epoch by a generator of their own. Same seed, same thread count, same device:
+/// same model.
+/// </summary>
+public static class AutoencoderTrainer
+{
+    /// <summary>
+    /// Trains <paramref name="model"/> (already on its device) on the rows of <paramref name="data"/> (N, D) and
+    /// returns the mean training loss of each epoch. <paramref name="epochDone"/> hears (epoch, loss) after each epoch.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The data is not (N ≥ 2, D) or holds NaN or ±∞.</exception>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (its epoch and step named).</exception>
+    public static IReadOnlyList<double> Fit(Autoencoder model, Tensor data, AutoencoderTrainingOptions options,
+        Action<int, double>? epochDone = null, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (data.dim() != 2 || data.shape[1] != model.InputSize || data.shape[0] < 2)
+            throw new InvalidInputException($"autoencoder training: data of shape ({string.Join(", ", data.shape)}); expected (N ≥ 2, {model.InputSize})");
+        using (NewDisposeScope())
+            if (!data.isfinite().all().item<bool>()) throw new InvalidInputException("autoencoder training: the data holds NaN or infinite values");
+
+        var device = model.parameters().First().device;
+        using var rows = data.to(device);
+        using var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
+        using var shuffling = new Generator((ulong)options.Seed);
+        var n = rows.shape[0];
+        var losses = new List<double>();
+        long step = 0;
+        model.train();
+        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var order = randperm(n, generator: shuffling);
+            double sum = 0;
+            var batches = 0;
+            for (long start = 0; start + 1 < n; start += options.BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var batch = rows.index_select(0, order.narrow(0, start, Math.Min(options.BatchSize, n - start)));
+                optimizer.zero_grad();
+                var loss = nn.functional.mse_loss(model.forward(batch), batch);
+                loss.backward();
+                optimizer.step();
+                step++;
+                var value = loss.item<float>();
+                if (!float.IsFinite(value)) throw new TrainingDivergedException(epoch + 1, step, value);
+                sum += value;
+                batches++;
+            }
+            schedule.step();
+            losses.Add(sum / batches);
+            epochDone?.Invoke(epoch + 1, losses[^1]);
+        }
+        model.eval();
+        return losses;
+    }
+}
