@@ -53,17 +53,7 @@ public class NetworkAutoencoderTests
     {
         torch.manual_seed(7);
         using var model = new Autoencoder(20, [16, 8]);
-        using (var scope = NewDisposeScope())
-        {
-            // move the running statistics and the BatchNorm affine maps away from their start
-            model.train();
-            using (no_grad())
-            {
-                for (var i = 0; i < 5; i++) model.forward(randn(32, 20) * 2 + 0.5);
-                foreach (var (name, p) in model.named_parameters())
-                    if (name.Contains(".2.")) p.add_(randn_like(p) * 0.3);
-            }
-        }
+        MoveStatistics(model);
         model.eval();
         using var x = randn(50, 20);
         using var expected = model.forward(x).detach();
@@ -79,5 +69,18 @@ public class NetworkAutoencoderTests
         var frameError = outputs.Single(o => o.Name == "frame_error").AsTensor<float>().ToArray();
         Assert.True(TestData.MaxRelativeError(reconstruction, expected.data<float>().ToArray()) <= 1e-5, "reconstruction");
         Assert.True(TestData.MaxRelativeError(frameError, expectedError.data<float>().ToArray()) <= 1e-5, "frame error");
+    }
+
+    /// <summary>Moves the running statistics and the BatchNorm affine maps of a 20-16-8 network away from their start.</summary>
+    internal static void MoveStatistics(Autoencoder model)
+    {
+        using var scope = NewDisposeScope();
+        model.train();
+        using (no_grad())
+        {
+            for (var i = 0; i < 5; i++) model.forward(randn(32, 20) * 2 + 0.5);
+            foreach (var (name, p) in model.named_parameters())
+                if (name.Contains(".2.")) p.add_(randn_like(p) * 0.3);
+        }
     }
 }
