@@ -22,10 +22,10 @@ public class AutoencoderTrainerTests
 
     static AutoencoderTrainingOptions Quick => new() { Epochs = 40, ConstantEpochs = 20, LearningRate = 1e-2, FinalLearningRate = 1e-3, WeightDecay = 0, BatchSize = 32, Seed = 3 };
 
-    static Autoencoder Model(long seed)
+    static Autoencoder Model(long seed, double dropout = 0)
     {
         manual_seed(seed);
-        return new Autoencoder(12, [16, 3], dropout: 0);
+        return new Autoencoder(12, [16, 3], dropout);
     }
 
     [Fact]
@@ -57,6 +57,51 @@ public class AutoencoderTrainerTests
             return model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
         }
         Assert.Equal(Train(), Train());
+    }
+
+    [Fact]
+    public void AJobKilledAfterAnEpoch_ResumesToTheUninterruptedModel_BitForBit()
+    {
+        using var data = Planted(150, 6);
+        var options = Quick with { Epochs = 4, ConstantEpochs = 1 };
+        // with dropout, so the resumed job must also continue LibTorch's generator where it was
+        using var straight = Model(9, dropout: 0.2);
+        var straightLosses = AutoencoderTrainer.Fit(straight, data, options);
+        var expected = straight.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
+
+        var checkpoint = Path.Combine(Pipeline.Tests.TestData.TempDirectory(), "job.checkpoint");
+        using (var killed = Model(9, dropout: 0.2))
+            Assert.Throws<OperationCanceledException>(() => AutoencoderTrainer.Fit(killed, data, options with { CheckpointPath = checkpoint },
+                (epoch, _) => { if (epoch == 2) throw new OperationCanceledException(); }));
+        using var resumed = Model(9, dropout: 0.2);
+        var losses = AutoencoderTrainer.Fit(resumed, data, options with { CheckpointPath = checkpoint, Resume = true });
+        Assert.Equal(straightLosses, losses);
+        Assert.Equal(expected, resumed.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray());
+    }
+
+    [Fact]
+    public void ACheckpointThatDoesNotFit_IsRefusedNamingWhy()
+    {
+        using var data = Planted(64, 7);
+        var dir = Pipeline.Tests.TestData.TempDirectory();
+        var checkpoint = Path.Combine(dir, "job.checkpoint");
+        using (var model = Model(2)) AutoencoderTrainer.Fit(model, data, Quick with { Epochs = 1, ConstantEpochs = 0, CheckpointPath = checkpoint });
+        var resume = Quick with { CheckpointPath = checkpoint, Resume = true };
+        manual_seed(2);
+        using (var wider = new Autoencoder(12, [32, 3], dropout: 0))
+            Assert.Equal($"{checkpoint}: does not fit this model: tensor 'encoder.0.weight' has shape (16, 12), the model needs (32, 12)",
+                Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(wider, data, resume)).Message);
+        var bytes = File.ReadAllBytes(checkpoint);
+        var truncated = Path.Combine(dir, "truncated.checkpoint");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        using (var model = Model(2))
+            Assert.Contains("is truncated or not a training checkpoint", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = truncated })).Message);
+        var foreign = Path.Combine(dir, "notes.checkpoint");
+        File.WriteAllText(foreign, "these are notes");
+        using (var model = Model(2))
+            Assert.StartsWith($"{foreign}: ", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = foreign })).Message);
+        using (var model = Model(2))
+            Assert.Contains("no such checkpoint", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = Path.Combine(dir, "none") })).Message);
     }
 
     [Fact]

@@ -22,6 +22,10 @@ public sealed record AutoencoderTrainingOptions
     public int BatchSize { get; init; } = 100;
     /// <summary>Seeds LibTorch's generator (weights, dropout) and the shuffling. Default 0.</summary>
     public long Seed { get; init; }
+    /// <summary>Where the job's state is written after every epoch (<see cref="TorchCheckpoint"/>), when set.</summary>
+    public string? CheckpointPath { get; init; }
+    /// <summary>Continue from <see cref="CheckpointPath"/>: a job killed after epoch k ends as an uninterrupted one would.</summary>
+    public bool Resume { get; init; }
 
     /// <summary>Every problem at once, as an <see cref="InvalidOptionException"/>; returns this when there is none.</summary>
     public AutoencoderTrainingOptions Validate()
@@ -33,6 +37,7 @@ public sealed record AutoencoderTrainingOptions
         if (!(FinalLearningRate > 0) || FinalLearningRate > LearningRate) problems.Add($"the final learning rate must lie in (0, {LearningRate}] (got {FinalLearningRate})");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) problems.Add($"weight decay must be ≥ 0 (got {WeightDecay})");
         if (BatchSize < 2) problems.Add($"the batch size must be ≥ 2 (BatchNorm needs two rows; got {BatchSize})");
+        if (Resume && CheckpointPath is null) problems.Add("resuming needs a checkpoint path");
         if (problems.Count > 0) throw new InvalidOptionException(string.Join("; ", problems));
         return this;
     }
@@ -49,8 +54,8 @@ public sealed record AutoencoderTrainingOptions
 /// <summary>
 /// Trains an <see cref="Autoencoder"/> to reconstruct its input, in TorchSharp's idiom: <c>torch.optim.Adam</c> with
 /// weight decay, a <c>LambdaLR</c> schedule stepped per epoch, MSE loss, one dispose scope per step so no tensor
-/// outlives it, the rows shuffled each epoch by a generator of their own. Same seed, same thread count, same device:
-/// same model.
+/// outlives it, the rows shuffled each epoch by a generator of their own, a checkpoint after every epoch when asked.
+/// Same seed, same thread count, same device: same model, also across a resume.
 /// </summary>
 public static class AutoencoderTrainer
 {
@@ -60,6 +65,7 @@ public static class AutoencoderTrainer
     /// </summary>
     /// <exception cref="InvalidInputException">The data is not (N ≥ 2, D) or holds NaN or ±∞.</exception>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (its epoch and step named).</exception>
+    /// <exception cref="InvalidFileException">The checkpoint to resume from is missing, damaged or of another architecture.</exception>
     public static IReadOnlyList<double> Fit(Autoencoder model, Tensor data, AutoencoderTrainingOptions options,
         Action<int, double>? epochDone = null, CancellationToken cancellation = default)
     {
@@ -76,9 +82,19 @@ public static class AutoencoderTrainer
         using var shuffling = new Generator((ulong)options.Seed);
         var n = rows.shape[0];
         var losses = new List<double>();
-        long step = 0;
+        var first = 0;
+        if (options.Resume)
+        {
+            var progress = TorchCheckpoint.Load(options.CheckpointPath!, model, optimizer, shuffling);
+            if (progress.EpochsDone > options.Epochs)
+                throw new InvalidOptionException($"the checkpoint is {progress.EpochsDone} epochs into the job, past the {options.Epochs} asked for");
+            (first, losses) = (progress.EpochsDone, [.. progress.Losses]);
+            for (var e = 0; e < first; e++) schedule.step();
+        }
+        var batchesPerEpoch = (n - 1 + options.BatchSize - 1) / options.BatchSize;
+        var step = first * batchesPerEpoch;
         model.train();
-        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        for (var epoch = first; epoch < options.Epochs; epoch++)
         {
             cancellation.ThrowIfCancellationRequested();
             using var order = randperm(n, generator: shuffling);
@@ -100,6 +116,7 @@ public static class AutoencoderTrainer
             }
             schedule.step();
             losses.Add(sum / batches);
+            if (options.CheckpointPath is { } path) TorchCheckpoint.Save(path, model, optimizer, shuffling, new TorchCheckpoint.Progress(epoch + 1, losses));
             epochDone?.Invoke(epoch + 1, losses[^1]);
         }
         model.eval();

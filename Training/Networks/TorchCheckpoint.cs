@@ -1,0 +1,90 @@
+using Pipeline.Shared.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Networks;
+
+/// <summary>
+/// A training job's state in one file, written after every epoch so a killed job resumes to the same model: the
+/// module's state dict (with its names and shapes first, so a checkpoint of another architecture is refused naming
+/// the first mismatched tensor), the optimiser's state, LibTorch's generator (dropout) and the job's shuffling
+/// generator, the epochs done and their losses. Written atomically (a temporary name, then a rename).
+/// </summary>
+public static class TorchCheckpoint
+{
+    const string Format = "pipeline-torch-checkpoint-1";
+
+    /// <summary>What a checkpoint restores besides the tensors.</summary>
+    public sealed record Progress(int EpochsDone, IReadOnlyList<double> Losses);
+
+    /// <summary>Writes the job's state to <paramref name="path"/>.</summary>
+    public static void Save(string path, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer, Generator shuffling, Progress progress)
+    {
+        using var memory = new MemoryStream();
+        using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(Format);
+            writer.Write(progress.EpochsDone);
+            writer.Write(progress.Losses.Count);
+            foreach (var loss in progress.Losses) writer.Write(loss);
+            var state = model.state_dict();
+            writer.Write(state.Count);
+            foreach (var (name, tensor) in state)
+            {
+                writer.Write(name);
+                writer.Write(tensor.dim());
+                foreach (var size in tensor.shape) writer.Write(size);
+            }
+            model.save(writer);
+            optimizer.save_state_dict(writer);
+            using (var rng = get_rng_state()) rng.Save(writer);
+            using (var shuffle = shuffling.get_state()) shuffle.Save(writer);
+        }
+        Shared.Files.AtomicFile.WriteAllBytes(path, memory.ToArray());
+    }
+
+    /// <summary>Restores the job's state from <paramref name="path"/> into the given objects and returns its progress.</summary>
+    /// <exception cref="InvalidFileException">
+    /// The file is missing, truncated or not such a checkpoint, or holds another architecture's tensors (the first
+    /// mismatch named, with both shapes).
+    /// </exception>
+    public static Progress Load(string path, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer, Generator shuffling)
+    {
+        if (!File.Exists(path)) throw new InvalidFileException(path, "no such checkpoint");
+        try
+        {
+            using var reader = new BinaryReader(File.OpenRead(path));
+            var format = reader.ReadString();
+            if (format != Format) throw new InvalidFileException(path, $"not a Pipeline training checkpoint (format '{format}', expected '{Format}')");
+            var done = reader.ReadInt32();
+            var losses = new double[reader.ReadInt32()];
+            for (var i = 0; i < losses.Length; i++) losses[i] = reader.ReadDouble();
+            var expected = model.state_dict();
+            var count = reader.ReadInt32();
+            var seen = new HashSet<string>();
+            for (var i = 0; i < count; i++)
+            {
+                var name = reader.ReadString();
+                var shape = new long[reader.ReadInt64()];
+                for (var d = 0; d < shape.Length; d++) shape[d] = reader.ReadInt64();
+                if (!expected.TryGetValue(name, out var tensor))
+                    throw new InvalidFileException(path, $"does not fit this model: it holds a tensor '{name}' the model has not");
+                if (!tensor.shape.SequenceEqual(shape))
+                    throw new InvalidFileException(path, $"does not fit this model: tensor '{name}' has shape ({string.Join(", ", shape)}), the model needs ({string.Join(", ", tensor.shape)})");
+                seen.Add(name);
+            }
+            if (expected.Keys.FirstOrDefault(k => !seen.Contains(k)) is { } missing)
+                throw new InvalidFileException(path, $"does not fit this model: it has no tensor '{missing}'");
+            model.load(reader);
+            optimizer.load_state_dict(reader);
+            using (var rng = Tensor.Load(reader)) set_rng_state(rng);
+            using (var shuffle = Tensor.Load(reader)) shuffling.set_state(shuffle);
+            return new Progress(done, losses);
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or FormatException or OverflowException
+                                      or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new InvalidFileException(path, $"is truncated or not a training checkpoint ({e.Message.Split('\n')[0].TrimEnd('.')})", e);
+        }
+    }
+}
