@@ -76,7 +76,10 @@ public static class AutoencoderTrainer
             if (!data.isfinite().all().item<bool>()) throw new InvalidInputException("autoencoder training: the data holds NaN or infinite values");
 
         var device = model.parameters().First().device;
-        using var rows = data.to(device);
+        // the caller's tensor is theirs: only a copy made for another device is disposed here
+        var moved = data.device == device ? null : data.to(device);
+        using var disposeMoved = moved;
+        var rows = moved ?? data;
         using var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
         using var shuffling = new Generator((ulong)options.Seed);
