@@ -6,7 +6,8 @@ using Pipeline.Shared.Manifest;
 using Pipeline.Training.Export;
 using Pipeline.Tests;
 using TorchSharp;
-using TorchSharp.PyBridge;
+using Pipeline.Shared.Errors;
+using Pipeline.Training.Networks;
 using static TorchSharp.torch;
 using Autoencoder = Pipeline.Training.Networks.Autoencoder;
 
@@ -14,7 +15,7 @@ namespace Pipeline.Training.Tests;
 
 /// <summary>
 /// State dicts cross between the product and PyTorch (Debian's python3-torch, which ./run test installs) through
-/// TorchSharp.PyBridge: the same architecture written in Python gives the same outputs.
+/// <see cref="StateDicts"/> (TorchSharp.PyBridge): the same architecture written in Python gives the same outputs.
 /// </summary>
 [Collection(LibTorchCollection.Name)]
 public class PyTorchInteropTests
@@ -59,7 +60,7 @@ public class PyTorchInteropTests
         model.eval();
         using var x = randn(40, 20);
         using var expected = model.forward(x).detach();
-        model.save_py(Path.Combine(dir, "ae.pt"));
+        StateDicts.Save(model, Path.Combine(dir, "ae.pt"));
         NpyFile.Write(Path.Combine(dir, "x.npy"), new NdArray([40, 20], x.data<float>().ToArray()));
         TestData.Python(PythonAutoencoder + $$"""
             model = Autoencoder(20, [16, 8])
@@ -95,7 +96,7 @@ public class PyTorchInteropTests
         var x = NpyFile.Read(Path.Combine(dir, "x.npy"));
         var y = NpyFile.Read(Path.Combine(dir, "y.npy"));
         using var model = new Autoencoder(20, [16, 8]);
-        model.load_py(Path.Combine(dir, "ae.pt"));
+        StateDicts.Load(model, Path.Combine(dir, "ae.pt"));
         model.eval();
         using var input = tensor(x.Data, [40, 20]);
         using (no_grad())
@@ -108,5 +109,41 @@ public class PyTorchInteropTests
         using var outputs = session.Run([NamedOnnxValue.CreateFromTensor("features", new DenseTensor<float>(x.Data, [40, 20]))]);
         var reconstruction = outputs.Single(o => o.Name == "reconstruction").AsTensor<float>().ToArray();
         Assert.True(TestData.MaxRelativeError(reconstruction, y.Data) <= 1e-5, "ONNX Runtime against PyTorch");
+    }
+
+    [Fact]
+    public void StateDictsThatDoNotFit_AreRefusedNamingTheTensor_AndSafetensorsRoundTrip()
+    {
+        var dir = TestData.TempDirectory();
+        TestData.Python(PythonAutoencoder + $$"""
+            state = Autoencoder(20, [16, 8]).state_dict()
+            def save(name, change):
+                s = dict(state)
+                change(s)
+                torch.save(s, "{{dir}}/" + name + ".pt")
+            save("missing", lambda s: s.pop("decoder.4.bias"))
+            save("extra", lambda s: s.__setitem__("decoder.9.weight", torch.zeros(3)))
+            save("wider", lambda s: s.__setitem__("encoder.0.weight", torch.zeros(32, 20)))
+            save("float64", lambda s: s.update({k: v.double() for k, v in s.items() if v.is_floating_point()}))
+            """);
+        using var model = new Autoencoder(20, [16, 8]);
+        using var before = model.state_dict()["encoder.0.weight"].clone();
+        string Refusal(string file) => Assert.Throws<InvalidFileException>(() => StateDicts.Load(model, Path.Combine(dir, file))).Message;
+        Assert.Equal($"{dir}/missing.pt: does not fit this model: it has no tensor 'decoder.4.bias' (17 tensors in the file, 18 in the model)", Refusal("missing.pt"));
+        Assert.Equal($"{dir}/extra.pt: does not fit this model: it holds a tensor 'decoder.9.weight' the model has not", Refusal("extra.pt"));
+        Assert.Equal($"{dir}/wider.pt: does not fit this model: tensor 'encoder.0.weight' has shape (32, 20), the model needs (16, 20)", Refusal("wider.pt"));
+        Assert.Equal($"{dir}/float64.pt: tensor 'encoder.0.weight' is float64 but the model's is float32; in PyTorch, convert the model (model.float() for float32) before saving", Refusal("float64.pt"));
+        File.WriteAllText(Path.Combine(dir, "notes.pt"), "these are notes");
+        Assert.StartsWith($"{dir}/notes.pt: is not a PyTorch state dict (", Refusal("notes.pt"));
+        Assert.Contains("no such state dict", Refusal("none.pt"));
+
+        // nothing was changed by the refusals; a safetensors file carries the same state
+        var safetensors = Path.Combine(dir, "ae.safetensors");
+        StateDicts.Save(model, safetensors);
+        using var copy = new Autoencoder(20, [16, 8]);
+        StateDicts.Load(copy, safetensors);
+        foreach (var (name, tensor) in model.state_dict())
+            Assert.True(tensor.eq(copy.state_dict()[name]).all().item<bool>(), name);
+        Assert.True(before.eq(model.state_dict()["encoder.0.weight"]).all().item<bool>());
     }
 }
