@@ -264,6 +264,11 @@ public class AudioFileTests
         File.WriteAllBytes(truncated, File.ReadAllBytes(good)[..20000]);
         var error = Assert.Throws<InvalidAudioException>(() => AudioFile.Read(truncated));
         Assert.Contains("truncated", error.Message);
+        // cut inside the fmt chunk: NAudio runs out of header; that is a truncation too, not an unreadable format
+        var cutHeader = Path.Combine(dir, "cut-header.wav");
+        File.WriteAllBytes(cutHeader, File.ReadAllBytes(good)[..30]);
+        Assert.Equal($"{cutHeader}: truncated: the WAV header ends before its format and sample chunks do (30 bytes)",
+            Assert.Throws<InvalidAudioException>(() => AudioFile.Read(cutHeader)).Message);
 
         Assert.Throws<InvalidAudioException>(() => AudioFile.Read(Path.Combine(dir, "missing.wav")));
 

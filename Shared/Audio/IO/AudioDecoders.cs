@@ -62,7 +62,11 @@ static class AudioDecoders
     {
         WaveStream reader;
         try { reader = kind == "wav" ? new WaveFileReader(stream) : new AiffFileReader(stream); }
-        catch (Exception e) when (e is FormatException or InvalidDataException or EndOfStreamException or ArgumentException or NotSupportedException or IOException or OverflowException)
+        catch (EndOfStreamException)
+        {
+            throw new InvalidAudioException(path, $"truncated: the {(kind == "wav" ? "WAV" : "AIFF")} header ends before its format and sample chunks do ({stream.Length} bytes)");
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or NotSupportedException or IOException or OverflowException)
         {
             throw new InvalidAudioException(path, $"not a readable {(kind == "wav" ? "WAV" : "AIFF")} file ({e.Message.TrimEnd('.')})");
         }
