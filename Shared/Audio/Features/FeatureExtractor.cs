@@ -34,7 +34,7 @@ public sealed class FeatureExtractor
         if (config is MelSpectrogramOptions melOptions)
         {
             mel = melOptions.FilterBank();
-            Warnings = melOptions.Warnings();
+            Warnings = melOptions.Warnings(mel);
         }
         if (config is MelCepstrumOptions cepstrumOptions)
         {

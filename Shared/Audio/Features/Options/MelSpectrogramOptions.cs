@@ -59,10 +59,11 @@ public record MelSpectrogramOptions : FrontEndConfig
 
     /// <summary>
     /// What the user should know about the settings, which does not stop the work: some (not all) bands are empty.
+    /// <paramref name="bank"/>: these settings' <see cref="FilterBank"/>, when already built.
     /// </summary>
-    public IReadOnlyList<string> Warnings()
+    public IReadOnlyList<string> Warnings(MelFilterBank? bank = null)
     {
-        var empty = FilterBank().EmptyBands;
+        var empty = (bank ?? FilterBank()).EmptyBands;
         if (empty.Count == 0) return [];
         var one = empty.Count == 1;
         return [$"mel {(one ? "band" : "bands")} {IndexRanges.Format(empty)} of {NMels} {(one ? "is" : "are")} empty (at n_fft {NFft} and {SampleRate} Hz no frequency bin falls in {(one ? "it" : "them")}), so {(one ? "its feature is" : "their features are")} constant; raise n_fft or lower n_mels"];
