@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using Pipeline.Inference.Anomaly;
 using Pipeline.Inference.Runtime;
 using Pipeline.Shared.Audio;
@@ -42,7 +41,7 @@ static class ServeBenchmark
         var peerRate = PeerRate(model, clips);
 
         var host = Path.Combine(Directory.GetCurrentDirectory(), "Inference", "Cli", "bin", "Release", "net10.0", "pipeline-infer.dll");
-        var port = FreePort();
+        var port = LocalServer.FreePort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { host, "serve", "--model", model, "--port", port.ToString() }) start.ArgumentList.Add(a);
         using var server = Process.Start(start)!;
@@ -51,7 +50,7 @@ static class ServeBenchmark
         try
         {
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Connections }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await Ready(client, server);
+            await LocalServer.WaitUntilReady(client, server, TimeSpan.FromSeconds(60));
             await Load(client, clips, WarmUp);
             var before = Resident(server);
             var first = await Load(client, clips, 500);
@@ -147,26 +146,4 @@ static class ServeBenchmark
 
     static long Resident(Process process) =>
         long.Parse(File.ReadAllLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-
-    static async Task Ready(HttpClient client, Process server)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            if (server.HasExited) throw new InvalidOperationException("the server ended: " + await server.StandardError.ReadToEndAsync());
-            try
-            {
-                if ((await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK) return;
-            }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("the server never became ready");
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

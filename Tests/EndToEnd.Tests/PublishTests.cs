@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text.Json;
+using Pipeline.Benchmarks;
 using static Pipeline.EndToEnd.Tests.Hosts;
 
 namespace Pipeline.EndToEnd.Tests;
@@ -61,13 +61,13 @@ public class PublishTests(StreamAndServeCommandTests.Model trained) : IClassFixt
             await stream.WaitForExitAsync();
             Assert.Equal(expected.GetProperty("score").GetDouble(), JsonDocument.Parse(last).RootElement.GetProperty("score").GetDouble(), 1e-5 * expected.GetProperty("score").GetDouble());
 
-            var port = FreePort();
+            var port = LocalServer.FreePort();
             using var server = Start(copy, dir, "serve", "--model", model, "--port", port.ToString());
             var log = new List<string>();
             server.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.Add(e.Data); };
             server.BeginOutputReadLine();
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await Ready(client, server);
+            await LocalServer.WaitUntilReady(client, server, TimeSpan.FromSeconds(30));
             var body = new ByteArrayContent(File.ReadAllBytes(clip));
             body.Headers.ContentType = new MediaTypeHeaderValue("audio/wav");
             using var response = await client.PostAsync("/v1/models/ae/score", body);
@@ -108,28 +108,6 @@ public class PublishTests(StreamAndServeCommandTests.Model trained) : IClassFixt
         start.Environment.Remove("PIPELINE_NATIVE_DIR");
         start.Environment.Remove("LD_LIBRARY_PATH");
         return Process.Start(start)!;
-    }
-
-    static async Task Ready(HttpClient client, Process server)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            if (server.HasExited) Assert.Fail("the server ended: " + await server.StandardError.ReadToEndAsync());
-            try
-            {
-                if ((await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK) return;
-            }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("the server never became ready");
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     static void CopyFolder(string from, string to)
