@@ -101,7 +101,7 @@ public abstract record FrontEndConfig
     /// <exception cref="InvalidOptionException">Every problem at once, in one message.</exception>
     public FrontEndConfig Validate()
     {
-        var problems = Problems().ToList();
+        var problems = Problems();
         if (problems.Count > 0) throw new InvalidOptionException("front end: " + string.Join("; ", problems));
         return this;
     }

@@ -10,27 +10,32 @@ namespace Pipeline.Shared.Audio;
 /// </summary>
 internal sealed record FrontEndJson
 {
-    public int SampleRate { get; init; } = 16000;
-    public int NFft { get; init; } = 512;
-    public int HopLength { get; init; } = 160;
-    public int? WinLength { get; init; }
-    public WindowKind Window { get; init; } = WindowKind.Hann;
-    public bool Center { get; init; } = true;
-    public PadMode PadMode { get; init; } = PadMode.Constant;
-    public FeatureKind Feature { get; init; } = FeatureKind.LogMel;
-    public float Power { get; init; } = 2f;
-    public int NMels { get; init; } = 64;
-    public double FMin { get; init; }
-    public double? FMax { get; init; }
-    public MelScale MelScale { get; init; } = MelScale.Slaney;
-    public bool SlaneyNorm { get; init; } = true;
-    public double LogFloor { get; init; } = 2.220446049250313e-16;
-    public int NMfcc { get; init; } = 20;
-    public int CepstrumOrder { get; init; } = 39;
-    public double Alpha { get; init; } = 0.42;
-    public bool DropC0 { get; init; } = true;
-    public int ContextBefore { get; init; }
-    public int ContextAfter { get; init; }
+    // every default is the options records' own: a setting a feature does not use is written as that default
+    static readonly LogMelOptions LogMel = new();
+    static readonly MfccOptions Mfcc = new();
+    static readonly MelCepstrumOptions Cepstrum = new();
+
+    public int SampleRate { get; init; } = LogMel.SampleRate;
+    public int NFft { get; init; } = LogMel.NFft;
+    public int HopLength { get; init; } = LogMel.HopLength;
+    public int? WinLength { get; init; } = LogMel.WinLength;
+    public WindowKind Window { get; init; } = LogMel.Window;
+    public bool Center { get; init; } = LogMel.Center;
+    public PadMode PadMode { get; init; } = LogMel.PadMode;
+    public FeatureKind Feature { get; init; } = LogMel.Feature;
+    public float Power { get; init; } = LogMel.Power;
+    public int NMels { get; init; } = LogMel.NMels;
+    public double FMin { get; init; } = LogMel.FMin;
+    public double? FMax { get; init; } = LogMel.FMax;
+    public MelScale MelScale { get; init; } = LogMel.MelScale;
+    public bool SlaneyNorm { get; init; } = LogMel.SlaneyNorm;
+    public double LogFloor { get; init; } = LogMel.LogFloor;
+    public int NMfcc { get; init; } = Mfcc.NMfcc;
+    public int CepstrumOrder { get; init; } = Cepstrum.Order;
+    public double Alpha { get; init; } = Cepstrum.Alpha;
+    public bool DropC0 { get; init; } = Cepstrum.DropC0;
+    public int ContextBefore { get; init; } = LogMel.ContextBefore;
+    public int ContextAfter { get; init; } = LogMel.ContextAfter;
     // written for readers of the file (and as they always were); ignored when read
     public int Dimensions { get; init; }
     public int MinimumFrames { get; init; }
