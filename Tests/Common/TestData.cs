@@ -82,13 +82,18 @@ public static class TestData
     }
 
     /// <summary>Runs Debian's sox (which ./run test installs) with <paramref name="args"/>; fails the test on a non-zero exit.</summary>
-    public static void Sox(params string[] args)
+    public static void Sox(params string[] args) => Run("sox", args);
+
+    /// <summary>Runs <paramref name="program"/> and returns its standard output; fails the test on a non-zero exit, with its output.</summary>
+    public static string Run(string program, params string[] args)
     {
-        var start = new ProcessStartInfo("sox") { RedirectStandardError = true };
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
-        var err = process.StandardError.ReadToEnd();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"sox {string.Join(" ", args)}: {err}");
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(" ", args)}: {stderr}{stdout.Result}");
+        return stdout.Result;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pipeline.Tests;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,22 +15,10 @@ public class TorchSharpLoadingTests
     const string Version = "GLIBCXX_3.4.32";
     const string SystemLibstdcxx = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
 
-    static string Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(" ", args)}: {stderr}{stdout.Result}");
-        return stdout.Result;
-    }
-
     /// <summary>The flags readelf gives the library's requirement of <see cref="Version"/>: "none" or "WEAK".</summary>
     static string RequirementFlags(string library)
     {
-        var line = Run("readelf", "-V", "--wide", library).Split('\n').Single(l => l.Contains($"Name: {Version} "));
+        var line = TestData.Run("readelf", "-V", "--wide", library).Split('\n').Single(l => l.Contains($"Name: {Version} "));
         return line[(line.IndexOf("Flags: ", StringComparison.Ordinal) + 7)..].Split(' ')[0];
     }
 
@@ -44,7 +31,7 @@ public class TorchSharpLoadingTests
     [Fact]
     public void OutputCopy_IsWeakenedExactlyWhenTheSystemLacksTheVersion_AndThePackageCacheIsLeftAlone()
     {
-        var definitions = Run("readelf", "-V", "--wide", SystemLibstdcxx);
+        var definitions = TestData.Run("readelf", "-V", "--wide", SystemLibstdcxx);
         var systemHasIt = definitions.Contains($"Name: {Version}\n") || definitions.Contains($"Name: {Version} ");
         var output = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
         Assert.Equal("none", RequirementFlags(PackageCopy()));
@@ -79,7 +66,7 @@ public class TorchSharpLoadingTests
               </Target>
             </Project>
             """);
-        var log = Run("dotnet", "msbuild", Path.Combine(dir, "weaken.proj"), "-t:Weaken", "-nologo", "-v:m");
+        var log = TestData.Run("dotnet", "msbuild", Path.Combine(dir, "weaken.proj"), "-t:Weaken", "-nologo", "-v:m");
         Assert.Contains("outcomes: weakened|already weak|not needed|not asked", log);
         Assert.Equal("WEAK", RequirementFlags(lacking));
         Assert.Equal(File.ReadAllBytes(PackageCopy()), File.ReadAllBytes(having));
