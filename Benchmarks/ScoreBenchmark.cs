@@ -25,11 +25,11 @@ static class ScoreBenchmark
 
         TimeSpan epoch = default;
         var clock = Stopwatch.StartNew();
-        var options = new AnomalyTrainingOptions { Epochs = 1, ConstantEpochs = 0 };
+        var options = new AnomalyTrainingOptions { Training = new() { Epochs = 1, ConstantEpochs = 0 } };
         var set = AnomalyDataset.Open(data) with { Test = [] };
-        var result = AnomalyTraining.Train(set, options, epochs: new Progress<EpochReport>(e => epoch = e.Elapsed));
+        var result = AnomalyTraining.Train(set, options, epochs: new Shared.Threading.SynchronousProgress<EpochReport>(e => epoch = e.Elapsed));
         var total = clock.Elapsed;
-        var macs = result.Model.Parameters().Where(p => p.Rank == 2).Sum(p => (long)p.Count);
+        var macs = result.Model.parameters().Where(p => p.dim() == 2).Sum(p => p.numel());
         var flops = (6.0 * macs - 2.0 * 1280 * 512) * result.TrainFrames;
         var roofline = flops / (limits.SgemmGflops * 1e9);
         Console.WriteLine($"anomaly training: one epoch over {set.Train.Count - result.Validation.Count} clips ({result.TrainFrames} frames)");

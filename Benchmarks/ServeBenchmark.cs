@@ -28,12 +28,12 @@ static class ServeBenchmark
         if (Directory.Exists(root)) Directory.Delete(root, true);
         var data = Path.Combine(root, "data");
         new MachineSynth(3).WriteDataSet(data, machines: 1, trainPerMachine: 20, testNormalPerMachine: 10, anomaliesPerKindAndSeverity: 0);
-        var options = new AnomalyTrainingOptions { Epochs = 1, ConstantEpochs = 0 };
+        var options = new AnomalyTrainingOptions { Training = new() { Epochs = 1, ConstantEpochs = 0 } };
         var result = AnomalyTraining.Train(AnomalyDataset.Open(data) with { Test = [] }, options);
         var model = Path.Combine(root, "ae");
         AutoencoderExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
         var clips = Directory.GetFiles(Path.Combine(data, "test_normal"), "*.wav").Order().Select(File.ReadAllBytes).ToList();
-        var macs = result.Model.Parameters().Where(p => p.Rank == 2).Sum(p => (long)p.Count);
+        var macs = result.Model.parameters().Where(p => p.dim() == 2).Sum(p => p.numel());
         var flopsPerClip = 2.0 * macs * 1001;
         var roofline = limits.SgemmGflops * 1e9 / flopsPerClip;
 

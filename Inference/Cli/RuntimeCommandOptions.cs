@@ -8,18 +8,8 @@ using Pipeline.Inference.Runtime;
 /// </summary>
 sealed class RuntimeCommandOptions(CommonOptions common)
 {
-    public Option<Device> Device { get; } = new("--device")
-    {
-        Description = "Where the model runs: cpu, cuda, or auto (CUDA when ONNX Runtime's CUDA provider loads here, else the CPU)",
-        Recursive = true, DefaultValueFactory = _ => Pipeline.Inference.Runtime.Device.Auto,
-        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
-        {
-            "cpu" => Pipeline.Inference.Runtime.Device.Cpu,
-            "cuda" => Pipeline.Inference.Runtime.Device.Cuda,
-            "auto" => Pipeline.Inference.Runtime.Device.Auto,
-            var other => Fail<Device>(r, $"--device must be cpu, cuda or auto, got '{other}'"),
-        },
-    };
+    public Option<Device> Device { get; } = DeviceOption.Create(
+        "Where the model runs: cpu, cuda, or auto (CUDA when ONNX Runtime's CUDA provider loads here, else the CPU)");
 
     // a string, not the enum: help would list ONNX Runtime's enum names, which the parser does not take
     public Option<string> GraphOptimization { get; } = new("--graph-optimization")

@@ -148,4 +148,19 @@ public class DeviceTests
             Assert.DoesNotContain("   at ", r.Err);
         }
     }
+
+    [Fact]
+    public void Training_OnCudaWithoutCuda_IsOneLine_AndWritesNothing()
+    {
+        var dir = TestData.TempDirectory();
+        var data = Path.Combine(dir, "data");
+        var synth = Run("pipeline-train", "synth", "machine", "--out", data, "--machines", "1", "--train", "2", "--test-normal", "1", "--anomalies", "0", "--seconds", "1", "--quiet");
+        Assert.True(synth.Code == 0, synth.Err);
+        var model = Path.Combine(dir, "ae");
+        OneLineError(Run("pipeline-train", "anomaly", "--data", data, "--out", model, "--epochs", "1", "--device", "cuda"),
+            "--device cuda", "LibTorch sees no CUDA device", "--device cpu");
+        Assert.False(Directory.Exists(model));
+        Assert.False(File.Exists(model + ".checkpoint"));
+        OneLineError(Run("pipeline-train", "anomaly", "--data", data, "--out", model, "--device", "gpu"), "--device must be cpu, cuda or auto, got 'gpu'");
+    }
 }

@@ -30,8 +30,8 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
             var options = new AnomalyTrainingOptions
             {
                 FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = 16, ContextBefore = 2, ContextAfter = 2 },
-                Hidden = [32, 16, 8], Epochs = 2, ConstantEpochs = 1, BatchSize = 32, LearningRate = 1e-3, FinalLearningRate = 1e-4,
-                TrimFrames = 10, Seed = 3,
+                Hidden = [32, 16, 8], TrimFrames = 10,
+                Training = new() { Epochs = 2, ConstantEpochs = 1, BatchSize = 32, LearningRate = 1e-3, FinalLearningRate = 1e-4, Seed = 3 },
             };
             Result = AnomalyTraining.Train(AnomalyDataset.Open(DataDir), options);
             ModelDir = Path.Combine(root, "model");

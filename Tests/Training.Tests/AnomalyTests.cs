@@ -93,7 +93,7 @@ public class AnomalyTests
     [Fact]
     public void Options_AreValidatedTogether()
     {
-        var e = Assert.Throws<InvalidOptionException>(() => new AnomalyTrainingOptions { Epochs = 0, BatchSize = 1, Aggregation = "median", TargetFpr = 2 }.Validate());
+        var e = Assert.Throws<InvalidOptionException>(() => new AnomalyTrainingOptions { Training = new() { Epochs = 0, BatchSize = 1 }, Aggregation = "median", TargetFpr = 2 }.Validate());
         Assert.Contains("epochs", e.Message);
         Assert.Contains("batch", e.Message);
         Assert.Contains("aggregation", e.Message);

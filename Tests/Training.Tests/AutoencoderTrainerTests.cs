@@ -34,7 +34,7 @@ public class AutoencoderTrainerTests
         using var data = Planted(512, 1);
         using var model = Model(1);
         var variance = data.pow(2).mean().item<float>();
-        var losses = AutoencoderTrainer.Fit(model, data, Quick);
+        var losses = AutoencoderTrainer.Fit(model, data, Quick).TrainLoss;
         Assert.Equal(40, losses.Count);
         // the best rank-3 reconstruction leaves only the noise (1e-4 of a unit-variance signal); a tenth of the
         // signal's energy is far above that and far below what an untrained network leaves
@@ -72,10 +72,11 @@ public class AutoencoderTrainerTests
         var checkpoint = Path.Combine(Pipeline.Tests.TestData.TempDirectory(), "job.checkpoint");
         using (var killed = Model(9, dropout: 0.2))
             Assert.Throws<OperationCanceledException>(() => AutoencoderTrainer.Fit(killed, data, options with { CheckpointPath = checkpoint },
-                (epoch, _) => { if (epoch == 2) throw new OperationCanceledException(); }));
+                new TrainingHooks { Epochs = new Shared.Threading.SynchronousProgress<EpochReport>(e => { if (e.Epoch == 2) throw new OperationCanceledException(); }) }));
         using var resumed = Model(9, dropout: 0.2);
         var losses = AutoencoderTrainer.Fit(resumed, data, options with { CheckpointPath = checkpoint, Resume = true });
-        Assert.Equal(straightLosses, losses);
+        Assert.Equal(straightLosses.TrainLoss, losses.TrainLoss);
+        Assert.Equal(2, losses.ResumedFromEpoch);
         Assert.Equal(expected, resumed.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray());
     }
 

@@ -27,7 +27,7 @@ public class NmfReferenceTests
         var model = new Nmf(f["w0"].ToNdArray(), f["h0"].ToNdArray());
         var losses = new List<double>();
         model.Fit(f["v"].ToNdArray(), new NmfFitOptions { Beta = beta, Tolerance = 0, MaxIterations = expected.Length, LossEvery = 1 },
-            new Inline<NmfProgress>(p => { if (p.Iteration > 0) losses.Add(p.Loss); }));
+            new Shared.Threading.SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) losses.Add(p.Loss); }));
         Assert.Equal(expected.Length, losses.Count);
         // float32 factors against scikit-learn's float64: each step rounds at ~1e-7 relative, and MU contracts
         for (var i = 0; i < expected.Length; i++)

@@ -75,7 +75,7 @@ public class NmfTests
         var v = TestData.Uniform(30, 40, seed: 4, low: 0.01f);
         var losses = new List<double>();
         var result = new Nmf(5, seed: 1).Fit(v, new NmfFitOptions { Beta = beta, MaxIterations = 60, Tolerance = 0, LossEvery = 1 },
-            new Inline<NmfProgress>(p => losses.Add(p.Loss)));
+            new Shared.Threading.SynchronousProgress<NmfProgress>(p => losses.Add(p.Loss)));
         Assert.Equal(61, losses.Count);
         Assert.Equal(60, result.Iterations);
         // Majorisation-minimisation: each step is non-increasing up to float32 rounding of the sums.
@@ -224,9 +224,4 @@ public class NmfTests
         }
         Assert.Throws<ArgumentException>(() => Blas.MatMul(a.Data, b.Data, new float[41], 7, 5, 6));
     }
-}
-
-sealed class Inline<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -3,10 +3,11 @@ using Pipeline.Shared.Audio;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
 using Pipeline.Shared.Scoring;
+using Pipeline.Inference.Runtime;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Fitting;
-using Pipeline.Training.Nn;
-using Pipeline.Training.Optim;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Networks;
+using TorchSharp;
 
 namespace Pipeline.Training.Anomaly;
 
@@ -15,26 +16,16 @@ public sealed record AnomalyTrainingOptions
 {
     /// <summary>Front end, including the context stacking the network sees (the baseline: 64 log-mel bands, 10 + 10 frames).</summary>
     public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.DcaseLogMel;
-    /// <summary>Encoder widths, the last being the code.</summary>
+    /// <summary>Encoder widths, the last being the code. Default 512, 256, 128.</summary>
     public int[] Hidden { get; init; } = [512, 256, 128];
-    /// <summary>Dropout before the last layer.</summary>
-    public float Dropout { get; init; } = 0.2f;
-    /// <summary>Epochs.</summary>
-    public int Epochs { get; init; } = 200;
-    /// <summary>Epochs at the initial learning rate before the linear decay.</summary>
-    public int ConstantEpochs { get; init; } = 100;
-    /// <summary>Adam's initial learning rate.</summary>
-    public double LearningRate { get; init; } = 1e-4;
-    /// <summary>The rate reached at the last epoch.</summary>
-    public double FinalLearningRate { get; init; } = 1e-6;
-    /// <summary>Adam's weight decay (added to the gradient, as PyTorch does).</summary>
-    public double WeightDecay { get; init; } = 1e-4;
-    /// <summary>Frames per mini-batch.</summary>
-    public int BatchSize { get; init; } = 100;
+    /// <summary>Dropout before the last layer. Default 0.2.</summary>
+    public double Dropout { get; init; } = 0.2;
+    /// <summary>How the network is trained: epochs, Adam, the rate schedule, batches, seed, checkpoint. The seed also draws the validation split.</summary>
+    public AutoencoderTrainingOptions Training { get; init; } = new();
+    /// <summary>Where LibTorch trains: auto (CUDA when LibTorch sees a GPU), cpu or cuda.</summary>
+    public Device Device { get; init; } = Device.Auto;
     /// <summary>Share of the normal training files held out for the validation loss and the threshold.</summary>
     public double ValidationFraction { get; init; } = 0.1;
-    /// <summary>The job's seed: weights, dropout, shuffling and the validation split.</summary>
-    public long Seed { get; init; }
     /// <summary>"max" or "mean" of the per-frame errors.</summary>
     public string Aggregation { get; init; } = "max";
     /// <summary>Frames dropped at each end before aggregating.</summary>
@@ -45,10 +36,6 @@ public sealed record AnomalyTrainingOptions
     public double? Threshold { get; init; }
     /// <summary>Feature cache directory.</summary>
     public string? CacheDirectory { get; init; }
-    /// <summary>Checkpoint written after every epoch.</summary>
-    public string? CheckpointPath { get; init; }
-    /// <summary>Continue from <see cref="CheckpointPath"/>.</summary>
-    public bool Resume { get; init; }
     /// <summary>Leave out clips that cannot be read (listed in <see cref="AnomalyTrainingResult.Skipped"/>) instead of refusing to start.</summary>
     public bool SkipBadFiles { get; init; }
 
@@ -56,13 +43,10 @@ public sealed record AnomalyTrainingOptions
     public AnomalyTrainingOptions Validate()
     {
         FrontEnd.Validate();
-        var problems = new List<string>();
+        var problems = new List<string>(Training.Problems());
         if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (the DCASE 2020 Task 2 baseline uses 10 before, 10 after)");
-        if (Epochs < 1) problems.Add($"epochs must be ≥ 1 (got {Epochs})");
-        if (BatchSize < 2) problems.Add($"batch size must be ≥ 2 for BatchNorm (got {BatchSize})");
-        if (!(LearningRate > 0)) problems.Add($"learning rate must be positive (got {LearningRate})");
-        if (!(FinalLearningRate > 0) || FinalLearningRate > LearningRate) problems.Add($"final learning rate must lie in (0, {LearningRate}] (got {FinalLearningRate})");
-        if (ConstantEpochs < 0) problems.Add($"constant epochs must be ≥ 0 (got {ConstantEpochs})");
+        if (Hidden.Length == 0 || Hidden.Any(h => h < 1)) problems.Add($"hidden widths must be positive (got {string.Join(",", Hidden)})");
+        if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"dropout must lie in [0, 1) (got {Dropout})");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
         if (Threshold is { } t && !double.IsFinite(t)) problems.Add($"a given threshold must be finite (got {t})");
         if (!FrameScores.Aggregations.Contains(Aggregation)) problems.Add($"aggregation must be {string.Join(" or ", FrameScores.Aggregations)} (got '{Aggregation}')");
@@ -102,7 +86,8 @@ public sealed record AnomalyTrainingResult(
 /// <summary>
 /// Trains the DCASE 2020 Task 2 baseline autoencoder on a data set's normal training clips and evaluates it on its test clips.
 /// Features are computed once per file without context; mini-batches stack the 20-frame context row by row
-/// (<see cref="ContextFrames.CopyRow"/>), so memory holds 64 values per frame rather than 1280.
+/// (<see cref="ContextWindows"/>), so memory holds 64 values per frame rather than 1280. The network is a TorchSharp
+/// module trained by <see cref="AutoencoderTrainer"/> on the device the options name.
 /// </summary>
 public static class AnomalyTraining
 {
@@ -112,15 +97,18 @@ public static class AnomalyTraining
         CancellationToken cancellation = default)
     {
         options.Validate();
-        var generator = new Generator(options.Seed);
+        var device = TorchDevice.Resolve(options.Device);
         var perFrame = options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 };
         var loader = new FeatureLoader(new FeatureExtractor(perFrame), options.CacheDirectory);
 
         // hold out whole files (frames of one file are strongly correlated)
-        var order = generator.Permutation(data.Train.Count);
+        long[] order;
+        using (var split = new torch.Generator((ulong)options.Training.Seed))
+        using (var permutation = torch.randperm(data.Train.Count, generator: split))
+            order = permutation.data<long>().ToArray();
         var validationCount = data.Train.Count < 2 ? 0 : Math.Max(1, (int)Math.Round(options.ValidationFraction * data.Train.Count));
-        var validationClips = order.Take(validationCount).Order().Select(i => data.Train[i]).ToList();
-        var trainClips = order.Skip(validationCount).Order().Select(i => data.Train[i]).ToList();
+        var validationClips = order.Take(validationCount).Order().Select(i => data.Train[(int)i]).ToList();
+        var trainClips = order.Skip(validationCount).Order().Select(i => data.Train[(int)i]).ToList();
         // every file is read before any training: all that cannot be used are listed at once (or left out with SkipBadFiles)
         var paths = trainClips.Concat(validationClips).Concat(data.Test).Select(c => c.Path).ToList();
         var problems = new List<Shared.Errors.PipelineException>();
@@ -144,36 +132,17 @@ public static class AnomalyTraining
         var trainFeatures = trainClips.Select(c => loaded[c.Path]).ToList();
         var validationFeatures = validationClips.Select(c => loaded[c.Path]).ToList();
         var (before, after) = (options.FrontEnd.ContextBefore, options.FrontEnd.ContextAfter);
+        var rows = new ContextWindows(trainFeatures, before, after);
 
-        // (file, frame) of every training frame
-        var frameFile = new List<int>();
-        var frameIndex = new List<int>();
-        for (var i = 0; i < trainFeatures.Count; i++)
-            for (var t = 0; t < trainFeatures[i].Rows; t++) { frameFile.Add(i); frameIndex.Add(t); }
-        var width = options.FrontEnd.Dimensions;
-
-        var model = new Autoencoder(width, options.Hidden, options.Dropout, generator);
-        var adam = new Adam(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
-        var schedule = LambdaSchedule.ConstantThenLinear(adam, Math.Min(options.ConstantEpochs, options.Epochs - 1), options.Epochs,
-            options.FinalLearningRate / options.LearningRate);
-        var loop = new TrainingLoop(model, adam, generator, new TrainingLoopOptions
+        torch.manual_seed(options.Training.Seed); // weights and dropout
+        var model = new Autoencoder(options.FrontEnd.Dimensions, options.Hidden, options.Dropout, device);
+        var history = AutoencoderTrainer.Fit(model, rows.Count, indices => rows.Gather(indices, device), options.Training, new TrainingHooks
         {
-            Epochs = options.Epochs, BatchSize = options.BatchSize, CheckpointPath = options.CheckpointPath, Resume = options.Resume,
-        }, schedule)
-        {
-            BatchProgress = batches,
-            EpochProgress = epochs,
+            Batches = batches,
+            Epochs = epochs,
             Validation = validationFeatures.Count == 0 ? null : () => validationFeatures.Average(f => (double)FrameErrors(model, f, before, after).Average()),
-        };
-        var history = loop.Run(frameFile.Count, indices =>
-        {
-            var batch = Tensor.Zeros(indices.Length, width);
-            for (var b = 0; b < indices.Length; b++)
-                ContextFrames.CopyRow(trainFeatures[frameFile[indices[b]]], frameIndex[indices[b]], before, after, batch.Span.Slice(b * width, width));
-            return Losses.Mse(model.Forward(batch), batch);
         }, cancellation);
 
-        model.Eval();
         double Score(NdArray f) => FrameScores.Aggregate(FrameErrors(model, f, before, after), options.Aggregation, options.TrimFrames);
         var validationScores = validationFeatures.Select(Score).ToList();
         double threshold;
@@ -187,7 +156,7 @@ public static class AnomalyTraining
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
         var test = testClips.Select(c => { var s = Score(loaded[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
-        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), frameFile.Count)
+        return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), (int)rows.Count)
         {
             Skipped = problems,
             CalibrationClips = options.Threshold is not null ? [] : validationClips.Count > 0 ? validationClips : trainClips,
@@ -197,21 +166,21 @@ public static class AnomalyTraining
     /// <summary>Per-frame mean squared reconstruction error of one file's per-frame features, in evaluation mode.</summary>
     public static float[] FrameErrors(Autoencoder model, NdArray perFrameFeatures, int before, int after)
     {
-        var frames = perFrameFeatures.Rows;
-        var width = model.InputSize;
-        var errors = new float[frames];
-        var wasTraining = model.IsTraining;
-        model.Eval();
-        using (Tensor.NoGrad())
-            for (var start = 0; start < frames; start += 1000)
-            {
-                var count = Math.Min(1000, frames - start);
-                var x = Tensor.Zeros(count, width);
-                for (var r = 0; r < count; r++) ContextFrames.CopyRow(perFrameFeatures, start + r, before, after, x.Span.Slice(r * width, width));
-                var e = Losses.Mse(model.Forward(x), x, Reduction.None).Mean(1);
-                e.Span.CopyTo(errors.AsSpan(start, count));
-            }
-        model.Train(wasTraining);
+        var device = model.parameters().First().device;
+        var windows = new ContextWindows([perFrameFeatures], before, after);
+        var errors = new float[perFrameFeatures.Rows];
+        var wasTraining = model.training;
+        model.eval();
+        using (torch.no_grad())
+            for (var start = 0; start < errors.Length; start += 1000)
+                using (torch.NewDisposeScope())
+                {
+                    var count = Math.Min(1000, errors.Length - start);
+                    var x = windows.Gather(torch.arange(start, start + count, dtype: torch.int64), device);
+                    var e = torch.nn.functional.mse_loss(model.forward(x), x, torch.nn.Reduction.None).mean([1]).cpu();
+                    e.data<float>().CopyTo(errors.AsSpan(start, count));
+                }
+        model.train(wasTraining);
         return errors;
     }
 

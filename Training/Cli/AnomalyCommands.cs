@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Pipeline.Shared.Threading;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Files;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Fitting;
 using Pipeline.Training.Synthesis;
@@ -84,17 +86,18 @@ static class AnomalyCommands
         return piano;
     }
 
-    public static Command Train(CommonOptions cli)
+    public static Command Train(CommonOptions cli, Option<Pipeline.Inference.Runtime.Device> device)
     {
         var defaults = new AnomalyTrainingOptions();
+        var training = defaults.Training;
         var data = new Option<string>("--data", "-d") { Description = "Data set: ToyADMOS layout (train_normal/, test_normal/, test_anomaly/) or DCASE (train/, test/)", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs (the DCASE 2020 Task 2 baseline: 200)", DefaultValueFactory = _ => defaults.Epochs };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs (the DCASE 2020 Task 2 baseline: 200)", DefaultValueFactory = _ => training.Epochs };
         var constant = new Option<int?>("--constant-epochs") { Description = "Epochs at the initial rate before the linear decay (default: half the epochs)" };
-        var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
-        var finalLr = new Option<double>("--final-lr") { Description = "Learning rate at the last epoch", DefaultValueFactory = _ => defaults.FinalLearningRate };
-        var weightDecay = new Option<double>("--weight-decay") { Description = "Adam weight decay", DefaultValueFactory = _ => defaults.WeightDecay };
-        var batch = new Option<int>("--batch-size") { Description = "Frames per mini-batch", DefaultValueFactory = _ => defaults.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => training.LearningRate };
+        var finalLr = new Option<double>("--final-lr") { Description = "Learning rate at the last epoch", DefaultValueFactory = _ => training.FinalLearningRate };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Adam weight decay", DefaultValueFactory = _ => training.WeightDecay };
+        var batch = new Option<int>("--batch-size") { Description = "Frames per mini-batch", DefaultValueFactory = _ => training.BatchSize };
         var seed = new Option<long>("--seed") { Description = "Seed of weights, dropout, shuffling and the validation split", DefaultValueFactory = _ => 0 };
         var aggregation = new Option<string>("--aggregation") { Description = "File score from frame errors: max or mean", DefaultValueFactory = _ => defaults.Aggregation };
         var trim = new Option<int>("--trim") { Description = "Frames dropped at each end before aggregating", DefaultValueFactory = _ => defaults.TrimFrames };
@@ -130,18 +133,23 @@ static class AnomalyCommands
             {
                 FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
                 Hidden = widths,
-                Epochs = parse.GetValue(epochs),
-                ConstantEpochs = parse.GetValue(constant) ?? parse.GetValue(epochs) / 2,
-                LearningRate = parse.GetValue(lr), FinalLearningRate = parse.GetValue(finalLr), WeightDecay = parse.GetValue(weightDecay),
-                BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), Aggregation = parse.GetValue(aggregation)!,
+                Training = training with
+                {
+                    Epochs = parse.GetValue(epochs),
+                    ConstantEpochs = parse.GetValue(constant) ?? parse.GetValue(epochs) / 2,
+                    LearningRate = parse.GetValue(lr), FinalLearningRate = parse.GetValue(finalLr), WeightDecay = parse.GetValue(weightDecay),
+                    BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), CheckpointPath = checkpoint, Resume = parse.GetValue(resume),
+                },
+                Device = parse.GetValue(device),
+                Aggregation = parse.GetValue(aggregation)!,
                 TrimFrames = parse.GetValue(trim), TargetFpr = parse.GetValue(fpr), Threshold = parse.GetValue(threshold),
-                CacheDirectory = parse.GetValue(cache), CheckpointPath = checkpoint, Resume = parse.GetValue(resume),
-                SkipBadFiles = parse.GetValue(skipBad),
+                CacheDirectory = parse.GetValue(cache), SkipBadFiles = parse.GetValue(skipBad),
             };
             options.Validate();
+            var where = TorchDevice.Describe(TorchDevice.Resolve(options.Device)); // a missing CUDA is refused before any file is read
             foreach (var warning in new FeatureExtractor(options.FrontEnd).Warnings) log.WriteLine($"warning: {warning}");
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
-            log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous)");
+            log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous); training on {where}");
             var clock = Stopwatch.StartNew();
             ProgressBar? bar = null;
             AnomalyTrainingResult result;
@@ -178,7 +186,7 @@ static class AnomalyCommands
             bar?.Dispose();
             foreach (var problem in result.Skipped) log.WriteLine($"warning: skipped {problem.Message}");
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
-            var summary = new TrainingSummary((int)options.Seed, options.Epochs, options.Epochs, 0, true, result.History.TrainLoss[^1],
+            var summary = new TrainingSummary((int)options.Training.Seed, options.Training.Epochs, options.Training.Epochs, 0, true, result.History.TrainLoss[^1],
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {
@@ -198,7 +206,7 @@ static class AnomalyCommands
             if (File.Exists(checkpoint)) File.Delete(checkpoint);
             cli.Summary(parse, new Dictionary<string, object?>
             {
-                ["model"] = outDir, ["epochs"] = options.Epochs, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
+                ["model"] = outDir, ["epochs"] = options.Training.Epochs, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
                 ["threshold"] = result.Scoring.Threshold,
                 ["metrics"] = result.Metrics.ToDictionary(g => g.Group, g => new { auc = g.Scores.Auc, pauc = g.Scores.PartialAuc, f1 = g.Scores.F1, normals = g.Scores.Normals, anomalies = g.Scores.Anomalies }),
             });

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;

@@ -10,6 +10,7 @@ using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export;
 
 var cli = new CommonOptions();
+var device = DeviceOption.Create("Where LibTorch trains: cpu, cuda, or auto (CUDA when LibTorch sees a GPU, else the CPU)");
 
 var input = new Option<string>("--input", "-i") { Description = "V as a .npy matrix (features × frames), non-negative", Required = true };
 var rank = new Option<int>("--rank", "-k") { Description = "Number of components K", DefaultValueFactory = _ => 20 };
@@ -82,9 +83,9 @@ var root = new RootCommand("""
     """)
 {
     nmf, DecomposeCommand.Create(cli), SeparationCommand.Create(cli), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
-    AnomalyCommands.Train(cli), MixtureCommand.Create(cli), VaeCommand.Create(cli),
+    AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli), VaeCommand.Create(cli),
 };
-foreach (var option in cli.All) root.Options.Add(option);
+foreach (var option in cli.All.Append(device)) root.Options.Add(option);
 var parsed = root.Parse(args);
 if (CommonOptions.RefuseParseErrors(parsed, Console.Error) is { } refused) return refused;
 return CommandLineHost.Run(() =>
@@ -92,12 +93,7 @@ return CommandLineHost.Run(() =>
     var threads = parsed.GetValue(cli.Threads);
     ComputeThreads.Max = threads;
     if (threads > 0) Pipeline.Training.Linalg.Blas.SetThreads(threads);
+    Pipeline.Training.Engine.TorchDevice.Configure(threads);
     // Ctrl-C is ours (CommandLineHost.Cancellation), so that work stops at a step boundary and writes nothing
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }, Console.Error, parsed.GetValue(cli.Verbose));
-
-/// <summary>Reports on the calling thread, in order (System.Progress posts to the thread pool).</summary>
-sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}

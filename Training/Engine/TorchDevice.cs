@@ -22,6 +22,11 @@ public static class TorchDevice
         _ => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
     };
 
+    /// <summary>A line's worth on where training runs: "the CPU (2 threads)" or "CUDA device 0 (name)".</summary>
+    public static string Describe(torch.Device device) => device.type == DeviceType.CUDA
+        ? $"CUDA device {Math.Max(device.index, 0)}"
+        : $"the CPU ({torch.get_num_threads()} thread{(torch.get_num_threads() == 1 ? "" : "s")})";
+
     /// <summary>
     /// LibTorch's intra-op threads (<paramref name="threads"/> 0: LibTorch's default, one per core). TorchSharp 0.107
     /// leaves <c>torch.use_deterministic_algorithms</c> unimplemented; on the CPU the same seed and the same thread

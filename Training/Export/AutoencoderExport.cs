@@ -1,9 +1,10 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Manifest;
-using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export.Proto;
-using Pipeline.Training.Nn;
+using Pipeline.Training.Networks;
+using TorchSharp;
+using TorchSharp.Modules;
 using static Pipeline.Training.Export.OnnxGraphBuilder;
 using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
 
@@ -20,16 +21,11 @@ public static class AutoencoderExport
     public const string ModelFile = "model.onnx";
     public const string FramesDim = "frames";
 
-    /// <summary>Writes the model folder and returns the manifest as written.</summary>
-    public static ModelManifest Export(Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null) =>
-        Export(Fold(model), model.InputSize, directory, name, frontEnd, scoring, training);
-
     /// <summary>
-    /// Writes the model folder of a TorchSharp <see cref="Networks.Autoencoder"/> (its evaluation-mode function: the
-    /// running statistics, no dropout) and returns the manifest as written.
+    /// Writes the model folder of a trained <see cref="Autoencoder"/> (its evaluation-mode function: the running
+    /// statistics, no dropout) and returns the manifest as written.
     /// </summary>
-    public static ModelManifest Export(Networks.Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
+    public static ModelManifest Export(Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
         TrainingSummary? training = null) =>
         Export(Fold(model), model.InputSize, directory, name, frontEnd, scoring, training);
 
@@ -75,56 +71,24 @@ public static class AutoencoderExport
     /// <summary>One Gemm (weight (out, in), bias (out)) and whether a ReLU follows it.</summary>
     internal sealed record FoldedLayer(NdArray Weight, NdArray Bias, bool Relu);
 
-    /// <summary>One layer of either engine's network, as the folding reads it.</summary>
-    abstract record Layer
+    /// <summary>The network as Gemm(+ReLU) layers (parameters copied to the CPU), BatchNorm folded forward, Dropout removed.</summary>
+    internal static List<FoldedLayer> Fold(Autoencoder model)
     {
-        public sealed record Dense(float[] Weight, float[] Bias, int Outputs, int Inputs) : Layer;
-        public sealed record Rectifier : Layer;
-        public sealed record Normalization(float[] Weight, float[] Bias, float[] RunningMean, float[] RunningVar, double Eps) : Layer;
-        public sealed record Identity : Layer;
-    }
-
-    /// <summary>The home-made engine's network as Gemm(+ReLU) layers.</summary>
-    internal static List<FoldedLayer> Fold(Autoencoder model) =>
-        Fold(model.Encoder.NamedChildren().Concat(model.Decoder.NamedChildren()).Select(c => c.Module switch
-        {
-            Linear l => (Layer)new Layer.Dense(l.Weight.ToArray(), l.Bias?.ToArray() ?? new float[l.Weight.Size(0)], l.Weight.Size(0), l.Weight.Size(1)),
-            ReLU => new Layer.Rectifier(),
-            BatchNorm1d bn => new Layer.Normalization(bn.Weight.ToArray(), bn.Bias.ToArray(), bn.RunningMean.Span.ToArray(), bn.RunningVar.Span.ToArray(), bn.Eps),
-            Dropout => new Layer.Identity(),
-            var other => throw new InvalidOperationException($"cannot export a {other.GetType().Name} layer"),
-        }));
-
-    /// <summary>A TorchSharp network as Gemm(+ReLU) layers (parameters copied to the CPU).</summary>
-    internal static List<FoldedLayer> Fold(Networks.Autoencoder model)
-    {
-        static float[] Values(TorchSharp.torch.Tensor t) => t.detach().cpu().to_type(TorchSharp.torch.ScalarType.Float32).data<float>().ToArray();
-        return Fold(model.Encoder.children().Concat(model.Decoder.children()).Select(module => module switch
-        {
-            TorchSharp.Modules.Linear l => (Layer)new Layer.Dense(Values(l.weight), l.bias is { } b ? Values(b) : new float[l.out_features], (int)l.out_features, (int)l.in_features),
-            TorchSharp.Modules.ReLU => new Layer.Rectifier(),
-            TorchSharp.Modules.BatchNorm1d bn => new Layer.Normalization(Values(bn.weight!), Values(bn.bias!), Values(bn.running_mean!), Values(bn.running_var!), bn.eps),
-            TorchSharp.Modules.Dropout => new Layer.Identity(),
-            var other => throw new InvalidOperationException($"cannot export a {other.GetType().Name} layer"),
-        }));
-    }
-
-    /// <summary>The network as Gemm(+ReLU) layers with BatchNorm folded forward and Dropout removed.</summary>
-    static List<FoldedLayer> Fold(IEnumerable<Layer> network)
-    {
+        static double[] Values(torch.Tensor t) => t.detach().cpu().to_type(torch.ScalarType.Float64).data<double>().ToArray();
         var layers = new List<FoldedLayer>();
         double[]? scale = null, shift = null; // a BatchNorm waiting for the next Linear
-        foreach (var layer in network)
-            switch (layer)
+        foreach (var module in model.Encoder.children().Concat(model.Decoder.children()))
+            switch (module)
             {
-                case Layer.Dense dense:
+                case Linear linear:
                 {
-                    var (w, b, outs, ins) = (dense.Weight, dense.Bias, dense.Outputs, dense.Inputs);
+                    var (outs, ins) = ((int)linear.out_features, (int)linear.in_features);
+                    var (w, b) = (Values(linear.weight), linear.bias is { } bias0 ? Values(bias0) : new double[outs]);
                     var weight = new float[outs * ins];
                     var bias = new float[outs];
                     for (var o = 0; o < outs; o++)
                     {
-                        double acc = b[o];
+                        var acc = b[o];
                         for (var i = 0; i < ins; i++)
                         {
                             weight[o * ins + i] = (float)(w[o * ins + i] * (scale?[i] ?? 1.0));
@@ -136,23 +100,25 @@ public static class AutoencoderExport
                     (scale, shift) = (null, null);
                     break;
                 }
-                case Layer.Rectifier:
+                case ReLU:
                     layers[^1] = layers[^1] with { Relu = true };
                     break;
-                case Layer.Normalization bn:
+                case BatchNorm1d bn:
                 {
-                    var c = bn.Weight.Length;
-                    scale = new double[c];
-                    shift = new double[c];
-                    for (var i = 0; i < c; i++)
+                    var (gamma, beta, mean, variance) = (Values(bn.weight!), Values(bn.bias!), Values(bn.running_mean!), Values(bn.running_var!));
+                    scale = new double[gamma.Length];
+                    shift = new double[gamma.Length];
+                    for (var i = 0; i < gamma.Length; i++)
                     {
-                        scale[i] = bn.Weight[i] / Math.Sqrt(bn.RunningVar[i] + bn.Eps);
-                        shift[i] = bn.Bias[i] - bn.RunningMean[i] * scale[i];
+                        scale[i] = gamma[i] / Math.Sqrt(variance[i] + bn.eps);
+                        shift[i] = beta[i] - mean[i] * scale[i];
                     }
                     break;
                 }
-                case Layer.Identity:
-                    break; // dropout: the identity at inference
+                case Dropout:
+                    break; // the identity at inference
+                default:
+                    throw new InvalidOperationException($"cannot export a {module.GetType().Name} layer");
             }
         if (scale is not null) throw new InvalidOperationException("a BatchNorm at the end of the network has no Gemm to fold into");
         return layers;

@@ -27,8 +27,8 @@ public sealed record AutoencoderTrainingOptions
     /// <summary>Continue from <see cref="CheckpointPath"/>: a job killed after epoch k ends as an uninterrupted one would.</summary>
     public bool Resume { get; init; }
 
-    /// <summary>Every problem at once, as an <see cref="InvalidOptionException"/>; returns this when there is none.</summary>
-    public AutoencoderTrainingOptions Validate()
+    /// <summary>Every problem of these settings, each as one phrase; empty when there is none.</summary>
+    public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();
         if (Epochs < 1) problems.Add($"epochs must be ≥ 1 (got {Epochs})");
@@ -38,7 +38,13 @@ public sealed record AutoencoderTrainingOptions
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) problems.Add($"weight decay must be ≥ 0 (got {WeightDecay})");
         if (BatchSize < 2) problems.Add($"the batch size must be ≥ 2 (BatchNorm needs two rows; got {BatchSize})");
         if (Resume && CheckpointPath is null) problems.Add("resuming needs a checkpoint path");
-        if (problems.Count > 0) throw new InvalidOptionException(string.Join("; ", problems));
+        return problems;
+    }
+
+    /// <summary>Every problem at once, as an <see cref="InvalidOptionException"/>; returns this when there is none.</summary>
+    public AutoencoderTrainingOptions Validate()
+    {
+        if (Problems() is { Count: > 0 } problems) throw new InvalidOptionException(string.Join("; ", problems));
         return this;
     }
 
@@ -61,68 +67,93 @@ public static class AutoencoderTrainer
 {
     /// <summary>
     /// Trains <paramref name="model"/> (already on its device) on the rows of <paramref name="data"/> (N, D) and
-    /// returns the mean training loss of each epoch. <paramref name="epochDone"/> hears (epoch, loss) after each epoch.
+    /// returns the mean training loss of each epoch (and the validation loss, when <paramref name="hooks"/> measures one).
     /// </summary>
     /// <exception cref="InvalidInputException">The data is not (N ≥ 2, D) or holds NaN or ±∞.</exception>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (its epoch and step named).</exception>
     /// <exception cref="InvalidFileException">The checkpoint to resume from is missing, damaged or of another architecture.</exception>
-    public static IReadOnlyList<double> Fit(Autoencoder model, Tensor data, AutoencoderTrainingOptions options,
-        Action<int, double>? epochDone = null, CancellationToken cancellation = default)
+    public static TrainingHistory Fit(Autoencoder model, Tensor data, AutoencoderTrainingOptions options,
+        TrainingHooks? hooks = null, CancellationToken cancellation = default)
     {
         options.Validate();
         if (data.dim() != 2 || data.shape[1] != model.InputSize || data.shape[0] < 2)
             throw new InvalidInputException($"autoencoder training: data of shape ({string.Join(", ", data.shape)}); expected (N ≥ 2, {model.InputSize})");
         using (NewDisposeScope())
             if (!data.isfinite().all().item<bool>()) throw new InvalidInputException("autoencoder training: the data holds NaN or infinite values");
-
         var device = model.parameters().First().device;
         // the caller's tensor is theirs: only a copy made for another device is disposed here
-        var moved = data.device == device ? null : data.to(device);
-        using var disposeMoved = moved;
+        using var moved = data.device == device ? null : data.to(device);
         var rows = moved ?? data;
+        return Fit(model, rows.shape[0], indices => rows.index_select(0, indices.to(device)), options, hooks, cancellation);
+    }
+
+    /// <summary>
+    /// Trains on <paramref name="rowCount"/> rows that <paramref name="gather"/> assembles on demand: given the
+    /// indices of a mini-batch (a CPU int64 tensor) it returns their (B, D) rows on the model's device. This is how
+    /// data too large to hold as one tensor trains (context windows stacked from per-frame features, for example).
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (its epoch and step named).</exception>
+    /// <exception cref="InvalidFileException">The checkpoint to resume from is missing, damaged or of another architecture.</exception>
+    public static TrainingHistory Fit(Autoencoder model, long rowCount, Func<Tensor, Tensor> gather, AutoencoderTrainingOptions options,
+        TrainingHooks? hooks = null, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (rowCount < 2) throw new InvalidInputException($"autoencoder training needs at least 2 rows (got {rowCount})");
         using var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
         using var shuffling = new Generator((ulong)options.Seed);
-        var n = rows.shape[0];
-        var losses = new List<double>();
+        var (losses, validation) = (new List<double>(), new List<double>());
         var first = 0;
         if (options.Resume)
         {
             var progress = TorchCheckpoint.Load(options.CheckpointPath!, model, optimizer, shuffling);
             if (progress.EpochsDone > options.Epochs)
-                throw new InvalidOptionException($"the checkpoint is {progress.EpochsDone} epochs into the job, past the {options.Epochs} asked for");
-            (first, losses) = (progress.EpochsDone, [.. progress.Losses]);
+                throw new InvalidOptionException($"the checkpoint is {progress.EpochsDone} epochs into the job, past the {options.Epochs} asked for; ask for at least {progress.EpochsDone} epochs, or start again without resuming");
+            (first, losses, validation) = (progress.EpochsDone, [.. progress.Losses], [.. progress.ValidationLosses]);
             for (var e = 0; e < first; e++) schedule.step();
         }
-        var batchesPerEpoch = (n - 1 + options.BatchSize - 1) / options.BatchSize;
-        var step = first * batchesPerEpoch;
-        model.train();
+        // a last batch of one row is dropped: BatchNorm has no statistics for it
+        var batchesPerEpoch = (int)((rowCount - 1 + options.BatchSize - 1) / options.BatchSize);
+        var step = (long)first * batchesPerEpoch;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         for (var epoch = first; epoch < options.Epochs; epoch++)
         {
-            cancellation.ThrowIfCancellationRequested();
-            using var order = randperm(n, generator: shuffling);
+            model.train();
+            using var order = randperm(rowCount, generator: shuffling);
+            var rate = optimizer.ParamGroups.First().LearningRate;
             double sum = 0;
-            var batches = 0;
-            for (long start = 0; start + 1 < n; start += options.BatchSize)
+            for (var b = 0; b < batchesPerEpoch; b++)
             {
-                using var scope = NewDisposeScope();
-                var batch = rows.index_select(0, order.narrow(0, start, Math.Min(options.BatchSize, n - start)));
-                optimizer.zero_grad();
-                var loss = nn.functional.mse_loss(model.forward(batch), batch);
-                loss.backward();
-                optimizer.step();
+                cancellation.ThrowIfCancellationRequested();
+                float value;
+                using (NewDisposeScope())
+                {
+                    var start = (long)b * options.BatchSize;
+                    var batch = gather(order.narrow(0, start, Math.Min(options.BatchSize, rowCount - start)));
+                    optimizer.zero_grad();
+                    var loss = nn.functional.mse_loss(model.forward(batch), batch);
+                    loss.backward();
+                    optimizer.step();
+                    value = loss.item<float>();
+                }
                 step++;
-                var value = loss.item<float>();
                 if (!float.IsFinite(value)) throw new TrainingDivergedException(epoch + 1, step, value);
                 sum += value;
-                batches++;
+                hooks?.Batches?.Report(new BatchReport(epoch + 1, options.Epochs, b + 1, batchesPerEpoch, value));
             }
             schedule.step();
-            losses.Add(sum / batches);
-            if (options.CheckpointPath is { } path) TorchCheckpoint.Save(path, model, optimizer, shuffling, new TorchCheckpoint.Progress(epoch + 1, losses));
-            epochDone?.Invoke(epoch + 1, losses[^1]);
+            losses.Add(sum / batchesPerEpoch);
+            if (hooks?.Validation is { } measure)
+            {
+                model.eval();
+                using (no_grad()) using (NewDisposeScope()) validation.Add(measure());
+            }
+            if (options.CheckpointPath is { } path) TorchCheckpoint.Save(path, model, optimizer, shuffling, new TorchCheckpoint.Progress(epoch + 1, losses, validation));
+            var ran = epoch + 1 - first;
+            hooks?.Epochs?.Report(new EpochReport(epoch + 1, options.Epochs, losses[^1], hooks.Validation is null ? null : validation[^1], rate,
+                clock.Elapsed, TimeSpan.FromTicks(clock.Elapsed.Ticks / ran * (options.Epochs - epoch - 1))));
         }
         model.eval();
-        return losses;
+        return new TrainingHistory(losses, validation, first);
     }
 }

@@ -8,14 +8,14 @@ namespace Pipeline.Training.Networks;
 /// A training job's state in one file, written after every epoch so a killed job resumes to the same model: the
 /// module's state dict (with its names and shapes first, so a checkpoint of another architecture is refused naming
 /// the first mismatched tensor), the optimiser's state, LibTorch's generator (dropout) and the job's shuffling
-/// generator, the epochs done and their losses. Written atomically (a temporary name, then a rename).
+/// generator, the epochs done and their training and validation losses. Written atomically (a temporary name, then a rename).
 /// </summary>
 public static class TorchCheckpoint
 {
     const string Format = "pipeline-torch-checkpoint-1";
 
     /// <summary>What a checkpoint restores besides the tensors.</summary>
-    public sealed record Progress(int EpochsDone, IReadOnlyList<double> Losses);
+    public sealed record Progress(int EpochsDone, IReadOnlyList<double> Losses, IReadOnlyList<double> ValidationLosses);
 
     /// <summary>Writes the job's state to <paramref name="path"/>.</summary>
     public static void Save(string path, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer, Generator shuffling, Progress progress)
@@ -27,6 +27,8 @@ public static class TorchCheckpoint
             writer.Write(progress.EpochsDone);
             writer.Write(progress.Losses.Count);
             foreach (var loss in progress.Losses) writer.Write(loss);
+            writer.Write(progress.ValidationLosses.Count);
+            foreach (var loss in progress.ValidationLosses) writer.Write(loss);
             var state = model.state_dict();
             writer.Write(state.Count);
             foreach (var (name, tensor) in state)
@@ -43,6 +45,16 @@ public static class TorchCheckpoint
         Shared.Files.AtomicFile.WriteAllBytes(path, memory.ToArray());
     }
 
+    // a damaged count is refused before it is allocated
+    static double[] ReadDoubles(BinaryReader reader)
+    {
+        var count = reader.ReadInt32();
+        if (count < 0 || count > (reader.BaseStream.Length - reader.BaseStream.Position) / sizeof(double)) throw new FormatException($"a list of {count} losses");
+        var values = new double[count];
+        for (var i = 0; i < count; i++) values[i] = reader.ReadDouble();
+        return values;
+    }
+
     /// <summary>Restores the job's state from <paramref name="path"/> into the given objects and returns its progress.</summary>
     /// <exception cref="InvalidFileException">
     /// The file is missing, truncated or not such a checkpoint, or holds another architecture's tensors (the first
@@ -57,8 +69,8 @@ public static class TorchCheckpoint
             var format = reader.ReadString();
             if (format != Format) throw new InvalidFileException(path, $"not a Pipeline training checkpoint (format '{format}', expected '{Format}')");
             var done = reader.ReadInt32();
-            var losses = new double[reader.ReadInt32()];
-            for (var i = 0; i < losses.Length; i++) losses[i] = reader.ReadDouble();
+            var losses = ReadDoubles(reader);
+            var validation = ReadDoubles(reader);
             var expected = model.state_dict();
             var count = reader.ReadInt32();
             var seen = new HashSet<string>();
@@ -79,7 +91,7 @@ public static class TorchCheckpoint
             optimizer.load_state_dict(reader);
             using (var rng = Tensor.Load(reader)) set_rng_state(rng);
             using (var shuffle = Tensor.Load(reader)) shuffling.set_state(shuffle);
-            return new Progress(done, losses);
+            return new Progress(done, losses, validation);
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or FormatException or OverflowException
                                       or System.Runtime.InteropServices.ExternalException)

@@ -60,7 +60,7 @@ public static class VaeTraining
             Epochs = options.Epochs, BatchSize = options.BatchSize, CheckpointPath = options.CheckpointPath, Resume = options.Resume,
         })
         {
-            EpochProgress = new InlineProgress<EpochReport>(e =>
+            EpochProgress = new Shared.Threading.SynchronousProgress<EpochReport>(e =>
             {
                 var entry = new VaeEpoch(e.Epoch, e.TrainLoss, reconstructionSum / batches, klSum / batches);
                 epochs.Add(entry);
@@ -81,10 +81,5 @@ public static class VaeTraining
         }, cancellation);
         model.Eval();
         return new VaeTrainingResult(model, epochs, warnings);
-    }
-
-    sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

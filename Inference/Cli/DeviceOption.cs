@@ -1,0 +1,28 @@
+using System.CommandLine;
+using Pipeline.Inference.Runtime;
+
+/// <summary>
+/// Compiled into both hosts (the training host includes this file). <c>--device cpu|cuda|auto</c>, parsed the same way on both sides; each host's description
+/// says what auto picks there (ONNX Runtime's CUDA provider, or LibTorch's CUDA).
+/// </summary>
+static class DeviceOption
+{
+    public static Option<Device> Create(string description) => new("--device")
+    {
+        Description = description,
+        Recursive = true, DefaultValueFactory = _ => Device.Auto,
+        CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+        {
+            "cpu" => Device.Cpu,
+            "cuda" => Device.Cuda,
+            "auto" => Device.Auto,
+            var other => Refuse(r, $"--device must be cpu, cuda or auto, got '{other}'"),
+        },
+    };
+
+    static Device Refuse(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return default;
+    }
+}
