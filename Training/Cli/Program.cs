@@ -83,7 +83,7 @@ var root = new RootCommand("""
     """)
 {
     nmf, DecomposeCommand.Create(cli), SeparationCommand.Create(cli), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
-    AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli), VaeCommand.Create(cli),
+    AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli), VaeCommand.Create(cli, device),
 };
 foreach (var option in cli.All.Append(device)) root.Options.Add(option);
 var parsed = root.Parse(args);

@@ -7,6 +7,7 @@ using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
 using Pipeline.Training.Vae;
@@ -14,7 +15,7 @@ using Pipeline.Training.Vae;
 /// <summary><c>pipeline-train vae</c>: the mel-cepstrum VAE (or a feature matrix), exported as a scorer.</summary>
 static class VaeCommand
 {
-    public static Command Create(CommonOptions cli)
+    public static Command Create(CommonOptions cli, Option<Pipeline.Inference.Runtime.Device> device)
     {
         var defaults = new VaeTrainingOptions();
         var input = AudioInputs.InputOption("Audio files, a directory or a glob (mel-cepstra, the vae-mcep preset); or a .npy matrix (N, D)");
@@ -46,6 +47,7 @@ static class VaeCommand
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
+            var where = TorchDevice.Describe(TorchDevice.Resolve(parse.GetValue(device))); // a missing CUDA is refused before any file is read
             var melCepstrum = FrontEndConfig.VaeMelCepstrum with { Order = parse.GetValue(order) };
             var (data, files) = AudioInputs.MatrixOrAudio(inputs, melCepstrum, parse.GetValue(skipBad), log);
             var frontEnd = files is null ? null : melCepstrum;
@@ -54,9 +56,9 @@ static class VaeCommand
             var options = defaults with
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Latent = parse.GetValue(latent),
-                Hidden = widths, SeedInit = parse.GetValue(seedInit), Seed = parse.GetValue(seed),
+                Hidden = widths, SeedInit = parse.GetValue(seedInit), Seed = parse.GetValue(seed), Device = parse.GetValue(device),
             };
-            log.WriteLine($"VAE {data.Columns}-{string.Join("-", widths)}-{options.Latent} on {data.Rows} frames");
+            log.WriteLine($"VAE {data.Columns}-{string.Join("-", widths)}-{options.Latent} on {data.Rows} frames; training on {where}");
             VaeTrainingResult result;
             using (var bar = new ProgressBar(log, options.Epochs, "vae"))
                 result = VaeTraining.Train(data, options, new SynchronousProgress<VaeEpoch>(e =>

@@ -2,9 +2,8 @@ using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Export.Proto;
-using Pipeline.Training.Nn;
-using Pipeline.Training.Tensors;
 using Pipeline.Training.Vae;
+using TorchSharp.Modules;
 using static Pipeline.Training.Export.OnnxGraphBuilder;
 using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
 
@@ -61,12 +60,12 @@ public static class VaeExport
         });
     }
 
-    static NdArray Array(Tensor t) => new([.. t.Shape], t.ToArray());
+    static NdArray Array(TorchSharp.torch.Tensor t) => TorchValues.ToNdArray(t);
 
     static string Dense(OnnxGraphBuilder g, string input, Linear layer, string prefix)
     {
-        var w = g.Constant(prefix + "_weight", Array(layer.Weight));
-        var b = g.Constant(prefix + "_bias", Array(layer.Bias!));
+        var w = g.Constant(prefix + "_weight", Array(layer.weight));
+        var b = g.Constant(prefix + "_bias", Array(layer.bias!));
         return g.Node("Gemm", [input, w, b], null, IntAttribute("transB", 1));
     }
 
@@ -74,7 +73,7 @@ public static class VaeExport
     {
         var h = input;
         var i = 0;
-        foreach (var (_, module) in layers.NamedChildren())
+        foreach (var module in layers.children())
             h = module switch
             {
                 Linear linear => Dense(g, h, linear, $"{prefix}{i++}"),

@@ -58,10 +58,9 @@ public sealed record AutoencoderTrainingOptions
 }
 
 /// <summary>
-/// Trains an <see cref="Autoencoder"/> to reconstruct its input, in TorchSharp's idiom: <c>torch.optim.Adam</c> with
-/// weight decay, a <c>LambdaLR</c> schedule stepped per epoch, MSE loss, one dispose scope per step so no tensor
-/// outlives it, the rows shuffled each epoch by a generator of their own, a checkpoint after every epoch when asked.
-/// Same seed, same thread count, same device: same model, also across a resume.
+/// Trains an <see cref="Autoencoder"/> to reconstruct its input: <c>torch.optim.Adam</c> with weight decay, a
+/// <c>LambdaLR</c> schedule stepped per epoch, MSE loss, through the shared <see cref="EpochLoop"/> (shuffling,
+/// a dispose scope per step, checkpoints). Same seed, same thread count, same device: same model, also across a resume.
 /// </summary>
 public static class AutoencoderTrainer
 {
@@ -98,62 +97,12 @@ public static class AutoencoderTrainer
         TrainingHooks? hooks = null, CancellationToken cancellation = default)
     {
         options.Validate();
-        if (rowCount < 2) throw new InvalidInputException($"autoencoder training needs at least 2 rows (got {rowCount})");
         using var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
-        using var shuffling = new Generator((ulong)options.Seed);
-        var (losses, validation) = (new List<double>(), new List<double>());
-        var first = 0;
-        if (options.Resume)
+        return EpochLoop.Run(model, optimizer, schedule, rowCount, indices =>
         {
-            var progress = TorchCheckpoint.Load(options.CheckpointPath!, model, optimizer, shuffling);
-            if (progress.EpochsDone > options.Epochs)
-                throw new InvalidOptionException($"the checkpoint is {progress.EpochsDone} epochs into the job, past the {options.Epochs} asked for; ask for at least {progress.EpochsDone} epochs, or start again without resuming");
-            (first, losses, validation) = (progress.EpochsDone, [.. progress.Losses], [.. progress.ValidationLosses]);
-            for (var e = 0; e < first; e++) schedule.step();
-        }
-        // a last batch of one row is dropped: BatchNorm has no statistics for it
-        var batchesPerEpoch = (int)((rowCount - 1 + options.BatchSize - 1) / options.BatchSize);
-        var step = (long)first * batchesPerEpoch;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        for (var epoch = first; epoch < options.Epochs; epoch++)
-        {
-            model.train();
-            using var order = randperm(rowCount, generator: shuffling);
-            var rate = optimizer.ParamGroups.First().LearningRate;
-            double sum = 0;
-            for (var b = 0; b < batchesPerEpoch; b++)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                float value;
-                using (NewDisposeScope())
-                {
-                    var start = (long)b * options.BatchSize;
-                    var batch = gather(order.narrow(0, start, Math.Min(options.BatchSize, rowCount - start)));
-                    optimizer.zero_grad();
-                    var loss = nn.functional.mse_loss(model.forward(batch), batch);
-                    loss.backward();
-                    optimizer.step();
-                    value = loss.item<float>();
-                }
-                step++;
-                if (!float.IsFinite(value)) throw new TrainingDivergedException(epoch + 1, step, value);
-                sum += value;
-                hooks?.Batches?.Report(new BatchReport(epoch + 1, options.Epochs, b + 1, batchesPerEpoch, value));
-            }
-            schedule.step();
-            losses.Add(sum / batchesPerEpoch);
-            if (hooks?.Validation is { } measure)
-            {
-                model.eval();
-                using (no_grad()) using (NewDisposeScope()) validation.Add(measure());
-            }
-            if (options.CheckpointPath is { } path) TorchCheckpoint.Save(path, model, optimizer, shuffling, new TorchCheckpoint.Progress(epoch + 1, losses, validation));
-            var ran = epoch + 1 - first;
-            hooks?.Epochs?.Report(new EpochReport(epoch + 1, options.Epochs, losses[^1], hooks.Validation is null ? null : validation[^1], rate,
-                clock.Elapsed, TimeSpan.FromTicks(clock.Elapsed.Ticks / ran * (options.Epochs - epoch - 1))));
-        }
-        model.eval();
-        return new TrainingHistory(losses, validation, first);
+            var batch = gather(indices);
+            return nn.functional.mse_loss(model.forward(batch), batch);
+        }, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume), hooks, cancellation);
     }
 }
