@@ -4,6 +4,7 @@ using Pipeline.Training.Decomposition;
 
 namespace Pipeline.Training.Tests;
 
+[Collection(LibTorchCollection.Name)]
 public class LogAdamTests
 {
     [Theory]
@@ -12,7 +13,10 @@ public class LogAdamTests
     public void Fit_ApproachesAPlantedFactorisation(LogAdamLoss loss)
     {
         var (v, _, _) = TestData.Planted(16, 24, rank: 3, seed: 4);
-        var result = LogAdam.Fit(v, new LogAdamOptions { Rank = 3, Steps = 3000, LearningRate = 0.1, Loss = loss, Seed = 1 });
+        // the squared error converges more slowly from the N(0, 1) start of ln W, ln H: over seeds 1–5 the relative
+        // error after 6000 steps lay in 0.011–0.024 (the I-divergence: ≤ 0.0034 after 3000), half the bound below
+        var steps = loss == LogAdamLoss.SquaredError ? 6000 : 3000;
+        var result = LogAdam.Fit(v, new LogAdamOptions { Rank = 3, Steps = steps, LearningRate = 0.1, Loss = loss, Seed = 1 });
         Assert.True(result.History[^1] < 0.01 * result.History[0], $"loss {result.History[0]} → {result.History[^1]}");
         Assert.All(result.W.Data.Concat(result.H.Data), x => Assert.True(x > 0));
         var wh = new float[16 * 24];

@@ -6,6 +6,7 @@ using Pipeline.Training.Tensors;
 
 namespace Pipeline.Training.Tests;
 
+[Collection(LibTorchCollection.Name)]
 public class MixtureTests
 {
     /// <summary>Samples of a planted 2-D mixture: components at (−5, 0), (5, 0) and (0, 6) with spreads 1, 0.5 and (1.5, 0.7).</summary>

@@ -6,6 +6,7 @@ using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
 using Pipeline.Training.Tensors;
@@ -13,7 +14,7 @@ using Pipeline.Training.Tensors;
 /// <summary><c>pipeline-train decompose</c>: any decomposition model on audio or a matrix, with the loss curve and V/W/H/WH heat maps.</summary>
 static class DecomposeCommand
 {
-    public static Command Create(CommonOptions cli)
+    public static Command Create(CommonOptions cli, Option<Pipeline.Inference.Runtime.Device> device)
     {
         var model = new Option<string>("--model", "-m") { Description = "nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3", DefaultValueFactory = _ => "nmf" };
         var input = new Option<string>("--input", "-i") { Description = "An audio file (its magnitude STFT) or a non-negative .npy: a matrix (features × frames), or a 3-d array for nmf3d / siplca3", Required = true };
@@ -80,6 +81,10 @@ static class DecomposeCommand
             var trainerName = parse.GetValue(trainer)!;
             if (trainerName is not ("mu" or "sparse" or "logadam")) throw new InvalidOptionException($"--trainer takes mu, sparse or logadam, not '{trainerName}'");
             if (trainerName == "logadam" && kind != "nmf") throw new InvalidOptionException("--trainer logadam fits plain NMF only (--model nmf)");
+            var where = parse.GetValue(device);
+            TorchDevice.Resolve(where); // a missing CUDA is refused before any work
+            if (where == Pipeline.Inference.Runtime.Device.Cuda && trainerName != "logadam")
+                throw new InvalidOptionException($"--device cuda: --trainer {trainerName} runs on the CPU in this version; use --trainer logadam on CUDA, or --device cpu");
             if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
             var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
             using var outputs = cli.Outputs(parse);
@@ -97,8 +102,8 @@ static class DecomposeCommand
             {
                 case "nmf" when trainerName == "logadam":
                 {
-                    var result = LogAdam.Fit(v, new LogAdamOptions { Rank = k, Steps = steps, Seed = parse.GetValue(seed), Loss = b == 2 ? LogAdamLoss.SquaredError : LogAdamLoss.IDivergence },
-                        new SynchronousProgress<(int, double)>(p => Record(p.Item2)));
+                    var result = LogAdam.Fit(v, new LogAdamOptions { Rank = k, Steps = steps, Seed = parse.GetValue(seed), Loss = b == 2 ? LogAdamLoss.SquaredError : LogAdamLoss.IDivergence, Device = where },
+                        new SynchronousProgress<(int, double)>(p => Record(p.Item2)), CommandLineHost.Cancellation);
                     (w, h) = (result.W, result.H);
                     var nmf = Nmf.FromTemplates(w);
                     export = folder => NmfExport.Export(nmf, folder, name, b, parse.GetValue(exportIterations));

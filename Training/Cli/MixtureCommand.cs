@@ -7,6 +7,7 @@ using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Mixtures;
 using Pipeline.Training.Plots;
@@ -14,7 +15,7 @@ using Pipeline.Training.Plots;
 /// <summary><c>pipeline-train gmm</c>: a Gaussian mixture on a feature matrix or on audio, exported as a scorer.</summary>
 static class MixtureCommand
 {
-    public static Command Create(CommonOptions cli)
+    public static Command Create(CommonOptions cli, Option<Pipeline.Inference.Runtime.Device> device)
     {
         var input = AudioInputs.InputOption("A .npy matrix (N, D) or (N); or audio files, a directory or a glob (log-mel frames)");
         var skipBad = AudioInputs.SkipBadOption();
@@ -41,6 +42,10 @@ static class MixtureCommand
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
+            var where = parse.GetValue(device);
+            TorchDevice.Resolve(where); // a missing CUDA is refused before any file is read
+            if (where == Pipeline.Inference.Runtime.Device.Cuda && parse.GetValue(method) == "em")
+                throw new InvalidOptionException("--device cuda: --method em runs on the CPU in this version; use --method gradient on CUDA, or --device cpu");
             var type = parse.GetValue(covariance) switch
             {
                 "diag" => CovarianceType.Diagonal,
@@ -75,8 +80,8 @@ static class MixtureCommand
                 "gradient" => MixtureGradientFit.Fit(mixture, data, new GmmGradientOptions
                 {
                     Steps = parse.GetValue(steps), LearningRate = parse.GetValue(lr), Seed = parse.GetValue(seed), RegCovar = parse.GetValue(regCovar),
-                    Tolerance = parse.GetValue(tol),
-                }, progress, snapshot),
+                    Tolerance = parse.GetValue(tol), Device = where,
+                }, progress, snapshot, CommandLineHost.Cancellation),
                 var other => throw new InvalidOptionException($"--method must be em or gradient, not '{other}'"),
             };
             bar.Dispose();

@@ -82,8 +82,8 @@ var root = new RootCommand("""
       pipeline-train <command> --help
     """)
 {
-    nmf, DecomposeCommand.Create(cli), SeparationCommand.Create(cli), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
-    AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli), VaeCommand.Create(cli, device),
+    nmf, DecomposeCommand.Create(cli, device), SeparationCommand.Create(cli), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
+    AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli, device), VaeCommand.Create(cli, device),
 };
 foreach (var option in cli.All.Append(device)) root.Options.Add(option);
 var parsed = root.Parse(args);

@@ -26,7 +26,7 @@ static class VaeCommand
         var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var latent = new Option<int>("--latent") { Description = "Latent dimensions", DefaultValueFactory = _ => defaults.Latent };
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
-        var seedInit = new Option<bool>("--seed-init") { Description = "The seed's weight initialisation (normal, std 2/fan-in) instead of PyTorch's" };
+        var seedInit = new Option<bool>("--seed-init") { Description = "The recipe's weight initialisation (normal, std 2/fan-in, zero biases) instead of PyTorch's" };
         var seed = new Option<long>("--seed") { Description = "Seed of weights, sampling and shuffling", DefaultValueFactory = _ => 0 };
         var order = new Option<int>("--order") { Description = "Mel-cepstrum order for audio input (c0 is dropped)", DefaultValueFactory = _ => 39 };
         var coefficient = new Option<int>("--plot-coefficient") { Description = "Coefficient shown over time in the reconstruction plot", DefaultValueFactory = _ => 0 };

@@ -74,7 +74,7 @@ public static class AutoencoderExport
     /// <summary>The network as Gemm(+ReLU) layers (parameters copied to the CPU), BatchNorm folded forward, Dropout removed.</summary>
     internal static List<FoldedLayer> Fold(Autoencoder model)
     {
-        static double[] Values(torch.Tensor t) => Array.ConvertAll(TorchValues.ToNdArray(t).Data, v => (double)v);
+        static double[] Values(torch.Tensor t) => Array.ConvertAll(Engine.TorchArrays.ToNdArray(t).Data, v => (double)v);
         var layers = new List<FoldedLayer>();
         double[]? scale = null, shift = null; // a BatchNorm waiting for the next Linear
         foreach (var module in model.Encoder.children().Concat(model.Decoder.children()))

@@ -60,7 +60,7 @@ public static class VaeExport
         });
     }
 
-    static NdArray Array(TorchSharp.torch.Tensor t) => TorchValues.ToNdArray(t);
+    static NdArray Array(TorchSharp.torch.Tensor t) => Engine.TorchArrays.ToNdArray(t);
 
     static string Dense(OnnxGraphBuilder g, string input, Linear layer, string prefix)
     {

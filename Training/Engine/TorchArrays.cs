@@ -1,10 +1,10 @@
 using Pipeline.Shared.Arrays;
 using TorchSharp;
 
-namespace Pipeline.Training.Export;
+namespace Pipeline.Training.Engine;
 
-/// <summary>A trained module's tensors as the graph builder takes them: float32 values copied to the CPU.</summary>
-static class TorchValues
+/// <summary>Tensors as the rest of the product takes them (the graph builder, .npy files): float32 values copied to the CPU.</summary>
+public static class TorchArrays
 {
     /// <summary>The tensor's values and shape (detached, on the CPU, as float32).</summary>
     public static NdArray ToNdArray(torch.Tensor t)
