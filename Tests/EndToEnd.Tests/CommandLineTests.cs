@@ -127,9 +127,12 @@ public class CommandLineTests
         Assert.True(synth.Code == 0, synth.Err);
         var model = Path.Combine(dir, "ae");
         var train = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "2", "--batch-size", "32", "--n-mels", "16", "--context", "2",
-            "--hidden", "32,16,8", "--trim", "10", "--out", model);
+            "--hidden", "32,16,8", "--trim", "10", "--out", model, "--threads", "1", "--state-dict", Path.Combine(dir, "ae.pt"));
         Assert.True(train.Code == 0, train.Err);
         Assert.Contains("AUC", train.Err);
+        Assert.Contains("training on the CPU (1 thread)", train.Err); // auto is the CPU here; --threads reached LibTorch
+        // PyTorch's format is a zip archive (torch.load reads it; the library's round trip is tested against python3-torch)
+        Assert.Equal("PK"u8.ToArray(), File.ReadAllBytes(Path.Combine(dir, "ae.pt"))[..2]);
         foreach (var file in new[] { "evaluation.json", "loss.svg", "roc.svg", "scores.svg" })
             Assert.True(File.Exists(Path.Combine(model, "evaluation", file)), file);
         foreach (var svg in Directory.GetFiles(Path.Combine(model, "evaluation"), "*.svg"))

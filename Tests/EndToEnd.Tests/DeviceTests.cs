@@ -162,5 +162,13 @@ public class DeviceTests
         Assert.False(Directory.Exists(model));
         Assert.False(File.Exists(model + ".checkpoint"));
         OneLineError(Run("pipeline-train", "anomaly", "--data", data, "--out", model, "--device", "gpu"), "--device must be cpu, cuda or auto, got 'gpu'");
+        // every training command: the ones on LibTorch and the ones on the CPU kernels alike
+        NpyFile.Write(Path.Combine(dir, "V.npy"), TestData.Planted(6, 8, rank: 2, seed: 1).V);
+        foreach (var command in new[] { new[] { "nmf" }, ["decompose"], ["decompose", "--trainer", "logadam"] })
+            OneLineError(Run("pipeline-train", [.. command, "--input", Path.Combine(dir, "V.npy"), "--out", model, "--device", "cuda"]), "--device cuda", "LibTorch sees no CUDA device");
+        foreach (var method in new[] { "em", "gradient" })
+            OneLineError(Run("pipeline-train", "gmm", "--input", Path.Combine(dir, "V.npy"), "--out", model, "--method", method, "--device", "cuda"), "--device cuda", "LibTorch sees no CUDA device");
+        OneLineError(Run("pipeline-train", "vae", "--input", Path.Combine(dir, "V.npy"), "--out", model, "--device", "cuda"), "--device cuda", "LibTorch sees no CUDA device");
+        Assert.False(Directory.Exists(model));
     }
 }

@@ -9,6 +9,7 @@ using Pipeline.Training.Anomaly;
 using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Fitting;
+using Pipeline.Training.Networks;
 using Pipeline.Training.Synthesis;
 using Pipeline.Shared.Errors;
 
@@ -107,6 +108,7 @@ static class AnomalyCommands
         var skipBad = AudioInputs.SkipBadOption();
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in the output folder's .checkpoint file" };
         var name = new Option<string?>("--name") { Description = "Model name (default: the folder's name)" };
+        var stateDict = new Option<string?>("--state-dict") { Description = "Also write the trained network's state dict: PyTorch's format (torch.load reads it), or safetensors for a .safetensors name" };
         var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => FrontEndConfig.DcaseLogMel.NMels };
         var context = new Option<int>("--context") { Description = "Context frames on each side (the DCASE baseline: 10, so 20 frames per input)", DefaultValueFactory = _ => defaults.FrontEnd.ContextBefore };
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
@@ -115,7 +117,7 @@ static class AnomalyCommands
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
-            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, nMels, context, hidden, skipBad, cli.Force };
+            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, stateDict, nMels, context, hidden, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var cancellation = CommandLineHost.Cancellation;
@@ -125,6 +127,7 @@ static class AnomalyCommands
             outputs.DeclareInput(parse.GetValue(data)!);
             if (parse.GetValue(cache) is { } cacheFolder) outputs.DeclareWorkFolder(cacheFolder);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
+            if (parse.GetValue(stateDict) is { } stateDictPath) outputs.DeclareFile(stateDictPath);
             var checkpoint = outDir.TrimEnd('/') + ".checkpoint"; // beside the model, named as the user named it
             if (parse.GetValue(resume) && !File.Exists(checkpoint))
                 throw new InvalidOptionException($"--resume: there is no checkpoint at {checkpoint} (it is written after every epoch and removed when a job finishes); run without --resume to start from the beginning");
@@ -197,6 +200,7 @@ static class AnomalyCommands
                     options.TargetFpr));
                 AnomalyReport.Write(Path.Combine(folder, "evaluation"), result);
             });
+            if (parse.GetValue(stateDict) is { } statePath) outputs.WriteFile(statePath, stream => StateDicts.Save(result.Model, stream, statePath));
             outputs.Commit();
             var reportDir = Path.Combine(outDir, "evaluation");
             log.WriteLine($"threshold {result.Scoring.Threshold:G5} ({result.Scoring.ThresholdRule}); trained in {clock.Elapsed.TotalMinutes:F1} min");

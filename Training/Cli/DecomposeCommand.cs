@@ -82,9 +82,8 @@ static class DecomposeCommand
             if (trainerName is not ("mu" or "sparse" or "logadam")) throw new InvalidOptionException($"--trainer takes mu, sparse or logadam, not '{trainerName}'");
             if (trainerName == "logadam" && kind != "nmf") throw new InvalidOptionException("--trainer logadam fits plain NMF only (--model nmf)");
             var where = parse.GetValue(device);
-            TorchDevice.Resolve(where); // a missing CUDA is refused before any work
-            if (where == Pipeline.Inference.Runtime.Device.Cuda && trainerName != "logadam")
-                throw new InvalidOptionException($"--device cuda: --trainer {trainerName} runs on the CPU in this version; use --trainer logadam on CUDA, or --device cpu");
+            if (trainerName == "logadam") TorchDevice.Resolve(where); // a missing CUDA is refused before any work
+            else TrainingDevice.RequireCpu(where, $"--trainer {trainerName}", "--trainer logadam runs on CUDA, or ");
             if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
             var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
             using var outputs = cli.Outputs(parse);

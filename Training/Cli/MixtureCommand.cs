@@ -42,10 +42,9 @@ static class MixtureCommand
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
-            var where = parse.GetValue(device);
-            TorchDevice.Resolve(where); // a missing CUDA is refused before any file is read
-            if (where == Pipeline.Inference.Runtime.Device.Cuda && parse.GetValue(method) == "em")
-                throw new InvalidOptionException("--device cuda: --method em runs on the CPU in this version; use --method gradient on CUDA, or --device cpu");
+            var where = parse.GetValue(device); // a missing CUDA is refused before any file is read
+            if (parse.GetValue(method) == "em") TrainingDevice.RequireCpu(where, "--method em", "--method gradient runs on CUDA, or ");
+            else TorchDevice.Resolve(where);
             var type = parse.GetValue(covariance) switch
             {
                 "diag" => CovarianceType.Diagonal,

@@ -10,7 +10,7 @@ using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export;
 
 var cli = new CommonOptions();
-var device = DeviceOption.Create("Where LibTorch trains: cpu, cuda, or auto (CUDA when LibTorch sees a GPU, else the CPU)");
+var device = TrainingDevice.Create();
 
 var input = new Option<string>("--input", "-i") { Description = "V as a .npy matrix (features × frames), non-negative", Required = true };
 var rank = new Option<int>("--rank", "-k") { Description = "Number of components K", DefaultValueFactory = _ => 20 };
@@ -32,6 +32,7 @@ var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative upd
 };
 nmf.SetAction(parse =>
 {
+    TrainingDevice.RequireCpu(parse.GetValue(device), "pipeline-train nmf (multiplicative updates)", "pipeline-train decompose --trainer logadam runs on CUDA, or ");
     var log = cli.Log(parse);
     var outDir = parse.GetValue(output)!;
     using var outputs = cli.Outputs(parse);
@@ -82,7 +83,7 @@ var root = new RootCommand("""
       pipeline-train <command> --help
     """)
 {
-    nmf, DecomposeCommand.Create(cli, device), SeparationCommand.Create(cli), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
+    nmf, DecomposeCommand.Create(cli, device), SeparationCommand.Create(cli, device), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
     AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli, device), VaeCommand.Create(cli, device),
 };
 foreach (var option in cli.All.Append(device)) root.Options.Add(option);

@@ -9,7 +9,7 @@ using Pipeline.Training.Export;
 /// <summary><c>pipeline-train separation</c>: per-source NMF templates from solo recordings, exported as one separation model.</summary>
 static class SeparationCommand
 {
-    public static Command Create(CommonOptions cli)
+    public static Command Create(CommonOptions cli, Option<Pipeline.Inference.Runtime.Device> device)
     {
         var sources = new Option<string[]>("--source", "-s") { Description = "NAME=FILE: a solo recording of one source (repeat for each source)", Required = true, AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
@@ -30,6 +30,7 @@ static class SeparationCommand
             """) { sources, output, rank, beta, maxIter, iterations, sampleRate, nFft, hop, seed, cli.Force };
         command.SetAction(parse =>
         {
+            TrainingDevice.RequireCpu(parse.GetValue(device), "pipeline-train separate (multiplicative updates)", "");
             var log = cli.Log(parse);
             var stft = FrontEndConfig.MagnitudeSpectrogram with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
             stft.Validate();

@@ -10,6 +10,7 @@ using Pipeline.Training.Anomaly;
 using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
+using Pipeline.Training.Networks;
 using Pipeline.Training.Vae;
 
 /// <summary><c>pipeline-train vae</c>: the mel-cepstrum VAE (or a feature matrix), exported as a scorer.</summary>
@@ -30,6 +31,7 @@ static class VaeCommand
         var seed = new Option<long>("--seed") { Description = "Seed of weights, sampling and shuffling", DefaultValueFactory = _ => 0 };
         var order = new Option<int>("--order") { Description = "Mel-cepstrum order for audio input (c0 is dropped)", DefaultValueFactory = _ => 39 };
         var coefficient = new Option<int>("--plot-coefficient") { Description = "Coefficient shown over time in the reconstruction plot", DefaultValueFactory = _ => 0 };
+        var stateDict = new Option<string?>("--state-dict") { Description = "Also write the trained network's state dict: PyTorch's format (torch.load reads it), or safetensors for a .safetensors name" };
         var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
         var command = new Command("vae", """
             Train the mel-cepstrum variational autoencoder (Gaussian reconstruction NLL + KL, Adam) and export it: an
@@ -37,13 +39,14 @@ static class VaeCommand
 
             Example:
               pipeline-train vae --input recordings/ --epochs 50 --out artifacts/models/vae
-            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr, skipBad, cli.Force };
+            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr, stateDict, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
             var outDir = parse.GetValue(output)!;
             using var outputs = cli.Outputs(parse);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
+            if (parse.GetValue(stateDict) is { } stateDictPath) outputs.DeclareFile(stateDictPath);
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
@@ -78,6 +81,7 @@ static class VaeCommand
                     files is null ? ServingCalibration.Samples(data) : ServingCalibration.FeatureFiles(files), parse.GetValue(fpr)).Threshold;
                 WritePlots(Path.Combine(folder, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
             });
+            if (parse.GetValue(stateDict) is { } statePath) outputs.WriteFile(statePath, stream => StateDicts.Save(model, stream, statePath));
             outputs.Commit();
             log.WriteLine($"final loss {last.Loss:F4} (reconstruction {last.Reconstruction:F4}, KL {last.Kl:F4}); threshold {threshold:G5}; wrote {outDir}");
             cli.Summary(parse, new Dictionary<string, object?>

@@ -18,12 +18,18 @@ public static class StateDicts
     public static void Save(nn.Module model, string path)
     {
         using var memory = new MemoryStream();
-        if (IsSafetensors(path)) model.save_safetensors(memory, leaveOpen: true);
-        else model.save_py(memory, leaveOpen: true);
+        Save(model, memory, path);
         Shared.Files.AtomicFile.WriteAllBytes(path, memory.ToArray());
     }
 
-    /// <summary>Loads a state dict saved by PyTorch or by <see cref="Save"/> into <paramref name="model"/>.</summary>
+    /// <summary>Writes <paramref name="model"/>'s state dict to <paramref name="destination"/> in the format <paramref name="fileName"/>'s extension names.</summary>
+    public static void Save(nn.Module model, Stream destination, string fileName)
+    {
+        if (IsSafetensors(fileName)) model.save_safetensors(destination, leaveOpen: true);
+        else model.save_py(destination, leaveOpen: true);
+    }
+
+    /// <summary>Loads a state dict saved by PyTorch or by <see cref="Save(nn.Module, string)"/> into <paramref name="model"/>.</summary>
     /// <exception cref="InvalidFileException">
     /// The file is missing or not a state dict, lacks a tensor the model has or holds one it has not, or a tensor's
     /// shape or element type differs from the model's (float64 weights: convert with <c>model.float()</c> before saving).
