@@ -207,9 +207,14 @@ public class CommandLineTests
         Assert.Equal(0, Run("pipeline-train", "synth", "machine", "--out", data, "--machines", "1", "--train", "2", "--test-normal", "1", "--anomalies", "0", "--seconds", "1").Code);
         var model = Path.Combine(dir, "vae");
         var train = Run("pipeline-train", "vae", "--input", Path.Combine(data, "train_normal"), "--epochs", "3", "--hidden", "32,16", "--latent", "4",
-            "--order", "12", "--batch-size", "32", "--out", model, "--json");
+            "--order", "12", "--batch-size", "32", "--out", model, "--json", "--state-dict", Path.Combine(dir, "vae.safetensors"));
         Assert.True(train.Code == 0, train.Err);
         Assert.Contains("KL", train.Err);
+        // safetensors: an 8-byte little-endian header length, then a JSON header naming every tensor as PyTorch does
+        var stateDict = File.ReadAllBytes(Path.Combine(dir, "vae.safetensors"));
+        var header = System.Text.Json.JsonDocument.Parse(stateDict.AsMemory(8, (int)BitConverter.ToUInt64(stateDict, 0)));
+        foreach (var tensor in new[] { "encoder.0.weight", "mean.bias", "log_variance.weight", "decoder.4.bias", "input_mean", "input_std" })
+            Assert.True(header.RootElement.TryGetProperty(tensor, out _), tensor);
         using var summary = System.Text.Json.JsonDocument.Parse(train.Out);
         Assert.Equal(3, summary.RootElement.GetProperty("epochs").GetArrayLength());
         foreach (var file in new[] { "loss.svg", "coefficient.svg", "scatter.svg" })

@@ -72,8 +72,13 @@ public sealed class LogDomainNmf : nn.Module
     public Tensor Loss(Tensor v, Tensor logV, LogAdamLoss kind)
     {
         if (kind == LogAdamLoss.SquaredError) return (v - Reconstruct()).square().sum();
-        // ln WH = logsumexp_k(ln W[:, k] + ln H[k, :]): no overflow, no log of 0
-        var logWh = (log_W.unsqueeze(2) + log_H.unsqueeze(0)).logsumexp(1);
+        // ln WH = logsumexp_k(ln W[:, k] + ln H[k, :]), computed as a product: with row maxima a_f of ln W and column
+        // maxima b_t of ln H, ln WH = a_f + b_t + ln(exp(ln W − a)·exp(ln H − b)), whose factors lie in (0, 1], so
+        // nothing overflows; the product is ≥ exp of the smallest gap and is floored at 1e-30 against a log of 0.
+        // One (F, K)·(K, T) product instead of an (F, K, T) tensor and its reduction.
+        var rowMax = log_W.detach().amax([1], keepdim: true);
+        var columnMax = log_H.detach().amax([0], keepdim: true);
+        var logWh = (log_W - rowMax).exp().matmul((log_H - columnMax).exp()).clamp_min(1e-30).log() + rowMax + columnMax;
         return (v * (logV - logWh - 1) + logWh.exp()).sum();
     }
 }
