@@ -102,7 +102,7 @@ public static class LogAdam
         using var model = new LogDomainNmf(v.Rows, v.Columns, options.Rank, generator, device);
         using var x = (tensor(v.Data, [v.Rows, v.Columns]) + 1e-10).to(device);
         using var logX = x.log();
-        using var adam = optim.Adam(model.parameters(), lr: options.LearningRate);
+        using var adam = new FusedAdam(model.parameters(), lr: options.LearningRate);
         var history = new List<double>(options.Steps);
         for (var step = 1; step <= options.Steps; step++)
         {

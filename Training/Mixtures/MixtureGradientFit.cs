@@ -189,7 +189,7 @@ public static class MixtureGradientFit
         using var x = tensor(data.Data, [data.Shape[0], mixture.Dimensions]).to(device);
         using var optimizer = options.Sgd
             ? (optim.Optimizer)optim.SGD(parameters.parameters(), options.LearningRate)
-            : optim.Adam(parameters.parameters(), lr: options.LearningRate);
+            : new FusedAdam(parameters.parameters(), lr: options.LearningRate);
         var history = new List<double>();
         var converged = false;
         var steps = 0;

@@ -1,3 +1,4 @@
+using Pipeline.Training.Engine;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Fitting;
 using TorchSharp;
@@ -97,7 +98,7 @@ public static class AutoencoderTrainer
         TrainingHooks? hooks = null, CancellationToken cancellation = default)
     {
         options.Validate();
-        using var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        using var optimizer = new FusedAdam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
         return EpochLoop.Run(model, optimizer, schedule, rowCount, indices =>
         {

@@ -75,7 +75,7 @@ public static class VaeTraining
             [$"{(constant.Count == 1 ? "dimension" : "dimensions")} {IndexRanges.Format(constant)} of {data.Columns} did not vary in training: scaled by 1 instead of by their deviation (the mean is still removed)"];
         using var raw = tensor(data.Data, [data.Rows, data.Columns]);
         using var normalised = model.Normalise(raw.to(device)).detach();
-        using var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate);
+        using var optimizer = new FusedAdam(model.parameters(), lr: options.LearningRate);
         var epochs = new List<VaeEpoch>();
         double reconstructionSum = 0, klSum = 0;
         var batches = 0;
