@@ -9,7 +9,7 @@ static class DeviceOption
 {
     public static Option<Device> Create(string description) => new("--device")
     {
-        Description = description,
+        Description = description, HelpName = "cpu|cuda|auto",
         Recursive = true, DefaultValueFactory = _ => Device.Auto,
         CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
         {

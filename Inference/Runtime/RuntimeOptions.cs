@@ -28,7 +28,7 @@ public sealed record RuntimeOptions
     public bool CpuMemoryArena { get; init; } = true;
 
     /// <summary>The most intra-op threads a session may ask for: four per core.</summary>
-    public static int MaxThreads => 4 * Environment.ProcessorCount;
+    public static int MaxThreads => Shared.Threading.ComputeThreads.Limit;
 
     /// <summary>Every problem with these values at once.</summary>
     /// <exception cref="InvalidOptionException">A value is out of range.</exception>

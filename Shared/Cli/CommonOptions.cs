@@ -12,7 +12,18 @@ sealed class CommonOptions
     public Option<bool> Verbose { get; } = new("--verbose") { Description = "Print stack traces of errors", Recursive = true };
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Print only errors (no progress)", Recursive = true };
     public Option<bool> Json { get; } = new("--json") { Description = "Print a machine-readable summary (one JSON object) on standard output", Recursive = true };
-    public Option<int> Threads { get; } = new("--threads") { Description = "Threads for the computation (0: one per core)", Recursive = true, DefaultValueFactory = _ => 0 };
+    public Option<int> Threads { get; } = new("--threads")
+    {
+        Description = "Threads for the computation (0: one per core)", Recursive = true, DefaultValueFactory = _ => 0,
+        CustomParser = r => int.TryParse(r.Tokens.Single().Value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
+            : Refuse(r, $"--threads takes a whole number (0: one per core), not '{r.Tokens.Single().Value}'"),
+    };
+
+    static int Refuse(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return 0;
+    }
 
     /// <summary>Added by the commands that write an output folder (not recursive: it means nothing elsewhere).</summary>
     public Option<bool> Force { get; } = new("--force") { Description = "Replace an existing output folder even when it is not an earlier output of the same kind" };

@@ -16,9 +16,13 @@ public static class ComputeThreads
         set
         {
             if (value < 0) throw new Errors.InvalidOptionException($"threads must be ≥ 0 (0: one per core), got {value}");
+            if (value > Limit) throw new Errors.InvalidOptionException($"threads must be at most {Limit} (4 per core here), got {value}");
             options = new ParallelOptions { MaxDegreeOfParallelism = value == 0 ? -1 : value };
         }
     }
+
+    /// <summary>The most threads a setting may ask for: 4 per core (more only adds switching, and thousands exhaust the process table).</summary>
+    public static int Limit => 4 * Environment.ProcessorCount;
 
     /// <summary>The options every parallel loop passes.</summary>
     public static ParallelOptions Options => options;

@@ -169,6 +169,10 @@ public class DeviceTests
         foreach (var method in new[] { "em", "gradient" })
             OneLineError(Run("pipeline-train", "gmm", "--input", Path.Combine(dir, "V.npy"), "--out", model, "--method", method, "--device", "cuda"), "--device cuda", "LibTorch sees no CUDA device");
         OneLineError(Run("pipeline-train", "vae", "--input", Path.Combine(dir, "V.npy"), "--out", model, "--device", "cuda"), "--device cuda", "LibTorch sees no CUDA device");
+        // --device belongs to the commands that train; --threads is bounded (thousands of threads exhaust the process table)
+        OneLineError(Run("pipeline-train", "features", "--input", Path.Combine(data, "train_normal"), "--out", Path.Combine(dir, "f"), "--device", "cuda"), "'--device'");
+        OneLineError(Run("pipeline-train", "nmf", "--input", Path.Combine(dir, "V.npy"), "--out", model, "--threads", "100000"), "threads must be at most");
+        OneLineError(Run("pipeline-train", "nmf", "--input", Path.Combine(dir, "V.npy"), "--out", model, "--threads", "abc"), "--threads takes a whole number", "'abc'");
         Assert.False(Directory.Exists(model));
     }
 }

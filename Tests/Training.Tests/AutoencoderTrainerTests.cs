@@ -87,16 +87,27 @@ public class AutoencoderTrainerTests
         var dir = Pipeline.Tests.TestData.TempDirectory();
         var checkpoint = Path.Combine(dir, "job.checkpoint");
         using (var model = Model(2)) AutoencoderTrainer.Fit(model, data, Quick with { Epochs = 1, ConstantEpochs = 0, CheckpointPath = checkpoint });
-        var resume = Quick with { CheckpointPath = checkpoint, Resume = true };
+        var resume = Quick with { ConstantEpochs = 0, CheckpointPath = checkpoint, Resume = true };
         manual_seed(2);
         using (var wider = new Autoencoder(12, [32, 3], dropout: 0))
             Assert.Equal($"{checkpoint}: does not fit this model: tensor 'encoder.0.weight' has shape (16, 12), the model needs (32, 12)",
                 Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(wider, data, resume)).Message);
         var bytes = File.ReadAllBytes(checkpoint);
+        // other settings than the checkpoint's: refused, naming each one and both values
+        using (var model = Model(2))
+            Assert.Equal("the checkpoint was written with batch size 32, learning rate 0.01; this job asks for batch size 16, learning rate 0.02: resume with the checkpoint's settings, or start again without resuming",
+                Assert.Throws<InvalidOptionException>(() => AutoencoderTrainer.Fit(model, data, resume with { LearningRate = 2e-2, BatchSize = 16 })).Message);
+        // 64 bytes inverted in the middle (a disk error, a partial copy): refused by the checksum, not resumed into NaN
+        var damaged = Path.Combine(dir, "damaged.checkpoint");
+        var flipped = (byte[])bytes.Clone();
+        for (var i = bytes.Length / 2; i < bytes.Length / 2 + 64; i++) flipped[i] ^= 0xFF;
+        File.WriteAllBytes(damaged, flipped);
+        using (var model = Model(2))
+            Assert.Contains("is truncated or damaged", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = damaged })).Message);
         var truncated = Path.Combine(dir, "truncated.checkpoint");
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
         using (var model = Model(2))
-            Assert.Contains("is truncated or not a training checkpoint", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = truncated })).Message);
+            Assert.Contains("is truncated or damaged", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = truncated })).Message);
         var foreign = Path.Combine(dir, "notes.checkpoint");
         File.WriteAllText(foreign, "these are notes");
         using (var model = Model(2))

@@ -74,7 +74,7 @@ nmf.SetAction(parse =>
 });
 
 var root = new RootCommand("""
-    pipeline-train: fit audio-spectrogram models on the CPU and export them as ONNX graphs with a manifest.
+    pipeline-train: fit audio-spectrogram models (on the CPU, or a GPU with TorchSharp's CUDA package) and export them as ONNX graphs with a manifest.
 
     Examples:
       pipeline-train synth machine --out artifacts/data/machine --seed 1
@@ -86,7 +86,9 @@ var root = new RootCommand("""
     nmf, DecomposeCommand.Create(cli, device), SeparationCommand.Create(cli, device), FeaturesCommand.Create(cli), AnomalyCommands.Synth(cli),
     AnomalyCommands.Train(cli, device), MixtureCommand.Create(cli, device), VaeCommand.Create(cli, device),
 };
-foreach (var option in cli.All.Append(device)) root.Options.Add(option);
+foreach (var option in cli.All) root.Options.Add(option);
+// the training commands take --device; synth and features, which train nothing, do not
+foreach (var command in root.Subcommands.Where(c => c.Name is not ("synth" or "features"))) command.Options.Add(device);
 var parsed = root.Parse(args);
 if (CommonOptions.RefuseParseErrors(parsed, Console.Error) is { } refused) return refused;
 return CommandLineHost.Run(() =>

@@ -12,7 +12,22 @@ namespace Pipeline.Training.Fitting;
 /// <param name="Seed">Seeds the shuffling generator (the model's own randomness is LibTorch's global generator).</param>
 /// <param name="CheckpointPath">Where <see cref="TorchCheckpoint"/> writes the job after every epoch, when set.</param>
 /// <param name="Resume">Continue from <paramref name="CheckpointPath"/>.</param>
-public sealed record EpochLoopOptions(int Epochs, int BatchSize, long Seed, string? CheckpointPath = null, bool Resume = false);
+public sealed record EpochLoopOptions(int Epochs, int BatchSize, long Seed, string? CheckpointPath = null, bool Resume = false)
+{
+    /// <summary>
+    /// The trainer's own settings (learning rate, weight decay, ...) by a name a user reads; kept in the checkpoint
+    /// with the batch size and seed, and a resume that asks for other values is refused naming them. The number of
+    /// epochs may grow.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary><see cref="Settings"/> with the batch size and the seed.</summary>
+    internal IReadOnlyDictionary<string, string> AllSettings() => new Dictionary<string, string>(Settings)
+    {
+        ["batch size"] = BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["seed"] = Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+}
 
 /// <summary>
 /// The mini-batch loop the TorchSharp trainers share, in TorchSharp's idiom: each epoch shuffles the rows with a
@@ -43,6 +58,11 @@ public static class EpochLoop
             var progress = TorchCheckpoint.Load(options.CheckpointPath ?? throw new InvalidOptionException("resuming needs a checkpoint path"), model, optimizer, shuffling);
             if (progress.EpochsDone > options.Epochs)
                 throw new InvalidOptionException($"the checkpoint is {progress.EpochsDone} epochs into the job, past the {options.Epochs} asked for; ask for at least {progress.EpochsDone} epochs, or start again without resuming");
+            var asked = options.AllSettings();
+            var changed = asked.Keys.Union(progress.Settings.Keys).Order(StringComparer.Ordinal)
+                .Where(k => !(asked.TryGetValue(k, out var a) && progress.Settings.TryGetValue(k, out var b) && a == b)).ToList();
+            if (changed.Count > 0)
+                throw new InvalidOptionException($"the checkpoint was written with {Describe(progress.Settings, changed)}; this job asks for {Describe(asked, changed)}: resume with the checkpoint's settings, or start again without resuming");
             (first, losses, validation) = (progress.EpochsDone, [.. progress.Losses], [.. progress.ValidationLosses]);
             for (var e = 0; e < first; e++) schedule?.step();
         }
@@ -80,7 +100,7 @@ public static class EpochLoop
                 model.eval();
                 using (no_grad()) using (NewDisposeScope()) validation.Add(measure());
             }
-            if (options.CheckpointPath is { } path) TorchCheckpoint.Save(path, model, optimizer, shuffling, new TorchCheckpoint.Progress(epoch + 1, losses, validation));
+            if (options.CheckpointPath is { } path) TorchCheckpoint.Save(path, model, optimizer, shuffling, new TorchCheckpoint.Progress(epoch + 1, losses, validation, options.AllSettings()));
             var ran = epoch + 1 - first;
             hooks?.Epochs?.Report(new EpochReport(epoch + 1, options.Epochs, losses[^1], hooks.Validation is null ? null : validation[^1], rate,
                 clock.Elapsed, TimeSpan.FromTicks(clock.Elapsed.Ticks / ran * (options.Epochs - epoch - 1))));
@@ -88,4 +108,7 @@ public static class EpochLoop
         model.eval();
         return new TrainingHistory(losses, validation, first);
     }
+
+    static string Describe(IReadOnlyDictionary<string, string> settings, IEnumerable<string> names) =>
+        string.Join(", ", names.Select(n => $"{n} {(settings.TryGetValue(n, out var v) ? v : "(none)")}"));
 }

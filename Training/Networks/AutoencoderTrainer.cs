@@ -104,6 +104,15 @@ public static class AutoencoderTrainer
         {
             var batch = gather(indices);
             return nn.functional.mse_loss(model.forward(batch), batch);
-        }, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume), hooks, cancellation);
+        }, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume)
+        {
+            Settings = new Dictionary<string, string>
+            {
+                ["learning rate"] = options.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                ["final learning rate"] = options.FinalLearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                ["constant epochs"] = options.ConstantEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["weight decay"] = options.WeightDecay.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            },
+        }, hooks, cancellation);
     }
 }

@@ -8,14 +8,18 @@ namespace Pipeline.Training.Networks;
 /// A training job's state in one file, written after every epoch so a killed job resumes to the same model: the
 /// module's state dict (with its names and shapes first, so a checkpoint of another architecture is refused naming
 /// the first mismatched tensor), the optimiser's state, LibTorch's generator (dropout) and the job's shuffling
-/// generator, the epochs done and their training and validation losses. Written atomically (a temporary name, then a rename).
+/// generator, the epochs done and their training and validation losses, and the job's settings (so a resume with
+/// other settings is refused, naming them). A SHA-256 of the contents follows the format name, so a damaged file is
+/// refused rather than resumed. Written atomically (a temporary name, then a rename).
 /// </summary>
 public static class TorchCheckpoint
 {
-    const string Format = "pipeline-torch-checkpoint-1";
+    const string Format = "pipeline-torch-checkpoint-2";
 
     /// <summary>What a checkpoint restores besides the tensors.</summary>
-    public sealed record Progress(int EpochsDone, IReadOnlyList<double> Losses, IReadOnlyList<double> ValidationLosses);
+    /// <param name="Settings">The job's settings that a resume must keep (learning rate, batch size, seed, ...), by name.</param>
+    public sealed record Progress(int EpochsDone, IReadOnlyList<double> Losses, IReadOnlyList<double> ValidationLosses,
+        IReadOnlyDictionary<string, string> Settings);
 
     /// <summary>Writes the job's state to <paramref name="path"/>.</summary>
     public static void Save(string path, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer, Generator shuffling, Progress progress)
@@ -23,8 +27,9 @@ public static class TorchCheckpoint
         using var memory = new MemoryStream();
         using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            writer.Write(Format);
             writer.Write(progress.EpochsDone);
+            writer.Write(progress.Settings.Count);
+            foreach (var (name, value) in progress.Settings) { writer.Write(name); writer.Write(value); }
             writer.Write(progress.Losses.Count);
             foreach (var loss in progress.Losses) writer.Write(loss);
             writer.Write(progress.ValidationLosses.Count);
@@ -42,7 +47,14 @@ public static class TorchCheckpoint
             using (var rng = get_rng_state()) rng.Save(writer);
             using (var shuffle = shuffling.get_state()) shuffle.Save(writer);
         }
-        Shared.Files.AtomicFile.WriteAllBytes(path, memory.ToArray());
+        using var file = new MemoryStream();
+        using (var writer = new BinaryWriter(file, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(Format);
+            writer.Write(System.Security.Cryptography.SHA256.HashData(memory.GetBuffer().AsSpan(0, (int)memory.Length)));
+            writer.Write(memory.GetBuffer(), 0, (int)memory.Length);
+        }
+        Shared.Files.AtomicFile.WriteAllBytes(path, file.ToArray());
     }
 
     // a damaged count is refused before it is allocated
@@ -65,10 +77,17 @@ public static class TorchCheckpoint
         if (!File.Exists(path)) throw new InvalidFileException(path, "no such checkpoint");
         try
         {
-            using var reader = new BinaryReader(File.OpenRead(path));
-            var format = reader.ReadString();
+            using var file = new BinaryReader(File.OpenRead(path));
+            var format = file.ReadString();
             if (format != Format) throw new InvalidFileException(path, $"not a Pipeline training checkpoint (format '{format}', expected '{Format}')");
+            var hash = file.ReadBytes(32);
+            var contents = file.ReadBytes((int)(file.BaseStream.Length - file.BaseStream.Position));
+            if (hash.Length != 32 || !System.Security.Cryptography.SHA256.HashData(contents).AsSpan().SequenceEqual(hash))
+                throw new InvalidFileException(path, "is truncated or damaged: its contents do not match the checksum written with them (a partial copy or a disk error); restore it, or start again without resuming");
+            using var reader = new BinaryReader(new MemoryStream(contents));
             var done = reader.ReadInt32();
+            var settings = new Dictionary<string, string>();
+            for (int i = 0, n = reader.ReadInt32(); i < n; i++) settings[reader.ReadString()] = reader.ReadString();
             var losses = ReadDoubles(reader);
             var validation = ReadDoubles(reader);
             var expected = model.state_dict();
@@ -91,7 +110,7 @@ public static class TorchCheckpoint
             optimizer.load_state_dict(reader);
             using (var rng = Tensor.Load(reader)) set_rng_state(rng);
             using (var shuffle = Tensor.Load(reader)) shuffling.set_state(shuffle);
-            return new Progress(done, losses, validation);
+            return new Progress(done, losses, validation, settings);
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or FormatException or OverflowException
                                       or System.Runtime.InteropServices.ExternalException)

@@ -88,7 +88,10 @@ public static class VaeTraining
             klSum += kl.item<float>();
             batches++;
             return reconstruction + kl;
-        }, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume), new TrainingHooks
+        }, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume)
+        {
+            Settings = new Dictionary<string, string> { ["learning rate"] = options.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture) },
+        }, new TrainingHooks
         {
             Epochs = new Shared.Threading.SynchronousProgress<EpochReport>(e =>
             {
