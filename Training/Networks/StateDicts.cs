@@ -72,7 +72,7 @@ public static class StateDicts
         }
     }
 
-    static bool IsSafetensors(string path) => path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
+    static bool IsSafetensors(string path) => Path.TrimEndingDirectorySeparator(path).EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
 
     static string Name(ScalarType type) => type switch
     {
