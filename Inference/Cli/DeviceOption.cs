@@ -16,13 +16,7 @@ static class DeviceOption
             "cpu" => Device.Cpu,
             "cuda" => Device.Cuda,
             "auto" => Device.Auto,
-            var other => Refuse(r, $"--device must be cpu, cuda or auto, got '{other}'"),
+            var other => CommonOptions.Refuse<Device>(r, $"--device must be cpu, cuda or auto, got '{other}'"),
         },
     };
-
-    static Device Refuse(System.CommandLine.Parsing.ArgumentResult result, string message)
-    {
-        result.AddError(message);
-        return default;
-    }
 }

@@ -41,7 +41,7 @@ sealed class RuntimeCommandOptions(CommonOptions common)
         Description = "Keep ONNX Runtime's CPU memory arena between runs: true (the default) or false (free intermediates after each run)",
         Recursive = true, DefaultValueFactory = _ => "true",
         CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() is "true" or "false" ? r.Tokens.Single().Value.ToLowerInvariant()
-            : Fail<string>(r, $"--cpu-arena must be true or false, got '{r.Tokens.Single().Value}'"),
+            : CommonOptions.Refuse<string>(r, $"--cpu-arena must be true or false, got '{r.Tokens.Single().Value}'"),
     };
 
     public IEnumerable<Option> All => [Device, GraphOptimization, CpuArena];
@@ -61,11 +61,5 @@ sealed class RuntimeCommandOptions(CommonOptions common)
         var log = common.Log(parse);
         log.WriteLine($"ONNX Runtime {OnnxRuntimeEnvironment.Version}: running on {session.Provider}");
         if (session.CudaUnavailable is { } why) log.WriteLine($"  (auto: {why})");
-    }
-
-    static T Fail<T>(System.CommandLine.Parsing.ArgumentResult result, string message)
-    {
-        result.AddError(message);
-        return default!;
     }
 }

@@ -16,13 +16,14 @@ sealed class CommonOptions
     {
         Description = "Threads for the computation (0: one per core)", Recursive = true, DefaultValueFactory = _ => 0,
         CustomParser = r => int.TryParse(r.Tokens.Single().Value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
-            : Refuse(r, $"--threads takes a whole number (0: one per core), not '{r.Tokens.Single().Value}'"),
+            : Refuse<int>(r, $"--threads takes a whole number (0: one per core), not '{r.Tokens.Single().Value}'"),
     };
 
-    static int Refuse(System.CommandLine.Parsing.ArgumentResult result, string message)
+    /// <summary>For an option's custom parser: records <paramref name="message"/> as the parse error and returns a placeholder.</summary>
+    public static T Refuse<T>(System.CommandLine.Parsing.ArgumentResult result, string message)
     {
         result.AddError(message);
-        return 0;
+        return default!;
     }
 
     /// <summary>Added by the commands that write an output folder (not recursive: it means nothing elsewhere).</summary>

@@ -94,9 +94,8 @@ if (CommonOptions.RefuseParseErrors(parsed, Console.Error) is { } refused) retur
 return CommandLineHost.Run(() =>
 {
     var threads = parsed.GetValue(cli.Threads);
-    ComputeThreads.Max = threads;
+    Pipeline.Training.Engine.TorchDevice.Configure(threads); // checks the value first
     if (threads > 0) Pipeline.Training.Linalg.Blas.SetThreads(threads);
-    Pipeline.Training.Engine.TorchDevice.Configure(threads);
     // Ctrl-C is ours (CommandLineHost.Cancellation), so that work stops at a step boundary and writes nothing
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }, Console.Error, parsed.GetValue(cli.Verbose));

@@ -28,13 +28,15 @@ public static class TorchDevice
         : $"the CPU ({torch.get_num_threads()} thread{(torch.get_num_threads() == 1 ? "" : "s")})";
 
     /// <summary>
-    /// LibTorch's intra-op threads (<paramref name="threads"/> 0: LibTorch's default, one per core). TorchSharp 0.107
-    /// leaves <c>torch.use_deterministic_algorithms</c> unimplemented; on the CPU the same seed and the same thread
-    /// count give the same model, which the training tests hold.
+    /// The training side's threads: the toolkit's own parallel loops (<see cref="Shared.Threading.ComputeThreads"/>,
+    /// which checks the value) and LibTorch's intra-op threads; 0 leaves one per core. TorchSharp 0.107 leaves
+    /// <c>torch.use_deterministic_algorithms</c> unimplemented; on the CPU the same seed and the same thread count give
+    /// the same model, which the training tests hold.
     /// </summary>
+    /// <exception cref="Shared.Errors.InvalidOptionException"><paramref name="threads"/> is negative or more than 4 per core.</exception>
     public static void Configure(int threads)
     {
-        if (threads < 0) throw new Shared.Errors.InvalidOptionException($"--threads must be ≥ 0 (0: one per core), got {threads}");
+        Shared.Threading.ComputeThreads.Max = threads;
         if (threads > 0) torch.set_num_threads(threads);
     }
 }
