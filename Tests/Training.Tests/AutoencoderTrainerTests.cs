@@ -135,6 +135,12 @@ public class AutoencoderTrainerTests
         using var nan = Planted(64, 4);
         nan[3, 5] = tensor(float.NaN);
         Assert.Contains("NaN or infinite", Assert.Throws<InvalidInputException>(() => AutoencoderTrainer.Fit(model, nan, Quick)).Message);
+        foreach (var bad in new[] { float.PositiveInfinity, float.NegativeInfinity })
+        {
+            using var infinite = Planted(64, 4);
+            infinite[60, 0] = tensor(bad);
+            Assert.Contains("NaN or infinite", Assert.Throws<InvalidInputException>(() => AutoencoderTrainer.Fit(model, infinite, Quick)).Message);
+        }
         using var narrow = zeros(64, 5);
         Assert.Contains("expected (N ≥ 2, 12)", Assert.Throws<InvalidInputException>(() => AutoencoderTrainer.Fit(model, narrow, Quick)).Message);
         Assert.Contains("batch size must be ≥ 2", Assert.Throws<InvalidOptionException>(() => AutoencoderTrainer.Fit(model, narrow, Quick with { BatchSize = 1 })).Message);
