@@ -11,6 +11,9 @@ sealed class CommandRunner(string repository, string workingDirectory, bool quie
     /// <summary>The commands run so far, by the part of the demo they belong to.</summary>
     public List<(string Part, string Command)> Commands { get; } = [];
 
+    /// <summary>Seconds the hosts reported drawing pictures (<c>pictures_seconds</c> of their <c>--json</c> summaries).</summary>
+    public double PictureSeconds { get; private set; }
+
     /// <summary>Runs <paramref name="tool"/> with <paramref name="arguments"/>; returns its standard output. Its progress goes to our standard error.</summary>
     public string Run(string part, string tool, params string[] arguments)
     {
@@ -32,6 +35,11 @@ sealed class CommandRunner(string repository, string workingDirectory, bool quie
         process.WaitForExit();
         if (process.ExitCode != 0)
             throw new DemoException($"'{shown}' failed with exit code {process.ExitCode}{(quiet ? ":\n" + error.Result.Trim() : "")}");
+        if (tool == "pipeline-train" && arguments.Contains("--json") && output.TrimStart().StartsWith('{'))
+        {
+            using var summary = System.Text.Json.JsonDocument.Parse(output);
+            if (summary.RootElement.TryGetProperty("pictures_seconds", out var seconds)) PictureSeconds += seconds.GetDouble();
+        }
         return output;
     }
 

@@ -18,8 +18,14 @@ static class DemoReport
         string Model(string name, string file) => At($"{DemoRun.Models}/{name}/{file}");
         var report = new HtmlReport("Pipeline demo");
         var size = results.Size;
+        // the report's own figures first, so the summary can say what every picture of the demo cost
+        var truthRoll = Figure.Png(PianoRollFigure.Draw("Held-out piano roll (truth)", results.Rolls.First().Value.Truth, null, Pitches, SecondsPerFrame), 900, 320);
+        var rolls = results.Rolls.ToDictionary(r => r.Key, r => Figure.Png(PianoRollFigure.Draw($"{r.Key}: detected notes against the truth", r.Value.Truth, r.Value.Detected, Pitches, SecondsPerFrame), 900, 320));
+        var roc = Figure.Svg(RocChart.Draw("ROC on the test clips", [.. results.Anomaly.Select(a => new RocCurve(a.Model, a.Normal, a.Anomalous, Threshold(Model(a.Folder, "manifest.json"))))]), 640, 560);
+        var histograms = results.Anomaly.Select(a => Figure.Svg(ScoreHistogram.Draw($"{a.Model}: anomaly scores of the test clips", a.Normal, a.Anomalous, Threshold(Model(a.Folder, "manifest.json")), 24))).ToList();
+        var pictures = results.HostPictureSeconds + Figure.TimeSpent.TotalSeconds;
 
-        report.Section("summary", "Summary", Invariant($"Everything below was made by ./run demo in {results.Elapsed:mm\\:ss} (min:s) on {Environment.ProcessorCount} cores: synthetic data with known truth, models trained and exported by pipeline-train, and every held-out number computed from what pipeline-infer (ONNX Runtime, no training code) returned."));
+        report.Section("summary", "Summary", Invariant($"Everything below was made by ./run demo in {results.Elapsed:mm\\:ss} (min:s) on {Environment.ProcessorCount} cores: synthetic data with known truth, models trained and exported by pipeline-train, and every held-out number computed from what pipeline-infer (ONNX Runtime, no training code) returned. Drawing every picture (ScottPlot) took {pictures:F1} s of it ({100 * pictures / results.Elapsed.TotalSeconds:F1} %)."));
         report.Table(["task", "model", "result on held-out data"],
         [
             .. results.Notes.Select(n => (IReadOnlyList<string>)["note detection (frame level)", n.Model, Invariant($"P {n.Scores.Precision:F3}  R {n.Scores.Recall:F3}  F {n.Scores.F:F3}")]),
@@ -28,7 +34,7 @@ static class DemoReport
         ]);
 
         report.Section("piano-data", "The piano piece", Invariant($"Two voices over eight pitches: a low accompaniment (A2, C3, E3, G3) that plays dyads one time in three, and a melody (C5, D5, E5, G5) above it. Each note is a slightly inharmonic tone whose partials decay exponentially, the upper ones faster. {size.PianoTrainSeconds} s train the models; a different {size.PianoTestSeconds} s is held out. V is the magnitude STFT (n_fft 2048, hop 512 at 22 050 Hz)."));
-        report.Png("held-out piano roll (truth), pitches bottom to top", RollPicture(results.Rolls.First().Value.Truth, null).Encode());
+        report.Png("held-out piano roll (truth), pitches bottom to top", truthRoll);
         foreach (var model in new[] { "nmf", "nmfd" })
         {
             var name = model.ToUpperInvariant();
@@ -38,9 +44,9 @@ static class DemoReport
             foreach (var picture in new[] { "V", "W", "H", "WH" })
                 report.Png(picture switch
                 {
-                    "V" => "V, the training spectrogram (bins × frames)",
-                    "W" => model == "nmf" ? "W, the templates (bins × components)" : "W, the templates (bins × component·lag)",
-                    "H" => "H, the activations (components × frames)",
+                    "V" => "V, the training spectrogram",
+                    "W" => model == "nmf" ? "W, the templates (one column per component)" : "W, the templates (each component's 6 lags side by side)",
+                    "H" => "H, the activations",
                     _ => "W·H, the reconstruction",
                 }, File.ReadAllBytes(Model($"piano-{model}", $"evaluation/{picture}.png")));
             report.Svg("loss per iteration", File.ReadAllText(Model($"piano-{model}", "evaluation/loss.svg")));
@@ -51,8 +57,8 @@ static class DemoReport
             results.Notes.Select(n => (IReadOnlyList<string>)[n.Model, F3(n.Scores.Precision), F3(n.Scores.Recall), F3(n.Scores.F),
                 n.Scores.TruePositives.ToString(CultureInfo.InvariantCulture), n.Scores.FalsePositives.ToString(CultureInfo.InvariantCulture),
                 n.Scores.FalseNegatives.ToString(CultureInfo.InvariantCulture), F3(n.Detector.Threshold), string.Join(" ", n.Detector.ComponentOfPitch)]));
-        foreach (var (model, (truth, detected)) in results.Rolls)
-            report.Png($"{model}: detected vs truth (green hit, orange missed, blue false alarm)", RollPicture(truth, detected).Encode());
+        foreach (var (model, png) in rolls)
+            report.Png($"{model}: detected vs truth (green hit, orange missed, blue false alarm)", png);
 
         report.Section("piano-separation", "Separating the voices", "pipeline-train separation learns 8 NMF templates on each voice's solo training recording; pipeline-infer separate estimates activations on the held-out mixture, masks it with W_s·H_s / W·H and inverts the STFT with the mixture's phase.");
         report.Table(["voice", "SDR of the estimate (dB)", "SDR of the mixture (dB)", "improvement (dB)"],
@@ -75,16 +81,9 @@ static class DemoReport
                 var files = a.Files.Where(f => MachineId(f.File) == id).ToList();
                 return F3(DetectionMetrics.Auc([.. files.Where(f => !f.Anomalous).Select(f => f.Score)], [.. files.Where(f => f.Anomalous).Select(f => f.Score)]));
             })]), "AUC per machine ID");
-        var roc = new SvgChart("ROC on the test clips", "false-positive rate", "true-positive rate").XRange(0, 1).YRange(0, 1);
-        foreach (var a in results.Anomaly) roc.Line($"{a.Model} (AUC {F3(a.Metrics().Auc)})", [.. DetectionMetrics.RocCurve(a.Normal, a.Anomalous)]);
-        roc.Line("chance", [(0, 0), (1, 1)], "#999999", dashed: true);
-        report.Svg("ROC curves of the three models", roc.Render());
-        foreach (var a in results.Anomaly)
-        {
-            var edges = SvgChart.Bins(a.Files.Select(f => f.Score), 24);
-            report.Svg($"{a.Model}: score histogram", new SvgChart($"{a.Model} scores", "anomaly score", "clips")
-                .Histogram("normal", a.Normal, edges).Histogram("anomalous", a.Anomalous, edges).Render());
-        }
+        report.Svg("ROC curves of the three models, each with its calibrated threshold's operating point", roc);
+        foreach (var (a, svg) in results.Anomaly.Zip(histograms))
+            report.Svg($"{a.Model}: score histogram with the threshold", svg);
 
         report.Section("training", "Training curves and reconstructions");
         report.Heading("Autoencoder (DCASE 2020 Task 2 baseline)");
@@ -130,28 +129,16 @@ static class DemoReport
         finally { File.Delete(temporary); }
     }
 
-    /// <summary>
-    /// A piano roll, pitches bottom to top, one pixel per frame: grey where the truth sounds; with a detected roll,
-    /// green for hits, orange for misses and blue for false alarms.
-    /// </summary>
-    public static PngImage RollPicture(NdArray truth, NdArray? detected)
+    /// <summary>The piece's pitches, bottom row first.</summary>
+    static readonly string[] Pitches = ["A2", "C3", "E3", "G3", "C5", "D5", "E5", "G5"];
+
+    /// <summary>The piano V's frame period: hop 512 at 22 050 Hz.</summary>
+    const double SecondsPerFrame = 512.0 / 22050;
+
+    /// <summary>The calibrated threshold in a model's manifest.</summary>
+    static double? Threshold(string manifest)
     {
-        const int rowHeight = 18;
-        var (pitches, frames) = (truth.Rows, truth.Columns);
-        var image = new PngImage(frames, pitches * rowHeight);
-        image.FillRectangle(0, 0, frames, pitches * rowHeight, (255, 255, 255));
-        for (var p = 0; p < pitches; p++)
-        {
-            var y0 = (pitches - 1 - p) * rowHeight;
-            for (var t = 0; t < frames; t++)
-            {
-                var (isTrue, isDetected) = (truth.Data[p * frames + t] != 0, detected is not null && detected.Data[p * frames + t] != 0);
-                (byte, byte, byte)? color = detected is null ? (isTrue ? (90, 90, 90) : null)
-                    : isTrue && isDetected ? (0, 158, 115) : isTrue ? (230, 159, 0) : isDetected ? (0, 114, 178) : null;
-                if (color is { } c) image.FillRectangle(t, y0 + 2, t + 1, y0 + rowHeight - 2, c);
-            }
-            image.FillRectangle(0, y0 + rowHeight - 1, frames, y0 + rowHeight, (225, 225, 225));
-        }
-        return image;
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(manifest));
+        return json.RootElement.TryGetProperty("anomaly", out var anomaly) && anomaly.TryGetProperty("threshold", out var threshold) ? threshold.GetDouble() : null;
     }
 }

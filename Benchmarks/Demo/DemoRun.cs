@@ -25,7 +25,8 @@ static class DemoRun
         IReadOnlyList<(string Voice, double Sdr, double MixtureSdr)> Separation,
         IReadOnlyList<ModelScores> Anomaly,
         IReadOnlyList<(string Part, string Command)> Commands,
-        TimeSpan Elapsed);
+        TimeSpan Elapsed,
+        double HostPictureSeconds);
 
     /// <summary>File scores of one anomaly model on the test clips, as pipeline-infer score printed them.</summary>
     public sealed record ModelScores(string Model, string Folder, IReadOnlyList<(string File, double Score, bool Flagged, bool Anomalous)> Files)
@@ -75,9 +76,9 @@ static class DemoRun
 
         Step("decomposing the piece: NMF (β = 1) and NMFD, exported to ONNX");
         run.Run("piano", "pipeline-train", "decompose", "--force", "--model", "nmf", "--beta", "1", "--rank", "8", "--max-iter", I(size.NmfIterations), "--seed", "1",
-            "--input", D("piano/V_train.npy"), "--out", M("piano-nmf"));
+            "--input", D("piano/V_train.npy"), "--sample-rate", "22050", "--n-fft", "2048", "--hop-length", "512", "--out", M("piano-nmf"), "--json");
         run.Run("piano", "pipeline-train", "decompose", "--force", "--model", "nmfd", "--beta", "1", "--rank", "8", "--window", "6", "--max-iter", I(size.NmfdIterations), "--seed", "1",
-            "--input", D("piano/V_train.npy"), "--out", M("piano-nmfd"));
+            "--input", D("piano/V_train.npy"), "--sample-rate", "22050", "--n-fft", "2048", "--hop-length", "512", "--out", M("piano-nmfd"), "--json");
 
         Step("estimating activations of the held-out part with ONNX Runtime");
         var notes = new List<(string, NoteDetectionScores, NoteDetector)>();
@@ -112,15 +113,15 @@ static class DemoRun
 
         Step("training the DCASE 2020 Task 2 baseline autoencoder on the machine set");
         run.Run("machine", "pipeline-train", "anomaly", "--force", "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3", "--final-lr", "1e-4", "--seed", "1",
-            "--out", M("machine-ae"));
+            "--out", M("machine-ae"), "--json");
         Step("training the mel-cepstrum VAE on the machine set");
-        run.Run("machine", "pipeline-train", "vae", "--force", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"));
+        run.Run("machine", "pipeline-train", "vae", "--force", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"), "--json");
         Step("fitting Gaussian mixtures by EM: on log-mel frames, and on one feature to show the density");
         run.Run("machine", "pipeline-train", "gmm", "--force", "--input", D("machine/train_normal"), "--components", "8", "--covariance", "diag", "--seed", "1",
-            "--out", M("machine-gmm"));
+            "--out", M("machine-gmm"), "--json");
         WriteFrameLevels(At(D("machine/train_normal")), At(D("machine/frame_level.npy")));
         run.Run("machine", "pipeline-train", "gmm", "--force", "--input", D("machine/frame_level.npy"), "--components", "3", "--covariance", "full", "--tol", "1e-7", "--seed", "1",
-            "--out", M("level-gmm"));
+            "--out", M("level-gmm"), "--json");
 
         Step("scoring the test clips with each exported model in ONNX Runtime");
         var anomaly = new List<ModelScores>();
@@ -139,7 +140,7 @@ static class DemoRun
         }
 
         Step("writing the report");
-        var results = new Results(size, notes, rolls, separation, anomaly, run.Commands, clock.Elapsed);
+        var results = new Results(size, notes, rolls, separation, anomaly, run.Commands, clock.Elapsed, run.PictureSeconds);
         DemoReport.Write(root, results);
         var best = notes.MaxBy(n => n.Item2.F);
         var bestAnomaly = anomaly.MaxBy(a => a.Metrics().Auc)!;

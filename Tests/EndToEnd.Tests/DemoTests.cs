@@ -68,8 +68,9 @@ public class DemoTests
             var src = image.Attribute("src")!.Value;
             if (src.StartsWith("data:image/png"))
             {
-                var png = DecodedPng.Decode(ReportPage.DataUri(src, "image/png"));
-                Assert.True(png.Width > 0 && png.Height > 0);
+                // read by python3-pil: decodes (CRCs checked), has a size, and is not blank
+                var png = ImageProbe.Read(ReportPage.DataUri(src, "image/png"));
+                Assert.True(png.Width > 100 && png.Height > 100 && png.Colors > 2, $"{image.Attribute("alt")!.Value}: {png.Width} × {png.Height}, {png.Colors} colours");
                 pngs++;
             }
             else
@@ -85,7 +86,7 @@ public class DemoTests
         Assert.True(pngs >= 10 && svgs >= 10, $"{pngs} PNG, {svgs} SVG");
         // the GMM's convergence is an animation, one frame per EM iteration
         var animation = images.Single(i => i.Attribute("alt")!.Value.Contains("animated"));
-        Assert.True(DecodedPng.Decode(ReportPage.DataUri(animation.Attribute("src")!.Value, "image/png")).Frames > 1);
+        Assert.True(ImageProbe.Read(ReportPage.DataUri(animation.Attribute("src")!.Value, "image/png")).Frames > 1);
         foreach (var audio in page.Descendants("audio"))
             Assert.Equal("RIFF", Encoding.ASCII.GetString(ReportPage.DataUri(audio.Attribute("src")!.Value, "audio/wav"), 0, 4));
         Assert.Equal(3, page.Descendants("audio").Count());
@@ -95,23 +96,16 @@ public class DemoTests
     }
 
     [Fact]
-    public void Report_PianoRoll_ShowsTheTrueNotesInTheirCells()
+    public void Report_PianoRoll_IsDrawnInTheSoundingColour_AtTheAskedSize()
     {
+        // the roll's cells are checked pixel by pixel in PianoRollFigure's own test; here, that the demo drew it
         var page = Report();
-        var truth = NpyFile.Read(Path.Combine(Demo.Value.Dir, "artifacts", "demo", "piano", "roll_test.npy"));
         var picture = page.Descendants("img").Single(i => i.Attribute("alt")!.Value.StartsWith("held-out piano roll (truth)"));
-        var png = DecodedPng.Decode(ReportPage.DataUri(picture.Attribute("src")!.Value, "image/png"));
-        var (pitches, frames) = (truth.Rows, truth.Columns);
-        Assert.Equal((frames, pitches * 18), (png.Width, png.Height));
-        int sounding = 0, silent = 0;
-        for (var p = 0; p < pitches; p++)
-            for (var t = 0; t < frames; t++)
-            {
-                var pixel = png[t, (pitches - 1 - p) * 18 + 9]; // the middle of the pitch's row; pitch 0 at the bottom
-                if (truth.Data[p * frames + t] != 0) { Assert.Equal(((byte)90, (byte)90, (byte)90), pixel); sounding++; }
-                else { Assert.Equal(((byte)255, (byte)255, (byte)255), pixel); silent++; }
-            }
-        Assert.True(sounding > 0 && silent > 0);
+        var png = ImageProbe.Read(ReportPage.DataUri(picture.Attribute("src")!.Value, "image/png"));
+        Assert.Equal((900, 320), (png.Width, png.Height));
+        // PianoRollFigure.Sounding, #5A5A5A
+        var cells = Enumerable.Range(0, png.Width * png.Height).Count(i => png.Rgb[3 * i] == 90 && png.Rgb[3 * i + 1] == 90 && png.Rgb[3 * i + 2] == 90);
+        Assert.True(cells > 1000, $"{cells} pixels in the sounding colour");
     }
 
     [Fact]

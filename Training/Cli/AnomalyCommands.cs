@@ -6,6 +6,7 @@ using Pipeline.Shared.Cli;
 using Pipeline.Shared.Files;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Anomaly;
+using Pipeline.Training.Plots;
 using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Fitting;
@@ -198,7 +199,7 @@ static class AnomalyCommands
                 else result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
                     ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips"),
                     options.TargetFpr));
-                AnomalyReport.Write(Path.Combine(folder, "evaluation"), result);
+                AnomalyReport.Write(Path.Combine(folder, "evaluation"), result, options.TargetFpr);
             });
             if (parse.GetValue(stateDict) is { } statePath) outputs.WriteFile(statePath, stream => StateDicts.Save(result.Model, stream, statePath));
             outputs.Commit();
@@ -211,7 +212,7 @@ static class AnomalyCommands
             cli.Summary(parse, new Dictionary<string, object?>
             {
                 ["model"] = outDir, ["epochs"] = options.Training.Epochs, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
-                ["threshold"] = result.Scoring.Threshold,
+                ["threshold"] = result.Scoring.Threshold, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
                 ["metrics"] = result.Metrics.ToDictionary(g => g.Group, g => new { auc = g.Scores.Auc, pauc = g.Scores.PartialAuc, f1 = g.Scores.F1, normals = g.Scores.Normals, anomalies = g.Scores.Anomalies }),
             });
             return CommandLineHost.Success;

@@ -32,7 +32,7 @@ static class DecomposeCommand
         var normalize = new Option<string>("--normalize") { Description = "none, w or h: rescale each component of that factor to unit L2 norm after every iteration", DefaultValueFactory = _ => "none" };
         var iterations = new Option<int>("--max-iter") { Description = "Training iterations", DefaultValueFactory = _ => 200 };
         var exportIterations = new Option<int>("--iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 100 };
-        var sampleRate = new Option<int>("--sample-rate") { Description = "Audio: analysis rate", DefaultValueFactory = _ => 22050 };
+        var sampleRate = new Option<int>("--sample-rate") { Description = "Audio: analysis rate. With --n-fft and --hop-length, also puts a .npy spectrogram's pictures in Hz and s", DefaultValueFactory = _ => 22050 };
         var nFft = new Option<int>("--n-fft") { Description = "Audio: FFT size", DefaultValueFactory = _ => 2048 };
         var hop = new Option<int>("--hop-length") { Description = "Audio: samples between frames", DefaultValueFactory = _ => 512 };
         var seconds = new Option<double?>("--duration") { Description = "Audio: seconds to read (e.g. the first 30)" };
@@ -185,12 +185,14 @@ static class DecomposeCommand
                 NpyFile.Write(Path.Combine(folder, "W.npy"), w);
                 NpyFile.Write(Path.Combine(folder, "H.npy"), h);
                 NpyFile.Write(Path.Combine(folder, "WH.npy"), wh);
-                var pictures = Path.Combine(folder, "evaluation");
                 var shown = volumetric ? new NdArray([f, t], v.Data) : v;
-                foreach (var (file, matrix) in new[] { ("V.png", shown), ("W.png", w), ("H.png", h), ("WH.png", wh) })
-                    HeatMap.Render(matrix).Save(Path.Combine(pictures, file));
-                new SvgChart("Loss per iteration", "iteration", kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})")
-                    .Line(kind, history.Select((l, i) => ((double)i + 1, l)).ToList()).Save(Path.Combine(pictures, "loss.svg"));
+                var (rows, columns) = PictureAxes(parse, source, kind, sampleRate, nFft, hop);
+                var planar = kind is "nmf" or "nmfd" or "plca" or "siplca"; // H's columns are V's frames, W's columns components (and lags)
+                foreach (var warning in DecompositionFigures.Write(Path.Combine(folder, "evaluation"), shown, w, h, wh, history,
+                    kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})", rows, columns,
+                    kind is "nmf" or "plca" ? "component" : "component · kernel position", planar ? columns : HeatMapAxis.Index("activation position"),
+                    planar ? rows : HeatMapAxis.Index("template row")))
+                    log.WriteLine($"warning: {warning}");
             });
             outputs.Commit();
             log.WriteLine($"{kind}: V {v.ShapeText}, rank {k}, loss {history.FirstOrDefault():G5} → {history.LastOrDefault():G5}; wrote {outDir}");
@@ -198,10 +200,25 @@ static class DecomposeCommand
             {
                 ["model"] = outDir, ["kind"] = kind, ["trainer"] = trainerName, ["rank"] = k, ["v_shape"] = v.Shape, ["w_shape"] = w.Shape, ["h_shape"] = h.Shape,
                 ["initial_loss"] = history.FirstOrDefault(), ["final_loss"] = history.LastOrDefault(), ["iterations"] = history.Count,
+                ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
             });
             return CommandLineHost.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// V's row and column axes for the pictures: Hz and seconds for audio, and for a .npy V when --sample-rate,
+    /// --n-fft and --hop-length are all given (an STFT made elsewhere); features and frames otherwise.
+    /// </summary>
+    static (HeatMapAxis Rows, HeatMapAxis Columns) PictureAxes(ParseResult parse, string source, string kind, Option<int> sampleRate, Option<int> nFft, Option<int> hop)
+    {
+        if (kind is "nmf3d" or "siplca3") return (HeatMapAxis.Index("axis 0"), HeatMapAxis.Index("axes 1 × 2"));
+        var audio = !source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+        var described = new Option[] { sampleRate, nFft, hop }.All(o => parse.GetResult(o) is { Implicit: false });
+        return audio || described
+            ? (HeatMapAxis.Hertz(parse.GetValue(sampleRate), parse.GetValue(nFft)), HeatMapAxis.Seconds(parse.GetValue(hop), parse.GetValue(sampleRate)))
+            : (HeatMapAxis.Index("feature"), HeatMapAxis.Index("frame"));
     }
 
     static (int, int) Kernel2(string text) => Kernel(text, 2) is [var a, var b] ? (a, b) : default;

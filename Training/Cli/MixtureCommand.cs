@@ -96,14 +96,7 @@ static class MixtureCommand
                     scoring => MixtureExport.Export(mixture, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary),
                     new AnomalyScoring("mean", 0, 0, ""),
                     files is null ? ServingCalibration.Samples(matrix) : ServingCalibration.FeatureFiles(files), parse.GetValue(fpr)).Threshold;
-                var report = Path.Combine(folder, "evaluation");
-                new SvgChart("Mean log-likelihood per step", parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", "mean log-likelihood")
-                    .Line("training data", history.Select((v, i) => ((double)i + 1, v)).ToList()).Save(Path.Combine(report, "loglikelihood.svg"));
-                if (oneDimensional)
-                {
-                    MixturePictures.Density(mixture, data).Save(Path.Combine(report, "density.svg"));
-                    Pipeline.Shared.Files.AtomicFile.WriteAllBytes(Path.Combine(report, "convergence.png"), MixturePictures.ConvergenceAnimation(snapshots, data));
-                }
+                MixtureFigures.Write(Path.Combine(folder, "evaluation"), history, parse.GetValue(method) == "em" ? "EM iteration" : "gradient step", mixture, data, snapshots);
             });
             outputs.Commit();
             var (bic, aic) = (mixture.Bic(data), mixture.Aic(data));
@@ -115,6 +108,7 @@ static class MixtureCommand
                     ["covariance"] = parse.GetValue(covariance)!, ["iterations"] = result.Iterations, ["converged"] = result.Converged,
                     ["mean_log_likelihood"] = result.MeanLogLikelihood, ["bic"] = bic, ["aic"] = aic, ["weights"] = mixture.Weights,
                     ["means"] = mixture.Means, ["threshold"] = threshold, ["warnings"] = result.Warnings, ["model"] = outDir,
+                    ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
                 });
             return CommandLineHost.Success;
         });

@@ -79,7 +79,8 @@ static class VaeCommand
                     scoring => VaeExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), frontEnd, scoring, summary),
                     new AnomalyScoring("mean", 0, 0, ""),
                     files is null ? ServingCalibration.Samples(data) : ServingCalibration.FeatureFiles(files), parse.GetValue(fpr)).Threshold;
-                WritePlots(Path.Combine(folder, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient));
+                VaeFigures.Write(Path.Combine(folder, "evaluation"), result, files?[0] ?? data, parse.GetValue(coefficient),
+                    frontEnd is null ? null : (double)frontEnd.HopLength / frontEnd.SampleRate);
             });
             if (parse.GetValue(stateDict) is { } statePath) outputs.WriteFile(statePath, stream => StateDicts.Save(model, stream, statePath));
             outputs.Commit();
@@ -87,34 +88,10 @@ static class VaeCommand
             cli.Summary(parse, new Dictionary<string, object?>
             {
                 ["frames"] = data.Rows, ["dimensions"] = data.Columns, ["epochs"] = result.Epochs.Select(e => new { e.Epoch, e.Loss, e.Reconstruction, e.Kl }).ToList(),
-                ["threshold"] = threshold, ["model"] = outDir,
+                ["threshold"] = threshold, ["model"] = outDir, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
             });
             return CommandLineHost.Success;
         });
         return command;
-    }
-
-    /// <summary>Loss terms per epoch; the recipe's figure (one coefficient over time, input and reconstruction); a scatter of two coefficients.</summary>
-    static void WritePlots(string directory, VaeTrainingResult result, NdArray example, int coefficient)
-    {
-        var epochs = result.Epochs;
-        new SvgChart("Loss terms per epoch", "epoch", "per-sample value")
-            .Line("total (negative ELBO)", epochs.Select(e => ((double)e.Epoch, e.Loss)).ToList())
-            .Line("reconstruction NLL", epochs.Select(e => ((double)e.Epoch, e.Reconstruction)).ToList())
-            .Line("KL", epochs.Select(e => ((double)e.Epoch, e.Kl)).ToList(), dashed: true)
-            .Save(Path.Combine(directory, "loss.svg"));
-        var frames = Math.Min(example.Rows, 500);
-        var slice = new NdArray([frames, example.Columns], example.Data[..(frames * example.Columns)]);
-        var reconstruction = result.Model.Reconstruct(slice);
-        var c = Math.Clamp(coefficient, 0, example.Columns - 1);
-        new SvgChart($"Coefficient {c} over time", "frame", "value")
-            .Line("input", Enumerable.Range(0, frames).Select(t => ((double)t, (double)slice[t, c])).ToList())
-            .Line("reconstruction", Enumerable.Range(0, frames).Select(t => ((double)t, (double)reconstruction[t, c])).ToList())
-            .Save(Path.Combine(directory, "coefficient.svg"));
-        var other = example.Columns > 1 ? (c + 1) % example.Columns : c;
-        new SvgChart($"Coefficients {c} and {other}", $"coefficient {c}", $"coefficient {other}")
-            .Scatter("input", Enumerable.Range(0, frames).Select(t => ((double)slice[t, c], (double)slice[t, other])).ToList())
-            .Scatter("reconstruction", Enumerable.Range(0, frames).Select(t => ((double)reconstruction[t, c], (double)reconstruction[t, other])).ToList())
-            .Save(Path.Combine(directory, "scatter.svg"));
     }
 }
