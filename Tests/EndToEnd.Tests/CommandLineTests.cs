@@ -241,6 +241,7 @@ public class CommandLineTests
             "--rank", "2", "--sample-rate", "8000", "--n-fft", "512", "--hop-length", "128", "--iterations", "50", "--out", model);
         Assert.True(train.Code == 0, train.Err);
         Assert.Equal(["low", "high"], ModelFolder.Read(model).Sources!.Select(s => s.Name));
+        Assert.True(new FileInfo(Path.Combine(model, "evaluation", "W.png")).Length > 1000, "the templates' picture");
         var separate = Run("pipeline-infer", "separate", "--model", model, "--input", Path.Combine(dir, "mix.wav"), "--out", Path.Combine(dir, "parts"));
         Assert.True(separate.Code == 0, separate.Err);
         var low = AudioFile.Read(Path.Combine(dir, "parts", "low.wav"));

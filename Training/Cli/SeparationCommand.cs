@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Pipeline.Training.Plots;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Cli;
 using Pipeline.Shared.Errors;
@@ -53,11 +54,18 @@ static class SeparationCommand
             if (problems.Count > 1) throw new BadInputFilesException(problems, $"{problems.Count} of {parse.GetValue(sources)!.Length} sources cannot be used");
             var options = new NmfFitOptions { Beta = parse.GetValue(beta), MaxIterations = parse.GetValue(maxIter) };
             var (model, specs) = SourceTemplates.Learn(clips, stft, parse.GetValue(rank), options, parse.GetValue(seed));
-            outputs.WriteFolder(outDir, folder => NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta,
-                parse.GetValue(iterations), frontEnd: stft, sources: specs));
+            outputs.WriteFolder(outDir, folder =>
+            {
+                NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta, parse.GetValue(iterations), frontEnd: stft, sources: specs);
+                var evaluation = Directory.CreateDirectory(Path.Combine(folder, "evaluation")).FullName;
+                var warning = HeatMapFigure.Write(Path.Combine(evaluation, "W.png"), model.W!,
+                    $"W, the templates ({string.Join(", ", specs.Select(s => $"{s.Name} {s.FirstComponent}–{s.FirstComponent + s.Components - 1}"))})",
+                    HeatMapAxis.Hertz(stft.SampleRate, stft.NFft), HeatMapAxis.Index("component"));
+                if (warning is not null) log.WriteLine($"warning: {warning}");
+            });
             outputs.Commit();
             log.WriteLine($"{specs.Count} sources × {parse.GetValue(rank)} templates over {stft.NFft / 2 + 1} bins; wrote {outDir}");
-            cli.Summary(parse, new Dictionary<string, object?> { ["model"] = outDir, ["sources"] = specs.Select(s => s.Name).ToList(), ["rank"] = parse.GetValue(rank) });
+            cli.Summary(parse, new Dictionary<string, object?> { ["model"] = outDir, ["sources"] = specs.Select(s => s.Name).ToList(), ["rank"] = parse.GetValue(rank), ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds });
             return CommandLineHost.Success;
         });
         return command;
