@@ -78,7 +78,7 @@ public static partial class Figure
         return ClipName().Replace(svg, m => names.TryGetValue(m.Value, out var name) ? name : names[m.Value] = $"cl_{names.Count + 1}");
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"\bcl_\d+\b")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"\bcl_[0-9A-Za-z]+\b")]
     private static partial System.Text.RegularExpressions.Regex ClipName();
 
     static int CheckSize(int pixels) =>
