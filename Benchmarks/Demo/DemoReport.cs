@@ -23,6 +23,15 @@ static class DemoReport
         var rolls = results.Rolls.ToDictionary(r => r.Key, r => Figure.Png(PianoRollFigure.Draw($"{r.Key}: detected notes against the truth", r.Value.Truth, r.Value.Detected, Pitches, SecondsPerFrame), 900, 320));
         var roc = Figure.Svg(RocChart.Draw("ROC on the test clips", [.. results.Anomaly.Select(a => new RocCurve(a.Model, a.Normal, a.Anomalous, Threshold(Model(a.Folder, "manifest.json"))))]), 640, 560);
         var histograms = results.Anomaly.Select(a => Figure.Svg(ScoreHistogram.Draw($"{a.Model}: anomaly scores of the test clips", a.Normal, a.Anomalous, Threshold(Model(a.Folder, "manifest.json")), 24))).ToList();
+        var spectrograms = new List<(string Caption, byte[] Png)>();
+        foreach (var (caption, file) in new[] { ("the held-out mixture", "test.wav") }.Concat(results.Separation.SelectMany(s => new[]
+                     { ($"{s.Voice} voice, the truth", $"{s.Voice}_test.wav"), ($"{s.Voice} voice, separated", $"separated/{s.Voice}.wav") })))
+        {
+            var clip = AudioFile.Read(At($"{DemoRun.Data}/piano/{file}"));
+            var magnitude = new Stft(2048, 512).Magnitude(clip.Samples, 1f, file);
+            var (plot, _) = HeatMapFigure.Draw(magnitude, $"Spectrogram: {caption}", HeatMapAxis.Hertz(clip.SampleRate, 2048), HeatMapAxis.Seconds(512, clip.SampleRate));
+            if (plot is not null) spectrograms.Add((caption, Figure.Png(plot, 640, 320)));
+        }
         var pictures = results.HostPictureSeconds + Figure.TimeSpent.TotalSeconds;
 
         report.Section("summary", "Summary", Invariant($"Everything below was made by ./run demo in {results.Elapsed:mm\\:ss} (min:s) on {Environment.ProcessorCount} cores: synthetic data with known truth, models trained and exported by pipeline-train, and every held-out number computed from what pipeline-infer (ONNX Runtime, no training code) returned. Drawing every picture (ScottPlot) took {pictures:F1} s of it ({100 * pictures / results.Elapsed.TotalSeconds:F1} %)."));
@@ -66,6 +75,7 @@ static class DemoReport
         report.Audio("held-out mixture", Wav(At($"{DemoRun.Data}/piano/test.wav")));
         foreach (var s in results.Separation)
             report.Audio($"{s.Voice} voice, separated", Wav(At($"{DemoRun.Data}/piano/separated/{s.Voice}.wav")));
+        foreach (var (caption, png) in spectrograms) report.Png($"spectrogram of {caption} (n_fft 2048, hop 512)", png);
 
         report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and 15 faulty ones (5 kinds × 3 severities) per ID. Each model is trained on normal clips only, exported, and scores the test clips with pipeline-infer score. F1 is that of the exported model's own decisions (its manifest's threshold)."));
         report.Table(["model", "AUC", "pAUC (FPR ≤ 0.1)", "F1", "precision", "recall", "normal / anomalous clips"],
