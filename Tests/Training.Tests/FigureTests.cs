@@ -39,6 +39,28 @@ public class FigureTests
     }
 
     [Fact]
+    public void HeatMap_CellsSpanWholeSteps_OnAnIndexAxis()
+    {
+        // 4 frames at 0, −20, −40, −60 dB: frame i must fill [i, i + 1)
+        var matrix = new NdArray([2, 4], [1f, 0.1f, 0.01f, 0.001f, 1f, 0.1f, 0.01f, 0.001f]);
+        var (plot, _) = HeatMapFigure.Draw(matrix, "steps", HeatMapAxis.Index("bin"), HeatMapAxis.Index("frame"));
+        var image = ImageProbe.Read(Figure.Png(plot!, 600, 300));
+        (byte R, byte G, byte B) At(double frame) { var p = plot!.GetPixel(new Coordinates(frame, 1.0)); return image[(int)p.X, (int)p.Y]; }
+        for (var frame = 0; frame < 4; frame++)
+        {
+            Assert.Equal(At(frame + 0.1), At(frame + 0.9)); // one colour across the whole cell
+            if (frame > 0) Assert.NotEqual(At(frame - 0.5), At(frame + 0.5)); // and another in the next
+        }
+        Assert.True(At(0.5).G > 200 && At(3.5).G < 30, $"0 dB {At(0.5)}, −60 dB {At(3.5)}");
+    }
+
+    [Fact]
+    public void TickLabels_KeepThePrecisionTheirValuesNeed()
+    {
+        Assert.Equal(["1505.5", "1506", "2E-14", "0.3", "0", "-60"], new[] { 1505.5, 1506, 2e-14, 0.1 + 0.2, 0, -60 }.Select(Figure.TickLabel));
+    }
+
+    [Fact]
     public void HeatMap_AwkwardMatrices_AreDrawnWithAReason_OrSkippedWithOne()
     {
         var dir = TestData.TempDirectory();
@@ -55,10 +77,19 @@ public class FigureTests
             ("one-cell", new NdArray([1, 1], [2f])),
             ("infinite", new NdArray([2, 2], [1f, float.PositiveInfinity, 0f, 1f])),
         };
+        var centres = new List<Pixel>();
         foreach (var (name, matrix) in cases)
-            Assert.Null(HeatMapFigure.Write(Path.Combine(dir, name + ".png"), matrix, name, rows, columns, 320, 200));
+        {
+            var (plot, warning) = HeatMapFigure.Draw(matrix, name, rows, columns);
+            Assert.Null(warning);
+            Figure.WritePng(plot!, Path.Combine(dir, name + ".png"), 320, 200);
+            centres.Add(plot!.GetPixel(new Coordinates(0.5, 0.5))); // the middle of cell (0, 0), after that render's layout
+        }
         var images = ImageProbe.Read([.. cases.Select(c => Path.Combine(dir, c.Name + ".png"))]);
         Assert.All(images, i => Assert.True(i.Width == 320 && i.Height == 200 && i.Colors > 2, $"{i.Width} × {i.Height}, {i.Colors} colours"));
+        // every matrix, one frame or one cell included, is drawn: cell (0, 0) is painted, not the white background
+        foreach (var (image, centre, name) in images.Zip(centres, cases.Select(c => c.Name)))
+            Assert.True(image[(int)centre.X, (int)centre.Y] != ((byte)255, (byte)255, (byte)255), $"{name}: cell (0, 0) at {centre} is white");
         Assert.Contains("all zero", Figure.Svg(HeatMapFigure.Draw(cases[0].Matrix, "zero", rows, columns).Plot!));
         Assert.Contains("1 NaN cells in grey", Figure.Svg(HeatMapFigure.Draw(nan, "nan", rows, columns).Plot!));
         // nothing to draw: a reason, and no file
@@ -111,6 +142,12 @@ public class FigureTests
     {
         var svg = Figure.Svg(ScoreHistogram.Draw("Scores", [1, 2, 2, 3], [5, 6], threshold: 4.5));
         foreach (var text in new[] { "normal (4)", "anomalous (2)", "threshold 4.5", "anomaly score", "clips" }) Assert.Contains(text, svg);
+        // each bar spans its bin: every score lies inside a bar that counts it
+        var plot = ScoreHistogram.Draw("Scores", [1, 2, 2, 3], [5, 6], threshold: 4.5, bins: 5);
+        var bars = plot.GetPlottables().OfType<ScottPlot.Plottables.BarPlot>().SelectMany(b => b.Bars).Where(b => b.Value > 0).ToList();
+        foreach (var score in new double[] { 1, 2, 3, 5, 6 })
+            Assert.Contains(bars, b => b.Position - b.Size / 2 <= score + 1e-9 && score - 1e-9 <= b.Position + b.Size / 2);
+        Assert.DoesNotContain(bars, b => b.Position - b.Size / 2 < 1 - 1e-9 || b.Position + b.Size / 2 > 6 + 1e-6);
         var lone = Figure.Png(ScoreHistogram.Draw("Scores", [2, 2, 2], [], threshold: 2), 300, 200);
         Assert.True(ImageProbe.Read(lone).Colors > 2);
     }

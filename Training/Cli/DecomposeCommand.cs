@@ -186,12 +186,12 @@ static class DecomposeCommand
                 NpyFile.Write(Path.Combine(folder, "H.npy"), h);
                 NpyFile.Write(Path.Combine(folder, "WH.npy"), wh);
                 var shown = volumetric ? new NdArray([f, t], v.Data) : v;
-                var (rows, columns) = PictureAxes(parse, source, kind, sampleRate, nFft, hop);
+                var (rows, columns) = PictureAxes(parse, source, kind, f, sampleRate, nFft, hop, log);
                 var planar = kind is "nmf" or "nmfd" or "plca" or "siplca"; // H's columns are V's frames, W's columns components (and lags)
                 foreach (var warning in DecompositionFigures.Write(Path.Combine(folder, "evaluation"), shown, w, h, wh, history,
                     kind.Contains("plca") ? "negative log-likelihood" : $"β-divergence (β = {b})", rows, columns,
                     kind is "nmf" or "plca" ? "component" : "component · kernel position", planar ? columns : HeatMapAxis.Index("activation position"),
-                    planar ? rows : HeatMapAxis.Index("template row")))
+                    planar ? rows : HeatMapAxis.Index("template row"), w.Columns > k && w.Columns % k == 0 ? w.Columns / k : null))
                     log.WriteLine($"warning: {warning}");
             });
             outputs.Commit();
@@ -209,13 +209,20 @@ static class DecomposeCommand
 
     /// <summary>
     /// V's row and column axes for the pictures: Hz and seconds for audio, and for a .npy V when --sample-rate,
-    /// --n-fft and --hop-length are all given (an STFT made elsewhere); features and frames otherwise.
+    /// --n-fft and --hop-length are all given (an STFT made elsewhere) and its rows are n_fft/2 + 1 bins; features
+    /// and frames otherwise (with a warning when the rows do not fit the n_fft given).
     /// </summary>
-    static (HeatMapAxis Rows, HeatMapAxis Columns) PictureAxes(ParseResult parse, string source, string kind, Option<int> sampleRate, Option<int> nFft, Option<int> hop)
+    static (HeatMapAxis Rows, HeatMapAxis Columns) PictureAxes(ParseResult parse, string source, string kind, int rows,
+        Option<int> sampleRate, Option<int> nFft, Option<int> hop, TextWriter log)
     {
         if (kind is "nmf3d" or "siplca3") return (HeatMapAxis.Index("axis 0"), HeatMapAxis.Index("axes 1 × 2"));
         var audio = !source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
         var described = new Option[] { sampleRate, nFft, hop }.All(o => parse.GetResult(o) is { Implicit: false });
+        if (described && !audio && rows != parse.GetValue(nFft) / 2 + 1)
+        {
+            log.WriteLine($"warning: V has {rows} rows, not the {parse.GetValue(nFft) / 2 + 1} bins of --n-fft {parse.GetValue(nFft)}; its pictures are drawn in features and frames");
+            described = false;
+        }
         return audio || described
             ? (HeatMapAxis.Hertz(parse.GetValue(sampleRate), parse.GetValue(nFft)), HeatMapAxis.Seconds(parse.GetValue(hop), parse.GetValue(sampleRate)))
             : (HeatMapAxis.Index("feature"), HeatMapAxis.Index("frame"));

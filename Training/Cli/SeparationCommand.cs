@@ -59,7 +59,7 @@ static class SeparationCommand
                 NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta, parse.GetValue(iterations), frontEnd: stft, sources: specs);
                 var evaluation = Directory.CreateDirectory(Path.Combine(folder, "evaluation")).FullName;
                 var warning = HeatMapFigure.Write(Path.Combine(evaluation, "W.png"), model.W!,
-                    $"W, the templates ({string.Join(", ", specs.Select(s => $"{s.Name} {s.FirstComponent}–{s.FirstComponent + s.Components - 1}"))})",
+                    $"W, the templates ({string.Join(", ", specs.Select(s => s.Components == 1 ? $"{s.Name} {s.FirstComponent}" : $"{s.Name} {s.FirstComponent}–{s.FirstComponent + s.Components - 1}"))})",
                     HeatMapAxis.Hertz(stft.SampleRate, stft.NFft), HeatMapAxis.Index("component"));
                 if (warning is not null) log.WriteLine($"warning: {warning}");
             });

@@ -14,10 +14,12 @@ public static class DecompositionFigures
     /// <paramref name="frequency"/> and <paramref name="time"/> are V's row and column axes (Hz and s for a
     /// spectrogram of known rate, bins and frames for a bare matrix); <paramref name="componentAxis"/> names W's columns
     /// (for templates laid side by side, "component · kernel position"); <paramref name="activationColumns"/> and
-    /// <paramref name="templateRows"/> are H's columns and W's rows when they are not V's (2-d and 3-d kernels).
+    /// <paramref name="templateRows"/> are H's columns and W's rows when they are not V's (2-d and 3-d kernels);
+    /// <paramref name="templateWidth"/>, W's columns per component, draws a line between components.
     /// </summary>
     public static IReadOnlyList<string> Write(string directory, NdArray v, NdArray w, NdArray h, NdArray wh, IReadOnlyList<double> losses, string lossName,
-        HeatMapAxis frequency, HeatMapAxis time, string componentAxis = "component", HeatMapAxis? activationColumns = null, HeatMapAxis? templateRows = null)
+        HeatMapAxis frequency, HeatMapAxis time, string componentAxis = "component", HeatMapAxis? activationColumns = null, HeatMapAxis? templateRows = null,
+        int? templateWidth = null)
     {
         Directory.CreateDirectory(directory);
         var components = HeatMapAxis.Index(componentAxis);
@@ -25,7 +27,7 @@ public static class DecompositionFigures
         var warnings = new List<string?>
         {
             HeatMapFigure.Write(Path.Combine(directory, "V.png"), v, "V, the data (magnitude)", frequency, time),
-            HeatMapFigure.Write(Path.Combine(directory, "W.png"), w, "W, the templates", templateRows ?? frequency, components),
+            HeatMapFigure.Write(Path.Combine(directory, "W.png"), w, "W, the templates", templateRows ?? frequency, components, groupColumns: templateWidth),
             HeatMapFigure.Write(Path.Combine(directory, "H.png"), h, "H, the activations", activations, activationColumns ?? time),
             HeatMapFigure.Write(Path.Combine(directory, "WH.png"), wh, "W·H, the reconstruction", frequency, time),
         };

@@ -36,8 +36,21 @@ public static partial class Figure
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = TickLabel };
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = TickLabel };
         return plot;
     }
+
+    /// <summary>
+    /// A tick label with the precision its value needs: 1505.5 beside 1506 (not "1,506" twice), 2E-14 (not "0").
+    /// Seven significant digits, a float's worth.
+    /// </summary>
+    public static string TickLabel(double value) =>
+        Math.Abs(value) < 1e-300 ? "0" : value.ToString("G7", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Ticks on <paramref name="axis"/> only at whole numbers: for counts (epochs, frames, components).</summary>
+    public static void WholeNumberTicks(ScottPlot.IAxis axis) =>
+        axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = TickLabel, IntegerTicksOnly = true };
 
     /// <summary>The plot as PNG bytes of <paramref name="width"/> × <paramref name="height"/> pixels.</summary>
     /// <exception cref="InvalidOptionException">A size is outside [1, 16384].</exception>

@@ -6,10 +6,11 @@ namespace Pipeline.Training.Plots;
 /// </summary>
 /// <param name="Label">The axis label, unit in parentheses: "time (s)", "frequency (Hz)", "frame".</param>
 /// <param name="Step">One cell's width in the label's unit.</param>
-public sealed record HeatMapAxis(string Label, double Step = 1)
+/// <param name="Counts">The axis counts things (frames, bins, components): ticks only at whole numbers.</param>
+public sealed record HeatMapAxis(string Label, double Step = 1, bool Counts = false)
 {
     /// <summary>A bare index: frames, bins, components (one cell per unit).</summary>
-    public static HeatMapAxis Index(string what) => new(what);
+    public static HeatMapAxis Index(string what) => new(what, 1, Counts: true);
 
     /// <summary>STFT frames on a time axis in seconds: one frame every <paramref name="hopLength"/> samples at <paramref name="sampleRate"/> Hz.</summary>
     public static HeatMapAxis Seconds(int hopLength, int sampleRate) => new("time (s)", (double)hopLength / sampleRate);

@@ -17,7 +17,8 @@ public static class HeatMapFigure
     /// The figure of a (rows, columns) <paramref name="matrix"/>, or null with the reason when there is nothing to
     /// draw (no cells). An all-zero matrix is drawn at the floor, NaN cells in grey, and the title says so.
     /// </summary>
-    public static (Plot? Plot, string? Warning) Draw(NdArray matrix, string title, HeatMapAxis rows, HeatMapAxis columns, double floorDb = -60)
+    /// <param name="groupColumns">When set, a thin white line after every that many columns (templates laid side by side).</param>
+    public static (Plot? Plot, string? Warning) Draw(NdArray matrix, string title, HeatMapAxis rows, HeatMapAxis columns, double floorDb = -60, int? groupColumns = null)
     {
         if (matrix.Shape.Length != 2 || matrix.Rows == 0 || matrix.Columns == 0)
             return (null, $"{title}: nothing to draw (a matrix of shape ({string.Join(", ", matrix.Shape)}))");
@@ -27,11 +28,14 @@ public static class HeatMapFigure
         foreach (var v in matrix.Data)
             if (float.IsNaN(v)) nans++;
             else if (float.IsFinite(v)) max = Math.Max(max, Math.Abs(v));
-        var levels = new double[height, width];
-        for (var r = 0; r < height; r++)
-            for (var c = 0; c < width; c++)
+        // ScottPlot leaves a heat map one cell wide (or high) blank: such a matrix is drawn doubled along that axis,
+        // over the same rectangle, which looks the same
+        var (drawnHeight, drawnWidth) = (Math.Max(height, 2), Math.Max(width, 2));
+        var levels = new double[drawnHeight, drawnWidth];
+        for (var r = 0; r < drawnHeight; r++)
+            for (var c = 0; c < drawnWidth; c++)
             {
-                var v = Math.Abs((double)matrix.Data[r * width + c]);
+                var v = Math.Abs((double)matrix.Data[r * height / drawnHeight * width + c * width / drawnWidth]);
                 levels[r, c] = double.IsNaN(v) ? double.NaN : double.IsPositiveInfinity(v) ? 0 : max > 0 && v > 0 ? Math.Max(20 * Math.Log10(v / max), floorDb) : floorDb;
             }
         var notes = new List<string>();
@@ -43,17 +47,22 @@ public static class HeatMapFigure
         map.ManualRange = new ScottPlot.Range(floorDb, 0);
         map.NaNCellColor = NaNColor;
         map.FlipVertically = true; // row 0 at the bottom
-        map.Extent = new CoordinateRect(0, width * columns.Step, 0, height * rows.Step);
+        map.Rectangle = new CoordinateRect(0, width * columns.Step, 0, height * rows.Step); // edges: cell i spans [i, i + 1)·step
         plot.Axes.SetLimits(0, width * columns.Step, 0, height * rows.Step);
+        if (groupColumns is > 0 and var group)
+            for (var c = group; c < width; c += group)
+                plot.Add.VerticalLine(c * columns.Step, 1, Colors.White);
+        if (columns.Counts) Figure.WholeNumberTicks(plot.Axes.Bottom);
+        if (rows.Counts) Figure.WholeNumberTicks(plot.Axes.Left);
         plot.Add.ColorBar(map).Label = "level (dB re max)";
         return (plot, null);
     }
 
     /// <summary>Draws and writes a PNG at <paramref name="path"/>; returns the one-line reason when it was skipped (nothing written).</summary>
     public static string? Write(string path, NdArray matrix, string title, HeatMapAxis rows, HeatMapAxis columns,
-        int width = Figure.DefaultWidth, int height = Figure.DefaultHeight, double floorDb = -60)
+        int width = Figure.DefaultWidth, int height = Figure.DefaultHeight, double floorDb = -60, int? groupColumns = null)
     {
-        var (plot, warning) = Draw(matrix, title, rows, columns, floorDb);
+        var (plot, warning) = Draw(matrix, title, rows, columns, floorDb, groupColumns);
         if (plot is not null) Figure.WritePng(plot, path, width, height);
         return warning;
     }

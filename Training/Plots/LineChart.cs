@@ -45,6 +45,7 @@ public static class LineChart
             else (line.LineWidth, line.MarkerSize) = (2, x.Length == 1 ? 6 : 0);
             if (s.Dashed) line.LinePattern = LinePattern.Dashed;
         }
+        if (all.Count > 0 && all.All(s => s.Points.All(p => p.X == Math.Round(p.X)))) Figure.WholeNumberTicks(plot.Axes.Bottom); // epochs, iterations
         if (log)
             plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
             {
@@ -52,7 +53,7 @@ public static class LineChart
                 IntegerTicksOnly = true,
                 LabelFormatter = e => Math.Pow(10, e).ToString("G4", CultureInfo.InvariantCulture),
             };
-        if (all.Any(s => s.Name.Length > 0)) plot.ShowLegend(Edge.Right);
+        if (all.Count(s => s.Name.Length > 0) > 1) plot.ShowLegend(Edge.Right); // one series: the title says what it is
         return plot;
     }
 }

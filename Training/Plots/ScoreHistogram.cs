@@ -22,7 +22,8 @@ public static class ScoreHistogram
                 if (scores.Count == 0) continue;
                 var histogram = ScottPlot.Statistics.Histogram.WithBinCount(bins, low, high + (high - low) * 1e-9);
                 histogram.AddRange(scores.Where(double.IsFinite));
-                var bars = plot.Add.Bars(histogram.Bins, histogram.Counts);
+                // ScottPlot's Bins are the bins' lower edges; a bar is placed by its centre
+                var bars = plot.Add.Bars(histogram.Bins.Select(edge => edge + histogram.FirstBinSize / 2).ToArray(), histogram.Counts);
                 bars.LegendText = $"{name} ({scores.Count})";
                 foreach (var bar in bars.Bars) (bar.Size, bar.LineWidth, bar.FillColor) = (histogram.FirstBinSize, 0, color.WithAlpha(0.55));
             }
