@@ -21,7 +21,7 @@ static class ScoreBenchmark
         if (Directory.Exists(root)) Directory.Delete(root, true);
         var synth = new MachineSynth(1);
         var data = Path.Combine(root, "data");
-        synth.WriteDataSet(data, machines: 2, trainPerMachine: 50, testNormalPerMachine: 50, anomaliesPerKindAndSeverity: 0);
+        synth.WriteDataSet(data, machines: 2, trainPerMachine: 50, testNormalPerMachine: 50, anomaliesPerKindAndLevel: 0);
 
         TimeSpan epoch = default;
         var clock = Stopwatch.StartNew();

@@ -27,7 +27,7 @@ static class ServeBenchmark
         var root = Path.Combine(Path.GetTempPath(), "pipeline-bench-serve");
         if (Directory.Exists(root)) Directory.Delete(root, true);
         var data = Path.Combine(root, "data");
-        new MachineSynth(3).WriteDataSet(data, machines: 1, trainPerMachine: 20, testNormalPerMachine: 10, anomaliesPerKindAndSeverity: 0);
+        new MachineSynth(3).WriteDataSet(data, machines: 1, trainPerMachine: 20, testNormalPerMachine: 10, anomaliesPerKindAndLevel: 0);
         var options = new AnomalyTrainingOptions { Training = new() { Epochs = 1, ConstantEpochs = 0 } };
         var result = AnomalyTraining.Train(AnomalyDataset.Open(data) with { Test = [] }, options);
         var model = Path.Combine(root, "ae");

@@ -77,7 +77,7 @@ static class DemoReport
             report.Audio($"{s.Voice} voice, separated", Wav(At($"{DemoRun.Data}/piano/separated/{s.Voice}.wav")));
         foreach (var (caption, png) in spectrograms) report.Png($"spectrogram of {caption} (n_fft 2048, hop 512)", png);
 
-        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and 15 faulty ones (5 kinds × 3 severities) per ID. Each model is trained on normal clips only, exported, and scores the test clips with pipeline-infer score. F1 is that of the exported model's own decisions (its manifest's threshold)."));
+        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and {MachineSynth.AllKinds.Count * MachineSynth.DefaultLevelsDb.Count} faulty ones per ID ({MachineSynth.AllKinds.Count} kinds, from brief clicks to a slow change of speed, each at {string.Join(", ", MachineSynth.DefaultLevelsDb)} dB relative to the machine). Each model is trained on normal clips only, exported, and scores the test clips with pipeline-infer score. F1 is that of the exported model's own decisions (its manifest's threshold)."));
         report.Table(["model", "AUC", "pAUC (FPR ≤ 0.1)", "F1", "precision", "recall", "normal / anomalous clips"],
             results.Anomaly.Select(a =>
             {

@@ -26,7 +26,8 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
         {
             var root = TestData.TempDirectory();
             DataDir = Path.Combine(root, "data");
-            new MachineSynth(5, seconds: 1).WriteDataSet(DataDir, machines: 1, trainPerMachine: 4, testNormalPerMachine: 2, anomaliesPerKindAndSeverity: 1);
+            new MachineSynth(5, seconds: 1).WriteDataSet(DataDir, machines: 1, trainPerMachine: 4, testNormalPerMachine: 2, anomaliesPerKindAndLevel: 1,
+                kinds: [AnomalyKind.BearingClicks, AnomalyKind.Clicks, AnomalyKind.Squeal, AnomalyKind.SpeedChange, AnomalyKind.NoiseFloor]);
             var options = new AnomalyTrainingOptions
             {
                 FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = 16, ContextBefore = 2, ContextAfter = 2 },

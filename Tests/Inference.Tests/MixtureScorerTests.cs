@@ -46,7 +46,7 @@ public class MixtureScorerTests
     {
         var root = TestData.TempDirectory();
         var data = Path.Combine(root, "data");
-        new MachineSynth(4, seconds: 1).WriteDataSet(data, machines: 1, trainPerMachine: 3, testNormalPerMachine: 1, anomaliesPerKindAndSeverity: 0);
+        new MachineSynth(4, seconds: 1).WriteDataSet(data, machines: 1, trainPerMachine: 3, testNormalPerMachine: 1, anomaliesPerKindAndLevel: 0);
         var frontEnd = FrontEndConfig.DcaseLogMel with { NMels = 12, ContextBefore = 0, ContextAfter = 0 };
         var extractor = new FeatureExtractor(frontEnd);
         var train = AnomalyDataset.Open(data).Train.Select(c => extractor.ExtractFile(c.Path)).ToList();

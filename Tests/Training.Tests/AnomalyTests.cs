@@ -19,12 +19,39 @@ public class AnomalyTests
         Assert.NotEqual(normal.Samples, a.Render(new MachineClipSpec(1, AnomalyKind.None, 0, 1)).Samples);
         Assert.NotEqual(normal.Samples, new MachineSynth(2, seconds: 0.5).Render(new MachineClipSpec(1, AnomalyKind.None, 0, 0)).Samples);
         Assert.All(normal.Samples, s => Assert.InRange(s, -1f, 1f));
-        foreach (var kind in Enum.GetValues<AnomalyKind>().Where(k => k != AnomalyKind.None))
+        Assert.Equal(11, MachineSynth.AllKinds.Count);
+        foreach (var kind in MachineSynth.AllKinds)
         {
-            var faulty = a.Render(new MachineClipSpec(1, kind, 3, 0));
-            Assert.NotEqual(normal.Samples, faulty.Samples);
+            var faulty = a.Render(new MachineClipSpec(1, kind, 0, 0));
+            Assert.Equal(faulty.Samples, b.Render(new MachineClipSpec(1, kind, 0, 0)).Samples);
+            Assert.All(faulty.Samples, s => Assert.InRange(s, -1f, 1f));
         }
-        Assert.Throws<InvalidOptionException>(() => a.Render(new MachineClipSpec(1, AnomalyKind.Rattle, 0, 0)));
+        Assert.Throws<InvalidOptionException>(() => a.Render(new MachineClipSpec(1, AnomalyKind.Rattle, double.NaN, 0)));
+        Assert.Throws<InvalidOptionException>(() => a.Render(new MachineClipSpec(1, AnomalyKind.Rattle, 30, 0)));
+    }
+
+    [Theory]
+    [InlineData(AnomalyKind.Clicks, -20.0)]
+    [InlineData(AnomalyKind.Crackle, -10.0)]
+    [InlineData(AnomalyKind.Squeal, 0.0)]
+    [InlineData(AnomalyKind.Whine, -20.0)]
+    [InlineData(AnomalyKind.SpeedChange, -10.0)]
+    [InlineData(AnomalyKind.NoiseFloor, 0.0)]
+    [InlineData(AnomalyKind.Imbalance, -20.0)]
+    [InlineData(AnomalyKind.BearingClicks, 0.0)]
+    public void Synth_MixesEachFaultAtItsLevel_WhileItSounds(AnomalyKind kind, double levelDb)
+    {
+        // the definition, measured here on its own: the fault's RMS over the 10 ms blocks above 1 % of its loudest
+        // block's RMS, against the healthy machine's RMS over the clip
+        var synth = new MachineSynth(7, seconds: 2);
+        var (healthy, fault) = synth.Mix(new MachineClipSpec(2, kind, levelDb, 0));
+        var blocks = Enumerable.Range(0, fault.Length / 160).Select(b => fault.Skip(b * 160).Take(160).Average(x => x * x)).ToList();
+        var present = blocks.Where(e => Math.Sqrt(e) >= 0.01 * Math.Sqrt(blocks.Max())).ToList();
+        var measured = 10 * Math.Log10(present.Average() / healthy.Average(x => x * x));
+        Assert.InRange(measured, levelDb - 0.01, levelDb + 0.01);
+        // and the faults that come and go do come and go: a click is present in few blocks, a whine in all
+        if (kind == AnomalyKind.Clicks) Assert.True(present.Count < blocks.Count / 4, $"clicks present in {present.Count} of {blocks.Count} blocks");
+        if (kind is AnomalyKind.Whine or AnomalyKind.NoiseFloor) Assert.True(present.Count > blocks.Count * 9 / 10);
     }
 
     [Fact]
@@ -32,13 +59,18 @@ public class AnomalyTests
     {
         var dir = TestData.TempDirectory();
         var toy = Path.Combine(dir, "toy");
-        var count = new MachineSynth(3, seconds: 0.2).WriteDataSet(toy, machines: 2, trainPerMachine: 2, testNormalPerMachine: 1, anomaliesPerKindAndSeverity: 1);
-        Assert.Equal(2 * (2 + 1 + 15), count);
+        var count = new MachineSynth(3, seconds: 0.2).WriteDataSet(toy, machines: 2, trainPerMachine: 2, testNormalPerMachine: 1, anomaliesPerKindAndLevel: 1,
+            kinds: [AnomalyKind.Clicks, AnomalyKind.Whine, AnomalyKind.NoiseFloor], levelsDb: [-20, -7.5]);
+        Assert.Equal(2 * (2 + 1 + 3 * 2), count);
         var set = AnomalyDataset.Open(toy);
-        Assert.Equal(("toyadmos", 4, 32), (set.Layout, set.Train.Count, set.Test.Count));
+        Assert.Equal(("toyadmos", 4, 14), (set.Layout, set.Train.Count, set.Test.Count));
         Assert.All(set.Train, c => Assert.False(c.IsAnomaly));
-        Assert.Equal(30, set.Test.Count(c => c.IsAnomaly));
-        Assert.Contains(set.Test, c => c is { MachineId: "id_02", Kind: "bearingclicks_s3" });
+        Assert.Equal(12, set.Test.Count(c => c.IsAnomaly));
+        Assert.Contains(set.Test, c => c is { MachineId: "id_02", Kind: "clicks", Level: "-20 dB" });
+        Assert.Contains(set.Test, c => c is { MachineId: "id_01", Kind: "noisefloor", Level: "-7.5 dB" });
+        Assert.True(File.Exists(Path.Combine(toy, "test_anomaly", "id_01_anomaly_whine_-7.5db_0000.wav")));
+        // older sets named severities: still read
+        Assert.Equal("severity 2", AnomalyDataset.Open(Older(dir)).Test.Single(c => c.IsAnomaly).Level);
 
         var dcase = Path.Combine(dir, "dcase");
         var clip = new AudioClip(new float[1600], 16000);
@@ -53,6 +85,32 @@ public class AnomalyTests
         Assert.Throws<InvalidFileException>(() => AnomalyDataset.Open(dcase));
         Assert.Throws<InvalidFileException>(() => AnomalyDataset.Open(Path.Combine(dir, "nothing")));
         Assert.Throws<InvalidFileException>(() => AnomalyDataset.Open(Path.Combine(dcase, "test")));
+    }
+
+    static string Older(string dir)
+    {
+        var older = Path.Combine(dir, "older");
+        var clip = new AudioClip(new float[1600], 16000);
+        foreach (var name in new[] { "train_normal/id_01_normal_0000.wav", "test_normal/id_01_normal_0000.wav", "test_anomaly/id_01_anomaly_rattle_s2_0000.wav" })
+            AudioFile.Write(Path.Combine(older, name), clip);
+        return older;
+    }
+
+    [Fact]
+    public void Metrics_AreGivenPerKindAndPerLevel_FromSubtleToObvious()
+    {
+        ScoredClip Clip(bool anomaly, string? kind, string? level, double score) => new(new LabeledClip("x.wav", "id_01", anomaly, kind, level), score, false);
+        var test = new List<ScoredClip>
+        {
+            Clip(false, null, null, 1), Clip(false, null, null, 2), Clip(false, null, null, 3),
+            Clip(true, "clicks", "-20 dB", 1.5), Clip(true, "clicks", "0 dB", 9), Clip(true, "whine", "-20 dB", 2.5), Clip(true, "whine", "0 dB", 8),
+        };
+        var groups = AnomalyTraining.Metrics(test, 0.1).ToDictionary(g => g.Group, g => g.Scores);
+        Assert.Equal(["all", "id_01", "clicks", "whine", "at -20 dB", "at 0 dB"], AnomalyTraining.Metrics(test, 0.1).Select(g => g.Group));
+        // each group: its anomalies against every normal clip; at −20 dB, 1.5 beats 1 of 3 normals and 2.5 beats 2 of 3
+        Assert.Equal(0.5, groups["at -20 dB"].Auc, 12);
+        Assert.Equal(1.0, groups["at 0 dB"].Auc, 12);
+        Assert.Equal((1 / 3.0 + 1) / 2, groups["clicks"].Auc, 12);
     }
 
     [Fact]

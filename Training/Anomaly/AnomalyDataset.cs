@@ -6,8 +6,9 @@ namespace Pipeline.Training.Anomaly;
 
 /// <summary>One recording with its label from the data set's layout.</summary>
 /// <param name="MachineId">"id_01" when the name carries one, else "all".</param>
-/// <param name="Kind">For anomalies whose name says what kind they are (the synthetic set's), e.g. "bearingclicks_s2".</param>
-public sealed record LabeledClip(string Path, string MachineId, bool IsAnomaly, string? Kind);
+/// <param name="Kind">For anomalies whose name says what kind they are (the synthetic set's), e.g. "clicks".</param>
+/// <param name="Level">For anomalies whose name says at what level the fault was mixed in: "-10 dB" (or "severity 2" in older sets).</param>
+public sealed record LabeledClip(string Path, string MachineId, bool IsAnomaly, string? Kind, string? Level = null);
 
 /// <summary>
 /// An anomalous-sound data set on disk, in one of the two common layouts:
@@ -20,7 +21,7 @@ public sealed partial record AnomalyDataset(string Directory, string Layout, IRe
     [GeneratedRegex(@"id_(\d+)")]
     private static partial Regex MachinePattern();
 
-    [GeneratedRegex(@"anomaly_([a-z]+)(?:_(s\d))?")]
+    [GeneratedRegex(@"anomaly_([a-z]+)(?:_(?:s(\d)|(-?\d+(?:\.\d+)?)db))?")]
     private static partial Regex KindPattern();
 
     /// <summary>Reads the layout under <paramref name="directory"/>; the test part may be absent.</summary>
@@ -68,10 +69,13 @@ public sealed partial record AnomalyDataset(string Directory, string Layout, IRe
                 ? true
                 : name.StartsWith("normal", StringComparison.Ordinal) ? false : throw new InvalidFileException(file, "a DCASE file name must start with normal_ or anomaly_"));
             var id = MachinePattern().Match(name) is { Success: true } m ? $"id_{m.Groups[1].Value}" : "all";
-            string? kind = null;
+            string? kind = null, level = null;
             if (isAnomaly && KindPattern().Match(name) is { Success: true } k && k.Groups[1].Value != "id")
-                kind = k.Groups[2].Success ? $"{k.Groups[1].Value}_{k.Groups[2].Value}" : k.Groups[1].Value;
-            clips.Add(new LabeledClip(file, id, isAnomaly, kind));
+            {
+                kind = k.Groups[1].Value;
+                level = k.Groups[2].Success ? $"severity {k.Groups[2].Value}" : k.Groups[3].Success ? $"{k.Groups[3].Value} dB" : null;
+            }
+            clips.Add(new LabeledClip(file, id, isAnomaly, kind, level));
         }
         return clips;
     }

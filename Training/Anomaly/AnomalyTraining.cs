@@ -184,7 +184,17 @@ public static class AnomalyTraining
         return errors;
     }
 
-    /// <summary>Metrics overall, per machine ID, and per anomaly kind (that kind's clips against all normals of the same machines).</summary>
+    // levels from subtle to obvious: "-20 dB" before "-10 dB", "severity 1" before "severity 2"
+    static double LevelOrder(string level)
+    {
+        var number = level.StartsWith("severity ", StringComparison.Ordinal) ? level["severity ".Length..] : level.Replace(" dB", "", StringComparison.Ordinal);
+        return double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : double.MaxValue;
+    }
+
+    /// <summary>
+    /// Metrics overall, per machine ID, per anomaly kind and per fault level (that kind's or level's clips against
+    /// every normal clip).
+    /// </summary>
     public static IReadOnlyList<GroupScores> Metrics(IReadOnlyList<ScoredClip> test, double maxFpr)
     {
         var groups = new List<GroupScores>();
@@ -200,6 +210,8 @@ public static class AnomalyTraining
             if (id != "all") Add(id, test.Where(c => c.Clip.MachineId == id));
         foreach (var kind in test.Where(c => c.Clip.Kind is not null).Select(c => c.Clip.Kind!).Distinct().Order(StringComparer.Ordinal))
             Add(kind, test.Where(c => !c.Clip.IsAnomaly || c.Clip.Kind == kind));
+        foreach (var level in test.Where(c => c.Clip.Level is not null).Select(c => c.Clip.Level!).Distinct().OrderBy(LevelOrder))
+            Add($"at {level}", test.Where(c => !c.Clip.IsAnomaly || c.Clip.Level == level));
         return groups;
     }
 }

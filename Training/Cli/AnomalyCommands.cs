@@ -17,6 +17,18 @@ using Pipeline.Shared.Errors;
 /// <summary><c>pipeline-train synth machine</c> and <c>pipeline-train anomaly</c>.</summary>
 static class AnomalyCommands
 {
+    /// <summary>"all" or a comma-separated list of fault kinds by their lower-case names.</summary>
+    static IReadOnlyList<AnomalyKind> FaultKinds(string text)
+    {
+        if (text.Trim() == "all") return MachineSynth.AllKinds;
+        var names = MachineSynth.AllKinds.ToDictionary(k => k.ToString().ToLowerInvariant());
+        var kinds = new List<AnomalyKind>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+            kinds.Add(names.TryGetValue(part, out var kind) ? kind
+                : throw new InvalidOptionException($"--kinds takes all, or some of {string.Join(", ", names.Keys)}; not '{part}'"));
+        return [.. kinds.Distinct()];
+    }
+
     public static Command Synth(CommonOptions cli)
     {
         var output = new Option<string>("--out", "-o") { Description = "Directory to write (train_normal/, test_normal/, test_anomaly/)", Required = true };
@@ -24,28 +36,43 @@ static class AnomalyCommands
         var machines = new Option<int>("--machines") { Description = "Machine IDs", DefaultValueFactory = _ => 3 };
         var train = new Option<int>("--train") { Description = "Normal training clips per machine", DefaultValueFactory = _ => 30 };
         var testNormal = new Option<int>("--test-normal") { Description = "Normal test clips per machine", DefaultValueFactory = _ => 15 };
-        var anomalies = new Option<int>("--anomalies") { Description = "Test clips per machine, anomaly kind and severity (5 kinds × 3 severities)", DefaultValueFactory = _ => 1 };
+        var anomalies = new Option<int>("--anomalies") { Description = "Test clips per machine, fault kind and level", DefaultValueFactory = _ => 1 };
+        var kinds = new Option<string>("--kinds")
+        {
+            Description = $"Fault kinds, comma-separated: {string.Join(", ", MachineSynth.AllKinds.Select(k => k.ToString().ToLowerInvariant()))}, or all",
+            DefaultValueFactory = _ => "all",
+        };
+        var levels = new Option<string>("--levels")
+        {
+            Description = "Fault levels in dB relative to the machine (the fault's RMS while it sounds against the machine's), comma-separated",
+            DefaultValueFactory = _ => string.Join(",", MachineSynth.DefaultLevelsDb.Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        };
         var seconds = new Option<double>("--seconds") { Description = "Clip length", DefaultValueFactory = _ => 10 };
         var machine = new Command("machine", """
             Write a deterministic ToyADMOS-like data set: a toy-car motor (harmonics with speed wobble, gear mesh,
-            background noise) per machine ID, and anomalies (bearing clicks, imbalance, shifted harmonics, rattle,
-            missing gear tooth) at severities 1–3. 16 kHz mono WAV.
+            background noise) per machine ID, each ID with its own character, and eleven kinds of fault: periodic
+            bearing impacts, imbalance, shifted harmonics, rattle, a missing gear tooth, brief clicks, crackle, a
+            squeal, a whine, a slow change of speed and load, and a raised noise floor, each mixed in at every
+            --levels (dB of the fault while it sounds, relative to the machine). 16 kHz mono WAV.
 
             Example:
               pipeline-train synth machine --out artifacts/data/machine --seed 1
-            """) { output, seed, machines, train, testNormal, anomalies, seconds, cli.Force };
+              pipeline-train synth machine --out hard --kinds clicks,crackle --levels -30,-20
+            """) { output, seed, machines, train, testNormal, anomalies, kinds, levels, seconds, cli.Force };
         machine.SetAction(parse =>
         {
             var log = cli.Log(parse);
             using var outputs = cli.Outputs(parse);
             outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
             var synth = new MachineSynth(parse.GetValue(seed), seconds: parse.GetValue(seconds));
+            var faultKinds = FaultKinds(parse.GetValue(kinds)!);
+            var faultLevels = OptionParsing.Numbers(parse.GetValue(levels)!, "--levels");
             var clock = Stopwatch.StartNew();
-            var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + 15 * parse.GetValue(anomalies));
+            var total = parse.GetValue(machines) * (parse.GetValue(train) + parse.GetValue(testNormal) + faultKinds.Count * faultLevels.Length * parse.GetValue(anomalies));
             using var bar = new ProgressBar(log, total, "synth");
             var count = 0;
             outputs.WriteFolder(parse.GetValue(output)!, folder => count = synth.WriteDataSet(folder, parse.GetValue(machines), parse.GetValue(train),
-                parse.GetValue(testNormal), parse.GetValue(anomalies), new SynchronousProgress<(int Done, int Total)>(p => bar.Update(p.Done, ""))));
+                parse.GetValue(testNormal), parse.GetValue(anomalies), new SynchronousProgress<(int Done, int Total)>(p => bar.Update(p.Done, "")), faultKinds, faultLevels));
             outputs.Commit();
             bar.Dispose();
             log.WriteLine($"wrote {count} clips to {parse.GetValue(output)} in {clock.Elapsed.TotalSeconds:F1} s");

@@ -24,4 +24,15 @@ static class OptionParsing
         catch (OverflowException) { }
         throw new InvalidOptionException($"{option} takes comma-separated positive widths such as 512,256,128, not '{text}'");
     }
+
+    /// <summary>Comma-separated finite numbers, such as <c>-20,-10,0</c>.</summary>
+    public static double[] Numbers(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var numbers = new double[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out numbers[i]) || !double.IsFinite(numbers[i]))
+                throw new InvalidOptionException($"{option} takes comma-separated numbers such as -20,-10,0, not '{text}'");
+        return numbers;
+    }
 }
