@@ -44,8 +44,8 @@ public sealed record MachineClipSpec(int MachineId, AnomalyKind Kind, double Lev
 
 /// <summary>
 /// A deterministic ToyADMOS-like toy-car motor: a fundamental with slow speed wobble and decaying harmonics, a
-/// gear-mesh tone with sidebands, and coloured background noise; each machine ID has its own speed, timbre, gear
-/// and noise. A fault is mixed in at a documented level: the fault signal (the faulty rendering minus the healthy
+/// gear-mesh tone with sidebands, coloured background noise and a broadband floor; each machine ID has its own
+/// speed, timbre, gear and noise. A fault is mixed in at a documented level: the fault signal (the faulty rendering minus the healthy
 /// one from the same random stream, so modulations and additions are measured alike) is scaled so that its RMS over
 /// the 10 ms blocks where it is present (above 1 % of its loudest block) is <see cref="MachineClipSpec.LevelDb"/>
 /// dB relative to the healthy machine's RMS over the clip. A brief click at 0 dB is as loud, while it lasts, as the
@@ -54,7 +54,7 @@ public sealed record MachineClipSpec(int MachineId, AnomalyKind Kind, double Lev
 public sealed class MachineSynth
 {
     /// <summary>The fault levels of a data set by default, in dB relative to the machine: subtle, clear, obvious.</summary>
-    public static readonly IReadOnlyList<double> DefaultLevelsDb = [-20, -10, 0];
+    public static readonly IReadOnlyList<double> DefaultLevelsDb = [-30, -20, -10];
 
     /// <summary>Every fault kind.</summary>
     public static IReadOnlyList<AnomalyKind> AllKinds => [.. Enum.GetValues<AnomalyKind>().Where(k => k != AnomalyKind.None)];
@@ -73,7 +73,7 @@ public sealed class MachineSynth
         (this.seed, SampleRate, Seconds) = (seed, sampleRate, seconds);
     }
 
-    sealed record Machine(double BaseHz, double[] Harmonics, int Teeth, double MeshLevel, double NoiseLevel, double NoiseColour);
+    sealed record Machine(double BaseHz, double[] Harmonics, int Teeth, double MeshLevel, double NoiseLevel, double NoiseColour, double FloorLevel, double FloorTilt);
 
     Machine MachineFor(int id)
     {
@@ -82,7 +82,7 @@ public sealed class MachineSynth
         var harmonics = new double[8];
         for (var k = 0; k < harmonics.Length; k++) harmonics[k] = Math.Pow(k + 1, -1.1) * (0.6 + 0.8 * g.NextDouble());
         return new Machine(70 + 15 * id + 10 * g.NextDouble(), harmonics, 13 + g.NextInt(8), 0.15 + 0.1 * g.NextDouble(),
-            0.02 + 0.02 * g.NextDouble(), 0.9 + 0.08 * g.NextDouble());
+            0.02 + 0.02 * g.NextDouble(), 0.9 + 0.08 * g.NextDouble(), 0.012 + 0.012 * g.NextDouble(), 0.2 + 0.4 * g.NextDouble());
     }
 
     /// <summary>Renders one clip; samples stay within [−1, 1].</summary>
@@ -135,7 +135,7 @@ public sealed class MachineSynth
         var stretch = kind == AnomalyKind.ShiftedHarmonics ? 0.03 : 0.0;
         // a speed change drifts up or down by 6–12 % over the clip; the load behind it lifts the upper harmonics
         var speedChange = kind == AnomalyKind.SpeedChange ? (0.06 + 0.06 * ((clipSeed >>> 7) % 1000) / 1000.0) * ((clipSeed & 1) == 0 ? 1 : -1) : 0.0;
-        var noiseState = 0.0;
+        var (noiseState, floorState) = (0.0, 0.0);
         const double gearPeriod = 4.0; // shaft turns per gear revolution
         for (var i = 0; i < n; i++)
         {
@@ -162,9 +162,11 @@ public sealed class MachineSynth
             meshPhase += 2 * Math.PI * f * machine.Teeth / gearPeriod * dt;
             var mesh = machine.MeshLevel * Math.Sin(meshPhase) * (1 + 0.3 * Math.Sin(phase));
             if (kind == AnomalyKind.MissingTooth && phase / gearPeriod % (2 * Math.PI) < 2 * Math.PI / machine.Teeth) mesh = 0;
-            // coloured background noise (a one-pole low-pass of white noise)
+            // coloured background noise (a one-pole low-pass of white noise), and the broadband floor of the room and
+            // the air around the machine (gently tilted white noise) that real recordings never lack
             noiseState = machine.NoiseColour * noiseState + (1 - machine.NoiseColour) * (2 * g.NextDouble() - 1) * 6;
-            y[i] = 0.25 * motor + mesh + machine.NoiseLevel * noiseState;
+            floorState = machine.FloorTilt * floorState + (2 * g.NextDouble() - 1);
+            y[i] = 0.25 * motor + mesh + machine.NoiseLevel * noiseState + machine.FloorLevel * floorState;
         }
         return y;
     }
