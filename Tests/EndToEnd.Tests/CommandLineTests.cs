@@ -123,7 +123,18 @@ public class CommandLineTests
     {
         var dir = TestData.TempDirectory();
         var data = Path.Combine(dir, "machine");
-        var synth = Run("pipeline-train", "synth", "machine", "--out", data, "--seed", "2", "--machines", "1", "--train", "3", "--test-normal", "2", "--seconds", "1");
+        var synth = Run("pipeline-train", "synth", "machine", "--out", data, "--seed", "2", "--machines", "1", "--train", "3", "--test-normal", "2", "--seconds", "1",
+            "--kinds", "clicks,crackle,squeal,whine,speedchange"); // 5 kinds × 3 levels
+        Assert.Equal(15, Directory.GetFiles(Path.Combine(data, "test_anomaly")).Length);
+        var unknownKind = Run("pipeline-train", "synth", "machine", "--out", Path.Combine(dir, "bad"), "--kinds", "clicks,hum");
+        Assert.Equal(1, unknownKind.Code);
+        Assert.StartsWith("error: --kinds takes all, or some of bearingclicks,", unknownKind.Err.Trim());
+        Assert.EndsWith("not 'hum'", unknownKind.Err.Trim());
+        var badLevel = Run("pipeline-train", "synth", "machine", "--out", Path.Combine(dir, "bad"), "--levels", "-10,loud");
+        Assert.Equal("error: --levels takes comma-separated numbers such as -20,-10,0, not '-10,loud'", badLevel.Err.Trim());
+        var outOfRange = Run("pipeline-train", "synth", "machine", "--out", Path.Combine(dir, "bad"), "--levels", "-10,40");
+        Assert.Contains("fault levels must lie in [−60, 20] dB", outOfRange.Err);
+        Assert.False(Directory.Exists(Path.Combine(dir, "bad")));
         Assert.True(synth.Code == 0, synth.Err);
         var model = Path.Combine(dir, "ae");
         var train = Run("pipeline-train", "anomaly", "--data", data, "--epochs", "2", "--batch-size", "32", "--n-mels", "16", "--context", "2",
