@@ -36,7 +36,7 @@ static class ScoreBenchmark
         Console.WriteLine($"  {epoch.TotalSeconds,6:F2} s/epoch   roofline {roofline:F2} s   x roofline {epoch.TotalSeconds / roofline:F2}   (job incl. features and validation: {total.TotalSeconds:F1} s)");
 
         var model = Path.Combine(root, "model");
-        AutoencoderExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
+        DetectorExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
         var clips = Directory.GetFiles(Path.Combine(data, "test_normal")).Concat(Directory.GetFiles(Path.Combine(data, "train_normal"))).Take(200).ToList();
         var forwardFlops = 2.0 * macs * 1001;
         Console.WriteLine($"scoring one 10 s clip end to end (read, log-mel, ONNX Runtime {OnnxRuntimeEnvironment.Version} on the CPU, aggregation), median of 21;");

@@ -31,7 +31,7 @@ static class ServeBenchmark
         var options = new AnomalyTrainingOptions { Training = new() { Epochs = 1, ConstantEpochs = 0 } };
         var result = AnomalyTraining.Train(AnomalyDataset.Open(data) with { Test = [] }, options);
         var model = Path.Combine(root, "ae");
-        AutoencoderExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
+        DetectorExport.Export(result.Model, model, "bench", options.FrontEnd, result.Scoring);
         var clips = Directory.GetFiles(Path.Combine(data, "test_normal"), "*.wav").Order().Select(File.ReadAllBytes).ToList();
         var macs = result.Model.parameters().Where(p => p.dim() == 2).Sum(p => p.numel());
         var flopsPerClip = 2.0 * macs * 1001;

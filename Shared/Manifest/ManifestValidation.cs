@@ -20,7 +20,7 @@ public static class ManifestValidation
         ["nmf2d"] = (["activations", "reconstruction"], true), ["nmf3d"] = (["activations", "reconstruction"], true),
         ["plca"] = (["activations", "reconstruction"], true), ["siplca"] = (["activations", "reconstruction"], true),
         ["siplca2"] = (["activations", "reconstruction"], true), ["siplca3"] = (["activations", "reconstruction"], true),
-        ["anomaly-autoencoder"] = (["scorer"], false), ["gmm"] = (["scorer"], false), ["vae"] = (["scorer", "decoder"], false),
+        ["anomaly-autoencoder"] = (["scorer"], false), ["anomaly-idnn"] = (["scorer"], false), ["gmm"] = (["scorer"], false), ["vae"] = (["scorer", "decoder"], false),
     };
 
     /// <summary>Every problem of <paramref name="manifest"/> at once.</summary>

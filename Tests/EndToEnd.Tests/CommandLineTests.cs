@@ -163,6 +163,22 @@ public class CommandLineTests
         var table = Run("pipeline-infer", "score", "--model", model, Path.Combine(data, "test_normal"));
         Assert.True(table.Code == 0, table.Err);
         Assert.Contains("decision", table.Out);
+
+        // the interpolation network on the same data: trained, evaluated per kind and level, exported, scored the same way
+        var idnn = Path.Combine(dir, "idnn");
+        var interpolation = Run("pipeline-train", "anomaly", "--detector", "idnn", "--data", data, "--epochs", "2", "--batch-size", "32", "--n-mels", "16",
+            "--context", "2", "--hidden", "32,16,8", "--trim", "10", "--out", idnn, "--threads", "1");
+        Assert.True(interpolation.Code == 0, interpolation.Err);
+        Assert.Contains("at -30 dB", interpolation.Err);
+        Assert.Contains("whine", interpolation.Err);
+        Assert.Equal("anomaly-idnn", ModelFolder.Read(idnn).Kind);
+        var idnnScores = Run("pipeline-infer", "score", "--model", idnn, Path.Combine(data, "test_anomaly"), "--json");
+        Assert.True(idnnScores.Code == 0, idnnScores.Err);
+        Assert.Equal(15, idnnScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));
+        var unknown = Run("pipeline-train", "anomaly", "--detector", "vae", "--data", data, "--out", Path.Combine(dir, "nope"));
+        Assert.Equal(1, unknown.Code);
+        Assert.Contains("the detector must be ae or idnn (got 'vae')", unknown.Err);
+        Assert.False(Directory.Exists(Path.Combine(dir, "nope")));
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
             };
             Result = AnomalyTraining.Train(AnomalyDataset.Open(DataDir), options);
             ModelDir = Path.Combine(root, "model");
-            AutoencoderExport.Export(Result.Model, ModelDir, "tiny", options.FrontEnd, Result.Scoring);
+            DetectorExport.Export(Result.Model, ModelDir, "tiny", options.FrontEnd, Result.Scoring);
         }
     }
 

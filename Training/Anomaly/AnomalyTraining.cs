@@ -16,6 +16,11 @@ public sealed record AnomalyTrainingOptions
 {
     /// <summary>Front end, including the context stacking the network sees (the baseline: 64 log-mel bands, 10 + 10 frames).</summary>
     public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.DcaseLogMel;
+    /// <summary>
+    /// Which network judges the frames: "ae", the autoencoder that reconstructs each context window (the baseline), or
+    /// "idnn", the interpolation network that predicts each window's centre frame from the frames around it.
+    /// </summary>
+    public string Detector { get; init; } = "ae";
     /// <summary>Encoder widths, the last being the code. Default 512, 256, 128.</summary>
     public int[] Hidden { get; init; } = [512, 256, 128];
     /// <summary>Dropout before the last layer. Default 0.2.</summary>
@@ -39,12 +44,16 @@ public sealed record AnomalyTrainingOptions
     /// <summary>Leave out clips that cannot be read (listed in <see cref="AnomalyTrainingResult.Skipped"/>) instead of refusing to start.</summary>
     public bool SkipBadFiles { get; init; }
 
+    /// <summary>The detectors <see cref="Detector"/> names.</summary>
+    public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn"];
+
     /// <summary>Reports every bad setting at once.</summary>
     public AnomalyTrainingOptions Validate()
     {
         FrontEnd.Validate();
         var problems = new List<string>(Training.Problems());
         if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (the DCASE 2020 Task 2 baseline uses 10 before, 10 after)");
+        if (!Detectors.Contains(Detector)) problems.Add($"the detector must be {string.Join(" or ", Detectors)} (got '{Detector}')");
         if (Hidden.Length == 0 || Hidden.Any(h => h < 1)) problems.Add($"hidden widths must be positive (got {string.Join(",", Hidden)})");
         if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"dropout must lie in [0, 1) (got {Dropout})");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
@@ -65,7 +74,7 @@ public sealed record GroupScores(string Group, DetectionScores Scores);
 
 /// <summary>What training produced.</summary>
 public sealed record AnomalyTrainingResult(
-    Autoencoder Model, TrainingHistory History, AnomalyScoring Scoring, IReadOnlyList<ScoredClip> Validation,
+    torch.nn.Module<torch.Tensor, torch.Tensor> Model, TrainingHistory History, AnomalyScoring Scoring, IReadOnlyList<ScoredClip> Validation,
     IReadOnlyList<ScoredClip> Test, IReadOnlyList<GroupScores> Metrics, int TrainFrames)
 {
     /// <summary>Clips left out because they could not be used (<see cref="AnomalyTrainingOptions.SkipBadFiles"/>).</summary>
@@ -84,7 +93,8 @@ public sealed record AnomalyTrainingResult(
 }
 
 /// <summary>
-/// Trains the DCASE 2020 Task 2 baseline autoencoder on a data set's normal training clips and evaluates it on its test clips.
+/// Trains a frame-error detector (the DCASE 2020 Task 2 baseline autoencoder, or the interpolation network) on a data
+/// set's normal training clips and evaluates it on its test clips.
 /// Features are computed once per file without context; mini-batches stack the 20-frame context row by row
 /// (<see cref="ContextWindows"/>), so memory holds 64 values per frame rather than 1280. The network is a TorchSharp
 /// module trained by <see cref="AutoencoderTrainer"/> on the device the options name.
@@ -135,13 +145,23 @@ public static class AnomalyTraining
         var rows = new ContextWindows(trainFeatures, before, after);
 
         torch.manual_seed(options.Training.Seed); // weights and dropout
-        var model = new Autoencoder(options.FrontEnd.Dimensions, options.Hidden, options.Dropout, device);
-        var history = AutoencoderTrainer.Fit(model, rows.Count, indices => rows.Gather(indices, device), options.Training, new TrainingHooks
+        var hooks = new TrainingHooks { Batches = batches, Epochs = epochs };
+        TrainingHistory history;
+        torch.nn.Module<torch.Tensor, torch.Tensor> model;
+        if (options.Detector == "idnn")
         {
-            Batches = batches,
-            Epochs = epochs,
-            Validation = validationFeatures.Count == 0 ? null : () => validationFeatures.Average(f => (double)FrameErrors(model, f, before, after).Average()),
-        }, cancellation);
+            var idnn = new InterpolationNetwork(perFrame.Dimensions, before, after, options.Hidden, options.Dropout, device);
+            history = AutoencoderTrainer.Fit(idnn, rows.Count, indices => rows.Gather(indices, device), options.Training, hooks with { Validation = Validation(idnn) }, cancellation);
+            model = idnn;
+        }
+        else
+        {
+            var autoencoder = new Autoencoder(options.FrontEnd.Dimensions, options.Hidden, options.Dropout, device);
+            history = AutoencoderTrainer.Fit(autoencoder, rows.Count, indices => rows.Gather(indices, device), options.Training, hooks with { Validation = Validation(autoencoder) }, cancellation);
+            model = autoencoder;
+        }
+        Func<double>? Validation(torch.nn.Module<torch.Tensor, torch.Tensor> network) =>
+            validationFeatures.Count == 0 ? null : () => validationFeatures.Average(f => (double)FrameErrors(network, f, before, after).Average());
 
         double Score(NdArray f) => FrameScores.Aggregate(FrameErrors(model, f, before, after), options.Aggregation, options.TrimFrames);
         var validationScores = validationFeatures.Select(Score).ToList();
@@ -163,9 +183,14 @@ public static class AnomalyTraining
         };
     }
 
-    /// <summary>Per-frame mean squared reconstruction error of one file's per-frame features, in evaluation mode.</summary>
-    public static float[] FrameErrors(Autoencoder model, NdArray perFrameFeatures, int before, int after)
+    /// <summary>
+    /// Per-frame error of one file's per-frame features, in evaluation mode: the autoencoder's reconstruction error or
+    /// the interpolation network's prediction error (<see cref="IFrameErrorNetwork"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model is not an <see cref="IFrameErrorNetwork"/>.</exception>
+    public static float[] FrameErrors(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after)
     {
+        var network = model as IFrameErrorNetwork ?? throw new ArgumentException($"a {model.GetType().Name} has no frame errors", nameof(model));
         var device = model.parameters().First().device;
         var windows = new ContextWindows([perFrameFeatures], before, after);
         var errors = new float[perFrameFeatures.Rows];
@@ -177,7 +202,7 @@ public static class AnomalyTraining
                 {
                     var count = Math.Min(1000, errors.Length - start);
                     var x = windows.Gather(torch.arange(start, start + count, dtype: torch.int64), device);
-                    var e = torch.nn.functional.mse_loss(model.forward(x), x, torch.nn.Reduction.None).mean([1]).cpu();
+                    var e = network.FrameErrors(x).cpu();
                     e.data<float>().CopyTo(errors.AsSpan(start, count));
                 }
         model.train(wasTraining);

@@ -140,12 +140,19 @@ static class AnomalyCommands
         var nMels = new Option<int>("--n-mels") { Description = "Mel bands of the log-mel front end", DefaultValueFactory = _ => FrontEndConfig.DcaseLogMel.NMels };
         var context = new Option<int>("--context") { Description = "Context frames on each side (the DCASE baseline: 10, so 20 frames per input)", DefaultValueFactory = _ => defaults.FrontEnd.ContextBefore };
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
+        var detector = new Option<string>("--detector")
+        {
+            Description = "ae: the autoencoder reconstructing each context window (the DCASE 2020 Task 2 baseline); idnn: the interpolation network predicting each window's centre frame from the frames around it",
+            DefaultValueFactory = _ => defaults.Detector,
+        };
         var command = new Command("anomaly", """
-            Train the DCASE 2020 Task 2 baseline autoencoder on normal sounds, evaluate on the test part, export the scorer.
+            Train a detector on normal sounds (the DCASE 2020 Task 2 baseline autoencoder, or the interpolation network),
+            evaluate it on the test part, export the scorer.
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
-            """) { data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, stateDict, nMels, context, hidden, skipBad, cli.Force };
+              pipeline-train anomaly --detector idnn --data artifacts/data/machine --out artifacts/models/idnn
+            """) { detector, data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, stateDict, nMels, context, hidden, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var cancellation = CommandLineHost.Cancellation;
@@ -162,6 +169,7 @@ static class AnomalyCommands
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
             var options = defaults with
             {
+                Detector = parse.GetValue(detector)!,
                 FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
                 Hidden = widths,
                 Training = training with
@@ -221,7 +229,7 @@ static class AnomalyCommands
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {
-                void Export(AnomalyScoring scoring) => AutoencoderExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary);
+                void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary);
                 if (result.CalibrationClips.Count == 0) Export(result.Scoring);
                 else result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
                     ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips"),

@@ -57,7 +57,7 @@ public static class AutoencoderExport
         return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, inputSize) });
     }
 
-    static string ParametersHash(List<FoldedLayer> layers)
+    internal static string ParametersHash(List<FoldedLayer> layers)
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         foreach (var layer in layers)
@@ -72,12 +72,15 @@ public static class AutoencoderExport
     internal sealed record FoldedLayer(NdArray Weight, NdArray Bias, bool Relu);
 
     /// <summary>The network as Gemm(+ReLU) layers (parameters copied to the CPU), BatchNorm folded forward, Dropout removed.</summary>
-    internal static List<FoldedLayer> Fold(Autoencoder model)
+    internal static List<FoldedLayer> Fold(Autoencoder model) => Fold(model.Encoder.children().Concat(model.Decoder.children()));
+
+    /// <summary>Layers in order as Gemm(+ReLU) layers (parameters copied to the CPU), BatchNorm folded forward, Dropout removed.</summary>
+    internal static List<FoldedLayer> Fold(IEnumerable<torch.nn.Module> modules)
     {
         static double[] Values(torch.Tensor t) => Array.ConvertAll(Engine.TorchArrays.ToNdArray(t).Data, v => (double)v);
         var layers = new List<FoldedLayer>();
         double[]? scale = null, shift = null; // a BatchNorm waiting for the next Linear
-        foreach (var module in model.Encoder.children().Concat(model.Decoder.children()))
+        foreach (var module in modules)
             switch (module)
             {
                 case Linear linear:

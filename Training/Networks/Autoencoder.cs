@@ -14,7 +14,7 @@ namespace Pipeline.Training.Networks;
 /// </summary>
 /// <remarks>Weights start as PyTorch's <c>nn.Linear</c> starts them (Kaiming-uniform), from LibTorch's generator:
 /// seed it with <c>torch.manual_seed</c> first for a reproducible model.</remarks>
-public sealed class Autoencoder : nn.Module<Tensor, Tensor>
+public sealed class Autoencoder : nn.Module<Tensor, Tensor>, IFrameErrorNetwork
 {
     /// <summary>Input (and output) width D.</summary>
     public int InputSize { get; }
@@ -72,4 +72,7 @@ public sealed class Autoencoder : nn.Module<Tensor, Tensor>
             throw new InvalidInputException($"autoencoder: input of shape ({string.Join(", ", input.shape)}); expected (N, {InputSize})");
         return decoder.forward(encoder.forward(input));
     }
+
+    /// <summary>Each row's mean squared reconstruction error: (N).</summary>
+    public Tensor FrameErrors(Tensor rows) => nn.functional.mse_loss(forward(rows), rows, nn.Reduction.None).mean([1]);
 }

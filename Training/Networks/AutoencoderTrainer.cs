@@ -96,17 +96,14 @@ public static class AutoencoderTrainer
     /// </summary>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (its epoch and step named).</exception>
     /// <exception cref="InvalidFileException">The checkpoint to resume from is missing, damaged or of another architecture.</exception>
-    public static TrainingHistory Fit(Autoencoder model, long rowCount, Func<Tensor, Tensor> gather, AutoencoderTrainingOptions options,
-        TrainingHooks? hooks = null, CancellationToken cancellation = default)
+    /// <remarks>Any <see cref="IFrameErrorNetwork"/> trains this way (the interpolation network too): the loss is the mean of its frame errors.</remarks>
+    public static TrainingHistory Fit<TNetwork>(TNetwork model, long rowCount, Func<Tensor, Tensor> gather, AutoencoderTrainingOptions options,
+        TrainingHooks? hooks = null, CancellationToken cancellation = default) where TNetwork : nn.Module, IFrameErrorNetwork
     {
         options.Validate();
         using var optimizer = new FusedAdam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
-        return EpochLoop.Run(model, optimizer, schedule, rowCount, indices =>
-        {
-            var batch = gather(indices);
-            return nn.functional.mse_loss(model.forward(batch), batch);
-        }, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume)
+        return EpochLoop.Run(model, optimizer, schedule, rowCount, indices => model.FrameErrors(gather(indices)).mean(), new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume)
         {
             Settings = new Dictionary<string, string>
             {

@@ -1,0 +1,74 @@
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Manifest;
+using Pipeline.Training.Export.Proto;
+using Pipeline.Training.Networks;
+using static Pipeline.Training.Export.OnnxGraphBuilder;
+using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
+
+namespace Pipeline.Training.Export;
+
+/// <summary>
+/// Exports a trained <see cref="InterpolationNetwork"/> as one fixed graph, <c>model.onnx</c> (role <c>scorer</c>),
+/// with the autoencoder's contract: context-stacked features (frames, D) → per-frame error (frames), here the mean
+/// squared error between the predicted and the true centre frame, and the prediction (frames, bands). The graph
+/// gathers the context and centre columns itself; dropout is dropped and BatchNorm folded as for the autoencoder.
+/// </summary>
+public static class InterpolationExport
+{
+    /// <summary>The manifest kind: an anomaly scorer the inference side runs like the autoencoder.</summary>
+    public const string Kind = "anomaly-idnn";
+
+    /// <summary>Writes the model folder of a trained network (its evaluation-mode function) and returns the manifest as written.</summary>
+    /// <exception cref="Shared.Errors.ModelContractException">The front end does not give the network's window.</exception>
+    public static ModelManifest Export(InterpolationNetwork model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
+        TrainingSummary? training = null)
+    {
+        if (frontEnd.Dimensions != model.InputSize || frontEnd.ContextBefore != model.Context.Before || frontEnd.ContextAfter != model.Context.After)
+            throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame ({frontEnd.ContextBefore} + {frontEnd.ContextAfter} context frames) but the interpolation network takes {model.InputSize} ({model.Context.Before} + {model.Context.After})");
+        var layers = AutoencoderExport.Fold(model.Encoder.children().Concat(model.Decoder.children()));
+        var (d, bands) = (model.InputSize.ToString(), model.Bands.ToString());
+        var manifest = new ModelManifest
+        {
+            Kind = Kind,
+            Name = name,
+            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Graphs =
+            [
+                new GraphSpec("scorer", AutoencoderExport.ModelFile,
+                    [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, d], "context-stacked front-end features, one row per frame")],
+                    [
+                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], "mean squared error of the predicted centre frame"),
+                        new TensorSpec("prediction", "float32", [AutoencoderExport.FramesDim, bands], "the centre frame predicted from the frames around it"),
+                    ]),
+            ],
+            FrontEnd = frontEnd,
+            Anomaly = scoring,
+            Training = training,
+            ParametersSha256 = AutoencoderExport.ParametersHash(layers),
+        };
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, layers) });
+    }
+
+    static GraphProto Graph(InterpolationNetwork model, List<AutoencoderExport.FoldedLayer> layers)
+    {
+        var g = new OnnxGraphBuilder("interpolation_scorer");
+        var x = g.Input("features", DataType.Float, AutoencoderExport.FramesDim, model.InputSize.ToString());
+        var context = g.Node("Gather", [x, g.Int64Vector("context_columns", [.. model.ContextColumns])], null, IntAttribute("axis", 1));
+        var target = g.Node("Gather", [x, g.Int64Vector("centre_columns", [.. model.CentreColumns])], null, IntAttribute("axis", 1));
+        var h = context;
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var wName = g.Constant($"layer{i}_weight", layers[i].Weight);
+            var bName = g.Constant($"layer{i}_bias", layers[i].Bias);
+            h = g.Node("Gemm", [h, wName, bName], null, IntAttribute("transB", 1));
+            if (layers[i].Relu) h = g.Node("Relu", [h]);
+        }
+        h = g.Node("Identity", [h], "prediction");
+        var diff = g.Node("Sub", [target, h]);
+        var squared = g.Node("Mul", [diff, diff]);
+        g.Node("ReduceMean", [squared], "frame_error", IntsAttribute("axes", 1), IntAttribute("keepdims", 0));
+        g.Output("frame_error", DataType.Float, AutoencoderExport.FramesDim);
+        g.Output("prediction", DataType.Float, AutoencoderExport.FramesDim, model.Bands.ToString());
+        return g.Build();
+    }
+}
