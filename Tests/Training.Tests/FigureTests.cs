@@ -52,6 +52,16 @@ public class FigureTests
             if (frame > 0) Assert.NotEqual(At(frame - 0.5), At(frame + 0.5)); // and another in the next
         }
         Assert.True(At(0.5).G > 200 && At(3.5).G < 30, $"0 dB {At(0.5)}, −60 dB {At(3.5)}");
+        // counted axes label each cell at its centre: frames 0-3, not 0-4 at the edges
+        var ticks = plot!.Axes.Bottom.TickGenerator.Ticks.Where(t => t.IsMajor).ToList();
+        Assert.Equal(["0", "1", "2", "3"], ticks.Select(t => t.Label));
+        Assert.Equal([0.5, 1.5, 2.5, 3.5], ticks.Select(t => t.Position));
+        // a long axis: about ten labels, every 1, 2, 5, 10, 20, 50, ... cells
+        var (wide, _) = HeatMapFigure.Draw(new NdArray([2, 5000], new float[10000]), "wide", HeatMapAxis.Index("bin"), HeatMapAxis.Index("frame"));
+        Figure.Png(wide!, 400, 200); // ticks are laid out by a render
+        var labels = wide!.Axes.Bottom.TickGenerator.Ticks.Where(t => t.IsMajor).Select(t => t.Label).ToList();
+        Assert.Equal(["0", "500", "1000"], labels.Take(3));
+        Assert.InRange(labels.Count, 5, 11);
     }
 
     [Fact]
@@ -117,6 +127,11 @@ public class FigureTests
         Assert.Contains("validation", svg);
         Assert.DoesNotContain("log scale", Figure.Svg(LineChart.Draw("Loss", "epoch", "MSE", [Series.PerStep("training", [3, 2, 1.5])])));
         Assert.DoesNotContain("log scale", Figure.Svg(LineChart.Draw("ELBO", "epoch", "value", [Series.PerStep("training", [100, 1, -5])])));
+        // one series: no legend to cover it; a loss that only wobbles in float noise: an axis whose ticks differ
+        var steady = LineChart.Draw("Loss", "iteration", "loss", [Series.PerStep("training data", [186592.1, 186592.1, 186592.11])]);
+        Assert.False(steady.Legend.IsVisible);
+        var limits = steady.Axes.GetLimits();
+        Assert.Equal(2 * 1e-3 * 186592.1, limits.Top - limits.Bottom, 1e-3);
         var image = ImageProbe.Read(Figure.Png(falling, 500, 300));
         Assert.True(image.Width == 500 && image.Height == 300 && image.Colors > 2);
         // an empty series is an empty chart, not a crash
@@ -135,6 +150,10 @@ public class FigureTests
         // above 0.72: 3 of 10 normal clips, 4 of 5 anomalous ones
         Assert.Contains("threshold 0.72 (FPR 0.30, TPR 0.80)", svg);
         Assert.Throws<ArgumentException>(() => RocChart.Draw("ROC", [new RocCurve("empty", [], anomalous)]));
+        // a poor detector whose curve has no point inside (0, 0.1]: the pAUC area still reaches FPR 0.1
+        var poor = RocChart.Draw("ROC", [new RocCurve("poor", [1, 2, 3, 4], [2.5, 0.5])], maxFpr: 0.1);
+        var fill = Assert.Single(poor.GetPlottables(), p => p.GetType().Name == "FillY");
+        Assert.Equal(0.1, fill.GetAxisLimits().Right, 1e-12);
     }
 
     [Fact]
@@ -147,7 +166,8 @@ public class FigureTests
         var bars = plot.GetPlottables().OfType<ScottPlot.Plottables.BarPlot>().SelectMany(b => b.Bars).Where(b => b.Value > 0).ToList();
         foreach (var score in new double[] { 1, 2, 3, 5, 6 })
             Assert.Contains(bars, b => b.Position - b.Size / 2 <= score + 1e-9 && score - 1e-9 <= b.Position + b.Size / 2);
-        Assert.DoesNotContain(bars, b => b.Position - b.Size / 2 < 1 - 1e-9 || b.Position + b.Size / 2 > 6 + 1e-6);
+        // and none straddles the threshold (an edge lies on it)
+        Assert.DoesNotContain(bars, b => b.Position - b.Size / 2 < 4.5 - 1e-9 && b.Position + b.Size / 2 > 4.5 + 1e-9);
         var lone = Figure.Png(ScoreHistogram.Draw("Scores", [2, 2, 2], [], threshold: 2), 300, 200);
         Assert.True(ImageProbe.Read(lone).Colors > 2);
     }

@@ -217,7 +217,10 @@ static class DecomposeCommand
     {
         if (kind is "nmf3d" or "siplca3") return (HeatMapAxis.Index("axis 0"), HeatMapAxis.Index("axes 1 × 2"));
         var audio = !source.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
-        var described = new Option[] { sampleRate, nFft, hop }.All(o => parse.GetResult(o) is { Implicit: false });
+        var given = new Option[] { sampleRate, nFft, hop }.Count(o => parse.GetResult(o) is { Implicit: false });
+        var described = given == 3;
+        if (!audio && given is 1 or 2)
+            log.WriteLine("warning: the pictures of a .npy V are drawn in Hz and s only with all of --sample-rate, --n-fft and --hop-length; they are drawn in features and frames");
         if (described && !audio && rows != parse.GetValue(nFft) / 2 + 1)
         {
             log.WriteLine($"warning: V has {rows} rows, not the {parse.GetValue(nFft) / 2 + 1} bins of --n-fft {parse.GetValue(nFft)}; its pictures are drawn in features and frames");

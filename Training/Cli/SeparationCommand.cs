@@ -60,7 +60,8 @@ static class SeparationCommand
                 var evaluation = Directory.CreateDirectory(Path.Combine(folder, "evaluation")).FullName;
                 var warning = HeatMapFigure.Write(Path.Combine(evaluation, "W.png"), model.W!,
                     $"W, the templates ({string.Join(", ", specs.Select(s => s.Components == 1 ? $"{s.Name} {s.FirstComponent}" : $"{s.Name} {s.FirstComponent}–{s.FirstComponent + s.Components - 1}"))})",
-                    HeatMapAxis.Hertz(stft.SampleRate, stft.NFft), HeatMapAxis.Index("component"));
+                    HeatMapAxis.Hertz(stft.SampleRate, stft.NFft), HeatMapAxis.Index("component"),
+                    groupColumns: specs.Select(s => s.Components).Distinct().Count() == 1 ? specs[0].Components : null); // a line between sources
                 if (warning is not null) log.WriteLine($"warning: {warning}");
             });
             outputs.Commit();

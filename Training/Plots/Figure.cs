@@ -48,9 +48,36 @@ public static partial class Figure
     public static string TickLabel(double value) =>
         Math.Abs(value) < 1e-300 ? "0" : value.ToString("G7", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Ticks on <paramref name="axis"/> only at whole numbers: for counts (epochs, frames, components).</summary>
+    /// <summary>Ticks on <paramref name="axis"/> only at whole numbers: for counts (epochs, clips).</summary>
     public static void WholeNumberTicks(ScottPlot.IAxis axis) =>
         axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = TickLabel, IntegerTicksOnly = true };
+
+    /// <summary>
+    /// Labels 0, 1, ... at the centres of <paramref name="cells"/> unit cells on <paramref name="axis"/> (cell i spans
+    /// [i, i + 1)), every 1, 2, 5, 10, 20, ... cells so that about ten are shown.
+    /// </summary>
+    public static void CellTicks(ScottPlot.IAxis axis, int cells)
+    {
+        var step = 1;
+        for (var k = 0; cells / step > 10; k++) step = (k % 3) switch { 0 => step * 2, 1 => step * 5 / 2, _ => step * 2 };
+        var indices = Enumerable.Range(0, (cells + step - 1) / step).Select(i => i * step).ToArray();
+        axis.SetTicks([.. indices.Select(i => i + 0.5)], [.. indices.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+    }
+
+    /// <summary>
+    /// Keeps a near-constant series readable: when <paramref name="values"/> vary by less than a millionth of their
+    /// size, the y-axis spans ±0.1 % around them (ticks a float's seven digits can tell apart) rather than the noise.
+    /// </summary>
+    public static void SteadyLimits(Plot plot, IReadOnlyCollection<double> values)
+    {
+        if (values.Count == 0) return;
+        var (low, high) = (values.Min(), values.Max());
+        var middle = (low + high) / 2;
+        var size = Math.Max(Math.Abs(low), Math.Abs(high));
+        if (high - low > 1e-6 * size && high - low > 1e-300) return;
+        var pad = size > 0 ? 1e-3 * size : 1.0;
+        plot.Axes.SetLimitsY(middle - pad, middle + pad);
+    }
 
     /// <summary>The plot as PNG bytes of <paramref name="width"/> × <paramref name="height"/> pixels.</summary>
     /// <exception cref="InvalidOptionException">A size is outside [1, 16384].</exception>

@@ -52,8 +52,8 @@ public static class HeatMapFigure
         if (groupColumns is > 0 and var group)
             for (var c = group; c < width; c += group)
                 plot.Add.VerticalLine(c * columns.Step, 1, Colors.White);
-        if (columns.Counts) Figure.WholeNumberTicks(plot.Axes.Bottom);
-        if (rows.Counts) Figure.WholeNumberTicks(plot.Axes.Left);
+        if (columns.Counts) Figure.CellTicks(plot.Axes.Bottom, width);
+        if (rows.Counts) Figure.CellTicks(plot.Axes.Left, height);
         plot.Add.ColorBar(map).Label = "level (dB re max)";
         return (plot, null);
     }

@@ -8,7 +8,8 @@ namespace Pipeline.Training.Plots;
 /// <param name="Points">(x, y) pairs; non-finite ones are left out.</param>
 /// <param name="Dashed">A dashed line (a reference, a validation curve).</param>
 /// <param name="Dots">Dots without a line (a scatter).</param>
-public sealed record Series(string Name, IReadOnlyList<(double X, double Y)> Points, bool Dashed = false, bool Dots = false)
+/// <param name="RightAxis">On a y-axis of its own at the right, labelled with its name (a term far smaller than the others).</param>
+public sealed record Series(string Name, IReadOnlyList<(double X, double Y)> Points, bool Dashed = false, bool Dots = false, bool RightAxis = false)
 {
     /// <summary>Values against 1, 2, 3, ...: a loss per epoch or iteration.</summary>
     public static Series PerStep(string name, IEnumerable<double> values, bool dashed = false) =>
@@ -29,7 +30,7 @@ public static class LineChart
     public static Plot Draw(string title, string xLabel, string yLabel, IEnumerable<Series> series, bool? logY = null)
     {
         var all = series.Select(s => s with { Points = s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList() }).ToList();
-        var ys = all.SelectMany(s => s.Points.Select(p => p.Y)).ToList();
+        var ys = all.Where(s => !s.RightAxis).SelectMany(s => s.Points.Select(p => p.Y)).ToList();
         var log = logY ?? (ys.Count > 1 && ys.Min() > 0 && ys.Max() / ys.Min() >= 100);
         if (log && ys.Any(y => y <= 0)) log = false; // a log axis cannot show them
         var plot = Figure.Create(title, xLabel, log ? $"{yLabel} (log scale)" : yLabel);
@@ -44,7 +45,14 @@ public static class LineChart
             if (s.Dots) (line.LineWidth, line.MarkerSize, line.MarkerShape) = (0, 3, MarkerShape.FilledCircle);
             else (line.LineWidth, line.MarkerSize) = (2, x.Length == 1 ? 6 : 0);
             if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+            if (s.RightAxis)
+            {
+                line.Axes.YAxis = plot.Axes.Right;
+                plot.Axes.Right.Label.Text = s.Name;
+                plot.Axes.Right.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = Figure.TickLabel };
+            }
         }
+        if (!log) Figure.SteadyLimits(plot, ys);
         if (all.Count > 0 && all.All(s => s.Points.All(p => p.X == Math.Round(p.X)))) Figure.WholeNumberTicks(plot.Axes.Bottom); // epochs, iterations
         if (log)
             plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
@@ -53,7 +61,8 @@ public static class LineChart
                 IntegerTicksOnly = true,
                 LabelFormatter = e => Math.Pow(10, e).ToString("G4", CultureInfo.InvariantCulture),
             };
-        if (all.Count(s => s.Name.Length > 0) > 1) plot.ShowLegend(Edge.Right); // one series: the title says what it is
+        if (all.Count(s => s.Name.Length > 0) > 1) plot.ShowLegend(Edge.Right);
+        else plot.HideLegend(); // one series: the title says what it is
         return plot;
     }
 }

@@ -33,8 +33,14 @@ public static class RocChart
             var roc = DetectionMetrics.RocCurve(c.Normal, c.Anomalous);
             if (i == 0)
             {
-                // the area the pAUC measures, under the first curve
+                // the area the pAUC measures, under the first curve up to FPR = p (the curve interpolated there)
                 var inside = roc.Where(p => p.Fpr <= maxFpr).ToList();
+                var beyond = roc.FirstOrDefault(p => p.Fpr > maxFpr);
+                if (inside.Count > 0 && beyond != default && inside[^1].Fpr < maxFpr)
+                {
+                    var last = inside[^1];
+                    inside.Add((maxFpr, last.Tpr + (beyond.Tpr - last.Tpr) * (maxFpr - last.Fpr) / (beyond.Fpr - last.Fpr)));
+                }
                 if (inside.Count > 1)
                 {
                     var fill = plot.Add.FillY(inside.Select(p => p.Fpr).ToArray(), inside.Select(p => p.Tpr).ToArray(), new double[inside.Count]);

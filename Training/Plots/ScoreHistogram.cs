@@ -8,7 +8,7 @@ namespace Pipeline.Training.Plots;
 /// </summary>
 public static class ScoreHistogram
 {
-    /// <summary>The chart; <paramref name="bins"/> equal bins over every score and the threshold.</summary>
+    /// <summary>The chart; about <paramref name="bins"/> equal bins over every score, one edge on the threshold.</summary>
     public static Plot Draw(string title, IReadOnlyList<double> normal, IReadOnlyList<double> anomalous, double? threshold = null, int bins = 30)
     {
         var plot = Figure.Create(title, "anomaly score", "clips");
@@ -17,15 +17,19 @@ public static class ScoreHistogram
         {
             var (low, high) = (values.Min(), values.Max());
             if (high <= low) (low, high) = (low - 0.5, high + 0.5);
+            var width = (high - low) / bins;
+            // the threshold on a bin edge: every bar lies wholly on one side of the line
+            if (threshold is { } edge && double.IsFinite(edge)) low = edge - Math.Ceiling((edge - low) / width - 1e-9) * width;
+            var count = Math.Max(1, (int)Math.Floor((high - low) / width + 1e-9) + 1);
             foreach (var (name, scores, color) in new[] { ("normal", normal, Figure.Palette[0]), ("anomalous", anomalous, Figure.Palette[1]) })
             {
                 if (scores.Count == 0) continue;
-                var histogram = ScottPlot.Statistics.Histogram.WithBinCount(bins, low, high + (high - low) * 1e-9);
-                histogram.AddRange(scores.Where(double.IsFinite));
-                // ScottPlot's Bins are the bins' lower edges; a bar is placed by its centre
-                var bars = plot.Add.Bars(histogram.Bins.Select(edge => edge + histogram.FirstBinSize / 2).ToArray(), histogram.Counts);
+                var counts = new double[count];
+                foreach (var score in scores.Where(double.IsFinite))
+                    counts[Math.Clamp((int)Math.Floor((score - low) / width + 1e-9), 0, count - 1)]++; // a score on an edge counts in the bin above it
+                var bars = plot.Add.Bars(Enumerable.Range(0, count).Select(i => low + (i + 0.5) * width).ToArray(), counts);
                 bars.LegendText = $"{name} ({scores.Count})";
-                foreach (var bar in bars.Bars) (bar.Size, bar.LineWidth, bar.FillColor) = (histogram.FirstBinSize, 0, color.WithAlpha(0.55));
+                foreach (var bar in bars.Bars) (bar.Size, bar.LineWidth, bar.FillColor) = (width, 0, color.WithAlpha(0.55));
             }
         }
         if (threshold is { } at && double.IsFinite(at))
@@ -34,7 +38,8 @@ public static class ScoreHistogram
             line.LegendText = $"threshold {at:G4}";
         }
         plot.Axes.Margins(bottom: 0);
-        plot.ShowLegend(Alignment.UpperRight);
+        Figure.WholeNumberTicks(plot.Axes.Left); // clips
+        plot.ShowLegend(Edge.Right);
         return plot;
     }
 }

@@ -23,7 +23,7 @@ public static class VaeFigures
         [
             new Series("total (negative ELBO)", epochs.Select(e => ((double)e.Epoch, e.Loss)).ToList()),
             new Series("reconstruction NLL", epochs.Select(e => ((double)e.Epoch, e.Reconstruction)).ToList()),
-            new Series("KL", epochs.Select(e => ((double)e.Epoch, e.Kl)).ToList(), Dashed: true),
+            new Series("KL", epochs.Select(e => ((double)e.Epoch, e.Kl)).ToList(), Dashed: true, RightAxis: true), // far smaller: an axis of its own
         ], logY: false), Path.Combine(directory, "loss.svg")); // the NLL can be negative: a linear axis
         var frames = Math.Min(example.Rows, 500);
         var slice = new NdArray([frames, example.Columns], example.Data[..(frames * example.Columns)]);
