@@ -77,7 +77,7 @@ static class DemoReport
             report.Audio($"{s.Voice} voice, separated", Wav(At($"{DemoRun.Data}/piano/separated/{s.Voice}.wav")));
         foreach (var (caption, png) in spectrograms) report.Png($"spectrogram of {caption} (n_fft 2048, hop 512)", png);
 
-        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and {MachineSynth.AllKinds.Count * MachineSynth.DefaultLevelsDb.Count} faulty ones per ID ({MachineSynth.AllKinds.Count} kinds, from brief clicks to a slow change of speed, each at {string.Join(", ", MachineSynth.DefaultLevelsDb)} dB relative to the machine). Each model is trained on normal clips only, exported, and scores the test clips with pipeline-infer score. F1 is that of the exported model's own decisions (its manifest's threshold)."));
+        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and {MachineSynth.AllKinds.Count * MachineSynth.DefaultLevelsDb.Count} faulty ones per ID ({MachineSynth.AllKinds.Count} kinds, from brief clicks to a slow change of speed, each at {string.Join(", ", MachineSynth.DefaultLevelsDb)} dB relative to the machine). Each detector (the autoencoder, the interpolation network, the VAE and the GMM) is trained on normal clips only, exported, and scores the test clips with pipeline-infer score; thresholds come from normal clips only. F1 is that of the exported model's own decisions (its manifest's threshold)."));
         report.Table(["model", "AUC", "pAUC (FPR ≤ 0.1)", "F1", "precision", "recall", "normal / anomalous clips"],
             results.Anomaly.Select(a =>
             {
@@ -91,7 +91,15 @@ static class DemoReport
                 var files = a.Files.Where(f => MachineId(f.File) == id).ToList();
                 return F3(DetectionMetrics.Auc([.. files.Where(f => !f.Anomalous).Select(f => f.Score)], [.. files.Where(f => f.Anomalous).Select(f => f.Score)]));
             })]), "AUC per machine ID");
-        report.Svg("ROC curves of the three models, each with its calibrated threshold's operating point", roc);
+        var kinds = results.Anomaly[0].Files.Where(f => f.Anomalous).Select(f => Fault(f.File).Kind).Distinct().Order(StringComparer.Ordinal).ToList();
+        var levels = results.Anomaly[0].Files.Where(f => f.Anomalous).Select(f => Fault(f.File).Level).Distinct().OrderBy(l => double.Parse(l, CultureInfo.InvariantCulture)).ToList();
+        string AucOf(ModelScoresView a, Func<string, bool> anomalous) => F3(DetectionMetrics.Auc([.. a.Normal], [.. a.AnomalousFiles.Where(f => anomalous(f.File)).Select(f => f.Score)]));
+        var views = results.Anomaly.Select(a => new ModelScoresView(a.Model, a.Normal, [.. a.Files.Where(f => f.Anomalous).Select(f => (f.File, f.Score))])).ToList();
+        report.Table(["model", .. kinds], views.Select(a => (IReadOnlyList<string>)[a.Model, .. kinds.Select(k => AucOf(a, f => Fault(f).Kind == k))]),
+            "AUC per fault kind (each kind's clips against every normal clip), side by side");
+        report.Table(["model", .. levels.Select(l => $"{l} dB")], views.Select(a => (IReadOnlyList<string>)[a.Model, .. levels.Select(l => AucOf(a, f => Fault(f).Level == l))]),
+            "AUC per fault level (relative to the machine, while the fault sounds)");
+        report.Svg("ROC curves of every detector, each with its calibrated threshold's operating point", roc);
         foreach (var (a, svg) in results.Anomaly.Zip(histograms))
             report.Svg($"{a.Model}: score histogram with the threshold", svg);
 
@@ -108,7 +116,7 @@ static class DemoReport
         report.Png("the same fit, one frame per EM iteration (animated PNG)", File.ReadAllBytes(Model("level-gmm", "evaluation/convergence.png")));
 
         report.Section("models", "The exported models", "Each folder holds the ONNX graph(s) and manifest.json: the contract between training and inference (kind, tensor names, shapes and meanings, front end, scoring rule, training summary, SHA-256 of every file).");
-        foreach (var folder in new[] { "piano-nmf", "piano-nmfd", "piano-voices", "machine-ae", "machine-vae", "machine-gmm", "level-gmm" })
+        foreach (var folder in new[] { "piano-nmf", "piano-nmfd", "piano-voices", "machine-ae", "machine-idnn", "machine-vae", "machine-gmm", "level-gmm" })
             report.Code(File.ReadAllText(Model(folder, "manifest.json")), $"{DemoRun.Models}/{folder}/manifest.json");
 
         report.Section("reproduce", "Reproduce", "From the repository root, after ./run setup. The demo ran exactly these commands (./run demo runs them all and computes the evaluations above in Benchmarks/Demo).");
@@ -120,6 +128,13 @@ static class DemoReport
         Directory.CreateDirectory(Path.GetDirectoryName(At(DemoRun.Report))!);
         report.Save(At(DemoRun.Report));
     }
+
+    /// <summary>One detector's scores as the per-kind tables read them.</summary>
+    sealed record ModelScoresView(string Model, IReadOnlyList<double> Normal, IReadOnlyList<(string File, double Score)> AnomalousFiles);
+
+    /// <summary>The fault kind and level a synthetic file's name carries: id_01_anomaly_clicks_-20db_0000.wav → (clicks, -20).</summary>
+    static (string Kind, string Level) Fault(string file) =>
+        System.Text.RegularExpressions.Regex.Match(Path.GetFileName(file), @"anomaly_([a-z]+)_(-?[0-9.]+)db") is { Success: true } m ? (m.Groups[1].Value, m.Groups[2].Value) : ("?", "0");
 
     static string MachineId(string file) => Path.GetFileName(file) is var name && name.StartsWith("id_", StringComparison.Ordinal) ? name[3..5] : "?";
 
