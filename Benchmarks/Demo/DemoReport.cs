@@ -21,8 +21,9 @@ static class DemoReport
         // the report's own figures first, so the summary can say what every picture of the demo cost
         var truthRoll = Figure.Png(PianoRollFigure.Draw("Held-out piano roll (truth)", results.Rolls.First().Value.Truth, null, Pitches, SecondsPerFrame), 900, 320);
         var rolls = results.Rolls.ToDictionary(r => r.Key, r => Figure.Png(PianoRollFigure.Draw($"{r.Key}: detected notes against the truth", r.Value.Truth, r.Value.Detected, Pitches, SecondsPerFrame), 900, 320));
-        var roc = Figure.Svg(RocChart.Draw("ROC on the test clips", [.. results.Anomaly.Select(a => new RocCurve(a.Model, a.Normal, a.Anomalous, Threshold(Model(a.Folder, "manifest.json"))))]), 640, 560);
-        var histograms = results.Anomaly.Select(a => Figure.Svg(ScoreHistogram.Draw($"{a.Model}: anomaly scores of the test clips", a.Normal, a.Anomalous, Threshold(Model(a.Folder, "manifest.json")), 24))).ToList();
+        var thresholds = results.Anomaly.Select(a => Threshold(Model(a.Folder, "manifest.json"))).ToList();
+        var roc = Figure.Svg(RocChart.Draw("ROC on the test clips", [.. results.Anomaly.Zip(thresholds, (a, t) => new RocCurve(a.Model, a.Normal, a.Anomalous, t))]), 640, 560);
+        var histograms = results.Anomaly.Zip(thresholds, (a, t) => Figure.Svg(ScoreHistogram.Draw($"{a.Model}: anomaly scores of the test clips", a.Normal, a.Anomalous, t, 24))).ToList();
         var spectrograms = new List<(string Caption, byte[] Png)>();
         foreach (var (caption, file) in new[] { ("the held-out mixture", "test.wav") }.Concat(results.Separation.SelectMany(s => new[]
                      { ($"{s.Voice} voice, the truth", $"{s.Voice}_test.wav"), ($"{s.Voice} voice, separated", $"separated/{s.Voice}.wav") })))
@@ -91,13 +92,14 @@ static class DemoReport
                 var files = a.Files.Where(f => MachineId(f.File) == id).ToList();
                 return F3(DetectionMetrics.Auc([.. files.Where(f => !f.Anomalous).Select(f => f.Score)], [.. files.Where(f => f.Anomalous).Select(f => f.Score)]));
             })]), "AUC per machine ID");
-        var kinds = results.Anomaly[0].Files.Where(f => f.Anomalous).Select(f => Fault(f.File).Kind).Distinct().Order(StringComparer.Ordinal).ToList();
-        var levels = results.Anomaly[0].Files.Where(f => f.Anomalous).Select(f => Fault(f.File).Level).Distinct().OrderBy(l => double.Parse(l, CultureInfo.InvariantCulture)).ToList();
+        var faults = results.Anomaly[0].Files.Where(f => f.Anomalous).Select(f => AnomalyDataset.Fault(f.File)).ToList();
+        var kinds = faults.Select(f => f.Kind ?? "?").Distinct().Order(StringComparer.Ordinal).ToList();
+        var levels = faults.Select(f => f.Level ?? "?").Distinct().OrderBy(AnomalyTraining.LevelOrder).ToList();
         string AucOf(ModelScoresView a, Func<string, bool> anomalous) => F3(DetectionMetrics.Auc([.. a.Normal], [.. a.AnomalousFiles.Where(f => anomalous(f.File)).Select(f => f.Score)]));
         var views = results.Anomaly.Select(a => new ModelScoresView(a.Model, a.Normal, [.. a.Files.Where(f => f.Anomalous).Select(f => (f.File, f.Score))])).ToList();
-        report.Table(["model", .. kinds], views.Select(a => (IReadOnlyList<string>)[a.Model, .. kinds.Select(k => AucOf(a, f => Fault(f).Kind == k))]),
+        report.Table(["model", .. kinds], views.Select(a => (IReadOnlyList<string>)[a.Model, .. kinds.Select(k => AucOf(a, f => (AnomalyDataset.Fault(f).Kind ?? "?") == k))]),
             "AUC per fault kind (each kind's clips against every normal clip), side by side");
-        report.Table(["model", .. levels.Select(l => $"{l} dB")], views.Select(a => (IReadOnlyList<string>)[a.Model, .. levels.Select(l => AucOf(a, f => Fault(f).Level == l))]),
+        report.Table(["model", .. levels], views.Select(a => (IReadOnlyList<string>)[a.Model, .. levels.Select(l => AucOf(a, f => (AnomalyDataset.Fault(f).Level ?? "?") == l))]),
             "AUC per fault level (relative to the machine, while the fault sounds)");
         report.Svg("ROC curves of every detector, each with its calibrated threshold's operating point", roc);
         foreach (var (a, svg) in results.Anomaly.Zip(histograms))
@@ -131,10 +133,6 @@ static class DemoReport
 
     /// <summary>One detector's scores as the per-kind tables read them.</summary>
     sealed record ModelScoresView(string Model, IReadOnlyList<double> Normal, IReadOnlyList<(string File, double Score)> AnomalousFiles);
-
-    /// <summary>The fault kind and level a synthetic file's name carries: id_01_anomaly_clicks_-20db_0000.wav → (clicks, -20).</summary>
-    static (string Kind, string Level) Fault(string file) =>
-        System.Text.RegularExpressions.Regex.Match(Path.GetFileName(file), @"anomaly_([a-z]+)_(-?[0-9.]+)db") is { Success: true } m ? (m.Groups[1].Value, m.Groups[2].Value) : ("?", "0");
 
     static string MachineId(string file) => Path.GetFileName(file) is var name && name.StartsWith("id_", StringComparison.Ordinal) ? name[3..5] : "?";
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Pipeline.Tests;
@@ -36,15 +35,7 @@ public static class ImageProbe
     /// <summary>Reads the pictures at <paramref name="paths"/>; fails the test when one does not decode.</summary>
     public static IReadOnlyList<ProbedImage> Read(params string[] paths)
     {
-        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(Script);
-        foreach (var path in paths) start.ArgumentList.Add(path);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidDataException($"python3-pil could not read {string.Join(", ", paths)}: {error.Result}");
+        var output = TestData.Run(TestData.SystemPython, ["-c", Script, .. paths]);
         using var json = JsonDocument.Parse(output);
         return json.RootElement.EnumerateArray().Select(e => new ProbedImage(e.GetProperty("format").GetString()!, e.GetProperty("width").GetInt32(),
             e.GetProperty("height").GetInt32(), e.GetProperty("frames").GetInt32(), e.GetProperty("colors").GetInt32(),

@@ -56,6 +56,16 @@ public sealed partial record AnomalyDataset(string Directory, string Layout, IRe
         return set;
     }
 
+    /// <summary>
+    /// The fault kind and level a synthetic anomaly's file name carries: <c>id_01_anomaly_clicks_-20db_0000.wav</c> →
+    /// ("clicks", "-20 dB"), <c>..._rattle_s2_...</c> → ("rattle", "severity 2"); nulls where the name says nothing.
+    /// </summary>
+    public static (string? Kind, string? Level) Fault(string path)
+    {
+        if (KindPattern().Match(Path.GetFileNameWithoutExtension(path).ToLowerInvariant()) is not { Success: true } k || k.Groups[1].Value == "id") return (null, null);
+        return (k.Groups[1].Value, k.Groups[2].Success ? $"severity {k.Groups[2].Value}" : k.Groups[3].Success ? $"{k.Groups[3].Value} dB" : null);
+    }
+
     static List<LabeledClip> Clips(string folder, bool? anomaly)
     {
         var files = System.IO.Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
@@ -69,12 +79,7 @@ public sealed partial record AnomalyDataset(string Directory, string Layout, IRe
                 ? true
                 : name.StartsWith("normal", StringComparison.Ordinal) ? false : throw new InvalidFileException(file, "a DCASE file name must start with normal_ or anomaly_"));
             var id = MachinePattern().Match(name) is { Success: true } m ? $"id_{m.Groups[1].Value}" : "all";
-            string? kind = null, level = null;
-            if (isAnomaly && KindPattern().Match(name) is { Success: true } k && k.Groups[1].Value != "id")
-            {
-                kind = k.Groups[1].Value;
-                level = k.Groups[2].Success ? $"severity {k.Groups[2].Value}" : k.Groups[3].Success ? $"{k.Groups[3].Value} dB" : null;
-            }
+            var (kind, level) = isAnomaly ? Fault(file) : (null, null);
             clips.Add(new LabeledClip(file, id, isAnomaly, kind, level));
         }
         return clips;

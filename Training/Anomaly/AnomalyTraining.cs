@@ -151,15 +151,15 @@ public static class AnomalyTraining
         if (options.Detector == "idnn")
         {
             var idnn = new InterpolationNetwork(perFrame.Dimensions, before, after, options.Hidden, options.Dropout, device);
-            history = AutoencoderTrainer.Fit(idnn, rows.Count, indices => rows.Gather(indices, device), options.Training, hooks with { Validation = Validation(idnn) }, cancellation);
-            model = idnn;
+            (model, history) = (idnn, Fit(idnn));
         }
         else
         {
             var autoencoder = new Autoencoder(options.FrontEnd.Dimensions, options.Hidden, options.Dropout, device);
-            history = AutoencoderTrainer.Fit(autoencoder, rows.Count, indices => rows.Gather(indices, device), options.Training, hooks with { Validation = Validation(autoencoder) }, cancellation);
-            model = autoencoder;
+            (model, history) = (autoencoder, Fit(autoencoder));
         }
+        TrainingHistory Fit<TNetwork>(TNetwork network) where TNetwork : torch.nn.Module<torch.Tensor, torch.Tensor>, IFrameErrorNetwork =>
+            AutoencoderTrainer.Fit(network, rows.Count, indices => rows.Gather(indices, device), options.Training, hooks with { Validation = Validation(network) }, cancellation);
         Func<double>? Validation(torch.nn.Module<torch.Tensor, torch.Tensor> network) =>
             validationFeatures.Count == 0 ? null : () => validationFeatures.Average(f => (double)FrameErrors(network, f, before, after).Average());
 
@@ -210,7 +210,7 @@ public static class AnomalyTraining
     }
 
     // levels from subtle to obvious: "-20 dB" before "-10 dB", "severity 1" before "severity 2"
-    static double LevelOrder(string level)
+    internal static double LevelOrder(string level)
     {
         var number = level.StartsWith("severity ", StringComparison.Ordinal) ? level["severity ".Length..] : level.Replace(" dB", "", StringComparison.Ordinal);
         return double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : double.MaxValue;

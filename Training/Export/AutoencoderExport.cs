@@ -127,12 +127,10 @@ public static class AutoencoderExport
         return layers;
     }
 
-    static GraphProto Graph(List<FoldedLayer> layers, int inputSize)
+    /// <summary>The folded layers as Gemm(+Relu) nodes from <paramref name="input"/>; returns the last output's name.</summary>
+    internal static string Layers(OnnxGraphBuilder g, string input, List<FoldedLayer> layers)
     {
-        var g = new OnnxGraphBuilder("autoencoder_scorer");
-        var d = inputSize.ToString();
-        var x = g.Input("features", DataType.Float, FramesDim, d);
-        var h = x;
+        var h = input;
         for (var i = 0; i < layers.Count; i++)
         {
             var wName = g.Constant($"layer{i}_weight", layers[i].Weight);
@@ -140,10 +138,24 @@ public static class AutoencoderExport
             h = g.Node("Gemm", [h, wName, bName], null, IntAttribute("transB", 1));
             if (layers[i].Relu) h = g.Node("Relu", [h]);
         }
-        h = g.Node("Identity", [h], "reconstruction");
-        var diff = g.Node("Sub", [x, h]);
+        return h;
+    }
+
+    /// <summary>"frame_error": each row's mean of (<paramref name="target"/> − <paramref name="estimate"/>)².</summary>
+    internal static void FrameError(OnnxGraphBuilder g, string target, string estimate)
+    {
+        var diff = g.Node("Sub", [target, estimate]);
         var squared = g.Node("Mul", [diff, diff]);
         g.Node("ReduceMean", [squared], "frame_error", IntsAttribute("axes", 1), IntAttribute("keepdims", 0));
+    }
+
+    static GraphProto Graph(List<FoldedLayer> layers, int inputSize)
+    {
+        var g = new OnnxGraphBuilder("autoencoder_scorer");
+        var d = inputSize.ToString();
+        var x = g.Input("features", DataType.Float, FramesDim, d);
+        var h = g.Node("Identity", [Layers(g, x, layers)], "reconstruction");
+        FrameError(g, x, h);
         g.Output("frame_error", DataType.Float, FramesDim);
         g.Output("reconstruction", DataType.Float, FramesDim, d);
         return g.Build();

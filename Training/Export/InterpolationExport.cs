@@ -55,18 +55,8 @@ public static class InterpolationExport
         var x = g.Input("features", DataType.Float, AutoencoderExport.FramesDim, model.InputSize.ToString());
         var context = g.Node("Gather", [x, g.Int64Vector("context_columns", [.. model.ContextColumns])], null, IntAttribute("axis", 1));
         var target = g.Node("Gather", [x, g.Int64Vector("centre_columns", [.. model.CentreColumns])], null, IntAttribute("axis", 1));
-        var h = context;
-        for (var i = 0; i < layers.Count; i++)
-        {
-            var wName = g.Constant($"layer{i}_weight", layers[i].Weight);
-            var bName = g.Constant($"layer{i}_bias", layers[i].Bias);
-            h = g.Node("Gemm", [h, wName, bName], null, IntAttribute("transB", 1));
-            if (layers[i].Relu) h = g.Node("Relu", [h]);
-        }
-        h = g.Node("Identity", [h], "prediction");
-        var diff = g.Node("Sub", [target, h]);
-        var squared = g.Node("Mul", [diff, diff]);
-        g.Node("ReduceMean", [squared], "frame_error", IntsAttribute("axes", 1), IntAttribute("keepdims", 0));
+        var prediction = g.Node("Identity", [AutoencoderExport.Layers(g, context, layers)], "prediction");
+        AutoencoderExport.FrameError(g, target, prediction);
         g.Output("frame_error", DataType.Float, AutoencoderExport.FramesDim);
         g.Output("prediction", DataType.Float, AutoencoderExport.FramesDim, model.Bands.ToString());
         return g.Build();

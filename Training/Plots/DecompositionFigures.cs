@@ -21,7 +21,6 @@ public static class DecompositionFigures
         HeatMapAxis frequency, HeatMapAxis time, string componentAxis = "component", HeatMapAxis? activationColumns = null, HeatMapAxis? templateRows = null,
         int? templateWidth = null)
     {
-        Directory.CreateDirectory(directory);
         var components = HeatMapAxis.Index(componentAxis);
         var activations = HeatMapAxis.Index("component");
         var warnings = new List<string?>

@@ -21,7 +21,6 @@ public static class MixtureFigures
     public static void Write(string directory, IReadOnlyList<double> meanLogLikelihood, string stepName, GaussianMixture mixture, NdArray data,
         IReadOnlyList<GaussianMixture> snapshots)
     {
-        Directory.CreateDirectory(directory);
         Figure.WriteChart(LineChart.Draw("Mean log-likelihood per step", stepName, "mean log-likelihood", [Series.PerStep("training data", meanLogLikelihood)], logY: false),
             Path.Combine(directory, "loglikelihood.svg"));
         if (mixture.Dimensions != 1 || snapshots.Count == 0) return;

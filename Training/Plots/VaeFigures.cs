@@ -17,7 +17,6 @@ public static class VaeFigures
     /// </summary>
     public static void Write(string directory, VaeTrainingResult result, NdArray example, int coefficient, double? secondsPerFrame = null)
     {
-        Directory.CreateDirectory(directory);
         var epochs = result.Epochs;
         Figure.WriteChart(LineChart.Draw("Loss terms per epoch", "epoch", "per-sample value",
         [
