@@ -224,6 +224,9 @@ public sealed class ScoringServer : IAsyncDisposable
         }
         catch (ApiException e)
         {
+            // a body refused for its size stays unread on the connection, and Kestrel closes it: say so, or a client
+            // that pools connections sends its next request into the closed socket
+            if (e.Status == StatusCodes.Status413PayloadTooLarge) http.Response.Headers.Connection = "close";
             reply = new Reply(e.Status, new { error = new { status = e.Status, code = e.Code, message = e.Message } }) { Outcome = e.Code };
         }
         catch (Exception e) when (e is ClientGoneException || http.RequestAborted.IsCancellationRequested)

@@ -188,6 +188,7 @@ public class ScoringServerTests : IClassFixture<ScoringServerTests.Served>
             Assert.Equal(status, error.GetProperty("status").GetInt32());
             if (message is not null) Assert.Equal(message, error.GetProperty("message").GetString());
             Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
+            if (status == 413) Assert.True(response.Headers.ConnectionClose, "a refused body stays unread: the connection must not be reused");
         }
         // a chunked body (no Content-Length) over the limit is cut off at the limit: the client reads the 413, or, when
         // the server's close reaches it first while it is still sending, gives up (the server then counts a 499)
