@@ -1,6 +1,6 @@
 using Pipeline.Benchmarks;
 
-// ./run bench [nmf|ae-train|ae-forward|frontend|score|serve|gmm|vae|decompose|all]   — measured figures beside this machine's limits
+// ./run bench [nmf|ae-train|ae-forward|frontend|score|serve|gmm|vae|decompose|detectors|all]   — measured figures beside this machine's limits
 // ./run demo             — Demo/DemoRun: every model family on synthetic data, and the HTML report
 var command = args.Length > 0 ? args[0] : "bench";
 switch (command)
@@ -19,6 +19,7 @@ switch (command)
             ["gmm"] = MixtureBenchmark.Run,
             ["vae"] = VaeBenchmark.Run,
             ["decompose"] = DecomposeBenchmark.Run,
+            ["detectors"] = DetectorBenchmark.Run,
         };
         if (name != "all" && !benchmarks.ContainsKey(name))
         {

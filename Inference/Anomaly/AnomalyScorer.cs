@@ -50,7 +50,11 @@ public sealed class AnomalyScorer : IDisposable
                 throw new ModelContractException($"{package.Directory}: the front end gives {FrontEnd.Dimensions} values per frame but the graph's input takes {dimensions}");
             extractor = FrontEnd is null ? null : new FeatureExtractor(FrontEnd);
             session = package.Session(Role);
-            var input = session.InputMetadata.Single().Value;
+            MachineIdList = manifest.MachineIds;
+            string[] expected = MachineIdList is null ? ["features"] : ["features", "machine_id"];
+            if (!session.InputMetadata.Keys.Order(StringComparer.Ordinal).SequenceEqual(expected.Order(StringComparer.Ordinal)))
+                throw new ModelContractException($"{package.Directory}: the scorer graph takes {string.Join(", ", session.InputMetadata.Keys)}; a '{manifest.Kind}' model's takes {string.Join(", ", expected)}");
+            var input = session.InputMetadata["features"];
             if (input.Dimensions.Length != 2 || input.Dimensions[1] != dimensions)
                 throw new ModelContractException($"{package.Directory}: the graph's input is {ModelSession.ShapeText(input)}, the manifest says (frames, {dimensions})");
         }
@@ -70,15 +74,34 @@ public sealed class AnomalyScorer : IDisposable
     /// <summary>Aggregation, trim and threshold.</summary>
     public AnomalyScoring Scoring { get; }
 
+    /// <summary>For a machine-ID classifier, the IDs it knows (a clip is scored against the ID its name carries); else null.</summary>
+    public IReadOnlyList<string>? MachineIdList { get; }
+
+    /// <summary>
+    /// For a machine-ID classifier: the ID a recording named <paramref name="source"/> is scored against (from
+    /// <c>id_NN</c> in its file name, or <paramref name="machineId"/> when given), and a note when the classifier does
+    /// not know it. Null ID: scored by how unlike every known ID it sounds.
+    /// </summary>
+    public (string? MachineId, string? Note) ResolveMachineId(string source, string? machineId = null)
+    {
+        if (MachineIdList is null) return (null, null);
+        var id = machineId ?? Shared.Scoring.MachineIds.FromName(source);
+        if (id is null) return (null, $"no machine ID in the name (id_NN): scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");
+        if (!MachineIdList.Contains(id)) return (id, $"machine ID {id} was not seen in training: scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");
+        return (id, null);
+    }
+
     /// <summary>Reads and scores one file.</summary>
-    public AnomalyResult ScoreFile(string path)
+    /// <param name="machineId">For a machine-ID classifier, the clip's ID when its name does not carry it.</param>
+    public AnomalyResult ScoreFile(string path, string? machineId = null)
     {
         var clip = AudioFile.Read(path, new AudioReadOptions { Mono = false });
-        return Score(clip, path);
+        return Score(clip, path, machineId);
     }
 
     /// <summary>Scores a clip at any rate and channel count.</summary>
-    public AnomalyResult Score(AudioClip clip, string source = "signal")
+    /// <param name="machineId">For a machine-ID classifier, the clip's ID; by default the one <paramref name="source"/>'s name carries (<see cref="ResolveMachineId"/>).</param>
+    public AnomalyResult Score(AudioClip clip, string source = "signal", string? machineId = null)
     {
         if (FrontEnd is null || extractor is null)
             throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio: it scores feature rows (.npy), not recordings");
@@ -93,8 +116,10 @@ public sealed class AnomalyScorer : IDisposable
             notes.Add($"resampled {clip.SampleRate} Hz to {FrontEnd.SampleRate} Hz");
             clip = Resampler.Resample(clip, FrontEnd.SampleRate);
         }
+        var (id, idNote) = ResolveMachineId(source, machineId);
+        if (idNote is not null) notes.Add(idNote);
         var features = extractor.Extract(clip, source);
-        var (score, errors) = ScoreFeatures(features, source);
+        var (score, errors) = ScoreFeatures(features, source, id);
         var signal = new SignalNotes();
         signal.Add(clip.Samples);
         notes.AddRange(signal.Notes(errors.Length, Scoring.TrimFrames));
@@ -122,9 +147,9 @@ public sealed class AnomalyScorer : IDisposable
     /// the manifest's rule, exactly as <see cref="Score"/> computes it (training calibrates thresholds with it).
     /// </summary>
     /// <exception cref="InvalidAudioException">The score is not finite.</exception>
-    public (double Score, float[] FrameErrors) ScoreFeatures(NdArray features, string source = "features")
+    public (double Score, float[] FrameErrors) ScoreFeatures(NdArray features, string source = "features", string? machineId = null)
     {
-        var errors = FrameErrors(features);
+        var errors = FrameErrors(features, machineId);
         var score = FrameScores.Aggregate(errors, Scoring.Aggregation, Scoring.TrimFrames);
         RequireFiniteScore(score, source);
         return (score, errors);
@@ -138,11 +163,15 @@ public sealed class AnomalyScorer : IDisposable
     }
 
     /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>
-    public float[] FrameErrors(NdArray features)
+    /// <param name="machineId">For a machine-ID classifier, the clip's ID; null or one it does not know: scored against every known ID.</param>
+    public float[] FrameErrors(NdArray features, string? machineId = null)
     {
         if (features.Shape.Length != 2 || features.Columns != dimensions)
             throw new InvalidInputException($"features of shape {features.ShapeText}; the model takes (frames, {dimensions})");
-        var output = session.Run(new Dictionary<string, ModelInput> { ["features"] = ModelInput.Float(features) }, ["frame_error"]);
+        var inputs = new Dictionary<string, ModelInput> { ["features"] = ModelInput.Float(features) };
+        if (MachineIdList is not null)
+            inputs["machine_id"] = ModelInput.Int64Scalar(machineId is null ? MachineIdList.Count : MachineIdList.TakeWhile(m => m != machineId).Count());
+        var output = session.Run(inputs, ["frame_error"]);
         return output["frame_error"].Data;
     }
 

@@ -26,6 +26,7 @@ public sealed class AnomalyStream
     readonly RunningFrameScore running;
     readonly string source;
     readonly SignalNotes signal = new();
+    readonly string? machineId, machineNote;
 
     internal AnomalyStream(AnomalyScorer scorer, FeatureExtractor extractor, string source)
     {
@@ -33,6 +34,7 @@ public sealed class AnomalyStream
         this.source = source;
         features = new FeatureStream(extractor, source);
         running = new RunningFrameScore(scorer.Scoring.Aggregation, scorer.Scoring.TrimFrames);
+        (machineId, machineNote) = scorer.ResolveMachineId(source);
     }
 
     /// <summary>Frames scored so far.</summary>
@@ -63,7 +65,7 @@ public sealed class AnomalyStream
         var last = Scores(features.Complete());
         IsComplete = true;
         AnomalyScorer.RequireFiniteScore(running.Score, source);
-        Verdict = new AnomalyResult(source, running.Score, IsAnomaly, [], signal.Notes(running.Count, scorer.Scoring.TrimFrames));
+        Verdict = new AnomalyResult(source, running.Score, IsAnomaly, [], [.. (machineNote is null ? [] : new[] { machineNote }), .. signal.Notes(running.Count, scorer.Scoring.TrimFrames)]);
         return last;
     }
 
@@ -78,7 +80,7 @@ public sealed class AnomalyStream
         var result = new List<FrameScore>(rows.Rows);
         if (rows.Rows == 0) return result;
         var first = features.RowsEmitted - rows.Rows;
-        var errors = scorer.FrameErrors(rows);
+        var errors = scorer.FrameErrors(rows, machineId);
         var config = scorer.FrontEnd!;
         var offset = config.Center ? 0 : config.NFft / 2; // a frame's centre, in samples from t·hop
         for (var i = 0; i < errors.Length; i++)

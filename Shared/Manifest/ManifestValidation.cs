@@ -20,7 +20,8 @@ public static class ManifestValidation
         ["nmf2d"] = (["activations", "reconstruction"], true), ["nmf3d"] = (["activations", "reconstruction"], true),
         ["plca"] = (["activations", "reconstruction"], true), ["siplca"] = (["activations", "reconstruction"], true),
         ["siplca2"] = (["activations", "reconstruction"], true), ["siplca3"] = (["activations", "reconstruction"], true),
-        ["anomaly-autoencoder"] = (["scorer"], false), ["anomaly-idnn"] = (["scorer"], false), ["gmm"] = (["scorer"], false), ["vae"] = (["scorer", "decoder"], false),
+        ["anomaly-autoencoder"] = (["scorer"], false), ["anomaly-idnn"] = (["scorer"], false), ["anomaly-id-classifier"] = (["scorer"], false),
+        ["gmm"] = (["scorer"], false), ["vae"] = (["scorer", "decoder"], false),
     };
 
     /// <summary>Every problem of <paramref name="manifest"/> at once.</summary>
@@ -66,10 +67,12 @@ public static class ManifestValidation
         }
         if (manifest.Anomaly is { } a)
         {
-            if (!FrameScores.Aggregations.Contains(a.Aggregation)) problems.Add($"anomaly: unknown aggregation '{a.Aggregation}' (use {string.Join(" or ", FrameScores.Aggregations)})");
+            if (!FrameScores.IsKnown(a.Aggregation)) problems.Add($"anomaly: unknown aggregation '{a.Aggregation}' (use {string.Join(", ", FrameScores.Aggregations)})");
             if (a.TrimFrames < 0) problems.Add($"anomaly: trim must be ≥ 0 frames (got {a.TrimFrames})");
             if (!double.IsFinite(a.Threshold)) problems.Add($"anomaly: the threshold must be finite (got {a.Threshold})");
         }
+        if (manifest.Kind == "anomaly-id-classifier" && (manifest.MachineIds is not { Count: >= 2 } ids || ids.Distinct().Count() != ids.Count || ids.Any(string.IsNullOrWhiteSpace)))
+            problems.Add($"a machine-ID classifier needs two or more distinct machine IDs (got {(manifest.MachineIds is null ? "none" : string.Join(", ", manifest.MachineIds))})");
         foreach (var s in manifest.Sources ?? [])
             if (s.FirstComponent < 0 || s.Components < 1 || (manifest.Decomposition is { } dec && s.FirstComponent + s.Components > dec.Rank))
                 problems.Add($"source '{s.Name}': components {s.FirstComponent}..{s.FirstComponent + s.Components - 1} lie outside the model's");

@@ -33,6 +33,11 @@ public sealed record ModelManifest
     public AnomalyScoring? Anomaly { get; init; }
     /// <summary>The audio front end whose features the model consumes; Inference recomputes them from it.</summary>
     public Audio.FrontEndConfig? FrontEnd { get; init; }
+    /// <summary>
+    /// For a machine-ID classifier: the IDs ("id_00", ...) in the order of its outputs. The scorer's <c>machine_id</c>
+    /// input is an index into this list; the list's length stands for an ID not seen in training.
+    /// </summary>
+    public IReadOnlyList<string>? MachineIds { get; init; }
     /// <summary>SHA-256 (lower-case hex) of every file in the folder but the manifest; absent in the embedded copy.</summary>
     public IReadOnlyDictionary<string, string>? Files { get; init; }
 

@@ -177,8 +177,28 @@ public class CommandLineTests
         Assert.Equal(15, idnnScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));
         var unknown = Run("pipeline-train", "anomaly", "--detector", "vae", "--data", data, "--out", Path.Combine(dir, "nope"));
         Assert.Equal(1, unknown.Code);
-        Assert.Contains("the detector must be ae or idnn (got 'vae')", unknown.Err);
+        Assert.Contains("the detector must be ae, idnn or id-classifier (got 'vae')", unknown.Err);
         Assert.False(Directory.Exists(Path.Combine(dir, "nope")));
+
+        // the machine-ID classifier: one ID cannot be told apart from anything, and the error says what to do
+        var oneId = Run("pipeline-train", "anomaly", "--detector", "id-classifier", "--data", data, "--out", Path.Combine(dir, "nope"));
+        Assert.Equal(1, oneId.Code);
+        Assert.Contains("two or more IDs of the machine type", oneId.Err);
+        Assert.False(Directory.Exists(Path.Combine(dir, "nope")));
+        var twoIds = Path.Combine(dir, "two-ids");
+        Assert.Equal(0, Run("pipeline-train", "synth", "machine", "--out", twoIds, "--seed", "3", "--machines", "2", "--train", "3", "--test-normal", "1", "--seconds", "1",
+            "--kinds", "clicks,whine", "--levels", "-10").Code);
+        var classifierDir = Path.Combine(dir, "id-classifier");
+        var classifier = Run("pipeline-train", "anomaly", "--detector", "id-classifier", "--data", twoIds, "--epochs", "2", "--batch-size", "32", "--n-mels", "16",
+            "--context", "2", "--channels", "4,8", "--trim", "10", "--aggregation", "top-20%", "--out", classifierDir, "--threads", "1");
+        Assert.True(classifier.Code == 0, classifier.Err);
+        Assert.DoesNotContain("NNPACK", classifier.Err); // LibTorch's per-call warning on processors NNPACK does not support
+        var manifest = ModelFolder.Read(classifierDir);
+        Assert.Equal(("anomaly-id-classifier", "top-20%"), (manifest.Kind, manifest.Anomaly!.Aggregation));
+        Assert.Equal(["id_01", "id_02"], manifest.MachineIds!);
+        var classifierScores = Run("pipeline-infer", "score", "--model", classifierDir, Path.Combine(twoIds, "test_anomaly"), "--json");
+        Assert.True(classifierScores.Code == 0, classifierScores.Err);
+        Assert.Equal(4, classifierScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));
     }
 
     [Fact]

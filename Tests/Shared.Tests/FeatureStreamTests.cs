@@ -150,6 +150,8 @@ public class FeatureStreamTests
     [InlineData("mean", 0)]
     [InlineData("mean", 1)]
     [InlineData("mean", 10)]
+    [InlineData("top-10%", 0)]
+    [InlineData("top-2.5%", 5)]
     public void RunningScore_EqualsTheAggregateOfEveryPrefixExactly(string aggregation, int trim)
     {
         var random = new Random(trim * 7 + aggregation.Length);
@@ -163,5 +165,23 @@ public class FeatureStreamTests
         }
         Assert.Throws<InvalidOptionException>(() => new RunningFrameScore("median", 0));
         Assert.Throws<InvalidOptionException>(() => new RunningFrameScore("max", -1));
+    }
+
+    [Fact]
+    public void TopFraction_IsTheMeanOfTheHighestFramesAfterTheTrim()
+    {
+        // 1..10 after trimming one frame each end of [100, 1..10, 100]: top 20 % = mean(10, 9), top 25 % → ⌈2.5⌉ = 3 frames
+        float[] errors = [100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100];
+        Assert.Equal(9.5, FrameScores.Aggregate(errors, "top-20%", 1));
+        Assert.Equal(9.0, FrameScores.Aggregate(errors, "top-25%", 1));
+        Assert.Equal(10.0, FrameScores.Aggregate(errors, "top-0.1%", 1)); // at least one frame: the maximum
+        Assert.Equal(5.5, FrameScores.Aggregate(errors, "top-100%", 1)); // every frame: the mean
+        Assert.True(double.IsNaN(FrameScores.Aggregate([1, float.NaN, 3], "top-50%", 0)));
+        foreach (var bad in new[] { "top-0%", "top-101%", "top-%", "top-10", "top-x%", "median" })
+        {
+            Assert.False(FrameScores.IsKnown(bad), bad);
+            Assert.Throws<InvalidOptionException>(() => FrameScores.Aggregate(errors, bad, 0));
+        }
+        Assert.Equal("top-5%", FrameScores.Top(5));
     }
 }

@@ -156,5 +156,10 @@ public class AnomalyTests
         Assert.Contains("batch", e.Message);
         Assert.Contains("aggregation", e.Message);
         Assert.Contains("FPR", e.Message);
+        var classifier = Assert.Throws<InvalidOptionException>(() => new AnomalyTrainingOptions { Detector = "id-classifier", NormalizeBands = true, Channels = [8, 0] }.Validate());
+        Assert.Contains("band normalisation", classifier.Message);
+        Assert.Contains("channels", classifier.Message);
+        Assert.Equal(["max", "mean", "top-5%", "auto"], new[] { "ae", "id-classifier" }.Select(d => new AnomalyTrainingOptions { Detector = d }.AggregationOrDefault)
+            .Concat(new[] { "top-5%", "auto" }.Select(a => new AnomalyTrainingOptions { Aggregation = a }.Validate().AggregationOrDefault)));
     }
 }

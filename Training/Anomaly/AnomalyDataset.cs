@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Errors;
+using Pipeline.Shared.Scoring;
 
 namespace Pipeline.Training.Anomaly;
 
@@ -18,9 +19,6 @@ public sealed record LabeledClip(string Path, string MachineId, bool IsAnomaly, 
 /// </summary>
 public sealed partial record AnomalyDataset(string Directory, string Layout, IReadOnlyList<LabeledClip> Train, IReadOnlyList<LabeledClip> Test)
 {
-    [GeneratedRegex(@"id_(\d+)")]
-    private static partial Regex MachinePattern();
-
     [GeneratedRegex(@"anomaly_([a-z]+)(?:_(?:s(\d)|(-?\d+(?:\.\d+)?)db))?")]
     private static partial Regex KindPattern();
 
@@ -78,7 +76,7 @@ public sealed partial record AnomalyDataset(string Directory, string Layout, IRe
             var isAnomaly = anomaly ?? (name.StartsWith("anomaly", StringComparison.Ordinal)
                 ? true
                 : name.StartsWith("normal", StringComparison.Ordinal) ? false : throw new InvalidFileException(file, "a DCASE file name must start with normal_ or anomaly_"));
-            var id = MachinePattern().Match(name) is { Success: true } m ? $"id_{m.Groups[1].Value}" : "all";
+            var id = MachineIds.FromName(file) ?? "all";
             var (kind, level) = isAnomaly ? Fault(file) : (null, null);
             clips.Add(new LabeledClip(file, id, isAnomaly, kind, level));
         }

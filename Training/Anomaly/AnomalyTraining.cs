@@ -17,12 +17,21 @@ public sealed record AnomalyTrainingOptions
     /// <summary>Front end, including the context stacking the network sees (the baseline: 64 log-mel bands, 10 + 10 frames).</summary>
     public FrontEndConfig FrontEnd { get; init; } = FrontEndConfig.DcaseLogMel;
     /// <summary>
-    /// Which network judges the frames: "ae", the autoencoder that reconstructs each context window (the baseline), or
-    /// "idnn", the interpolation network that predicts each window's centre frame from the frames around it.
+    /// Which network judges the frames: "ae", the autoencoder that reconstructs each context window (the baseline);
+    /// "idnn", the interpolation network that predicts each window's centre frame from the frames around it; or
+    /// "id-classifier", the convolutional network that tells the machine IDs of a type apart (two or more IDs needed).
     /// </summary>
     public string Detector { get; init; } = "ae";
     /// <summary>Encoder widths, the last being the code. Default 512, 256, 128.</summary>
     public int[] Hidden { get; init; } = [512, 256, 128];
+    /// <summary>The machine-ID classifier's channels per convolutional block. Default 16, 32, 64.</summary>
+    public int[] Channels { get; init; } = [16, 32, 64];
+    /// <summary>
+    /// Divide each output value's squared error by its mean over the training frames before averaging a frame's
+    /// error (the autoencoder and the interpolation network): a band the model always reconstructs poorly no longer
+    /// drowns out the one where a fault shows.
+    /// </summary>
+    public bool NormalizeBands { get; init; }
     /// <summary>Dropout before the last layer. Default 0.2.</summary>
     public double Dropout { get; init; } = 0.2;
     /// <summary>How the network is trained: epochs, Adam, the rate schedule, batches, seed, checkpoint. The seed also draws the validation split.</summary>
@@ -31,8 +40,12 @@ public sealed record AnomalyTrainingOptions
     public Device Device { get; init; } = Device.Auto;
     /// <summary>Share of the normal training files held out for the validation loss and the threshold.</summary>
     public double ValidationFraction { get; init; } = 0.1;
-    /// <summary>"max" or "mean" of the per-frame errors.</summary>
-    public string Aggregation { get; init; } = "max";
+    /// <summary>
+    /// How frame errors become a file score: "max", "mean", "top-p%" (the mean of the highest p % of frames), or "auto",
+    /// chosen on the validation normals by <see cref="AggregationChoice"/>. Null: the detector's usual rule, "max"
+    /// for the autoencoder and the interpolation network (the baseline's), "mean" for the machine-ID classifier.
+    /// </summary>
+    public string? Aggregation { get; init; }
     /// <summary>Frames dropped at each end before aggregating.</summary>
     public int TrimFrames { get; init; } = 50;
     /// <summary>FPR on the validation normals that places the decision threshold.</summary>
@@ -45,7 +58,10 @@ public sealed record AnomalyTrainingOptions
     public bool SkipBadFiles { get; init; }
 
     /// <summary>The detectors <see cref="Detector"/> names.</summary>
-    public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn"];
+    public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn", "id-classifier"];
+
+    /// <summary>The aggregation a job uses before any "auto" choice: <see cref="Aggregation"/> or the detector's usual rule.</summary>
+    public string AggregationOrDefault => Aggregation ?? (Detector == "id-classifier" ? "mean" : "max");
 
     /// <summary>Reports every bad setting at once.</summary>
     public AnomalyTrainingOptions Validate()
@@ -58,7 +74,10 @@ public sealed record AnomalyTrainingOptions
         if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"dropout must lie in [0, 1) (got {Dropout})");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
         if (Threshold is { } t && !double.IsFinite(t)) problems.Add($"a given threshold must be finite (got {t})");
-        if (!FrameScores.Aggregations.Contains(Aggregation)) problems.Add($"aggregation must be {string.Join(" or ", FrameScores.Aggregations)} (got '{Aggregation}')");
+        if (Aggregation is not null && Aggregation != "auto" && !FrameScores.IsKnown(Aggregation))
+            problems.Add($"aggregation must be {string.Join(", ", FrameScores.Aggregations)} or auto (got '{Aggregation}')");
+        if (Channels.Length == 0 || Channels.Any(c => c < 1)) problems.Add($"channels must be positive (got {string.Join(",", Channels)})");
+        if (NormalizeBands && Detector == "id-classifier") problems.Add("band normalisation applies to reconstruction and prediction errors (ae, idnn), not to the machine-ID classifier");
         if (TrimFrames < 0) problems.Add($"trim must be ≥ 0 frames (got {TrimFrames})");
         if (!(TargetFpr > 0 && TargetFpr < 1)) problems.Add($"target FPR must lie in (0, 1) (got {TargetFpr})");
         if (problems.Count > 0) throw new InvalidOptionException("anomaly training: " + string.Join("; ", problems));
@@ -79,6 +98,15 @@ public sealed record AnomalyTrainingResult(
 {
     /// <summary>Clips left out because they could not be used (<see cref="AnomalyTrainingOptions.SkipBadFiles"/>).</summary>
     public IReadOnlyList<Shared.Errors.PipelineException> Skipped { get; init; } = [];
+
+    /// <summary>With band normalisation: each output value's weight 1 / (its mean squared error on the training frames); else null.</summary>
+    public float[]? ErrorWeights { get; init; }
+
+    /// <summary>With "auto" aggregation: every candidate's rating on the validation normals (<see cref="AggregationChoice"/>).</summary>
+    public IReadOnlyList<AggregationChoice.Rating> AggregationRatings { get; init; } = [];
+
+    /// <summary>What a user should know about how clips were scored (test clips of a machine ID not seen in training, say).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
 
     /// <summary>The normal clips whose scores placed the threshold (the validation clips, or the training clip when there are none); empty for a given threshold.</summary>
     public IReadOnlyList<LabeledClip> CalibrationClips { get; init; } = [];
@@ -110,6 +138,9 @@ public static class AnomalyTraining
         var device = TorchDevice.Resolve(options.Device);
         var perFrame = options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 };
         var loader = new FeatureLoader(new FeatureExtractor(perFrame), options.CacheDirectory);
+        var machineIds = data.Train.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (options.Detector == "id-classifier" && machineIds.Count < 2)
+            throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and the training clips of {data.Directory} are all of {(machineIds[0] == "all" ? "one machine (no id_NN in their names)" : machineIds[0])}; train it on a folder holding two or more IDs of the machine type (files named like normal_id_00_*.wav, normal_id_02_*.wav), or use --detector ae or idnn");
 
         // hold out whole files (frames of one file are strongly correlated)
         long[] order;
@@ -148,65 +179,192 @@ public static class AnomalyTraining
         var hooks = new TrainingHooks { Batches = batches, Epochs = epochs };
         TrainingHistory history;
         torch.nn.Module<torch.Tensor, torch.Tensor> model;
-        if (options.Detector == "idnn")
+        float[]? weights = null;
+        switch (options.Detector)
         {
-            var idnn = new InterpolationNetwork(perFrame.Dimensions, before, after, options.Hidden, options.Dropout, device);
-            (model, history) = (idnn, Fit(idnn));
-        }
-        else
-        {
-            var autoencoder = new Autoencoder(options.FrontEnd.Dimensions, options.Hidden, options.Dropout, device);
-            (model, history) = (autoencoder, Fit(autoencoder));
+            case "id-classifier":
+            {
+                var classifier = new MachineIdClassifier(perFrame.Dimensions, before + after, machineIds, options.Channels, options.Dropout, device);
+                var labels = trainClips.Select(c => (long)machineIds.IndexOf(c.MachineId)).ToArray();
+                var sampling = BalancedRows(rows, trainFeatures, labels, machineIds.Count);
+                using var rowLabels = torch.tensor(sampling.Labels);
+                using var rowTable = torch.tensor(sampling.Rows);
+                var batchHooks = hooks with { Validation = Validation(classifier) };
+                history = AutoencoderTrainer.Fit(classifier, sampling.Rows.Length, indices =>
+                {
+                    using var picked = rowTable.index_select(0, indices);
+                    using var x = rows.Gather(picked, device);
+                    using var y = rowLabels.index_select(0, indices).to(device);
+                    using var logits = classifier.forward(x);
+                    return torch.nn.functional.cross_entropy(logits, y);
+                }, options.Training, batchHooks, cancellation);
+                model = classifier;
+                break;
+            }
+            case "idnn":
+            {
+                var idnn = new InterpolationNetwork(perFrame.Dimensions, before, after, options.Hidden, options.Dropout, device);
+                (model, history) = (idnn, Fit(idnn));
+                break;
+            }
+            default:
+            {
+                var autoencoder = new Autoencoder(options.FrontEnd.Dimensions, options.Hidden, options.Dropout, device);
+                (model, history) = (autoencoder, Fit(autoencoder));
+                break;
+            }
         }
         TrainingHistory Fit<TNetwork>(TNetwork network) where TNetwork : torch.nn.Module<torch.Tensor, torch.Tensor>, IFrameErrorNetwork =>
             AutoencoderTrainer.Fit(network, rows.Count, indices => rows.Gather(indices, device), options.Training, hooks with { Validation = Validation(network) }, cancellation);
         Func<double>? Validation(torch.nn.Module<torch.Tensor, torch.Tensor> network) =>
-            validationFeatures.Count == 0 ? null : () => validationFeatures.Average(f => (double)FrameErrors(network, f, before, after).Average());
+            validationFeatures.Count == 0 ? null : () => validationClips.Zip(validationFeatures).Average(v => (double)FrameErrors(network, v.Second, before, after, MachineIndex(v.First)).Average());
+        int MachineIndex(LabeledClip clip) => machineIds.IndexOf(clip.MachineId) is >= 0 and var k ? k : machineIds.Count;
+        if (options.NormalizeBands) weights = ErrorWeights(model, trainFeatures, before, after);
 
-        double Score(NdArray f) => FrameScores.Aggregate(FrameErrors(model, f, before, after), options.Aggregation, options.TrimFrames);
-        var validationScores = validationFeatures.Select(Score).ToList();
+        float[] Errors(NdArray f, LabeledClip clip) => FrameErrors(model, f, before, after, MachineIndex(clip), weights);
+        var aggregation = options.AggregationOrDefault;
+        IReadOnlyList<AggregationChoice.Rating> ratings = [];
+        var validationErrors = validationClips.Zip(validationFeatures, (c, f) => Errors(f, c)).ToList();
+        if (aggregation == "auto")
+        {
+            if (validationErrors.Count < 2)
+                throw new InvalidInputException($"--aggregation auto chooses on the validation normals and needs two or more of them (this data set gives {validationErrors.Count}); add training clips or name an aggregation");
+            var random = new Random((int)options.Training.Seed);
+            var burst = validationClips.Zip(validationFeatures, (c, f) => Errors(AggregationChoice.WithBurst(f, random.Next(Math.Max(1, f.Rows - AggregationChoice.BurstFrames))), c)).ToList();
+            var tone = validationClips.Zip(validationFeatures, (c, f) => Errors(AggregationChoice.WithTone(f, random.Next(f.Columns)), c)).ToList();
+            (aggregation, ratings) = AggregationChoice.Choose(validationErrors, burst, tone, options.TrimFrames);
+        }
+
+        double Score(float[] errors) => FrameScores.Aggregate(errors, aggregation, options.TrimFrames);
+        var validationScores = validationErrors.Select(Score).ToList();
         double threshold;
         string rule;
         if (options.Threshold is { } given) (threshold, rule) = (given, "given");
         else if (validationScores.Count > 0)
             (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), $"FPR {options.TargetFpr} on {validationScores.Count} validation normal clips");
         else // a single training clip: its own score is all there is
-            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainFeatures.Select(Score).ToList(), options.TargetFpr), $"FPR {options.TargetFpr} on {trainFeatures.Count} training clip(s) (no validation clips)");
-        var scoring = new AnomalyScoring(options.Aggregation, options.TrimFrames, threshold, rule);
+            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainClips.Zip(trainFeatures, (c, f) => Score(Errors(f, c))).ToList(), options.TargetFpr), $"FPR {options.TargetFpr} on {trainFeatures.Count} training clip(s) (no validation clips)");
+        var scoring = new AnomalyScoring(aggregation, options.TrimFrames, threshold, rule);
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
-        var test = testClips.Select(c => { var s = Score(loaded[c.Path]); return new ScoredClip(c, s, s > threshold); }).ToList();
+        var test = testClips.Select(c => { var s = Score(Errors(loaded[c.Path], c)); return new ScoredClip(c, s, s > threshold); }).ToList();
+        var notes = new List<string>();
+        if (options.Detector == "id-classifier")
+            foreach (var unseen in testClips.Where(c => !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
+                notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} of machine ID {unseen.Key}, not seen in training: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
         return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), (int)rows.Count)
         {
             Skipped = problems,
             CalibrationClips = options.Threshold is not null ? [] : validationClips.Count > 0 ? validationClips : trainClips,
+            ErrorWeights = weights,
+            AggregationRatings = ratings,
+            Notes = notes,
         };
     }
 
     /// <summary>
-    /// Per-frame error of one file's per-frame features, in evaluation mode: the autoencoder's reconstruction error or
-    /// the interpolation network's prediction error (<see cref="IFrameErrorNetwork"/>).
+    /// What a user should hear before a job starts: for the machine-ID classifier, IDs with very different file counts
+    /// (their frames are sampled evenly, so a rare ID's frames recur more often in an epoch).
     /// </summary>
-    /// <exception cref="ArgumentException">The model is not an <see cref="IFrameErrorNetwork"/>.</exception>
-    public static float[] FrameErrors(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after)
+    public static IReadOnlyList<string> Warnings(AnomalyDataset data, AnomalyTrainingOptions options)
     {
-        var network = model as IFrameErrorNetwork ?? throw new ArgumentException($"a {model.GetType().Name} has no frame errors", nameof(model));
+        if (options.Detector != "id-classifier") return [];
+        var counts = data.Train.GroupBy(c => c.MachineId).ToDictionary(g => g.Key, g => g.Count());
+        if (counts.Count < 2 || counts.Values.Max() < 2 * counts.Values.Min()) return [];
+        return [$"machine IDs have very different numbers of training files ({string.Join(", ", counts.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}: {c.Value}"))}); each epoch samples every ID's frames equally often, repeating the rarer IDs' frames"];
+    }
+
+    /// <summary>
+    /// An epoch's rows for the classifier, every ID equally often: each ID's frames, repeated in turn up to the count of
+    /// the ID with the most frames. Returns row indices into <paramref name="rows"/> and their labels.
+    /// </summary>
+    static (long[] Rows, long[] Labels) BalancedRows(ContextWindows rows, IReadOnlyList<NdArray> files, long[] fileLabels, int classes)
+    {
+        var byClass = Enumerable.Range(0, classes).Select(_ => new List<long>()).ToArray();
+        long row = 0;
+        for (var i = 0; i < files.Count; i++)
+            for (var t = 0; t < files[i].Rows; t++) byClass[fileLabels[i]].Add(row++);
+        if (row != rows.Count) throw new InvalidOperationException("row count mismatch");
+        var per = byClass.Max(c => c.Count);
+        var (table, labels) = (new long[per * classes], new long[per * classes]);
+        for (var k = 0; k < classes; k++)
+            for (var j = 0; j < per; j++) (table[k * per + j], labels[k * per + j]) = (byClass[k][j % byClass[k].Count], k);
+        return (table, labels);
+    }
+
+    /// <summary>Band normalisation's weights: 1 / each output value's mean squared error over the training frames (in evaluation mode).</summary>
+    static float[] ErrorWeights(torch.nn.Module<torch.Tensor, torch.Tensor> model, IReadOnlyList<NdArray> files, int before, int after)
+    {
+        double[]? sum = null;
+        long count = 0;
+        foreach (var f in files)
+        {
+            var residuals = Residuals(model, f, before, after);
+            sum ??= new double[residuals.Columns];
+            for (var i = 0; i < residuals.Data.Length; i++) sum[i % sum.Length] += residuals.Data[i];
+            count += residuals.Rows;
+        }
+        // a value reconstructed exactly everywhere gets the weight a rounding-level error would
+        var floor = sum!.Max() / count * 1e-6 + float.Epsilon;
+        return sum!.Select(v => (float)(1.0 / Math.Max(v / count, floor))).ToArray();
+    }
+
+    /// <summary>
+    /// Per-frame error of one file's per-frame features, in evaluation mode: the autoencoder's reconstruction error,
+    /// the interpolation network's prediction error (each the mean of its squared errors, each first multiplied by
+    /// <paramref name="weights"/> when given), or the machine-ID classifier's −log p(ID <paramref name="machineIndex"/>)
+    /// (an index equal to the ID count: an unseen ID, scored −max log p).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model is not one of the detectors.</exception>
+    public static float[] FrameErrors(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after,
+        int machineIndex = 0, float[]? weights = null)
+    {
+        Func<torch.Tensor, torch.Tensor> errors = model switch
+        {
+            MachineIdClassifier classifier => x => { using var ids = torch.full(x.shape[0], machineIndex, torch.int64); return classifier.FrameErrors(x, ids); },
+            IFrameErrorNetwork network when weights is not null => x =>
+            {
+                using var w = torch.tensor(weights, device: x.device);
+                using var r = network.Residuals(x);
+                using var weighted = r * w;
+                return weighted.mean([1]);
+            },
+            IFrameErrorNetwork network => network.FrameErrors,
+            _ => throw new ArgumentException($"a {model.GetType().Name} has no frame errors", nameof(model)),
+        };
+        return Evaluate(model, perFrameFeatures, before, after, errors).Data;
+    }
+
+    /// <summary>Each frame's squared errors (frames, outputs) of a reconstruction or prediction network, in evaluation mode.</summary>
+    static NdArray Residuals(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after) =>
+        Evaluate(model, perFrameFeatures, before, after, ((IFrameErrorNetwork)model).Residuals);
+
+    // runs f on a file's context windows 1000 rows at a time, without gradients, in evaluation mode
+    static NdArray Evaluate(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after, Func<torch.Tensor, torch.Tensor> f)
+    {
         var device = model.parameters().First().device;
         var windows = new ContextWindows([perFrameFeatures], before, after);
-        var errors = new float[perFrameFeatures.Rows];
+        var frames = perFrameFeatures.Rows;
+        float[]? values = null;
+        var (width, vector) = (0, false);
         var wasTraining = model.training;
         model.eval();
-        using (torch.no_grad())
-            for (var start = 0; start < errors.Length; start += 1000)
-                using (torch.NewDisposeScope())
-                {
-                    var count = Math.Min(1000, errors.Length - start);
-                    var x = windows.Gather(torch.arange(start, start + count, dtype: torch.int64), device);
-                    var e = network.FrameErrors(x).cpu();
-                    e.data<float>().CopyTo(errors.AsSpan(start, count));
-                }
-        model.train(wasTraining);
-        return errors;
+        try
+        {
+            using (torch.no_grad())
+                for (var start = 0; start < frames; start += 1000)
+                    using (torch.NewDisposeScope())
+                    {
+                        var count = Math.Min(1000, frames - start);
+                        var x = windows.Gather(torch.arange(start, start + count, dtype: torch.int64), device);
+                        var y = f(x).cpu();
+                        (width, vector) = y.dim() == 1 ? (1, true) : ((int)y.shape[1], false);
+                        values ??= new float[frames * width];
+                        y.data<float>().CopyTo(values.AsSpan(start * width, count * width));
+                    }
+        }
+        finally { model.train(wasTraining); }
+        return vector ? new NdArray([frames], values!) : new NdArray([frames, width], values!);
     }
 
     // levels from subtle to obvious: "-20 dB" before "-10 dB", "severity 1" before "severity 2"

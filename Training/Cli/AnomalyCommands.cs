@@ -128,7 +128,12 @@ static class AnomalyCommands
         var weightDecay = new Option<double>("--weight-decay") { Description = "Adam weight decay", DefaultValueFactory = _ => training.WeightDecay };
         var batch = new Option<int>("--batch-size") { Description = "Frames per mini-batch", DefaultValueFactory = _ => training.BatchSize };
         var seed = new Option<long>("--seed") { Description = "Seed of weights, dropout, shuffling and the validation split", DefaultValueFactory = _ => 0 };
-        var aggregation = new Option<string>("--aggregation") { Description = "File score from frame errors: max or mean", DefaultValueFactory = _ => defaults.Aggregation };
+        var aggregation = new Option<string?>("--aggregation")
+        {
+            Description = "File score from frame errors: max, mean, top-p% (the mean of the highest p % of frames, e.g. top-5%), or auto (chosen on the validation normals with synthetic faults; never on test clips). Default: max for ae and idnn, mean for id-classifier",
+        };
+        var bandNorm = new Option<bool>("--band-norm") { Description = "ae, idnn: divide each value's squared error by its mean on the normal training frames before averaging a frame's error" };
+        var channels = new Option<string>("--channels") { Description = "id-classifier: channels of each convolutional block", DefaultValueFactory = _ => string.Join(",", defaults.Channels) };
         var trim = new Option<int>("--trim") { Description = "Frames dropped at each end before aggregating", DefaultValueFactory = _ => defaults.TrimFrames };
         var fpr = new Option<double>("--target-fpr") { Description = "FPR on validation normals that sets the decision threshold", DefaultValueFactory = _ => defaults.TargetFpr };
         var threshold = new Option<double?>("--threshold") { Description = "A fixed decision threshold instead of --target-fpr" };
@@ -142,17 +147,20 @@ static class AnomalyCommands
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
         var detector = new Option<string>("--detector")
         {
-            Description = "ae: the autoencoder reconstructing each context window (the DCASE 2020 Task 2 baseline); idnn: the interpolation network predicting each window's centre frame from the frames around it",
+            Description = "ae: the autoencoder reconstructing each context window (the DCASE 2020 Task 2 baseline); idnn: the interpolation network predicting each window's centre frame from the frames around it; id-classifier: a convolutional network telling the machine IDs of the type apart (needs two or more IDs)",
             DefaultValueFactory = _ => defaults.Detector,
         };
         var command = new Command("anomaly", """
-            Train a detector on normal sounds (the DCASE 2020 Task 2 baseline autoencoder, or the interpolation network),
-            evaluate it on the test part, export the scorer.
+            Train a detector on normal sounds (the DCASE 2020 Task 2 baseline autoencoder, the interpolation network, or
+            the machine-ID classifier), evaluate it on the test part, export the scorer. Thresholds and the aggregation
+            are chosen from normal clips only.
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
+              pipeline-train anomaly --band-norm --aggregation auto --data artifacts/data/machine --out artifacts/models/ae-norm
               pipeline-train anomaly --detector idnn --data artifacts/data/machine --out artifacts/models/idnn
-            """) { detector, data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, trim, fpr, threshold, cache, resume, name, stateDict, nMels, context, hidden, skipBad, cli.Force };
+              pipeline-train anomaly --detector id-classifier --lr 1e-3 --data artifacts/data/machine --out artifacts/models/id-classifier
+            """) { detector, data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, bandNorm, trim, fpr, threshold, cache, resume, name, stateDict, nMels, context, hidden, channels, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var cancellation = CommandLineHost.Cancellation;
@@ -172,6 +180,8 @@ static class AnomalyCommands
                 Detector = parse.GetValue(detector)!,
                 FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
                 Hidden = widths,
+                Channels = OptionParsing.Widths(parse.GetValue(channels)!, "--channels"),
+                NormalizeBands = parse.GetValue(bandNorm),
                 Training = training with
                 {
                     Epochs = parse.GetValue(epochs),
@@ -180,7 +190,7 @@ static class AnomalyCommands
                     BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed), CheckpointPath = checkpoint, Resume = parse.GetValue(resume),
                 },
                 Device = parse.GetValue(device),
-                Aggregation = parse.GetValue(aggregation)!,
+                Aggregation = parse.GetValue(aggregation),
                 TrimFrames = parse.GetValue(trim), TargetFpr = parse.GetValue(fpr), Threshold = parse.GetValue(threshold),
                 CacheDirectory = parse.GetValue(cache), SkipBadFiles = parse.GetValue(skipBad),
             };
@@ -189,6 +199,7 @@ static class AnomalyCommands
             foreach (var warning in new FeatureExtractor(options.FrontEnd).Warnings) log.WriteLine($"warning: {warning}");
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
             log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous); training on {where}");
+            foreach (var warning in AnomalyTraining.Warnings(set, options)) log.WriteLine($"warning: {warning}");
             var clock = Stopwatch.StartNew();
             ProgressBar? bar = null;
             AnomalyTrainingResult result;
@@ -224,12 +235,15 @@ static class AnomalyCommands
             }
             bar?.Dispose();
             foreach (var problem in result.Skipped) log.WriteLine($"warning: skipped {problem.Message}");
+            foreach (var note in result.Notes) log.WriteLine($"note: {note}");
+            if (result.AggregationRatings.Count > 0)
+                log.WriteLine($"aggregation {result.Scoring.Aggregation}, chosen on the validation normals with synthetic faults (d′ burst/tone: {string.Join(", ", result.AggregationRatings.Select(r => $"{r.Aggregation} {r.Burst:F1}/{r.Tone:F1}"))})");
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var summary = new TrainingSummary((int)options.Training.Seed, options.Training.Epochs, options.Training.Epochs, 0, true, result.History.TrainLoss[^1],
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {
-                void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary);
+                void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights);
                 if (result.CalibrationClips.Count == 0) Export(result.Scoring);
                 else result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
                     ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips"),
@@ -247,7 +261,7 @@ static class AnomalyCommands
             cli.Summary(parse, new Dictionary<string, object?>
             {
                 ["model"] = outDir, ["epochs"] = options.Training.Epochs, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
-                ["threshold"] = result.Scoring.Threshold, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
+                ["threshold"] = result.Scoring.Threshold, ["aggregation"] = result.Scoring.Aggregation, ["notes"] = result.Notes, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
                 ["metrics"] = result.Metrics.ToDictionary(g => g.Group, g => new { auc = g.Scores.Auc, pauc = g.Scores.PartialAuc, f1 = g.Scores.F1, normals = g.Scores.Normals, anomalies = g.Scores.Anomalies }),
             });
             return CommandLineHost.Success;

@@ -25,13 +25,16 @@ public static class AutoencoderExport
     /// Writes the model folder of a trained <see cref="Autoencoder"/> (its evaluation-mode function: the running
     /// statistics, no dropout) and returns the manifest as written.
     /// </summary>
+    /// <param name="errorWeights">Band normalisation's weights, one per input value, or null for the plain mean squared error.</param>
     public static ModelManifest Export(Autoencoder model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null) =>
-        Export(Fold(model), model.InputSize, directory, name, frontEnd, scoring, training);
+        TrainingSummary? training = null, float[]? errorWeights = null) =>
+        Export(Fold(model), model.InputSize, directory, name, frontEnd, scoring, training, errorWeights);
 
     static ModelManifest Export(List<FoldedLayer> layers, int inputSize, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training)
+        TrainingSummary? training, float[]? errorWeights)
     {
+        if (errorWeights is not null && errorWeights.Length != inputSize)
+            throw new ArgumentException($"{errorWeights.Length} error weights for {inputSize} values", nameof(errorWeights));
         if (frontEnd.Dimensions != inputSize)
             throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame but the autoencoder takes {inputSize}");
         var d = inputSize.ToString();
@@ -45,28 +48,33 @@ public static class AutoencoderExport
                 new GraphSpec("scorer", ModelFile,
                     [new TensorSpec("features", "float32", [FramesDim, d], "context-stacked front-end features, one row per frame")],
                     [
-                        new TensorSpec("frame_error", "float32", [FramesDim], "mean squared reconstruction error of each frame"),
+                        new TensorSpec("frame_error", "float32", [FramesDim], FrameErrorMeaning("reconstruction", errorWeights)),
                         new TensorSpec("reconstruction", "float32", [FramesDim, d], "the autoencoder's reconstruction"),
                     ]),
             ],
             FrontEnd = frontEnd,
             Anomaly = scoring,
             Training = training,
-            ParametersSha256 = ParametersHash(layers),
+            ParametersSha256 = ParametersHash(layers, errorWeights),
         };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, inputSize) });
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, inputSize, errorWeights) });
     }
 
-    internal static string ParametersHash(List<FoldedLayer> layers)
+    internal static string ParametersHash(List<FoldedLayer> layers, float[]? errorWeights = null) =>
+        ParametersHash(layers.SelectMany(l => new[] { l.Weight, l.Bias }).Concat(errorWeights is null ? [] : [new NdArray([errorWeights.Length], errorWeights)]));
+
+    /// <summary>SHA-256 of the exported parameters' float32 bytes, in order.</summary>
+    internal static string ParametersHash(IEnumerable<NdArray> parameters)
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        foreach (var layer in layers)
-        {
-            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(layer.Weight.Data.AsSpan()));
-            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(layer.Bias.Data.AsSpan()));
-        }
+        foreach (var p in parameters) hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.Data.AsSpan()));
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
+
+    /// <summary>The manifest's words for frame_error: the plain mean squared error, or the band-normalised one.</summary>
+    internal static string FrameErrorMeaning(string what, float[]? errorWeights) => errorWeights is null
+        ? $"mean squared {what} error of each frame"
+        : $"mean over values of the squared {what} error divided by its mean on the normal training frames (band normalisation)";
 
     /// <summary>One Gemm (weight (out, in), bias (out)) and whether a ReLU follows it.</summary>
     internal sealed record FoldedLayer(NdArray Weight, NdArray Bias, bool Relu);
@@ -141,21 +149,22 @@ public static class AutoencoderExport
         return h;
     }
 
-    /// <summary>"frame_error": each row's mean of (<paramref name="target"/> − <paramref name="estimate"/>)².</summary>
-    internal static void FrameError(OnnxGraphBuilder g, string target, string estimate)
+    /// <summary>"frame_error": each row's mean of (<paramref name="target"/> − <paramref name="estimate"/>)², each term multiplied by its weight when <paramref name="errorWeights"/> are given.</summary>
+    internal static void FrameError(OnnxGraphBuilder g, string target, string estimate, float[]? errorWeights)
     {
         var diff = g.Node("Sub", [target, estimate]);
         var squared = g.Node("Mul", [diff, diff]);
+        if (errorWeights is not null) squared = g.Node("Mul", [squared, g.Constant("error_weights", new NdArray([errorWeights.Length], errorWeights))]);
         g.Node("ReduceMean", [squared], "frame_error", IntsAttribute("axes", 1), IntAttribute("keepdims", 0));
     }
 
-    static GraphProto Graph(List<FoldedLayer> layers, int inputSize)
+    static GraphProto Graph(List<FoldedLayer> layers, int inputSize, float[]? errorWeights)
     {
         var g = new OnnxGraphBuilder("autoencoder_scorer");
         var d = inputSize.ToString();
         var x = g.Input("features", DataType.Float, FramesDim, d);
         var h = g.Node("Identity", [Layers(g, x, layers)], "reconstruction");
-        FrameError(g, x, h);
+        FrameError(g, x, h, errorWeights);
         g.Output("frame_error", DataType.Float, FramesDim);
         g.Output("reconstruction", DataType.Float, FramesDim, d);
         return g.Build();

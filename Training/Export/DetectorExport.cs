@@ -5,16 +5,18 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Training.Export;
 
-/// <summary>Exports whichever frame-error detector an anomaly job trained, by its own exporter.</summary>
+/// <summary>Exports whichever detector an anomaly job trained, by its own exporter.</summary>
 public static class DetectorExport
 {
     /// <summary>Writes the model folder of <paramref name="model"/> and returns the manifest as written.</summary>
-    /// <exception cref="ArgumentException">The model is not a detector this build exports.</exception>
+    /// <param name="errorWeights">Band normalisation's weights (the autoencoder and the interpolation network), or null.</param>
+    /// <exception cref="ArgumentException">The model is not a detector this build exports, or weights come with the classifier.</exception>
     public static ModelManifest Export(nn.Module<Tensor, Tensor> model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null) => model switch
+        TrainingSummary? training = null, float[]? errorWeights = null) => model switch
     {
-        InterpolationNetwork idnn => InterpolationExport.Export(idnn, directory, name, frontEnd, scoring, training),
-        Autoencoder autoencoder => AutoencoderExport.Export(autoencoder, directory, name, frontEnd, scoring, training),
+        InterpolationNetwork idnn => InterpolationExport.Export(idnn, directory, name, frontEnd, scoring, training, errorWeights),
+        Autoencoder autoencoder => AutoencoderExport.Export(autoencoder, directory, name, frontEnd, scoring, training, errorWeights),
+        MachineIdClassifier classifier when errorWeights is null => MachineIdExport.Export(classifier, directory, name, frontEnd, scoring, training),
         _ => throw new ArgumentException($"a {model.GetType().Name} is not an anomaly detector this build exports", nameof(model)),
     };
 }

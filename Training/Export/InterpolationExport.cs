@@ -20,9 +20,12 @@ public static class InterpolationExport
 
     /// <summary>Writes the model folder of a trained network (its evaluation-mode function) and returns the manifest as written.</summary>
     /// <exception cref="Shared.Errors.ModelContractException">The front end does not give the network's window.</exception>
+    /// <param name="errorWeights">Band normalisation's weights, one per band of the centre frame, or null for the plain mean squared error.</param>
     public static ModelManifest Export(InterpolationNetwork model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null)
+        TrainingSummary? training = null, float[]? errorWeights = null)
     {
+        if (errorWeights is not null && errorWeights.Length != model.Bands)
+            throw new ArgumentException($"{errorWeights.Length} error weights for {model.Bands} bands", nameof(errorWeights));
         if (frontEnd.Dimensions != model.InputSize || frontEnd.ContextBefore != model.Context.Before || frontEnd.ContextAfter != model.Context.After)
             throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame ({frontEnd.ContextBefore} + {frontEnd.ContextAfter} context frames) but the interpolation network takes {model.InputSize} ({model.Context.Before} + {model.Context.After})");
         var layers = AutoencoderExport.Fold(model.Encoder.children().Concat(model.Decoder.children()));
@@ -37,26 +40,26 @@ public static class InterpolationExport
                 new GraphSpec("scorer", AutoencoderExport.ModelFile,
                     [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, d], "context-stacked front-end features, one row per frame")],
                     [
-                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], "mean squared error of the predicted centre frame"),
+                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], AutoencoderExport.FrameErrorMeaning("prediction", errorWeights) + " (the centre frame)"),
                         new TensorSpec("prediction", "float32", [AutoencoderExport.FramesDim, bands], "the centre frame predicted from the frames around it"),
                     ]),
             ],
             FrontEnd = frontEnd,
             Anomaly = scoring,
             Training = training,
-            ParametersSha256 = AutoencoderExport.ParametersHash(layers),
+            ParametersSha256 = AutoencoderExport.ParametersHash(layers, errorWeights),
         };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, layers) });
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, layers, errorWeights) });
     }
 
-    static GraphProto Graph(InterpolationNetwork model, List<AutoencoderExport.FoldedLayer> layers)
+    static GraphProto Graph(InterpolationNetwork model, List<AutoencoderExport.FoldedLayer> layers, float[]? errorWeights)
     {
         var g = new OnnxGraphBuilder("interpolation_scorer");
         var x = g.Input("features", DataType.Float, AutoencoderExport.FramesDim, model.InputSize.ToString());
         var context = g.Node("Gather", [x, g.Int64Vector("context_columns", [.. model.ContextColumns])], null, IntAttribute("axis", 1));
         var target = g.Node("Gather", [x, g.Int64Vector("centre_columns", [.. model.CentreColumns])], null, IntAttribute("axis", 1));
         var prediction = g.Node("Identity", [AutoencoderExport.Layers(g, context, layers)], "prediction");
-        AutoencoderExport.FrameError(g, target, prediction);
+        AutoencoderExport.FrameError(g, target, prediction, errorWeights);
         g.Output("frame_error", DataType.Float, AutoencoderExport.FramesDim);
         g.Output("prediction", DataType.Float, AutoencoderExport.FramesDim, model.Bands.ToString());
         return g.Build();

@@ -74,5 +74,16 @@ public sealed class Autoencoder : nn.Module<Tensor, Tensor>, IFrameErrorNetwork
     }
 
     /// <summary>Each row's mean squared reconstruction error: (N).</summary>
-    public Tensor FrameErrors(Tensor rows) => nn.functional.mse_loss(forward(rows), rows, nn.Reduction.None).mean([1]);
+    public Tensor FrameErrors(Tensor rows)
+    {
+        using var residuals = Residuals(rows);
+        return residuals.mean([1]);
+    }
+
+    /// <summary>Each value's squared reconstruction error: (N, <see cref="InputSize"/>).</summary>
+    public Tensor Residuals(Tensor rows)
+    {
+        using var estimate = forward(rows);
+        return nn.functional.mse_loss(estimate, rows, nn.Reduction.None);
+    }
 }

@@ -98,12 +98,22 @@ public static class AutoencoderTrainer
     /// <exception cref="InvalidFileException">The checkpoint to resume from is missing, damaged or of another architecture.</exception>
     /// <remarks>Any <see cref="IFrameErrorNetwork"/> trains this way (the interpolation network too): the loss is the mean of its frame errors.</remarks>
     public static TrainingHistory Fit<TNetwork>(TNetwork model, long rowCount, Func<Tensor, Tensor> gather, AutoencoderTrainingOptions options,
-        TrainingHooks? hooks = null, CancellationToken cancellation = default) where TNetwork : nn.Module, IFrameErrorNetwork
+        TrainingHooks? hooks = null, CancellationToken cancellation = default) where TNetwork : nn.Module, IFrameErrorNetwork =>
+        Fit((nn.Module)model, rowCount, indices => model.FrameErrors(gather(indices)).mean(), options, hooks, cancellation);
+
+    /// <summary>
+    /// Trains any module by the same recipe on <paramref name="rowCount"/> rows: <paramref name="batchLoss"/> gets a
+    /// mini-batch's row indices (a CPU int64 tensor) and returns its scalar loss (the machine-ID classifier's cross-entropy, say).
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite (its epoch and step named).</exception>
+    /// <exception cref="InvalidFileException">The checkpoint to resume from is missing, damaged or of another architecture.</exception>
+    public static TrainingHistory Fit(nn.Module model, long rowCount, Func<Tensor, Tensor> batchLoss, AutoencoderTrainingOptions options,
+        TrainingHooks? hooks = null, CancellationToken cancellation = default)
     {
         options.Validate();
         using var optimizer = new FusedAdam(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var schedule = optim.lr_scheduler.LambdaLR(optimizer, options.RateFactor);
-        return EpochLoop.Run(model, optimizer, schedule, rowCount, indices => model.FrameErrors(gather(indices)).mean(), new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume)
+        return EpochLoop.Run(model, optimizer, schedule, rowCount, batchLoss, new EpochLoopOptions(options.Epochs, options.BatchSize, options.Seed, options.CheckpointPath, options.Resume)
         {
             Settings = new Dictionary<string, string>
             {

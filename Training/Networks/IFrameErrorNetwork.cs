@@ -11,6 +11,9 @@ public interface IFrameErrorNetwork
     /// <summary>Values per input row (a context window of frames).</summary>
     int InputSize { get; }
 
-    /// <summary>Each row's error: rows (N, <see cref="InputSize"/>) → (N).</summary>
+    /// <summary>Each row's error: rows (N, <see cref="InputSize"/>) → (N), the mean of <see cref="Residuals"/>.</summary>
     Tensor FrameErrors(Tensor rows);
+
+    /// <summary>Each output value's squared error: rows (N, <see cref="InputSize"/>) → (N, outputs).</summary>
+    Tensor Residuals(Tensor rows);
 }

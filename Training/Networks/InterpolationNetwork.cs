@@ -109,8 +109,16 @@ public sealed class InterpolationNetwork : nn.Module<Tensor, Tensor>, IFrameErro
     /// <summary>Each window's mean squared error between the predicted and the true centre frame: (N).</summary>
     public Tensor FrameErrors(Tensor windows)
     {
+        using var residuals = Residuals(windows);
+        return residuals.mean([1]);
+    }
+
+    /// <summary>Each predicted value's squared error: (N, <see cref="Bands"/>).</summary>
+    public Tensor Residuals(Tensor windows)
+    {
         using var target = Target(windows);
-        return nn.functional.mse_loss(forward(windows), target, nn.Reduction.None).mean([1]);
+        using var prediction = forward(windows);
+        return nn.functional.mse_loss(prediction, target, nn.Reduction.None);
     }
 
     void Check(Tensor windows)

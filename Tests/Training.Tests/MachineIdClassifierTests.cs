@@ -1,0 +1,147 @@
+using Pipeline.Shared.Audio;
+using Pipeline.Shared.Errors;
+using Pipeline.Shared.Manifest;
+using Pipeline.Inference.Anomaly;
+using Pipeline.Training.Anomaly;
+using Pipeline.Training.Export;
+using Pipeline.Training.Networks;
+using Pipeline.Tests;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Tests;
+
+/// <summary>
+/// The machine-ID classifier: its error is −log p of the clip's own ID (−max log p for an ID it does not know), it
+/// learns to tell IDs apart, the exported graph computes the same errors through ONNX Runtime, and a data set it
+/// cannot learn from is refused before any work.
+/// </summary>
+[Collection(LibTorchCollection.Name)]
+public class MachineIdClassifierTests
+{
+    static readonly FrontEndConfig Small = FrontEndConfig.DcaseLogMel with { NMels = 16, ContextBefore = 4, ContextAfter = 4 };
+
+    [Fact]
+    public void FrameErrors_AreMinusLogProbabilityOfTheOwnId_OrOfTheBestKnownIdForAnUnseenOne()
+    {
+        torch.manual_seed(1);
+        using var model = new MachineIdClassifier(16, 8, ["id_00", "id_02", "id_04"], [4, 8], dropout: 0.5);
+        model.eval();
+        using var scope = NewDisposeScope();
+        var windows = randn(5, 16 * 8);
+        var logits = model.forward(windows);
+        Assert.Equal([5L, 3L], logits.shape);
+        // log-softmax by hand, in double
+        var l = logits.to(float64).data<double>().ToArray();
+        double[] LogP(int n) { var row = l.Skip(3 * n).Take(3).ToArray(); var m = row.Max(); var z = m + Math.Log(row.Sum(v => Math.Exp(v - m))); return row.Select(v => v - z).ToArray(); }
+        var ids = tensor(new long[] { 0, 1, 2, 3, 1 });
+        var errors = model.FrameErrors(windows, ids).data<float>().ToArray();
+        for (var n = 0; n < 5; n++)
+        {
+            var expected = n == 3 ? -LogP(n).Max() : -LogP(n)[new[] { 0, 1, 2, 3, 1 }[n]];
+            Assert.Equal(expected, errors[n], 1e-5);
+        }
+        Assert.Contains("expected (N, 128)", Assert.Throws<InvalidInputException>(() => model.forward(randn(2, 100))).Message);
+        Assert.Contains("two machine IDs", Assert.Throws<InvalidOptionException>(() => new MachineIdClassifier(16, 8, ["id_00"], [4])).Message);
+        Assert.Throws<InvalidOptionException>(() => new MachineIdClassifier(16, 8, ["id_00", "id_00"], [4]));
+        Assert.Throws<InvalidOptionException>(() => new MachineIdClassifier(16, 1, ["id_00", "id_01"], [4]));
+    }
+
+    [Fact]
+    public void Training_TellsPlantedIdsApart()
+    {
+        // two "machines": windows whose energy sits in the low or in the high bands, plus noise
+        torch.manual_seed(4);
+        const int rows = 256, bands = 8, frames = 4;
+        var labels = arange(rows, dtype: int64).remainder(2);
+        var profile = stack([linspace(1, 0, bands), linspace(0, 1, bands)]).to(float32); // (2, bands)
+        var windows = (profile.index_select(0, labels).repeat(1, frames) + 0.3f * randn(rows, bands * frames));
+        using var model = new MachineIdClassifier(bands, frames, ["id_00", "id_01"], [4, 8], dropout: 0);
+        var options = new AutoencoderTrainingOptions { Epochs = 30, ConstantEpochs = 15, LearningRate = 3e-3, FinalLearningRate = 1e-4, WeightDecay = 0, BatchSize = 32, Seed = 2 };
+        AutoencoderTrainer.Fit(model, rows, indices => nn.functional.cross_entropy(model.forward(windows.index_select(0, indices)), labels.index_select(0, indices)), options);
+        model.eval();
+        using var scope = NewDisposeScope();
+        var accuracy = model.forward(windows).argmax(1).eq(labels).to(float32).mean().ToSingle();
+        Assert.True(accuracy > 0.95, $"accuracy {accuracy:F3}");
+        // a clip of id_01 scored as if it were id_00 looks anomalous: the wrong ID's error is far higher
+        var own = model.FrameErrors(windows, labels).mean().ToDouble();
+        var swapped = model.FrameErrors(windows, 1 - labels).mean().ToDouble();
+        Assert.True(swapped > 10 * own, $"own {own:G3}, swapped {swapped:G3}");
+    }
+
+    static string Data(string root, int machines, int trainPerMachine = 4)
+    {
+        var data = Path.Combine(root, "data");
+        new MachineSynth(5, seconds: 1).WriteDataSet(data, machines: machines, trainPerMachine: trainPerMachine, testNormalPerMachine: 2, anomaliesPerKindAndLevel: 1,
+            kinds: [AnomalyKind.Clicks], levelsDb: [-10]);
+        return data;
+    }
+
+    static AnomalyTrainingOptions Options => new()
+    {
+        Detector = "id-classifier", FrontEnd = Small, Channels = [4, 8], TrimFrames = 10,
+        Training = new() { Epochs = 2, ConstantEpochs = 1, BatchSize = 32, LearningRate = 1e-3, FinalLearningRate = 1e-4, Seed = 3 },
+    };
+
+    [Fact]
+    public void AnomalyJob_TrainsExportsAndScores_TheClassifier_AsTheGraphDoes_ForKnownAndUnseenIds()
+    {
+        var root = TestData.TempDirectory();
+        var set = AnomalyDataset.Open(Data(root, machines: 2));
+        var result = AnomalyTraining.Train(set, Options);
+        var classifier = Assert.IsType<MachineIdClassifier>(result.Model);
+        Assert.Equal(["id_01", "id_02"], classifier.MachineIds);
+        Assert.Equal("mean", result.Scoring.Aggregation); // the classifier's usual rule
+        Assert.Empty(result.Notes);
+        var model = Path.Combine(root, "model");
+        var manifest = DetectorExport.Export(result.Model, model, "tiny-id", Small, result.Scoring);
+        Assert.Equal("anomaly-id-classifier", manifest.Kind);
+        Assert.Equal(["id_01", "id_02"], manifest.MachineIds!);
+        using var scorer = new AnomalyScorer(model);
+        var clip = result.Test.First(c => c.Clip.MachineId == "id_02").Clip.Path;
+        var perFrame = new FeatureExtractor(Small with { ContextBefore = 0, ContextAfter = 0 }).ExtractFile(clip);
+        var stacked = new FeatureExtractor(Small).ExtractFile(clip);
+        foreach (var (index, id) in new[] { (0, "id_01"), (1, "id_02"), (2, "id_07") }) // index 2: the unseen ID
+        {
+            var expected = AnomalyTraining.FrameErrors(result.Model, perFrame, 4, 4, machineIndex: index);
+            var actual = scorer.FrameErrors(stacked, id);
+            Assert.True(TestData.MaxRelativeError(actual, expected) <= 1e-5, $"{id}: max relative error {TestData.MaxRelativeError(actual, expected):G3}");
+        }
+        // the file's name says id_02: scored against it, as the job scored it
+        var scored = scorer.ScoreFile(clip);
+        Assert.Equal(result.Test.First(c => c.Clip.Path == clip).Score, scored.Score, 1e-4 * Math.Abs(scored.Score));
+        Assert.DoesNotContain(scored.Notes, n => n.Contains("machine ID"));
+        // a copy named for an ID the classifier never heard: scored, with a note saying how
+        var unseen = Path.Combine(root, "normal_id_09_0000.wav");
+        File.Copy(clip, unseen);
+        var note = Assert.Single(scorer.ScoreFile(unseen).Notes, n => n.Contains("machine ID"));
+        Assert.Contains("id_09 was not seen in training", note);
+        var anonymous = scorer.Score(AudioFile.Read(clip), "recording.wav");
+        Assert.Contains("no machine ID in the name", Assert.Single(anonymous.Notes, n => n.Contains("machine ID")));
+        // an ID given by the caller is used as the name's would be
+        Assert.Equal(scored.Score, scorer.Score(AudioFile.Read(clip), "recording.wav", "id_02").Score, 1e-9);
+    }
+
+    [Fact]
+    public void OneMachineId_IsRefusedBeforeAnyWork_NamingTheFix()
+    {
+        var root = TestData.TempDirectory();
+        var set = AnomalyDataset.Open(Data(root, machines: 1, trainPerMachine: 2));
+        var error = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(set, Options with { CacheDirectory = Path.Combine(root, "cache") }));
+        Assert.Contains("two or more IDs", error.Message);
+        Assert.Contains("--detector ae or idnn", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(root, "cache"))); // nothing was read
+    }
+
+    [Fact]
+    public void IdsWithVeryDifferentFileCounts_AreWarnedAbout()
+    {
+        var clips = Enumerable.Range(0, 6).Select(i => new LabeledClip($"normal_id_00_{i}.wav", "id_00", false, null))
+            .Concat([new LabeledClip("normal_id_01_0.wav", "id_01", false, null), new LabeledClip("normal_id_01_1.wav", "id_01", false, null)]).ToList();
+        var set = new AnomalyDataset("d", "dcase", clips, []);
+        var warning = Assert.Single(AnomalyTraining.Warnings(set, Options));
+        Assert.Contains("id_00: 6, id_01: 2", warning);
+        Assert.Empty(AnomalyTraining.Warnings(set, Options with { Detector = "ae" }));
+        Assert.Empty(AnomalyTraining.Warnings(set with { Train = clips.Skip(3).ToList() }, Options)); // 3 against 2
+    }
+}
