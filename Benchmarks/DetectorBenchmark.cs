@@ -21,7 +21,6 @@ static class DetectorBenchmark
         ("autoencoder, band-normalised, auto aggregation", o => o with { NormalizeBands = true, Aggregation = "auto" }),
         ("interpolation network", o => o with { Detector = "idnn" }),
         ("interpolation network, band-normalised, auto", o => o with { Detector = "idnn", NormalizeBands = true, Aggregation = "auto" }),
-        ("machine-ID classifier", o => o with { Detector = "id-classifier" }),
         ("machine-ID classifier, auto aggregation", o => o with { Detector = "id-classifier", Aggregation = "auto" }),
     ];
 

@@ -78,7 +78,7 @@ static class DemoReport
             report.Audio($"{s.Voice} voice, separated", Wav(At($"{DemoRun.Data}/piano/separated/{s.Voice}.wav")));
         foreach (var (caption, png) in spectrograms) report.Png($"spectrogram of {caption} (n_fft 2048, hop 512)", png);
 
-        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and {MachineSynth.AllKinds.Count * MachineSynth.DefaultLevelsDb.Count} faulty ones per ID ({MachineSynth.AllKinds.Count} kinds, from brief clicks to a slow change of speed, each at {string.Join(", ", MachineSynth.DefaultLevelsDb)} dB relative to the machine). Each detector (the autoencoder, the interpolation network, the VAE and the GMM) is trained on normal clips only, exported, and scores the test clips with pipeline-infer score; thresholds come from normal clips only. F1 is that of the exported model's own decisions (its manifest's threshold)."));
+        report.Section("machine", "Anomalous sound detection", Invariant($"A ToyADMOS-like set from pipeline-train synth machine: {size.Machines} machine ID(s), {size.TrainClips} normal {size.ClipSeconds}-s training clips each; the test part has {size.TestNormalClips} normal clips and {MachineSynth.AllKinds.Count * MachineSynth.DefaultLevelsDb.Count} faulty ones per ID ({MachineSynth.AllKinds.Count} kinds, from brief clicks to a slow change of speed, each at {string.Join(", ", MachineSynth.DefaultLevelsDb)} dB relative to the machine). Each detector (the baseline autoencoder, the same with band-normalised errors and the aggregation chosen on validation normals, the interpolation network, the machine-ID classifier, the VAE and the GMM) is trained on normal clips only, exported, and scores the test clips with pipeline-infer score; thresholds and aggregations come from normal clips only. F1 is that of the exported model's own decisions (its manifest's threshold)."));
         report.Table(["model", "AUC", "pAUC (FPR ≤ 0.1)", "F1", "precision", "recall", "normal / anomalous clips"],
             results.Anomaly.Select(a =>
             {
@@ -118,7 +118,7 @@ static class DemoReport
         report.Png("the same fit, one frame per EM iteration (animated PNG)", File.ReadAllBytes(Model("level-gmm", "evaluation/convergence.png")));
 
         report.Section("models", "The exported models", "Each folder holds the ONNX graph(s) and manifest.json: the contract between training and inference (kind, tensor names, shapes and meanings, front end, scoring rule, training summary, SHA-256 of every file).");
-        foreach (var folder in new[] { "piano-nmf", "piano-nmfd", "piano-voices", "machine-ae", "machine-idnn", "machine-vae", "machine-gmm", "level-gmm" })
+        foreach (var folder in new[] { "piano-nmf", "piano-nmfd", "piano-voices", "machine-ae", "machine-ae-norm", "machine-idnn", "machine-id-classifier", "machine-vae", "machine-gmm", "level-gmm" })
             report.Code(File.ReadAllText(Model(folder, "manifest.json")), $"{DemoRun.Models}/{folder}/manifest.json");
 
         report.Section("reproduce", "Reproduce", "From the repository root, after ./run setup. The demo ran exactly these commands (./run demo runs them all and computes the evaluations above in Benchmarks/Demo).");

@@ -49,8 +49,17 @@ static class DemoRun
         int NmfIterations, int NmfdIterations, int AutoencoderEpochs, int VaeEpochs)
     {
         public static Size Full { get; } = new(30, 15, 2, 16, 8, 5, 200, 100, 8, 10);
-        public static Size Small { get; } = new(6, 4, 1, 6, 3, 2, 40, 20, 2, 2);
+        public static Size Small { get; } = new(6, 4, 2, 4, 2, 2, 40, 20, 2, 2); // two IDs: the machine-ID classifier needs them
     }
+
+    /// <summary>The anomaly detectors trained by pipeline-train anomaly: each model folder and its options.</summary>
+    static readonly (string Folder, string[] Options)[] Detectors =
+    [
+        ("machine-ae", ["--detector", "ae"]),
+        ("machine-ae-norm", ["--detector", "ae", "--band-norm", "--aggregation", "auto"]),
+        ("machine-idnn", ["--detector", "idnn"]),
+        ("machine-id-classifier", ["--detector", "id-classifier", "--aggregation", "auto"]),
+    ];
 
     /// <summary>Runs the demo with the hosts built in <paramref name="repository"/>, writing under <paramref name="root"/>/artifacts.</summary>
     public static int Run(string repository, string root, Size size, bool quiet)
@@ -111,10 +120,10 @@ static class DemoRun
             Console.Error.WriteLine($"  {voice} voice: SDR {separation[^1].Item2:F1} dB (the mixture itself: {separation[^1].Item3:F1} dB)");
         }
 
-        Step("training the DCASE 2020 Task 2 baseline autoencoder and the interpolation network (IDNN) on the machine set");
-        foreach (var (detector, folder) in new[] { ("ae", "machine-ae"), ("idnn", "machine-idnn") })
-            run.Run("machine", "pipeline-train", "anomaly", "--force", "--detector", detector, "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3",
-                "--final-lr", "1e-4", "--seed", "1", "--out", M(folder), "--json");
+        Step("training the DCASE 2020 Task 2 baseline autoencoder, the same with band normalisation, the interpolation network (IDNN) and the machine-ID classifier on the machine set");
+        foreach (var (folder, options) in Detectors)
+            run.Run("machine", "pipeline-train", ["anomaly", "--force", .. options, "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3",
+                "--final-lr", "1e-4", "--seed", "1", "--out", M(folder), "--json"]);
         Step("training the mel-cepstrum VAE on the machine set");
         run.Run("machine", "pipeline-train", "vae", "--force", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"), "--json");
         Step("fitting Gaussian mixtures by EM: on log-mel frames, and on one feature to show the density");
@@ -126,7 +135,8 @@ static class DemoRun
 
         Step("scoring the test clips with each exported model in ONNX Runtime");
         var anomaly = new List<ModelScores>();
-        foreach (var (name, folder) in new[] { ("autoencoder", "machine-ae"), ("IDNN", "machine-idnn"), ("VAE", "machine-vae"), ("GMM", "machine-gmm") })
+        foreach (var (name, folder) in new[] { ("autoencoder", "machine-ae"), ("autoencoder, band-normalised", "machine-ae-norm"), ("IDNN", "machine-idnn"),
+            ("ID classifier", "machine-id-classifier"), ("VAE", "machine-vae"), ("GMM", "machine-gmm") })
         {
             var output = run.Run("machine", "pipeline-infer", "score", "--model", M(folder), D("machine/test_normal"), D("machine/test_anomaly"), "--json");
             var files = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
@@ -146,7 +156,7 @@ static class DemoRun
         var best = notes.MaxBy(n => n.Item2.F);
         var bestAnomaly = anomaly.MaxBy(a => a.Metrics().Auc)!;
         Console.WriteLine();
-        Console.WriteLine($"report: {Report}    models: {Models}/ (piano-nmf, piano-nmfd, piano-voices, machine-ae, machine-idnn, machine-vae, machine-gmm)    data: {Data}/");
+        Console.WriteLine($"report: {Report}    models: {Models}/ (piano-nmf, piano-nmfd, piano-voices, {string.Join(", ", Detectors.Select(d => d.Folder))}, machine-vae, machine-gmm)    data: {Data}/");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"notes (held-out, frame level): {string.Join(", ", notes.Select(n => $"{n.Item1} F {n.Item2.F:F2}"))}; voices SDR {string.Join(", ", separation.Select(s => $"{s.Item1} {s.Item2:F1} dB"))}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -15,6 +15,7 @@ static class ScoreCommand
         var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Audio files, directories (recursive) or globs", Arity = ArgumentArity.OneOrMore };
         var frames = new Option<bool>("--frames") { Description = "With --json, include the per-frame error curve" };
+        var machineId = new Option<string?>("--machine-id") { Description = "Machine-ID classifiers: the ID (id_NN) every file is scored against (default: the id_NN in each file's name)" };
         var command = new Command("score", """
             Score recordings with an anomaly model: one line per file with its score, the decision and notes.
             Finding anomalies is not an error: the exit code is 0 unless a file or the model could not be used.
@@ -23,11 +24,17 @@ static class ScoreCommand
             Examples:
               pipeline-infer score --model artifacts/models/ae data/test/clip.wav
               pipeline-infer score --model artifacts/models/ae data/test --json > scores.jsonl
-            """) { model, inputs, frames };
+              pipeline-infer score --model artifacts/models/id-classifier --machine-id id_02 recordings/
+            """) { model, inputs, frames, machineId };
         command.SetAction(parse =>
         {
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
             runtime.Report(parse, scorer.Session);
+            var id = parse.GetValue(machineId);
+            if (id is not null && scorer.MachineIdList is null)
+                throw new InvalidOptionException($"--machine-id applies to machine-ID classifiers; {parse.GetValue(model)} scores every file alike");
+            if (id is not null && Pipeline.Shared.Scoring.MachineIds.FromName(id) != id)
+                throw new InvalidOptionException($"--machine-id takes an ID as the data sets write it (id_00, id_02, ...), not '{id}'");
             // every file of every input, in input order; an input that names no audio file is a line of its own
             var files = new List<string>();
             var results = new List<(AnomalyResult? Result, string? Problem)>();
@@ -42,7 +49,7 @@ static class ScoreCommand
             Parallel.For(0, files.Count, Pipeline.Shared.Threading.ComputeThreads.Cancellable(CommandLineHost.Cancellation), i =>
             {
                 if (results[i].Problem is not null) { bar.Update(Interlocked.Increment(ref done), Path.GetFileName(files[i])); return; }
-                try { results[i] = (scorer.ScoreFile(files[i]), null); }
+                try { results[i] = (scorer.ScoreFile(files[i], id), null); }
                 catch (PipelineException e) { results[i] = (null, e.Message); }
                 bar.Update(Interlocked.Increment(ref done), Path.GetFileName(files[i]));
             });

@@ -160,10 +160,16 @@ public sealed class ScoringServer : IAsyncDisposable
         var scorer = model.Scorer ?? throw new ApiException(400, "wrong_endpoint", model.Package.Manifest.Anomaly is not null
             ? $"model '{model.Name}' was fitted on feature matrices, not audio: it scores feature rows (.npy) with pipeline-infer, not recordings"
             : $"model '{model.Name}' is a '{model.Package.Manifest.Kind}' model: it has no anomaly score{(model.Estimator is null ? "" : $" (POST /v1/models/{model.Name}/activations estimates its activations)")}");
+        string? machineId = null;
+        if (http.Request.Query["machine_id"] is [{ } id])
+        {
+            if (scorer.MachineIdList is null) throw new ApiException(400, "invalid_option", $"machine_id applies to machine-ID classifiers; model '{model.Name}' scores every clip alike");
+            machineId = Shared.Scoring.MachineIds.FromName(id) == id ? id : throw new ApiException(400, "invalid_option", $"machine_id takes an ID as the data sets write it (id_00, id_02, ...), not '{id}'");
+        }
         var json = RequestBodies.IsJsonClip(http);
         var body = await RequestBodies.Read(http, options);
         // decoded in the compute slot too: a queue of large JSON bodies holds their bytes, not their arrays
-        var result = await Computed(http, () => scorer.Score(RequestBodies.Clip(body, json, options), "request body"));
+        var result = await Computed(http, () => scorer.Score(RequestBodies.Clip(body, json, options), "request body", machineId));
         var reply = new Dictionary<string, object>
         {
             ["model"] = model.Name, ["score"] = result.Score, ["anomaly"] = result.IsAnomaly, ["threshold"] = scorer.Scoring.Threshold,

@@ -199,6 +199,17 @@ public class CommandLineTests
         var classifierScores = Run("pipeline-infer", "score", "--model", classifierDir, Path.Combine(twoIds, "test_anomaly"), "--json");
         Assert.True(classifierScores.Code == 0, classifierScores.Err);
         Assert.Equal(4, classifierScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));
+        // a recording whose name carries no ID: scored against every known ID with a note, or against the one given
+        var anonymous = Path.Combine(dir, "recording.wav");
+        File.Copy(Directory.GetFiles(Path.Combine(twoIds, "test_normal"))[0], anonymous);
+        var noId = Run("pipeline-infer", "score", "--model", classifierDir, anonymous);
+        Assert.True(noId.Code == 0, noId.Err);
+        Assert.Contains("no machine ID in the name", noId.Out);
+        var given = Run("pipeline-infer", "score", "--model", classifierDir, "--machine-id", "id_02", anonymous);
+        Assert.True(given.Code == 0, given.Err);
+        Assert.DoesNotContain("machine ID", given.Out);
+        Assert.Contains("--machine-id applies to machine-ID classifiers", Run("pipeline-infer", "score", "--model", idnn, "--machine-id", "id_02", anonymous).Err);
+        Assert.Contains("not 'machine2'", Run("pipeline-infer", "score", "--model", classifierDir, "--machine-id", "machine2", anonymous).Err);
     }
 
     [Fact]

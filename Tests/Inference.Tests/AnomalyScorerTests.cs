@@ -135,7 +135,7 @@ public class AnomalyScorerTests : IClassFixture<AnomalyScorerTests.TrainedModel>
         using var scorer = new AnomalyScorer(trained.ModelDir, new Runtime.RuntimeOptions { Device = Runtime.Device.Cpu });
         var extractor = new FeatureExtractor(scorer.FrontEnd!);
         var features = trained.Result.Test.Select(c => extractor.ExtractFile(c.Clip.Path)).ToArray();
-        var serial = features.Select(scorer.FrameErrors).ToArray();
+        var serial = features.Select(f => scorer.FrameErrors(f)).ToArray();
         var failures = 0;
         Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, thread =>
         {

@@ -123,6 +123,20 @@ public class MachineIdClassifierTests
     }
 
     [Fact]
+    public void TestClipsOfAnIdNotSeenInTraining_AreScored_WithANote()
+    {
+        var root = TestData.TempDirectory();
+        var data = Data(root, machines: 3, trainPerMachine: 3);
+        foreach (var file in Directory.GetFiles(Path.Combine(data, "train_normal"), "id_03_*")) File.Delete(file);
+        var result = AnomalyTraining.Train(AnomalyDataset.Open(data), Options);
+        Assert.Equal(["id_01", "id_02"], Assert.IsType<MachineIdClassifier>(result.Model).MachineIds);
+        var unseen = result.Test.Where(c => c.Clip.MachineId == "id_03").ToList();
+        Assert.Equal(3, unseen.Count); // 2 normal, 1 anomalous
+        Assert.All(unseen, c => Assert.True(double.IsFinite(c.Score) && c.Score >= 0));
+        Assert.StartsWith("3 test clips are of machine ID id_03, not seen in training: scored by how unlike every known ID (id_01, id_02) they sound", Assert.Single(result.Notes));
+    }
+
+    [Fact]
     public void OneMachineId_IsRefusedBeforeAnyWork_NamingTheFix()
     {
         var root = TestData.TempDirectory();

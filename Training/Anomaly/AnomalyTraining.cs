@@ -42,7 +42,7 @@ public sealed record AnomalyTrainingOptions
     public double ValidationFraction { get; init; } = 0.1;
     /// <summary>
     /// How frame errors become a file score: "max", "mean", "top-p%" (the mean of the highest p % of frames), or "auto",
-    /// chosen on the validation normals by <see cref="AggregationChoice"/>. Null: the detector's usual rule, "max"
+    /// chosen on the validation normals by <see cref="AggregationChoice"/> (with fewer than two of them, the detector's usual rule, with a note). Null: the detector's usual rule, "max"
     /// for the autoencoder and the interpolation network (the baseline's), "mean" for the machine-ID classifier.
     /// </summary>
     public string? Aggregation { get; init; }
@@ -69,7 +69,7 @@ public sealed record AnomalyTrainingOptions
         FrontEnd.Validate();
         var problems = new List<string>(Training.Problems());
         if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (the DCASE 2020 Task 2 baseline uses 10 before, 10 after)");
-        if (!Detectors.Contains(Detector)) problems.Add($"the detector must be {string.Join(" or ", Detectors)} (got '{Detector}')");
+        if (!Detectors.Contains(Detector)) problems.Add($"the detector must be {string.Join(", ", Detectors.SkipLast(1))} or {Detectors[^1]} (got '{Detector}')");
         if (Hidden.Length == 0 || Hidden.Any(h => h < 1)) problems.Add($"hidden widths must be positive (got {string.Join(",", Hidden)})");
         if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"dropout must lie in [0, 1) (got {Dropout})");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
@@ -225,10 +225,14 @@ public static class AnomalyTraining
         var aggregation = options.AggregationOrDefault;
         IReadOnlyList<AggregationChoice.Rating> ratings = [];
         var validationErrors = validationClips.Zip(validationFeatures, (c, f) => Errors(f, c)).ToList();
+        var notes = new List<string>();
+        if (aggregation == "auto" && validationErrors.Count < 2)
+        {
+            aggregation = new AnomalyTrainingOptions { Detector = options.Detector }.AggregationOrDefault;
+            notes.Add($"--aggregation auto chooses on the validation normals and needs two or more of them (this data set gives {validationErrors.Count}): kept {aggregation}; add training clips or name an aggregation");
+        }
         if (aggregation == "auto")
         {
-            if (validationErrors.Count < 2)
-                throw new InvalidInputException($"--aggregation auto chooses on the validation normals and needs two or more of them (this data set gives {validationErrors.Count}); add training clips or name an aggregation");
             var random = new Random((int)options.Training.Seed);
             var burst = validationClips.Zip(validationFeatures, (c, f) => Errors(AggregationChoice.WithBurst(f, random.Next(Math.Max(1, f.Rows - AggregationChoice.BurstFrames))), c)).ToList();
             var tone = validationClips.Zip(validationFeatures, (c, f) => Errors(AggregationChoice.WithTone(f, random.Next(f.Columns)), c)).ToList();
@@ -248,7 +252,6 @@ public static class AnomalyTraining
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
         var test = testClips.Select(c => { var s = Score(Errors(loaded[c.Path], c)); return new ScoredClip(c, s, s > threshold); }).ToList();
-        var notes = new List<string>();
         if (options.Detector == "id-classifier")
             foreach (var unseen in testClips.Where(c => !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
                 notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} of machine ID {unseen.Key}, not seen in training: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
