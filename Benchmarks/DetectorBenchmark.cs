@@ -48,7 +48,7 @@ static class DetectorBenchmark
             var result = AnomalyTraining.Train(set, chosen);
             var seconds = clock.Elapsed.TotalSeconds;
             var model = Path.Combine(root, "model-" + rows.Count);
-            DetectorExport.Export(result.Model, model, "bench", chosen.FrontEnd, result.Scoring, errorWeights: result.ErrorWeights);
+            DetectorExport.Export(result.Model, model, "bench", chosen.FrontEnd, result.Scoring, errorWeights: result.ErrorWeights, embedding: result.Embedding);
             Pipeline.Shared.Threading.ComputeThreads.Max = 1; // the front end's loops too: the whole score on one core
             double ms;
             using (var scorer = new AnomalyScorer(model, new RuntimeOptions { Device = Device.Cpu, IntraOpThreads = 1 }))

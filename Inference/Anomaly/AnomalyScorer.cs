@@ -86,7 +86,7 @@ public sealed class AnomalyScorer : IDisposable
     {
         if (MachineIdList is null) return (null, null);
         var id = machineId ?? Shared.Scoring.MachineIds.FromName(source);
-        if (id is null) return (null, $"no machine ID in the name (id_NN): scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");
+        if (id is null) return (null, $"no machine ID given or in the name (id_NN): scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");
         if (!MachineIdList.Contains(id)) return (id, $"machine ID {id} was not seen in training: scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");
         return (id, null);
     }
@@ -133,13 +133,14 @@ public sealed class AnomalyScorer : IDisposable
     /// <exception cref="InvalidAudioException">Another sample rate.</exception>
     /// <exception cref="ModelContractException">The model was fitted on feature matrices, not audio.</exception>
     /// <exception cref="InvalidOptionException">The model's features need the whole clip (MFCC).</exception>
-    public AnomalyStream OpenStream(int sampleRate, string source = "stream")
+    /// <param name="machineId">For a machine-ID classifier, the stream's ID (default: the one <paramref name="source"/>'s name carries).</param>
+    public AnomalyStream OpenStream(int sampleRate, string source = "stream", string? machineId = null)
     {
         if (FrontEnd is null || extractor is null)
             throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio: it scores feature rows (.npy), not audio streams");
         if (sampleRate != FrontEnd.SampleRate)
             throw new InvalidAudioException(source, $"is sampled at {sampleRate} Hz but the model takes {FrontEnd.SampleRate} Hz, and a stream is not resampled; resample it first (e.g. `sox in.wav -r {FrontEnd.SampleRate} out.wav`)");
-        return new AnomalyStream(this, extractor, source);
+        return new AnomalyStream(this, extractor, source, machineId);
     }
 
     /// <summary>

@@ -28,13 +28,13 @@ public sealed class AnomalyStream
     readonly SignalNotes signal = new();
     readonly string? machineId, machineNote;
 
-    internal AnomalyStream(AnomalyScorer scorer, FeatureExtractor extractor, string source)
+    internal AnomalyStream(AnomalyScorer scorer, FeatureExtractor extractor, string source, string? machineId = null)
     {
         this.scorer = scorer;
         this.source = source;
         features = new FeatureStream(extractor, source);
         running = new RunningFrameScore(scorer.Scoring.Aggregation, scorer.Scoring.TrimFrames);
-        (machineId, machineNote) = scorer.ResolveMachineId(source);
+        (this.machineId, machineNote) = scorer.ResolveMachineId(source, machineId);
     }
 
     /// <summary>Frames scored so far.</summary>

@@ -30,11 +30,7 @@ static class ScoreCommand
         {
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
             runtime.Report(parse, scorer.Session);
-            var id = parse.GetValue(machineId);
-            if (id is not null && scorer.MachineIdList is null)
-                throw new InvalidOptionException($"--machine-id applies to machine-ID classifiers; {parse.GetValue(model)} scores every file alike");
-            if (id is not null && Pipeline.Shared.Scoring.MachineIds.FromName(id) != id)
-                throw new InvalidOptionException($"--machine-id takes an ID as the data sets write it (id_00, id_02, ...), not '{id}'");
+            var id = MachineIdOption.Resolve(parse.GetValue(machineId), scorer, parse.GetValue(model)!);
             // every file of every input, in input order; an input that names no audio file is a line of its own
             var files = new List<string>();
             var results = new List<(AnomalyResult? Result, string? Problem)>();

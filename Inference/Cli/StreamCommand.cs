@@ -18,6 +18,7 @@ static class StreamCommand
                 r.AddError($"--format must be wav, s16le or f32le, got '{r.GetValueOrDefault<string>()}'");
         });
         var rate = new Option<int?>("--sample-rate") { Description = "Headerless input's rate in Hz (default: the model's; a WAV says its own)" };
+        var machineId = new Option<string?>("--machine-id") { Description = "Machine-ID classifiers: the stream's ID (id_NN); without it, scored against every known ID" };
         var channels = new Option<int>("--channels") { Description = "Headerless input's channels, interleaved, mixed down by the mean (a WAV says its own)", DefaultValueFactory = _ => 1 };
         var command = new Command("stream", """
             Score audio read from standard input as it arrives: one JSON line per frame as soon as its context is known
@@ -29,7 +30,7 @@ static class StreamCommand
             Examples:
               arecord -q -f S16_LE -r 16000 -c 1 -t raw | pipeline-infer stream --model artifacts/models/ae --format s16le
               sox machine.wav -t wav - | pipeline-infer stream --model artifacts/models/ae
-            """) { model, format, rate, channels };
+            """) { model, format, rate, channels, machineId };
         command.SetAction(parse =>
         {
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
@@ -39,7 +40,7 @@ static class StreamCommand
             var reader = parse.GetValue(format) == "wav"
                 ? PcmStreamReader.Wav(input)
                 : PcmStreamReader.Raw(input, raw, parse.GetValue(rate) ?? scorer.FrontEnd?.SampleRate ?? 1, parse.GetValue(channels));
-            var stream = scorer.OpenStream(reader.SampleRate, "standard input");
+            var stream = scorer.OpenStream(reader.SampleRate, "standard input", MachineIdOption.Resolve(parse.GetValue(machineId), scorer, parse.GetValue(model)!));
             var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
             var hop = scorer.FrontEnd!.HopLength;
             // reading standard input blocks: the loop runs aside, so that Ctrl-C ends the command at once (exit 130)

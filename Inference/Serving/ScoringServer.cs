@@ -161,10 +161,11 @@ public sealed class ScoringServer : IAsyncDisposable
             ? $"model '{model.Name}' was fitted on feature matrices, not audio: it scores feature rows (.npy) with pipeline-infer, not recordings"
             : $"model '{model.Name}' is a '{model.Package.Manifest.Kind}' model: it has no anomaly score{(model.Estimator is null ? "" : $" (POST /v1/models/{model.Name}/activations estimates its activations)")}");
         string? machineId = null;
-        if (http.Request.Query["machine_id"] is [{ } id])
+        if (http.Request.Query["machine_id"] is { Count: > 0 } given)
         {
             if (scorer.MachineIdList is null) throw new ApiException(400, "invalid_option", $"machine_id applies to machine-ID classifiers; model '{model.Name}' scores every clip alike");
-            machineId = Shared.Scoring.MachineIds.FromName(id) == id ? id : throw new ApiException(400, "invalid_option", $"machine_id takes an ID as the data sets write it (id_00, id_02, ...), not '{id}'");
+            if (given.Count > 1) throw new ApiException(400, "invalid_option", $"machine_id is given {given.Count} times; a clip has one");
+            machineId = Shared.Scoring.MachineIds.Parse(given[0] ?? "") ?? throw new ApiException(400, "invalid_option", $"machine_id takes an ID as the data sets write it (id_00, id_02, ...), not '{given[0]}'");
         }
         var json = RequestBodies.IsJsonClip(http);
         var body = await RequestBodies.Read(http, options);

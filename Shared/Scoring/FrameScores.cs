@@ -14,7 +14,7 @@ namespace Pipeline.Shared.Scoring;
 public static class FrameScores
 {
     /// <summary>Aggregations understood by <see cref="Aggregate"/>, as a user reads them ("top-p%" stands for any p in (0, 100]).</summary>
-    public static IReadOnlyList<string> Aggregations { get; } = ["max", "mean", "top-p%"];
+    public static IReadOnlyList<string> Aggregations { get; } = ["max", "mean", "top-p% (0 < p ≤ 100)"];
 
     /// <summary>Whether <see cref="Aggregate"/> understands <paramref name="aggregation"/>.</summary>
     public static bool IsKnown(string? aggregation) => aggregation is "max" or "mean" || TopFraction(aggregation) is not null;

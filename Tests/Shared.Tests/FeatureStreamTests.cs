@@ -184,4 +184,15 @@ public class FeatureStreamTests
         }
         Assert.Equal("top-5%", FrameScores.Top(5));
     }
+
+    [Fact]
+    public void MachineIds_AreReadFromFileNames_AndTypedIdsInAnyCase()
+    {
+        Assert.Equal("id_02", MachineIds.FromName("/data/id_07/normal_id_02_00000012.wav")); // the name, not the folder
+        Assert.Equal("id_02", MachineIds.FromName("ANOMALY_ID_02_x.wav"));
+        Assert.Null(MachineIds.FromName("/data/id_07/recording.wav"));
+        Assert.Equal("id_02", MachineIds.Parse("ID_02"));
+        Assert.Null(MachineIds.Parse("machine2"));
+        Assert.Null(MachineIds.Parse("id_02x"));
+    }
 }

@@ -69,6 +69,44 @@ public class MachineIdClassifierTests
         Assert.True(swapped > 10 * own, $"own {own:G3}, swapped {swapped:G3}");
     }
 
+    [Fact]
+    public void EmbeddingDistance_IsTheSquaredMahalanobisDistanceToTheIdsMean_PerDimension()
+    {
+        // two IDs in 2-D with known means; the pooled covariance by hand, the distance by the 2 × 2 inverse
+        double[][] points = [[1, 2], [3, 2], [2, 4], [10, 0], [12, 1], [11, -1]];
+        long[] ids = [0, 0, 0, 1, 1, 1];
+        using var scope = NewDisposeScope();
+        var statistics = IdEmbeddingStatistics.Fit(tensor(points.SelectMany(p => p.Select(v => (float)v)).ToArray(), [6, 2]), tensor(ids), 2);
+        double[][] means = [[2, 8.0 / 3], [11, 0]];
+        Assert.Equal(means.SelectMany(m => m).Select(v => (float)v), statistics.Means, new FloatTolerance(1e-5f));
+        double sxx = 0, sxy = 0, syy = 0;
+        for (var i = 0; i < 6; i++)
+        {
+            var (dx, dy) = (points[i][0] - means[ids[i]][0], points[i][1] - means[ids[i]][1]);
+            (sxx, sxy, syy) = (sxx + dx * dx / 6, sxy + dx * dy / 6, syy + dy * dy / 6);
+        }
+        var ridge = 1e-6 * (sxx + syy) / 2 + 1e-12;
+        (sxx, syy) = (sxx + ridge, syy + ridge);
+        var det = sxx * syy - sxy * sxy;
+        double Distance(double x, double y, int k)
+        {
+            var (dx, dy) = (x - means[k][0], y - means[k][1]);
+            return (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / det / 2; // d² per dimension
+        }
+        var query = tensor(new float[] { 2, 3, 11, 0.5f, 6, 1 }, [3, 2]);
+        var errors = statistics.Errors(query, tensor(new long[] { 0, 1, 2 })).data<float>().ToArray();
+        Assert.Equal(Distance(2, 3, 0), errors[0], 1e-4 * Distance(2, 3, 0));
+        Assert.Equal(Distance(11, 0.5, 1), errors[1], 1e-4 * Distance(11, 0.5, 1));
+        var nearest = Math.Min(Distance(6, 1, 0), Distance(6, 1, 1)); // an unseen ID: the nearest known one
+        Assert.Equal(nearest, errors[2], 1e-4 * nearest);
+    }
+
+    sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(float obj) => 0;
+    }
+
     static string Data(string root, int machines, int trainPerMachine = 4)
     {
         var data = Path.Combine(root, "data");
@@ -94,7 +132,8 @@ public class MachineIdClassifierTests
         Assert.Equal("mean", result.Scoring.Aggregation); // the classifier's usual rule
         Assert.Empty(result.Notes);
         var model = Path.Combine(root, "model");
-        var manifest = DetectorExport.Export(result.Model, model, "tiny-id", Small, result.Scoring);
+        Assert.NotNull(result.Embedding);
+        var manifest = DetectorExport.Export(result.Model, model, "tiny-id", Small, result.Scoring, embedding: result.Embedding);
         Assert.Equal("anomaly-id-classifier", manifest.Kind);
         Assert.Equal(["id_01", "id_02"], manifest.MachineIds!);
         using var scorer = new AnomalyScorer(model);
@@ -103,10 +142,20 @@ public class MachineIdClassifierTests
         var stacked = new FeatureExtractor(Small).ExtractFile(clip);
         foreach (var (index, id) in new[] { (0, "id_01"), (1, "id_02"), (2, "id_07") }) // index 2: the unseen ID
         {
-            var expected = AnomalyTraining.FrameErrors(result.Model, perFrame, 4, 4, machineIndex: index);
+            var expected = AnomalyTraining.FrameErrors(result.Model, perFrame, 4, 4, machineIndex: index, embedding: result.Embedding);
             var actual = scorer.FrameErrors(stacked, id);
-            Assert.True(TestData.MaxRelativeError(actual, expected) <= 1e-5, $"{id}: max relative error {TestData.MaxRelativeError(actual, expected):G3}");
+            Assert.True(TestData.MaxRelativeError(actual, expected) <= 1e-4, $"{id}: max relative error {TestData.MaxRelativeError(actual, expected):G3}");
         }
+        // exported without the statistics, the graph computes the softmax error −log p instead, as the module does
+        var softmax = Path.Combine(root, "softmax");
+        DetectorExport.Export(result.Model, softmax, "tiny-id-softmax", Small, result.Scoring);
+        using (var softmaxScorer = new AnomalyScorer(softmax))
+            foreach (var (index, id) in new[] { (1, "id_02"), (2, "id_07") })
+            {
+                var expected = AnomalyTraining.FrameErrors(result.Model, perFrame, 4, 4, machineIndex: index);
+                var actual = softmaxScorer.FrameErrors(stacked, id);
+                Assert.True(TestData.MaxRelativeError(actual, expected) <= 1e-4, $"softmax {id}: max relative error {TestData.MaxRelativeError(actual, expected):G3}");
+            }
         // the file's name says id_02: scored against it, as the job scored it
         var scored = scorer.ScoreFile(clip);
         Assert.Equal(result.Test.First(c => c.Clip.Path == clip).Score, scored.Score, 1e-4 * Math.Abs(scored.Score));
@@ -117,7 +166,7 @@ public class MachineIdClassifierTests
         var note = Assert.Single(scorer.ScoreFile(unseen).Notes, n => n.Contains("machine ID"));
         Assert.Contains("id_09 was not seen in training", note);
         var anonymous = scorer.Score(AudioFile.Read(clip), "recording.wav");
-        Assert.Contains("no machine ID in the name", Assert.Single(anonymous.Notes, n => n.Contains("machine ID")));
+        Assert.Contains("no machine ID given or in the name", Assert.Single(anonymous.Notes, n => n.Contains("machine ID")));
         // an ID given by the caller is used as the name's would be
         Assert.Equal(scored.Score, scorer.Score(AudioFile.Read(clip), "recording.wav", "id_02").Score, 1e-9);
     }
@@ -134,6 +183,20 @@ public class MachineIdClassifierTests
         Assert.Equal(3, unseen.Count); // 2 normal, 1 anomalous
         Assert.All(unseen, c => Assert.True(double.IsFinite(c.Score) && c.Score >= 0));
         Assert.StartsWith("3 test clips are of machine ID id_03, not seen in training: scored by how unlike every known ID (id_01, id_02) they sound", Assert.Single(result.Notes));
+    }
+
+    [Fact]
+    public void AnIdLeftWithoutTrainingFiles_OrAFileWithoutAnId_IsRefused()
+    {
+        // one training clip per ID: holding one out for validation leaves a single ID to train on
+        var root = TestData.TempDirectory();
+        var set = AnomalyDataset.Open(Data(root, machines: 2, trainPerMachine: 1));
+        var split = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(set, Options));
+        Assert.Contains("once validation clips are held out", split.Message);
+        Assert.Contains("two or more IDs", split.Message);
+        // a training file whose name carries no ID cannot be labelled
+        var unnamed = set with { Train = [.. set.Train, set.Train[0] with { Path = "extra.wav", MachineId = "all" }] };
+        Assert.Contains("extra.wav has none", Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(unnamed, Options)).Message);
     }
 
     [Fact]

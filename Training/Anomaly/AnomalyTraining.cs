@@ -105,6 +105,9 @@ public sealed record AnomalyTrainingResult(
     /// <summary>With "auto" aggregation: every candidate's rating on the validation normals (<see cref="AggregationChoice"/>).</summary>
     public IReadOnlyList<AggregationChoice.Rating> AggregationRatings { get; init; } = [];
 
+    /// <summary>For the machine-ID classifier: the IDs' embedding statistics its frame errors measure against.</summary>
+    public IdEmbeddingStatistics? Embedding { get; init; }
+
     /// <summary>What a user should know about how clips were scored (test clips of a machine ID not seen in training, say).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
@@ -138,9 +141,7 @@ public static class AnomalyTraining
         var device = TorchDevice.Resolve(options.Device);
         var perFrame = options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 };
         var loader = new FeatureLoader(new FeatureExtractor(perFrame), options.CacheDirectory);
-        var machineIds = data.Train.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
-        if (options.Detector == "id-classifier" && machineIds.Count < 2)
-            throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and the training clips of {data.Directory} are all of {(machineIds[0] == "all" ? "one machine (no id_NN in their names)" : machineIds[0])}; train it on a folder holding two or more IDs of the machine type (files named like normal_id_00_*.wav, normal_id_02_*.wav), or use --detector ae or idnn");
+        if (options.Detector == "id-classifier") RequireMachineIds(data.Train, data.Directory, "the training clips of");
 
         // hold out whole files (frames of one file are strongly correlated)
         long[] order;
@@ -170,6 +171,9 @@ public static class AnomalyTraining
         validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         var testClips = data.Test.Where(c => loaded.ContainsKey(c.Path)).ToList();
         if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
+        // the classifier's IDs are those it trains on: an ID whose files all went to validation (or were skipped) is not one
+        if (options.Detector == "id-classifier") RequireMachineIds(trainClips, data.Directory, "once validation clips are held out and unusable files left out, the training clips of");
+        var machineIds = trainClips.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
         var trainFeatures = trainClips.Select(c => loaded[c.Path]).ToList();
         var validationFeatures = validationClips.Select(c => loaded[c.Path]).ToList();
         var (before, after) = (options.FrontEnd.ContextBefore, options.FrontEnd.ContextAfter);
@@ -180,6 +184,7 @@ public static class AnomalyTraining
         TrainingHistory history;
         torch.nn.Module<torch.Tensor, torch.Tensor> model;
         float[]? weights = null;
+        IdEmbeddingStatistics? embedding = null;
         switch (options.Detector)
         {
             case "id-classifier":
@@ -199,6 +204,7 @@ public static class AnomalyTraining
                     return torch.nn.functional.cross_entropy(logits, y);
                 }, options.Training, batchHooks, cancellation);
                 model = classifier;
+                embedding = EmbeddingStatistics(classifier, trainFeatures, labels, machineIds.Count, before, after);
                 break;
             }
             case "idnn":
@@ -221,7 +227,7 @@ public static class AnomalyTraining
         int MachineIndex(LabeledClip clip) => machineIds.IndexOf(clip.MachineId) is >= 0 and var k ? k : machineIds.Count;
         if (options.NormalizeBands) weights = ErrorWeights(model, trainFeatures, before, after);
 
-        float[] Errors(NdArray f, LabeledClip clip) => FrameErrors(model, f, before, after, MachineIndex(clip), weights);
+        float[] Errors(NdArray f, LabeledClip clip) => FrameErrors(model, f, before, after, MachineIndex(clip), weights, embedding);
         var aggregation = options.AggregationOrDefault;
         IReadOnlyList<AggregationChoice.Rating> ratings = [];
         var validationErrors = validationClips.Zip(validationFeatures, (c, f) => Errors(f, c)).ToList();
@@ -254,15 +260,27 @@ public static class AnomalyTraining
         var test = testClips.Select(c => { var s = Score(Errors(loaded[c.Path], c)); return new ScoredClip(c, s, s > threshold); }).ToList();
         if (options.Detector == "id-classifier")
             foreach (var unseen in testClips.Where(c => !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
-                notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} of machine ID {unseen.Key}, not seen in training: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
+                notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} {(unseen.Key == "all" ? "without a machine ID in the name" : $"of machine ID {unseen.Key}, not seen in training")}: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
         return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), (int)rows.Count)
         {
             Skipped = problems,
             CalibrationClips = options.Threshold is not null ? [] : validationClips.Count > 0 ? validationClips : trainClips,
             ErrorWeights = weights,
+            Embedding = embedding,
             AggregationRatings = ratings,
             Notes = notes,
         };
+    }
+
+    // the machine-ID classifier needs two or more IDs, and an ID in every training file's name
+    static void RequireMachineIds(IEnumerable<LabeledClip> clips, string directory, string which)
+    {
+        var list = clips.ToList();
+        if (list.FirstOrDefault(c => c.MachineId == "all") is { } unnamed)
+            throw new InvalidInputException($"the machine-ID classifier learns from each training file's machine ID (id_NN in its name), and {unnamed.Path} has none; rename it (normal_id_00_0001.wav, say) or move it out of the training folder");
+        var ids = list.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (ids.Count < 2)
+            throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and {which} {directory} are all of {(ids.Count == 0 ? "no machine" : ids[0])}; train it on a folder holding two or more IDs of the machine type, with several files each (named like normal_id_00_*.wav, normal_id_02_*.wav), or use --detector ae or idnn");
     }
 
     /// <summary>
@@ -295,6 +313,25 @@ public static class AnomalyTraining
         return (table, labels);
     }
 
+    /// <summary>The classifier's embedding statistics over the training frames (in evaluation mode).</summary>
+    static IdEmbeddingStatistics EmbeddingStatistics(MachineIdClassifier classifier, IReadOnlyList<NdArray> files, long[] fileLabels, int ids, int before, int after)
+    {
+        var embeddings = files.Select(f => Evaluate(classifier, f, before, after, classifier.Embed)).ToList();
+        var c = embeddings[0].Columns;
+        var all = new float[embeddings.Sum(e => e.Data.Length)];
+        var labels = new long[all.Length / c];
+        var (at, row) = (0, 0);
+        for (var i = 0; i < embeddings.Count; i++)
+        {
+            embeddings[i].Data.CopyTo(all, at);
+            at += embeddings[i].Data.Length;
+            for (var t = 0; t < embeddings[i].Rows; t++) labels[row++] = fileLabels[i];
+        }
+        using var x = torch.tensor(all, [labels.Length, c]);
+        using var y = torch.tensor(labels);
+        return IdEmbeddingStatistics.Fit(x, y, ids);
+    }
+
     /// <summary>Band normalisation's weights: 1 / each output value's mean squared error over the training frames (in evaluation mode).</summary>
     static float[] ErrorWeights(torch.nn.Module<torch.Tensor, torch.Tensor> model, IReadOnlyList<NdArray> files, int before, int after)
     {
@@ -320,10 +357,16 @@ public static class AnomalyTraining
     /// </summary>
     /// <exception cref="ArgumentException">The model is not one of the detectors.</exception>
     public static float[] FrameErrors(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after,
-        int machineIndex = 0, float[]? weights = null)
+        int machineIndex = 0, float[]? weights = null, IdEmbeddingStatistics? embedding = null)
     {
         Func<torch.Tensor, torch.Tensor> errors = model switch
         {
+            MachineIdClassifier classifier when embedding is not null => x =>
+            {
+                using var ids = torch.full(x.shape[0], machineIndex, torch.int64);
+                using var e = classifier.Embed(x);
+                return embedding.Errors(e, ids);
+            },
             MachineIdClassifier classifier => x => { using var ids = torch.full(x.shape[0], machineIndex, torch.int64); return classifier.FrameErrors(x, ids); },
             IFrameErrorNetwork network when weights is not null => x =>
             {

@@ -200,6 +200,8 @@ static class AnomalyCommands
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
             log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous); training on {where}");
             foreach (var warning in AnomalyTraining.Warnings(set, options)) log.WriteLine($"warning: {warning}");
+            if (options.Detector != "id-classifier" && parse.GetResult(channels) is { Implicit: false }) log.WriteLine($"warning: --channels shapes the machine-ID classifier; --detector {options.Detector} does not use it");
+            if (options.Detector == "id-classifier" && parse.GetResult(hidden) is { Implicit: false }) log.WriteLine("warning: --hidden shapes the autoencoder and the interpolation network; the machine-ID classifier takes --channels");
             var clock = Stopwatch.StartNew();
             ProgressBar? bar = null;
             AnomalyTrainingResult result;
@@ -243,7 +245,7 @@ static class AnomalyCommands
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {
-                void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights);
+                void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights, result.Embedding);
                 if (result.CalibrationClips.Count == 0) Export(result.Scoring);
                 else result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
                     ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips"),

@@ -10,13 +10,14 @@ public static class DetectorExport
 {
     /// <summary>Writes the model folder of <paramref name="model"/> and returns the manifest as written.</summary>
     /// <param name="errorWeights">Band normalisation's weights (the autoencoder and the interpolation network), or null.</param>
+    /// <param name="embedding">The machine-ID classifier's embedding statistics (its frame error the distance to its ID), or null (−log p).</param>
     /// <exception cref="ArgumentException">The model is not a detector this build exports, or weights come with the classifier.</exception>
     public static ModelManifest Export(nn.Module<Tensor, Tensor> model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null, float[]? errorWeights = null) => model switch
+        TrainingSummary? training = null, float[]? errorWeights = null, IdEmbeddingStatistics? embedding = null) => model switch
     {
         InterpolationNetwork idnn => InterpolationExport.Export(idnn, directory, name, frontEnd, scoring, training, errorWeights),
         Autoencoder autoencoder => AutoencoderExport.Export(autoencoder, directory, name, frontEnd, scoring, training, errorWeights),
-        MachineIdClassifier classifier when errorWeights is null => MachineIdExport.Export(classifier, directory, name, frontEnd, scoring, training),
+        MachineIdClassifier classifier when errorWeights is null => MachineIdExport.Export(classifier, directory, name, frontEnd, scoring, training, embedding),
         _ => throw new ArgumentException($"a {model.GetType().Name} is not an anomaly detector this build exports", nameof(model)),
     };
 }

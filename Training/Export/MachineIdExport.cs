@@ -25,9 +25,12 @@ public static class MachineIdExport
 
     /// <summary>Writes the model folder of a trained classifier (its evaluation-mode function) and returns the manifest as written.</summary>
     /// <exception cref="Shared.Errors.ModelContractException">The front end does not give the network's window.</exception>
+    /// <param name="embedding">The IDs' embedding statistics: when given, frame_error is the squared Mahalanobis distance to the ID's mean embedding (per dimension) instead of −log p.</param>
     public static ModelManifest Export(MachineIdClassifier model, string directory, string name, FrontEndConfig frontEnd, AnomalyScoring scoring,
-        TrainingSummary? training = null)
+        TrainingSummary? training = null, IdEmbeddingStatistics? embedding = null)
     {
+        if (embedding is not null && (embedding.Ids != model.MachineIds.Count || embedding.Dimensions != model.Channels[^1]))
+            throw new ArgumentException($"embedding statistics of {embedding.Ids} IDs × {embedding.Dimensions} dimensions for a classifier of {model.MachineIds.Count} IDs × {model.Channels[^1]}", nameof(embedding));
         if (frontEnd.Dimensions != model.InputSize || frontEnd.ContextBefore + frontEnd.ContextAfter != model.Frames)
             throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame ({frontEnd.ContextBefore} + {frontEnd.ContextAfter} context frames) but the machine-ID classifier takes {model.InputSize} ({model.Frames} frames)");
         var blocks = Fold(model);
@@ -46,7 +49,9 @@ public static class MachineIdExport
                         new TensorSpec("machine_id", "int64", [], $"the clip's machine ID as an index into machineIds; {ids} for an ID not seen in training"),
                     ],
                     [
-                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], "−log p(the clip's machine ID | the frame's window); −max log p over the known IDs for an unseen ID"),
+                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], embedding is null
+                            ? "−log p(the clip's machine ID | the frame's window); −max log p over the known IDs for an unseen ID"
+                            : "squared Mahalanobis distance of the frame's embedding to its machine ID's mean, per dimension; to the nearest known ID for an unseen ID"),
                         new TensorSpec("log_probabilities", "float32", [AutoencoderExport.FramesDim, ids], "log p(ID | window) for every known ID, in machineIds order"),
                     ]),
             ],
@@ -54,9 +59,10 @@ public static class MachineIdExport
             Anomaly = scoring,
             Training = training,
             MachineIds = model.MachineIds,
-            ParametersSha256 = AutoencoderExport.ParametersHash(blocks.SelectMany(b => new[] { b.Weight, b.Bias }).Concat([classifier.Weight, classifier.Bias])),
+            ParametersSha256 = AutoencoderExport.ParametersHash(blocks.SelectMany(b => new[] { b.Weight, b.Bias }).Concat([classifier.Weight, classifier.Bias])
+                .Concat(embedding is null ? [] : [new NdArray([embedding.Ids, embedding.Dimensions], embedding.Means), new NdArray([embedding.Dimensions, embedding.Dimensions], embedding.Whitening)])),
         };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, blocks, classifier) });
+        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, blocks, classifier, embedding) });
     }
 
     /// <summary>One Conv (weight (out, in, kh, kw), bias (out)) with BatchNorm folded in, its stride, and the max-pool kernel after its ReLU (null: none).</summary>
@@ -101,7 +107,7 @@ public static class MachineIdExport
         return blocks;
     }
 
-    static GraphProto Graph(MachineIdClassifier model, List<ConvBlock> blocks, (NdArray Weight, NdArray Bias) classifier)
+    static GraphProto Graph(MachineIdClassifier model, List<ConvBlock> blocks, (NdArray Weight, NdArray Bias) classifier, IdEmbeddingStatistics? embedding)
     {
         var g = new OnnxGraphBuilder("machine_id_scorer");
         var x = g.Input("features", DataType.Float, AutoencoderExport.FramesDim, model.InputSize.ToString());
@@ -119,11 +125,26 @@ public static class MachineIdExport
         var pooled = g.Node("ReduceMean", [h], null, IntsAttribute("axes", 2, 3), IntAttribute("keepdims", 0));
         var logits = g.Node("Gemm", [pooled, g.Constant("classifier_weight", classifier.Weight), g.Constant("classifier_bias", classifier.Bias)], null, IntAttribute("transB", 1));
         var logp = g.Node("LogSoftmax", [logits], "log_probabilities", IntAttribute("axis", 1));
-        // column K holds max log p: the index an unseen ID is given
-        var best = g.Node("ReduceMax", [logp], null, IntsAttribute("axes", 1), IntAttribute("keepdims", 1));
-        var extended = g.Node("Concat", [logp, best], null, IntAttribute("axis", 1));
-        var picked = g.Node("Gather", [extended, id], null, IntAttribute("axis", 1));
-        g.Node("Neg", [picked], "frame_error");
+        if (embedding is null)
+        {
+            // column K holds max log p: the index an unseen ID is given
+            var best = g.Node("ReduceMax", [logp], null, IntsAttribute("axes", 1), IntAttribute("keepdims", 1));
+            var extended = g.Node("Concat", [logp, best], null, IntAttribute("axis", 1));
+            var picked = g.Node("Gather", [extended, id], null, IntAttribute("axis", 1));
+            g.Node("Neg", [picked], "frame_error");
+        }
+        else
+        {
+            // (frames, 1, C) − (K, C) → whitened → mean square over C: (frames, K); column K the nearest ID
+            var column = g.Node("Unsqueeze", [pooled, g.Int64Vector("id_axis", 1)]);
+            var difference = g.Node("Sub", [column, g.Constant("id_means", new NdArray([embedding.Ids, embedding.Dimensions], embedding.Means))]);
+            var white = g.Node("MatMul", [difference, g.Constant("whitening", new NdArray([embedding.Dimensions, embedding.Dimensions], embedding.Whitening))]);
+            var squared = g.Node("Mul", [white, white]);
+            var distances = g.Node("ReduceMean", [squared], null, IntsAttribute("axes", 2), IntAttribute("keepdims", 0));
+            var nearest = g.Node("ReduceMin", [distances], null, IntsAttribute("axes", 1), IntAttribute("keepdims", 1));
+            var extended = g.Node("Concat", [distances, nearest], null, IntAttribute("axis", 1));
+            g.Node("Gather", [extended, id], "frame_error", IntAttribute("axis", 1));
+        }
         g.Output("frame_error", DataType.Float, AutoencoderExport.FramesDim);
         g.Output("log_probabilities", DataType.Float, AutoencoderExport.FramesDim, model.MachineIds.Count.ToString());
         return g.Build();

@@ -9,8 +9,9 @@ namespace Pipeline.Training.Networks;
 /// The machine-ID classifier, the approach of the DCASE 2020 Task 2 winning systems (Giri et al., "Self-supervised
 /// classification for detecting anomalous sounds", DCASE 2020): a small convolutional network reads one log-mel
 /// patch (a context window of frames) and tells which machine ID of the type it comes from. Trained on normal
-/// sounds only, it learns what makes each machine itself; a fault makes a patch sound less like its own ID, and the
-/// patch's anomaly error is the negative log-probability of the true ID.
+/// sounds only, it learns what makes each machine itself; a fault makes a patch sound less like its own ID. The
+/// patch's anomaly error is the negative log-probability of the true ID (<see cref="FrameErrors"/>), or, as an
+/// anomaly job scores it, the distance of its <see cref="Embed"/>ding to its ID's (<see cref="IdEmbeddingStatistics"/>).
 /// </summary>
 /// <remarks>
 /// Layers: a window (N, T·F) is read as one-channel images (N, 1, T, F) with T frames of F bands; each block is
@@ -93,6 +94,15 @@ public sealed class MachineIdClassifier : nn.Module<Tensor, Tensor>
     /// <exception cref="InvalidInputException">The windows are not (N, InputSize).</exception>
     public override Tensor forward(Tensor windows)
     {
+        using var pooled = Embed(windows);
+        using var dropped = dropout.forward(pooled);
+        return classifier.forward(dropped);
+    }
+
+    /// <summary>Windows (N, <see cref="InputSize"/>) → the averaged feature maps the classifier reads (N, channels of the last block).</summary>
+    /// <exception cref="InvalidInputException">The windows are not (N, InputSize).</exception>
+    public Tensor Embed(Tensor windows)
+    {
         if (windows.dim() != 2 || windows.shape[1] != InputSize)
             throw new InvalidInputException($"machine-ID classifier: input of shape ({string.Join(", ", windows.shape)}); expected (N, {InputSize})");
         var maps = windows.view(-1, 1, Frames, Bands);
@@ -102,10 +112,7 @@ public sealed class MachineIdClassifier : nn.Module<Tensor, Tensor>
             maps.Dispose();
             maps = next;
         }
-        using var pooled = maps.mean([2, 3]);
-        maps.Dispose();
-        using var dropped = dropout.forward(pooled);
-        return classifier.forward(dropped);
+        using (maps) return maps.mean([2, 3]);
     }
 
     /// <summary>
