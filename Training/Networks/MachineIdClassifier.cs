@@ -69,8 +69,7 @@ public sealed class MachineIdClassifier : nn.Module<Tensor, Tensor>
             layers.Add(nn.Conv2d(inChannels, channels[i], 3, stride: stride, padding: 1, bias: false));
             layers.AddRange([nn.BatchNorm2d(channels[i]), nn.ReLU()]);
             (t, f) = ((t - 1) / stride + 1, (f - 1) / stride + 1);
-            // a side pools only while it stays 2 or wider: LibTorch's multi-threaded convolution backward gave NaN
-            // input gradients now and then on 1-wide maps (a 3×3 kernel over 1 × 2 positions, 2 threads)
+            // a side pools only while it stays 2 or wider: a 3×3 kernel over a 1-wide map reads mostly padding
             var (kt, kf) = (t >= 4 ? 2 : 1, f >= 4 ? 2 : 1);
             if (kt * kf > 1 && i < channels.Count - 1)
             {
