@@ -78,6 +78,19 @@ public sealed class AnomalyScorer : IDisposable
     public IReadOnlyList<string>? MachineIdList { get; }
 
     /// <summary>
+    /// A machine ID a user gave (<paramref name="option"/>: "--machine-id", "machine_id") as the data sets write it
+    /// ("ID_02" → "id_02"), or null when none was given.
+    /// </summary>
+    /// <param name="model">How messages name the model: its folder, or "model 'name'".</param>
+    /// <exception cref="InvalidOptionException">The model is not a machine-ID classifier, or the text is not an ID.</exception>
+    public string? ParseMachineId(string? text, string option, string model)
+    {
+        if (text is null) return null;
+        if (MachineIdList is null) throw new InvalidOptionException($"{option} applies to machine-ID classifiers; {model} scores every clip alike");
+        return Shared.Scoring.MachineIds.Parse(text) ?? throw new InvalidOptionException($"{option} takes an ID as the data sets write it (id_00, id_02, ...), not '{text}'");
+    }
+
+    /// <summary>
     /// For a machine-ID classifier: the ID a recording named <paramref name="source"/> is scored against (from
     /// <c>id_NN</c> in its file name, or <paramref name="machineId"/> when given), and a note when the classifier does
     /// not know it. Null ID: scored by how unlike every known ID it sounds.

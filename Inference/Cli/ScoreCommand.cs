@@ -30,7 +30,7 @@ static class ScoreCommand
         {
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
             runtime.Report(parse, scorer.Session);
-            var id = MachineIdOption.Resolve(parse.GetValue(machineId), scorer, parse.GetValue(model)!);
+            var id = scorer.ParseMachineId(parse.GetValue(machineId), "--machine-id", parse.GetValue(model)!);
             // every file of every input, in input order; an input that names no audio file is a line of its own
             var files = new List<string>();
             var results = new List<(AnomalyResult? Result, string? Problem)>();

@@ -40,7 +40,7 @@ static class StreamCommand
             var reader = parse.GetValue(format) == "wav"
                 ? PcmStreamReader.Wav(input)
                 : PcmStreamReader.Raw(input, raw, parse.GetValue(rate) ?? scorer.FrontEnd?.SampleRate ?? 1, parse.GetValue(channels));
-            var stream = scorer.OpenStream(reader.SampleRate, "standard input", MachineIdOption.Resolve(parse.GetValue(machineId), scorer, parse.GetValue(model)!));
+            var stream = scorer.OpenStream(reader.SampleRate, "standard input", scorer.ParseMachineId(parse.GetValue(machineId), "--machine-id", parse.GetValue(model)!));
             var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
             var hop = scorer.FrontEnd!.HopLength;
             // reading standard input blocks: the loop runs aside, so that Ctrl-C ends the command at once (exit 130)

@@ -163,9 +163,9 @@ public sealed class ScoringServer : IAsyncDisposable
         string? machineId = null;
         if (http.Request.Query["machine_id"] is { Count: > 0 } given)
         {
-            if (scorer.MachineIdList is null) throw new ApiException(400, "invalid_option", $"machine_id applies to machine-ID classifiers; model '{model.Name}' scores every clip alike");
-            if (given.Count > 1) throw new ApiException(400, "invalid_option", $"machine_id is given {given.Count} times; a clip has one");
-            machineId = Shared.Scoring.MachineIds.Parse(given[0] ?? "") ?? throw new ApiException(400, "invalid_option", $"machine_id takes an ID as the data sets write it (id_00, id_02, ...), not '{given[0]}'");
+            if (given.Count > 1 && scorer.MachineIdList is not null) throw new ApiException(400, "invalid_option", $"machine_id is given {given.Count} times; a clip has one");
+            try { machineId = scorer.ParseMachineId(given[0] ?? "", "machine_id", $"model '{model.Name}'"); }
+            catch (PipelineException e) { throw ApiException.From(e); }
         }
         var json = RequestBodies.IsJsonClip(http);
         var body = await RequestBodies.Read(http, options);

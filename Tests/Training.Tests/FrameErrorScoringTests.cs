@@ -10,14 +10,23 @@ namespace Pipeline.Training.Tests;
 [Collection(LibTorchCollection.Name)]
 public class FrameErrorScoringTests
 {
+    static readonly FrontEndConfig Small = FrontEndConfig.DcaseLogMel with { NMels = 8, ContextBefore = 1, ContextAfter = 1 };
+
+    // one machine of 1 s clips; its test part: normal clips and one click fault at −10 dB
+    static string Clicks(string root, int trainClips, int testNormalClips)
+    {
+        var data = Path.Combine(root, "data");
+        new MachineSynth(5, seconds: 1).WriteDataSet(data, machines: 1, trainPerMachine: trainClips, testNormalPerMachine: testNormalClips, anomaliesPerKindAndLevel: 1,
+            kinds: [AnomalyKind.Clicks], levelsDb: [-10]);
+        return data;
+    }
+
     [Fact]
     public void BandNormalisation_WeighsEachValueByItsMeanTrainingError_AndTheExportComputesTheSame()
     {
         var root = TestData.TempDirectory();
-        var data = Path.Combine(root, "data");
-        new MachineSynth(5, seconds: 1).WriteDataSet(data, machines: 1, trainPerMachine: 4, testNormalPerMachine: 2, anomaliesPerKindAndLevel: 1,
-            kinds: [AnomalyKind.Clicks], levelsDb: [-10]);
-        var frontEnd = FrontEndConfig.DcaseLogMel with { NMels = 8, ContextBefore = 1, ContextAfter = 1 };
+        var data = Clicks(root, trainClips: 4, testNormalClips: 2);
+        var frontEnd = Small;
         var options = new AnomalyTrainingOptions
         {
             FrontEnd = frontEnd, Hidden = [8, 4], TrimFrames = 5, NormalizeBands = true, Aggregation = "top-10%",
@@ -49,13 +58,10 @@ public class FrameErrorScoringTests
     [Fact]
     public void AutoAggregation_IsChosenOnTheValidationNormals_AndFallsBackWithFewerThanTwo()
     {
-        var root = TestData.TempDirectory();
-        var data = Path.Combine(root, "data");
-        new MachineSynth(5, seconds: 1).WriteDataSet(data, machines: 1, trainPerMachine: 12, testNormalPerMachine: 1, anomaliesPerKindAndLevel: 1,
-            kinds: [AnomalyKind.Clicks], levelsDb: [-10]);
+        var data = Clicks(TestData.TempDirectory(), trainClips: 12, testNormalClips: 1);
         var options = new AnomalyTrainingOptions
         {
-            FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = 8, ContextBefore = 1, ContextAfter = 1 }, Hidden = [8, 4], TrimFrames = 5,
+            FrontEnd = Small, Hidden = [8, 4], TrimFrames = 5,
             Aggregation = "auto", ValidationFraction = 0.25,
             Training = new() { Epochs = 1, ConstantEpochs = 1, BatchSize = 64, LearningRate = 1e-3, FinalLearningRate = 1e-3, Seed = 3 },
         };

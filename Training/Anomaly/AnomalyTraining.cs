@@ -25,7 +25,7 @@ public sealed record AnomalyTrainingOptions
     /// <summary>Encoder widths, the last being the code. Default 512, 256, 128.</summary>
     public int[] Hidden { get; init; } = [512, 256, 128];
     /// <summary>The machine-ID classifier's channels per convolutional block. Default 16, 32, 64.</summary>
-    public int[] Channels { get; init; } = [16, 32, 64];
+    public int[] Channels { get; init; } = [.. MachineIdClassifier.DefaultChannels];
     /// <summary>
     /// Divide each output value's squared error by its mean over the training frames before averaging a frame's
     /// error (the autoencoder and the interpolation network): a band the model always reconstructs poorly no longer
@@ -61,7 +61,10 @@ public sealed record AnomalyTrainingOptions
     public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn", "id-classifier"];
 
     /// <summary>The aggregation a job uses before any "auto" choice: <see cref="Aggregation"/> or the detector's usual rule.</summary>
-    public string AggregationOrDefault => Aggregation ?? (Detector == "id-classifier" ? "mean" : "max");
+    public string AggregationOrDefault => Aggregation ?? UsualAggregation(Detector);
+
+    /// <summary>A detector's usual rule: "mean" for the machine-ID classifier, "max" (the baseline's) for the others.</summary>
+    public static string UsualAggregation(string detector) => detector == "id-classifier" ? "mean" : "max";
 
     /// <summary>Reports every bad setting at once.</summary>
     public AnomalyTrainingOptions Validate()
@@ -234,7 +237,7 @@ public static class AnomalyTraining
         var notes = new List<string>();
         if (aggregation == "auto" && validationErrors.Count < 2)
         {
-            aggregation = new AnomalyTrainingOptions { Detector = options.Detector }.AggregationOrDefault;
+            aggregation = AnomalyTrainingOptions.UsualAggregation(options.Detector);
             notes.Add($"--aggregation auto chooses on the validation normals and needs two or more of them (this data set gives {validationErrors.Count}): kept {aggregation}; add training clips or name an aggregation");
         }
         if (aggregation == "auto")

@@ -37,27 +37,20 @@ public static class AutoencoderExport
             throw new ArgumentException($"{errorWeights.Length} error weights for {inputSize} values", nameof(errorWeights));
         if (frontEnd.Dimensions != inputSize)
             throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame but the autoencoder takes {inputSize}");
-        var d = inputSize.ToString();
-        var manifest = new ModelManifest
+        return DetectorExport.WriteScorer(directory, new ModelManifest
         {
             Kind = "anomaly-autoencoder",
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
-            Graphs =
-            [
-                new GraphSpec("scorer", ModelFile,
-                    [new TensorSpec("features", "float32", [FramesDim, d], "context-stacked front-end features, one row per frame")],
-                    [
-                        new TensorSpec("frame_error", "float32", [FramesDim], FrameErrorMeaning("reconstruction", errorWeights)),
-                        new TensorSpec("reconstruction", "float32", [FramesDim, d], "the autoencoder's reconstruction"),
-                    ]),
-            ],
+            Producer = OnnxModelWriter.ProducerText,
+            Graphs = [DetectorExport.ScorerSpec(inputSize, [], [
+                new TensorSpec("frame_error", "float32", [FramesDim], FrameErrorMeaning("reconstruction", errorWeights)),
+                new TensorSpec("reconstruction", "float32", [FramesDim, inputSize.ToString()], "the autoencoder's reconstruction"),
+            ])],
             FrontEnd = frontEnd,
             Anomaly = scoring,
             Training = training,
             ParametersSha256 = ParametersHash(layers, errorWeights),
-        };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [ModelFile] = Graph(layers, inputSize, errorWeights) });
+        }, Graph(layers, inputSize, errorWeights));
     }
 
     internal static string ParametersHash(List<FoldedLayer> layers, float[]? errorWeights = null) =>
@@ -115,17 +108,8 @@ public static class AutoencoderExport
                     layers[^1] = layers[^1] with { Relu = true };
                     break;
                 case BatchNorm1d bn:
-                {
-                    var (gamma, beta, mean, variance) = (Values(bn.weight!), Values(bn.bias!), Values(bn.running_mean!), Values(bn.running_var!));
-                    scale = new double[gamma.Length];
-                    shift = new double[gamma.Length];
-                    for (var i = 0; i < gamma.Length; i++)
-                    {
-                        scale[i] = gamma[i] / Math.Sqrt(variance[i] + bn.eps);
-                        shift[i] = beta[i] - mean[i] * scale[i];
-                    }
+                    (scale, shift) = BatchNormAffine(bn);
                     break;
-                }
                 case Dropout:
                     break; // the identity at inference
                 default:
@@ -133,6 +117,23 @@ public static class AutoencoderExport
             }
         if (scale is not null) throw new InvalidOperationException("a BatchNorm at the end of the network has no Gemm to fold into");
         return layers;
+    }
+
+    /// <summary>
+    /// A BatchNorm's evaluation-mode function as the affine map x·s + t per feature or channel (parameters copied to
+    /// the CPU): s = γ / √(running variance + ε), t = β − running mean · s. Both exporters fold it into a neighbour.
+    /// </summary>
+    internal static (double[] Scale, double[] Shift) BatchNormAffine(BatchNorm bn)
+    {
+        static double[] Values(torch.Tensor t) => Array.ConvertAll(Engine.TorchArrays.ToNdArray(t).Data, v => (double)v);
+        var (gamma, beta, mean, variance) = (Values(bn.weight!), Values(bn.bias!), Values(bn.running_mean!), Values(bn.running_var!));
+        var (scale, shift) = (new double[gamma.Length], new double[gamma.Length]);
+        for (var i = 0; i < gamma.Length; i++)
+        {
+            scale[i] = gamma[i] / Math.Sqrt(variance[i] + bn.eps);
+            shift[i] = beta[i] - mean[i] * scale[i];
+        }
+        return (scale, shift);
     }
 
     /// <summary>The folded layers as Gemm(+Relu) nodes from <paramref name="input"/>; returns the last output's name.</summary>

@@ -40,7 +40,7 @@ public static class DeconvolutionExport
         {
             Kind = kind,
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Producer = OnnxModelWriter.ProducerText,
             Graphs =
             [
                 new GraphSpec("activations", ActivationsFile, [v, count], [h, reconstruction]),

@@ -20,4 +20,17 @@ public static class DetectorExport
         MachineIdClassifier classifier when errorWeights is null => MachineIdExport.Export(classifier, directory, name, frontEnd, scoring, training, embedding),
         _ => throw new ArgumentException($"a {model.GetType().Name} is not an anomaly detector this build exports", nameof(model)),
     };
+
+    /// <summary>
+    /// The scorer graph's spec every detector shares: context-stacked features (frames, <paramref name="inputSize"/>)
+    /// first, then the detector's own inputs and its outputs.
+    /// </summary>
+    internal static GraphSpec ScorerSpec(int inputSize, IReadOnlyList<TensorSpec> moreInputs, IReadOnlyList<TensorSpec> outputs) =>
+        new("scorer", AutoencoderExport.ModelFile,
+            [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, inputSize.ToString()], "context-stacked front-end features, one row per frame"), .. moreInputs],
+            outputs);
+
+    /// <summary>Writes a detector's model folder: its manifest and its one scorer graph.</summary>
+    internal static ModelManifest WriteScorer(string directory, ModelManifest manifest, Proto.GraphProto scorer) =>
+        OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, Proto.GraphProto> { [AutoencoderExport.ModelFile] = scorer });
 }

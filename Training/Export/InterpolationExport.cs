@@ -29,27 +29,20 @@ public static class InterpolationExport
         if (frontEnd.Dimensions != model.InputSize || frontEnd.ContextBefore != model.Context.Before || frontEnd.ContextAfter != model.Context.After)
             throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame ({frontEnd.ContextBefore} + {frontEnd.ContextAfter} context frames) but the interpolation network takes {model.InputSize} ({model.Context.Before} + {model.Context.After})");
         var layers = AutoencoderExport.Fold(model.Encoder.children().Concat(model.Decoder.children()));
-        var (d, bands) = (model.InputSize.ToString(), model.Bands.ToString());
-        var manifest = new ModelManifest
+        return DetectorExport.WriteScorer(directory, new ModelManifest
         {
             Kind = Kind,
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
-            Graphs =
-            [
-                new GraphSpec("scorer", AutoencoderExport.ModelFile,
-                    [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, d], "context-stacked front-end features, one row per frame")],
-                    [
-                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], AutoencoderExport.FrameErrorMeaning("prediction", errorWeights) + " (the centre frame)"),
-                        new TensorSpec("prediction", "float32", [AutoencoderExport.FramesDim, bands], "the centre frame predicted from the frames around it"),
-                    ]),
-            ],
+            Producer = OnnxModelWriter.ProducerText,
+            Graphs = [DetectorExport.ScorerSpec(model.InputSize, [], [
+                new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], AutoencoderExport.FrameErrorMeaning("prediction", errorWeights) + " (the centre frame)"),
+                new TensorSpec("prediction", "float32", [AutoencoderExport.FramesDim, model.Bands.ToString()], "the centre frame predicted from the frames around it"),
+            ])],
             FrontEnd = frontEnd,
             Anomaly = scoring,
             Training = training,
             ParametersSha256 = AutoencoderExport.ParametersHash(layers, errorWeights),
-        };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, layers, errorWeights) });
+        }, Graph(model, layers, errorWeights));
     }
 
     static GraphProto Graph(InterpolationNetwork model, List<AutoencoderExport.FoldedLayer> layers, float[]? errorWeights)

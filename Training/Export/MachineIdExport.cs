@@ -35,34 +35,27 @@ public static class MachineIdExport
             throw new Shared.Errors.ModelContractException($"the front end gives {frontEnd.Dimensions} values per frame ({frontEnd.ContextBefore} + {frontEnd.ContextAfter} context frames) but the machine-ID classifier takes {model.InputSize} ({model.Frames} frames)");
         var blocks = Fold(model);
         var classifier = (Weight: TorchArrays.ToNdArray(model.Classifier.weight), Bias: TorchArrays.ToNdArray(model.Classifier.bias!));
-        var (d, ids) = (model.InputSize.ToString(), model.MachineIds.Count.ToString());
-        var manifest = new ModelManifest
+        var ids = model.MachineIds.Count.ToString();
+        return DetectorExport.WriteScorer(directory, new ModelManifest
         {
             Kind = Kind,
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
-            Graphs =
-            [
-                new GraphSpec("scorer", AutoencoderExport.ModelFile,
-                    [
-                        new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, d], "context-stacked front-end features, one row per frame"),
-                        new TensorSpec("machine_id", "int64", [], $"the clip's machine ID as an index into machineIds; {ids} for an ID not seen in training"),
-                    ],
-                    [
-                        new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], embedding is null
-                            ? "−log p(the clip's machine ID | the frame's window); −max log p over the known IDs for an unseen ID"
-                            : "squared Mahalanobis distance of the frame's embedding to its machine ID's mean, per dimension; to the nearest known ID for an unseen ID"),
-                        new TensorSpec("log_probabilities", "float32", [AutoencoderExport.FramesDim, ids], "log p(ID | window) for every known ID, in machineIds order"),
-                    ]),
-            ],
+            Producer = OnnxModelWriter.ProducerText,
+            Graphs = [DetectorExport.ScorerSpec(model.InputSize,
+                [new TensorSpec("machine_id", "int64", [], $"the clip's machine ID as an index into machineIds; {ids} for an ID not seen in training")],
+                [
+                    new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], embedding is null
+                        ? "−log p(the clip's machine ID | the frame's window); −max log p over the known IDs for an unseen ID"
+                        : "squared Mahalanobis distance of the frame's embedding to its machine ID's mean, per dimension; to the nearest known ID for an unseen ID"),
+                    new TensorSpec("log_probabilities", "float32", [AutoencoderExport.FramesDim, ids], "log p(ID | window) for every known ID, in machineIds order"),
+                ])],
             FrontEnd = frontEnd,
             Anomaly = scoring,
             Training = training,
             MachineIds = model.MachineIds,
             ParametersSha256 = AutoencoderExport.ParametersHash(blocks.SelectMany(b => new[] { b.Weight, b.Bias }).Concat([classifier.Weight, classifier.Bias])
                 .Concat(embedding is null ? [] : [new NdArray([embedding.Ids, embedding.Dimensions], embedding.Means), new NdArray([embedding.Dimensions, embedding.Dimensions], embedding.Whitening)])),
-        };
-        return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto> { [AutoencoderExport.ModelFile] = Graph(model, blocks, classifier, embedding) });
+        }, Graph(model, blocks, classifier, embedding));
     }
 
     /// <summary>One Conv (weight (out, in, kh, kw), bias (out)) with BatchNorm folded in, its stride, and the max-pool kernel after its ReLU (null: none).</summary>
@@ -83,17 +76,16 @@ public static class MachineIdExport
                 case BatchNorm2d bn:
                 {
                     var last = blocks[^1];
-                    var (gamma, beta, mean, variance) = (TorchArrays.ToNdArray(bn.weight!).Data, TorchArrays.ToNdArray(bn.bias!).Data, TorchArrays.ToNdArray(bn.running_mean!).Data, TorchArrays.ToNdArray(bn.running_var!).Data);
+                    var (scale, shift) = AutoencoderExport.BatchNormAffine(bn);
                     var w = (float[])last.Weight.Data.Clone();
-                    var bias2 = new float[gamma.Length];
-                    var perChannel = w.Length / gamma.Length;
-                    for (var o = 0; o < gamma.Length; o++)
+                    var folded = new float[scale.Length];
+                    var perChannel = w.Length / scale.Length;
+                    for (var o = 0; o < scale.Length; o++)
                     {
-                        var scale = gamma[o] / Math.Sqrt(variance[o] + bn.eps);
-                        for (var i = 0; i < perChannel; i++) w[o * perChannel + i] = (float)(w[o * perChannel + i] * scale);
-                        bias2[o] = (float)(last.Bias.Data[o] * scale + beta[o] - mean[o] * scale);
+                        for (var i = 0; i < perChannel; i++) w[o * perChannel + i] = (float)(w[o * perChannel + i] * scale[o]);
+                        folded[o] = (float)(last.Bias.Data[o] * scale[o] + shift[o]);
                     }
-                    blocks[^1] = last with { Weight = new NdArray(last.Weight.Shape, w), Bias = new NdArray([gamma.Length], bias2) };
+                    blocks[^1] = last with { Weight = new NdArray(last.Weight.Shape, w), Bias = new NdArray([scale.Length], folded) };
                     break;
                 }
                 case ReLU:

@@ -54,7 +54,7 @@ public static class MixtureExport
         {
             Kind = "gmm",
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Producer = OnnxModelWriter.ProducerText,
             Graphs =
             [
                 new GraphSpec("scorer", ModelFile,

@@ -59,7 +59,7 @@ public static class NmfExport
         {
             Kind = "nmf",
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Producer = OnnxModelWriter.ProducerText,
             Graphs =
             [
                 new GraphSpec("activations", ActivationsFile, [v, n], [h, wh]),

@@ -47,6 +47,9 @@ public static class OnnxModelWriter
         return ModelFolder.Write(directory, manifest, files);
     }
 
+    /// <summary>The manifest's <c>producer</c>: tool and version, "pipeline-train 0.9.0".</summary>
+    public static string ProducerText => $"{Producer} {ProducerVersion}";
+
     public static string ProducerVersion =>
         typeof(OnnxModelWriter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 }

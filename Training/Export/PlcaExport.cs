@@ -32,7 +32,7 @@ public static class PlcaExport
         {
             Kind = convolutional ? (spatial == 1 ? "siplca" : $"siplca{spatial}") : "plca",
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Producer = OnnxModelWriter.ProducerText,
             Graphs =
             [
                 new GraphSpec("activations", ActivationsFile,

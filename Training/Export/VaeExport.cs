@@ -34,7 +34,7 @@ public static class VaeExport
         {
             Kind = "vae",
             Name = name,
-            Producer = $"{OnnxModelWriter.Producer} {OnnxModelWriter.ProducerVersion}",
+            Producer = OnnxModelWriter.ProducerText,
             Graphs =
             [
                 new GraphSpec("scorer", ModelFile,

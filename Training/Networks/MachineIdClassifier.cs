@@ -87,7 +87,10 @@ public sealed class MachineIdClassifier : nn.Module<Tensor, Tensor>
 
     /// <summary>The recipe's network for the DCASE 2020 Task 2 baseline's front end: 64 bands, 20-frame windows, blocks of 16, 32 and 64 channels.</summary>
     public static MachineIdClassifier Default(IReadOnlyList<string> machineIds, int bands = 64, int frames = 20, Device? device = null) =>
-        new(bands, frames, machineIds, [16, 32, 64], 0.2, device);
+        new(bands, frames, machineIds, DefaultChannels, 0.2, device);
+
+    /// <summary>The recipe's channels per block: 16, 32, 64.</summary>
+    public static IReadOnlyList<int> DefaultChannels { get; } = [16, 32, 64];
 
     /// <summary>Windows (N, <see cref="InputSize"/>) → logits (N, IDs).</summary>
     /// <exception cref="InvalidInputException">The windows are not (N, InputSize).</exception>
