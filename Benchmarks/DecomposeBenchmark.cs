@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Pipeline.Training.Decomposition;
-using Pipeline.Training.Tensors;
+using static TorchSharp.torch;
 
 namespace Pipeline.Benchmarks;
 
@@ -17,22 +17,22 @@ static class DecomposeBenchmark
         Console.WriteLine("decomposition models, one iteration (median of 7 after 1 warm-up)");
         {
             const int c = 1025, l = 2000, r = 8, t = 32;
-            var v = Tensor.Rand(new Generator(1), 1, c, l) + 0.01f;
+            var v = rand([1, c, l], generator: new Generator(1)) + 0.01f;
             var model = new Nmfd([1, c, l], r, t, new Generator(2));
-            var trainer = new BetaMu(model.Parameters(), beta: 1);
+            var trainer = new BetaMu(model.parameters(), beta: 1);
             // per parameter update: forward (2·C·R·T·L) and two backward products into that parameter (2 × 2·C·R·T·L)
-            Report("Nmfd 1025 × 2000, R 8, T 32, β 1", () => trainer.Step(v, model.Forward), 2 * 3 * 2.0 * c * r * t * l, limits);
+            Report("Nmfd 1025 × 2000, R 8, T 32, β 1", () => trainer.step(() => (model.forward(), v)).Dispose(), 2 * 3 * 2.0 * c * r * t * l, limits);
         }
         {
             const int rows = 512, cols = 1000, r = 16;
-            var v = Tensor.Rand(new Generator(1), 1, 1, rows, cols) + 0.01f;
+            var v = rand([1, 1, rows, cols], generator: new Generator(1)) + 0.01f;
             var model = new Nmf2d([1, 1, rows, cols], r, (3, 16), new Generator(2));
-            var trainer = new BetaMu(model.Parameters(), beta: 1);
-            Report("Nmf2d 512 × 1000, R 16, kernel 3 × 16, β 1", () => trainer.Step(v, model.Forward), 2 * 3 * 2.0 * r * 3 * 16 * rows * cols, limits);
+            var trainer = new BetaMu(model.parameters(), beta: 1);
+            Report("Nmf2d 512 × 1000, R 16, kernel 3 × 16, β 1", () => trainer.step(() => (model.forward(), v)).Dispose(), 2 * 3 * 2.0 * r * 3 * 16 * rows * cols, limits);
         }
         {
             const int f = 1025, n = 5168, r = 88;
-            var v = Tensor.Rand(new Generator(1), n, f) + 0.01f;
+            var v = rand([n, f], generator: new Generator(1)) + 0.01f;
             var model = new Plca([n, f], r, new Generator(2));
             // forward H·diag(Z)·Wᵀ and the backward products into H and W
             Report("Plca 1025 × 5168, R 88 (EM)", () => model.Fit(v, tolerance: 0, maxIterations: 1), 3 * 2.0 * f * n * r, limits);

@@ -1,18 +1,19 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Tests;
-using Pipeline.Training.Checkpoints;
 using Pipeline.Training.Decomposition;
-using Pipeline.Training.Nn;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Engine;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 
 /// <summary>Plain NMF against scikit-learn, with normalised factors, and on sparse data.</summary>
+[Collection(LibTorchCollection.Name)]
 public class NmfReferenceTests
 {
     static readonly IReadOnlyDictionary<string, Tensor> SklearnFixture =
-        SafeTensors.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", "sklearn_nmf.safetensors")).Tensors;
+        Safetensors.LoadStateDict(Path.Combine(AppContext.BaseDirectory, "Fixtures", "sklearn_nmf.safetensors"));
 
     [Theory]
     [InlineData(2.0)]
@@ -23,17 +24,17 @@ public class NmfReferenceTests
     {
         var f = SklearnFixture;
         var tag = beta.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture).Replace('.', '_');
-        var expected = f[$"loss_{tag}"].ToArray();
-        var model = new Nmf(f["w0"].ToNdArray(), f["h0"].ToNdArray());
+        var expected = f[$"loss_{tag}"].Values();
+        var model = new Nmf(TorchArrays.ToNdArray(f["w0"]), TorchArrays.ToNdArray(f["h0"]));
         var losses = new List<double>();
-        model.Fit(f["v"].ToNdArray(), new NmfFitOptions { Beta = beta, Tolerance = 0, MaxIterations = expected.Length, LossEvery = 1 },
+        model.Fit(TorchArrays.ToNdArray(f["v"]), new NmfFitOptions { Beta = beta, Tolerance = 0, MaxIterations = expected.Length, LossEvery = 1 },
             new Shared.Threading.SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) losses.Add(p.Loss); }));
         Assert.Equal(expected.Length, losses.Count);
         // float32 factors against scikit-learn's float64: each step rounds at ~1e-7 relative, and MU contracts
         for (var i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(losses[i] - expected[i]) <= 1e-4 * expected[i], $"β = {beta}, iteration {i + 1}: {losses[i]} vs scikit-learn {expected[i]}");
-        Assert.True(TestData.MaxRelativeError(model.W!.Data, f[$"w_{tag}"].ToArray()) < 1e-3);
-        Assert.True(TestData.MaxRelativeError(model.H!.Data, f[$"h_{tag}"].ToArray()) < 1e-3);
+        Assert.True(TestData.MaxRelativeError(model.W!.Data, f[$"w_{tag}"].Values()) < 1e-3);
+        Assert.True(TestData.MaxRelativeError(model.H!.Data, f[$"h_{tag}"].Values()) < 1e-3);
     }
 
     [Theory]
@@ -62,20 +63,20 @@ public class NmfReferenceTests
     public void Component_Normalization_KeepsTheReconstruction_AndUnitTemplates()
     {
         var model = new Nmfd([2, 6, 20], rank: 3, window: 4, generator: new Generator(3));
-        var before = model.Forward().ToArray();
+        var before = model.forward().Values();
         model.NormalizeComponents(FactorNormalization.W);
-        Assert.True(TestData.MaxRelativeError(model.Forward().ToArray(), before) < 1e-5);
-        var w = model.W.ToArray(); // (C, R, T)
+        Assert.True(TestData.MaxRelativeError(model.forward().Values(), before) < 1e-5);
+        var w = model.W.Values(); // (C, R, T)
         for (var r = 0; r < 3; r++)
         {
             double squares = 0;
             for (var c = 0; c < 6; c++) for (var t = 0; t < 4; t++) squares += Math.Pow(w[(c * 3 + r) * 4 + t], 2);
             Assert.Equal(1.0, Math.Sqrt(squares), 5);
         }
-        var v = Tensor.From(TestData.Uniform(6, 20, seed: 4)).Reshape(1, 6, 20);
+        var v = TorchArrays.FromNdArray(TestData.Uniform(6, 20, seed: 4)).reshape(1, 6, 20);
         var fitted = new Nmfd([1, 6, 20], rank: 2, window: 3, generator: new Generator(1));
         fitted.Fit(v, beta: 1, tolerance: 0, maxIterations: 5, normalize: FactorNormalization.H);
-        var h = fitted.H.ToArray(); // (1, 2, 18)
+        var h = fitted.H.Values(); // (1, 2, 18)
         for (var r = 0; r < 2; r++) Assert.Equal(1.0, Math.Sqrt(h.Skip(r * 18).Take(18).Sum(x => (double)x * x)), 5);
     }
 

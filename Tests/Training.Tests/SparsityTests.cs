@@ -1,10 +1,12 @@
 using Pipeline.Shared.Errors;
 using Pipeline.Tests;
 using Pipeline.Training.Decomposition;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Engine;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Tests;
 
+[Collection(LibTorchCollection.Name)]
 public class SparsityTests
 {
     [Theory]
@@ -26,22 +28,21 @@ public class SparsityTests
     public void SparseFit_ReachesTheRequestedSparseness_AndLowersTheLoss()
     {
         var (v, _, _) = TestData.Planted(20, 30, rank: 4, seed: 8);
-        var data = Tensor.From(v).T(); // NmfComponent takes (N, C)
+        var data = TorchArrays.FromNdArray(v).t(); // NmfComponent takes (N, C)
         var model = new NmfComponent([30, 20], 4, new Generator(2));
         // H (N, R): constrain each component's activations (vectors along N, dim 0); W follows multiplicative updates
         var projection = new SparsityProj([model.H], sparsity: 0.6, dim: 0);
-        model.H.RequiresGrad = true;
         var mu = new BetaMu([model.W], beta: 2);
         var losses = new List<double>();
         for (var i = 0; i < 60; i++)
         {
-            losses.Add(projection.Step(() => (model.Forward() - data).Square().Sum() * 0.5f));
-            mu.Step(data, model.Forward);
+            losses.Add(projection.step(() => (model.forward() - data).square().sum() * 0.5f).item<double>());
+            mu.step(() => (model.forward(), data)).Dispose();
         }
         Assert.True(losses[^1] < losses[0]);
         for (var r = 0; r < 4; r++)
         {
-            var column = Enumerable.Range(0, 30).Select(n => model.H[n, r]).ToArray();
+            var column = Enumerable.Range(0, 30).Select(n => (float)model.H.At(n, r)).ToArray();
             Assert.Equal(0.6, BetaDivergence.Sparseness(column), 1e-3);
         }
         foreach (var target in new[] { 1.2, 1.0, 0.0, -0.1, double.NaN })

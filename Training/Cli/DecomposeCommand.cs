@@ -9,7 +9,7 @@ using Pipeline.Training.Decomposition;
 using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
-using Pipeline.Training.Tensors;
+using static TorchSharp.torch;
 
 /// <summary><c>pipeline-train decompose</c>: any decomposition model on audio or a matrix, with the loss curve and V/W/H/WH heat maps.</summary>
 static class DecomposeCommand
@@ -82,8 +82,8 @@ static class DecomposeCommand
             if (trainerName is not ("mu" or "sparse" or "logadam")) throw new InvalidOptionException($"--trainer takes mu, sparse or logadam, not '{trainerName}'");
             if (trainerName == "logadam" && kind != "nmf") throw new InvalidOptionException("--trainer logadam fits plain NMF only (--model nmf)");
             var where = parse.GetValue(device);
-            if (trainerName == "logadam") TorchDevice.Resolve(where); // a missing CUDA is refused before any work
-            else TrainingDevice.RequireCpu(where, $"--trainer {trainerName}", "--trainer logadam runs on CUDA, or ");
+            var torchDevice = TorchDevice.Resolve(where); // a missing CUDA is refused before any work
+            if (kind == "nmf" && trainerName == "mu") TrainingDevice.RequireCpu(where, "--model nmf --trainer mu", "the other models and trainers run on CUDA, or ");
             if (trainerName == "sparse" && kind.Contains("plca")) throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
             var outDir = parse.GetValue(output)!; // created only once a model is fitted: a refused run leaves nothing
             using var outputs = cli.Outputs(parse);
@@ -95,8 +95,8 @@ static class DecomposeCommand
             void Record(double loss) { history.Add(loss); bar.Update(history.Count, $"loss {loss:G5}"); }
             NdArray w, h, wh;
             var name = Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
-            var g = new Generator(parse.GetValue(seed));
-            var data = Tensor.From(v);
+            using var g = new Generator((ulong)parse.GetValue(seed));
+            using var data = TorchArrays.FromNdArray(v, torchDevice);
             switch (kind)
             {
                 case "nmf" when trainerName == "logadam":
@@ -128,24 +128,26 @@ static class DecomposeCommand
                     // plain NMF here only with the sparse trainer: torchnmf's NMF module, V (N, C) = Vᵀ
                     NonNegativeComponent component = kind switch
                     {
-                        "nmf" => new NmfComponent([t, f], k, g),
-                        "nmfd" => new Nmfd([1, f, t], k, parse.GetValue(window), g),
-                        "nmf2d" => new Nmf2d([1, 1, f, t], k, Kernel2(parse.GetValue(kernel)!), g),
-                        _ => new Nmf3d([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g),
+                        "nmf" => new NmfComponent([t, f], k, g, device: torchDevice),
+                        "nmfd" => new Nmfd([1, f, t], k, parse.GetValue(window), g, device: torchDevice),
+                        "nmf2d" => new Nmf2d([1, 1, f, t], k, Kernel2(parse.GetValue(kernel)!), g, device: torchDevice),
+                        _ => new Nmf3d([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g, device: torchDevice),
                     };
-                    var target = kind == "nmf" ? data.T() : data.Reshape([.. component.Forward().Shape]);
+                    using var target = kind == "nmf" ? data.t() : data.reshape(component.forward().shape);
                     if (trainerName == "sparse")
                     {
                         var (sw, sh) = (parse.GetValue(sparsenessW), parse.GetValue(sparsenessH));
                         if (sw is null && sh is null) throw new InvalidOptionException("--trainer sparse needs --sparseness-w and/or --sparseness-h");
-                        component.SparseFit(target, b, steps, sw, sh, new SynchronousProgress<(int, double)>(p => Record(p.Item2)));
+                        component.SparseFit(target, b, steps, sw, sh, new SynchronousProgress<(int, double)>(p => Record(p.Item2)), CommandLineHost.Cancellation);
                     }
                     else
                     {
-                        var mu = new BetaMu(component.Parameters(), b, parse.GetValue(l1), parse.GetValue(l2), parse.GetValue(orthogonal));
+                        BetaMu.CheckTarget(target, b);
+                        using var mu = new BetaMu(component.parameters(), b, parse.GetValue(l1), parse.GetValue(l2), parse.GetValue(orthogonal));
                         for (var i = 0; i < steps; i++)
                         {
-                            Record(mu.Step(target, component.Forward));
+                            CommandLineHost.Cancellation.ThrowIfCancellationRequested();
+                            using (var loss = mu.step(() => (component.forward(), target))) Record(loss.item<double>());
                             component.NormalizeComponents(normalization);
                         }
                     }
@@ -153,25 +155,26 @@ static class DecomposeCommand
                     var templates = w;
                     if (component is DeconvolutionComponent deconvolution) export = folder => DeconvolutionExport.Export(deconvolution, folder, name, b, parse.GetValue(exportIterations));
                     else export = folder => NmfExport.Export(Nmf.FromTemplates(templates), folder, name, b, parse.GetValue(exportIterations));
-                    h = kind == "nmf" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
-                    using (Tensor.NoGrad()) wh = (kind == "nmf" ? component.Forward().T() : component.Forward().Reshape(f, t)).ToNdArray();
+                    h = kind == "nmf" ? TorchArrays.ToNdArray(component.H.t()) : Flatten(component.H.reshape(k, -1));
+                    using (no_grad()) wh = TorchArrays.ToNdArray(kind == "nmf" ? component.forward().t() : component.forward().reshape(f, t));
                     break;
                 }
                 case "plca" or "siplca" or "siplca2" or "siplca3":
                 {
                     PlcaComponent component = kind switch
                     {
-                        "plca" => new Plca([t, f], k, g),
-                        "siplca" => new Siplca([1, f, t], k, [parse.GetValue(window)], g),
-                        "siplca2" => new Siplca2([1, 1, f, t], k, Kernel2(parse.GetValue(kernel)!), g),
-                        _ => new Siplca3([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g),
+                        "plca" => new Plca([t, f], k, g, torchDevice),
+                        "siplca" => new Siplca([1, f, t], k, [parse.GetValue(window)], g, torchDevice),
+                        "siplca2" => new Siplca2([1, 1, f, t], k, Kernel2(parse.GetValue(kernel)!), g, torchDevice),
+                        _ => new Siplca3([1, 1, .. v.Shape], k, Kernel3(parse.GetValue(kernel)!), g, torchDevice),
                     };
-                    var target = kind == "plca" ? data.T() : data.Reshape([.. component.Forward(data).Shape]);
-                    var result = component.Fit(target, tolerance: 0, maxIterations: steps, progress: new SynchronousProgress<(int, double)>(p => Record(-p.Item2)));
-                    var reconstruction = component.Reconstruction(result.Mass);
-                    wh = (kind == "plca" ? reconstruction.T() : reconstruction.Reshape(f, t)).ToNdArray();
+                    using var target = kind == "plca" ? data.t() : data.reshape(component.forward().shape);
+                    var result = component.Fit(target, tolerance: 0, maxIterations: steps, progress: new SynchronousProgress<(int, double)>(p => Record(-p.Item2)),
+                        cancellation: CommandLineHost.Cancellation);
+                    using var reconstruction = component.Reconstruction(result.Mass);
+                    wh = TorchArrays.ToNdArray(kind == "plca" ? reconstruction.t() : reconstruction.reshape(f, t));
                     w = Flatten(component.W);
-                    h = kind == "plca" ? component.H.Detach().T().ToNdArray() : Flatten(component.H.Detach().Reshape(k, -1));
+                    h = kind == "plca" ? TorchArrays.ToNdArray(component.H.t()) : Flatten(component.H.reshape(k, -1));
                     export = folder => PlcaExport.Export(component, folder, name, parse.GetValue(exportIterations));
                     break;
                 }
@@ -252,9 +255,5 @@ static class DecomposeCommand
     }
 
     /// <summary>A tensor as a matrix: first axis kept as rows, the rest flattened into columns.</summary>
-    static NdArray Flatten(Tensor t)
-    {
-        var detached = t.Detach();
-        return new NdArray([detached.Size(0), detached.Count / Math.Max(detached.Size(0), 1)], detached.ToArray());
-    }
+    static NdArray Flatten(Tensor t) => TorchArrays.ToNdArray(t.reshape(t.shape[0], -1));
 }

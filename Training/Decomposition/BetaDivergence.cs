@@ -1,5 +1,6 @@
 using Pipeline.Shared.Threading;
 using System.Numerics.Tensors;
+using TorchSharp;
 
 namespace Pipeline.Training.Decomposition;
 
@@ -27,6 +28,30 @@ public static class BetaDivergence
         return Compute(v, y, v.Length, beta, epsilon);
     }
 
+    /// <summary>
+    /// D_β(<paramref name="target"/> | <paramref name="estimate"/>) summed, as a differentiable LibTorch scalar on the
+    /// tensors' device: the same formula and floor as <see cref="Compute(ReadOnlySpan{float}, ReadOnlySpan{float}, double, float)"/>
+    /// (terms with v = 0 contribute y for β = 1), summed in float64.
+    /// </summary>
+    public static torch.Tensor Loss(torch.Tensor target, torch.Tensor estimate, double beta, float epsilon = DefaultEpsilon)
+    {
+        // the fused pass over the tensors' memory when nothing needs a gradient: LibTorch's log and float64 sum are slow here
+        if (!estimate.requires_grad && !target.requires_grad && Engine.TorchArrays.CpuFloat32(target, estimate) && target.numel() == estimate.numel())
+            return torch.tensor(Compute(Engine.TorchArrays.Float32Pointer(target), Engine.TorchArrays.Float32Pointer(estimate), target.numel(), beta, epsilon), torch.ScalarType.Float64);
+        using var scope = torch.NewDisposeScope();
+        var y = estimate.clamp_min(epsilon);
+        torch.Tensor terms;
+        if (beta == 2) terms = (target - y).square() * 0.5;
+        else if (beta == 1 || beta == 0)
+        {
+            // ln(v/y), with v = 0 giving ln 1: v·ln(v/y) → 0 there
+            var logRatio = torch.where(target > 0, target / y, torch.ones_like(y)).log();
+            terms = beta == 1 ? target * logRatio - target + y : target / y - logRatio - 1;
+        }
+        else terms = (target.pow(beta) + (beta - 1) * y.pow(beta) - beta * target * y.pow(beta - 1)) / (beta * (beta - 1));
+        return terms.sum(type: torch.ScalarType.Float64).MoveToOuterDisposeScope();
+    }
+
     /// <summary>½·Σ(v − y)².</summary>
     public static double Euclidean(ReadOnlySpan<float> target, ReadOnlySpan<float> estimate) => Compute(target, estimate, 2);
     /// <summary>Σ v·ln(v/y) − v + y.</summary>
@@ -48,15 +73,24 @@ public static class BetaDivergence
     }
 
     /// <summary>Array form used on hot paths: chunks run in parallel, partial sums are added in chunk order.</summary>
-    internal static double Compute(float[] v, float[] y, int length, double beta, float epsilon)
+    internal static unsafe double Compute(float[] v, float[] y, int length, double beta, float epsilon)
     {
-        var chunks = (length + Chunk - 1) / Chunk;
+        fixed (float* pv = v, py = y) return Compute((IntPtr)pv, (IntPtr)py, length, beta, epsilon);
+    }
+
+    /// <summary>The same over memory the caller keeps alive and pinned (a CPU tensor's storage).</summary>
+    internal static double Compute(IntPtr v, IntPtr y, long length, double beta, float epsilon)
+    {
+        var chunks = (int)((length + Chunk - 1) / Chunk);
         var partial = new double[chunks];
         Parallel.For(0, chunks, ComputeThreads.Options, c =>
         {
-            var start = c * Chunk;
-            var count = Math.Min(Chunk, length - start);
-            partial[c] = ChunkSum(v.AsSpan(start, count), y.AsSpan(start, count), beta, epsilon);
+            var start = (long)c * Chunk;
+            var count = (int)Math.Min(Chunk, length - start);
+            unsafe
+            {
+                partial[c] = ChunkSum(new ReadOnlySpan<float>((float*)v + start, count), new ReadOnlySpan<float>((float*)y + start, count), beta, epsilon);
+            }
         });
         double sum = 0;
         foreach (var p in partial) sum += p;

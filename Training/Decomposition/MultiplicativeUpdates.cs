@@ -50,7 +50,7 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
         _v = v; _w = w; _h = h;
         _f = features; _t = frames; _k = rank;
         _beta = beta;
-        _gamma = (float)Exponent(beta);
+        _gamma = (float)BetaMu.Exponent(beta);
         _epsilon = epsilon; _l1 = l1; _l2 = l2;
         _wh = new float[(long)_f * _t];
         if (beta != 1 && beta != 2) _stacked = new float[2L * _f * _t];
@@ -58,9 +58,6 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
         _gradW = new float[2L * _f * _k];
         _small = new float[_k * _k];
     }
-
-    /// <summary>γ of the heuristic-free majorisation-minimisation update for β.</summary>
-    public static double Exponent(double beta) => beta < 1 ? 1 / (2 - beta) : beta > 2 ? 1 / (beta - 1) : 1;
 
     /// <summary>W·H into the internal buffer, and returns it (valid until the next step).</summary>
     public float[] Reconstruct()

@@ -36,7 +36,7 @@ public sealed class FusedAdam(IEnumerable<Parameter> parameters, double lr = 1e-
                 state.step += 1;
                 var correction1 = 1 - Math.Pow(options.beta1!.Value, state.step);
                 var correction2 = 1 - Math.Pow(options.beta2!.Value, state.step);
-                var (theta, gradient, m, v) = (Pointer(parameter), Pointer(grad), Pointer(state.exp_avg), Pointer(state.exp_avg_sq));
+                var (theta, gradient, m, v) = (TorchArrays.Float32Pointer(parameter), TorchArrays.Float32Pointer(grad), TorchArrays.Float32Pointer(state.exp_avg), TorchArrays.Float32Pointer(state.exp_avg_sq));
                 var (beta1, beta2, eps, decay) = ((float)options.beta1.Value, (float)options.beta2.Value, (float)options.eps!.Value, (float)options.weight_decay!.Value);
                 var (stepSize, root2) = ((float)(options.LearningRate!.Value / correction1), (float)Math.Sqrt(correction2));
                 // large parameters in chunks across the compute threads: the pass is bound by memory bandwidth
@@ -73,8 +73,6 @@ public sealed class FusedAdam(IEnumerable<Parameter> parameters, double lr = 1e-
     const long ChunkElements = 1 << 16;
 
     /// <summary>The first element of a contiguous float32 CPU tensor (valid while the tensor lives and is not resized).</summary>
-    static unsafe IntPtr Pointer(Tensor t) => (IntPtr)((float*)t.storage<float>().data_ptr() + t.storage_offset());
-
     /// <summary>
     /// Gradients set to None rather than zeroed (PyTorch's default since 2.0): backward then stores each gradient
     /// instead of adding it to a zeroed buffer, and a parameter that gets none is skipped by the step.

@@ -1,6 +1,7 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Export.Proto;
 using static Pipeline.Training.Export.OnnxGraphBuilder;
 using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
@@ -26,9 +27,8 @@ public static class DeconvolutionExport
         float epsilon = BetaDivergence.DefaultEpsilon)
     {
         if (iterations < 0) throw new Shared.Errors.InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
-        var wt = DeconvolutionComponent.TransposedTemplates(model.W.Detach());
-        var weight = new NdArray([.. wt.Shape], wt.ToArray());
-        int c = model.W.Size(0), r = model.W.Size(1), spatial = model.Kernel.Count;
+        var weight = TorchArrays.ToNdArray(DeconvolutionComponent.TransposedTemplates(model.W.detach()));
+        int c = (int)model.W.shape[0], r = (int)model.W.shape[1], spatial = model.Kernel.Count;
         var kind = spatial switch { 1 => "nmfd", 2 => "nmf2d", _ => "nmf3d" };
         string[] vDims = ["batch", c.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"size{i}")];
         string[] hDims = ["batch", r.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"positions{i}")];
@@ -51,7 +51,7 @@ public static class DeconvolutionExport
         };
         return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto>
         {
-            [ActivationsFile] = ActivationGraph(weight, vDims, hDims, beta, epsilon, iterations, model.W.Detach().Sum().Item()),
+            [ActivationsFile] = ActivationGraph(weight, vDims, hDims, beta, epsilon, iterations, model.W.detach().sum().item<float>()),
             [ReconstructionFile] = ReconstructionGraph(weight, vDims, hDims),
         });
     }
@@ -82,7 +82,7 @@ public static class DeconvolutionExport
         var num = b.Node("Conv", [b.Node("Mul", [v, b.Node("Pow", [y, b.Scalar("beta_minus_2", (float)(beta - 2))])]), wt]);
         var den = b.Node("Max", [b.Node("Conv", [b.Node("Pow", [y, b.Scalar("beta_minus_1", (float)(beta - 1))]), wt]), eps]);
         var ratio = b.Node("Div", [num, den]);
-        var gamma = (float)MultiplicativeUpdates.Exponent(beta);
+        var gamma = (float)BetaMu.Exponent(beta);
         if (gamma != 1f) ratio = b.Node("Pow", [ratio, b.Scalar("gamma", gamma)]);
         b.Node("Identity", [condIn], "cond_out");
         b.Node("Mul", [h, ratio], "H_out");

@@ -151,7 +151,7 @@ public static class NmfExport
                 var num = b.Node("MatMul", [wt, x]);
                 var den = b.Node("Max", [b.Node("MatMul", [wt, dTerm]), eps]);
                 ratio = b.Node("Div", [num, den]);
-                var gamma = (float)MultiplicativeUpdates.Exponent(beta);
+                var gamma = (float)BetaMu.Exponent(beta);
                 if (gamma != 1f) ratio = b.Node("Pow", [ratio, b.Scalar("gamma", gamma)]);
             }
         }

@@ -2,7 +2,7 @@ using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export.Proto;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Engine;
 using static Pipeline.Training.Export.OnnxGraphBuilder;
 using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
 
@@ -22,10 +22,10 @@ public static class PlcaExport
     public static ModelManifest Export(PlcaComponent model, string directory, string name, int iterations, float epsilon = BetaDivergence.DefaultEpsilon)
     {
         if (iterations < 0) throw new Shared.Errors.InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
-        var w = model.W.Detach();
-        int c = w.Size(0), r = w.Size(1);
+        var w = model.W.detach();
+        int c = (int)w.shape[0], r = (int)w.shape[1];
         var convolutional = model is Siplca;
-        var spatial = w.Rank - 2;
+        var spatial = (int)w.dim() - 2;
         string[] vDims = convolutional ? ["batch", c.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"size{i}")] : ["samples", c.ToString()];
         string[] hDims = convolutional ? ["batch", r.ToString(), .. Enumerable.Range(1, spatial).Select(i => $"positions{i}")] : ["samples", r.ToString()];
         var manifest = new ModelManifest
@@ -47,11 +47,7 @@ public static class PlcaExport
                 : "V (N, C) ≈ H (N, R) · Wᵀ with W (C, R) column distributions and H the joint activations"),
         };
         // the weight both directions use: Wᵀ (R, C) for PLCA, W with its first two axes swapped (R, C, *K) for SIPLCA
-        var order = Enumerable.Range(0, w.Rank).ToArray();
-        (order[0], order[1]) = (1, 0);
-        Tensor wt;
-        using (Tensor.NoGrad()) wt = w.Permute(order);
-        var weight = new NdArray([.. wt.Shape], wt.ToArray());
+        var weight = TorchArrays.ToNdArray(w.transpose(0, 1));
         return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto>
         {
             [ActivationsFile] = ActivationGraph(weight, vDims, hDims, convolutional, r, iterations, epsilon),
