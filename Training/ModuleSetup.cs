@@ -16,5 +16,6 @@ static class ModuleSetup
         // processor. Without it a 2-thread GEMM gave other last bits from run to run on a loaded machine, and MKL's
         // default path was slower here (autoencoder epoch 7.6 s against 5.2 s). A user's own MKL_CBWR wins.
         ProcessEnvironment.SetDefault("MKL_CBWR", "AUTO");
+        Engine.NativeHeap.KeepFreedMemory();
     }
 }
