@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Pipeline.Shared.Arrays;
 using Pipeline.Training.Mixtures;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Benchmarks;
 
@@ -17,7 +17,7 @@ static class MixtureBenchmark
 
     public static void Run(MachineLimits limits)
     {
-        var g = new Generator(1);
+        var g = new SeededRandom(1);
         var x = new float[N * D];
         g.FillNormal(x, 0, 1);
         for (var i = 0; i < N; i++) x[i * D] += 3 * (i % K); // some structure to fit

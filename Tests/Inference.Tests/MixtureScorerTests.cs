@@ -7,7 +7,7 @@ using Pipeline.Tests;
 using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export;
 using Pipeline.Training.Mixtures;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Inference.Tests;
 
@@ -15,7 +15,7 @@ public class MixtureScorerTests
 {
     static NdArray Data(int n, int d, int seed)
     {
-        var g = new Generator(seed);
+        var g = new SeededRandom(seed);
         var x = new float[n * d];
         for (var i = 0; i < n; i++)
             for (var j = 0; j < d; j++) x[i * d + j] = (float)((i % 3 - 1) * 4 + 100 + (j + 1) * 0.3 * (g.NextDouble() - 0.5) * 2);

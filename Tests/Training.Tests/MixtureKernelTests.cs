@@ -1,6 +1,6 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Training.Mixtures;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Training.Tests;
 
@@ -14,7 +14,7 @@ public class MixtureKernelTests
     // Planted clusters along the axes; N: several row blocks and a partial one
     static (float[] X, NdArray Data, GaussianMixture Start) Clusters(int d, int k, int n, CovarianceType type)
     {
-        var g = new Generator(5);
+        var g = new SeededRandom(5);
         var x = new float[n * d];
         g.FillNormal(x, 0, 1);
         for (var s = 0; s < n; s++) x[s * d + s % d] += 3 * (s % k);
@@ -152,7 +152,7 @@ public class MixtureKernelTests
     public void LogDensitiesAndScatter_MatchDoublePrecision(int d, int n, bool blas)
     {
         const int k = 3;
-        var g = new Generator(11);
+        var g = new SeededRandom(11);
         var x = new float[n * d];
         g.FillNormal(x, 0, 1);
         for (var s = 0; s < n; s++) x[s * d + s % d] += 4; // some structure away from the origin

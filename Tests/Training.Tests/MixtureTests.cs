@@ -1,8 +1,9 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
-using Pipeline.Training.Checkpoints;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Mixtures;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Synthesis;
+using TorchSharp.PyBridge;
 
 namespace Pipeline.Training.Tests;
 
@@ -12,7 +13,7 @@ public class MixtureTests
     /// <summary>Samples of a planted 2-D mixture: components at (−5, 0), (5, 0) and (0, 6) with spreads 1, 0.5 and (1.5, 0.7).</summary>
     static NdArray Planted(int n, int seed, out int[] labels)
     {
-        var g = new Generator(seed);
+        var g = new SeededRandom(seed);
         double[][] centres = [[-5, 0], [5, 0], [0, 6]];
         double[][] spreads = [[1, 1], [0.5, 0.5], [1.5, 0.7]];
         double[] weights = [0.5, 0.3, 0.2];
@@ -35,14 +36,14 @@ public class MixtureTests
     [InlineData("diag", CovarianceType.Diagonal)]
     public void Em_MatchesScikitLearnFromTheSameStart(string file, CovarianceType type)
     {
-        var f = SafeTensors.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", $"sklearn_gmm_{file}.safetensors")).Tensors;
-        var x = f["x"].ToNdArray();
+        var f = Safetensors.LoadStateDict(Path.Combine(AppContext.BaseDirectory, "Fixtures", $"sklearn_gmm_{file}.safetensors"));
+        var x = TorchArrays.ToNdArray(f["x"]);
         var d = x.Columns;
-        double[] D(string name) => f[name].ToArray().Select(v => (double)v).ToArray();
+        double[] D(string name) => f[name].Values().Select(v => (double)v).ToArray();
         var gmm = GaussianMixture.FromParameters(D("weights_init"), D("means_init"), D("covariances_init"), d, type);
         var result = gmm.FitEm(x, new GmmEmOptions { Tolerance = 0, MaxIterations = 25, WarmStart = true });
         Assert.Equal(25, result.Iterations);
-        var expected = f["score"].Item();
+        var expected = f["score"].Values().Single();
         Assert.True(Math.Abs(result.MeanLogLikelihood - expected) <= 1e-4 * Math.Abs(expected), $"{result.MeanLogLikelihood} vs scikit-learn {expected}");
         var means = D("means");
         for (var i = 0; i < means.Length; i++) Assert.Equal(means[i], gmm.Means[i], 1e-3);
@@ -103,7 +104,7 @@ public class MixtureTests
     {
         // X = [randn(100), 7·ones(100)]: the second dimension is constant, so without the floor the likelihood has no maximum
         var noise = new float[100];
-        new Generator(3).FillNormal(noise, 0, 1);
+        new SeededRandom(3).FillNormal(noise, 0, 1);
         var x = new NdArray([100, 2], Enumerable.Range(0, 100).SelectMany(i => new[] { noise[i], 7f }).ToArray());
         var em = new GaussianMixture(1, type);
         var emResult = em.FitEm(x, new GmmEmOptions { RegCovar = 1e-2, Tolerance = 1e-10, MaxIterations = 50 });

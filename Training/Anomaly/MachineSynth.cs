@@ -2,7 +2,7 @@ using System.Globalization;
 using Pipeline.Shared.Threading;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Errors;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Training.Anomaly;
 
@@ -78,7 +78,7 @@ public sealed class MachineSynth
     Machine MachineFor(int id)
     {
         // a machine's character depends on the job seed and its ID only
-        var g = new Generator(seed * 1_000_003 + id * 7919);
+        var g = new SeededRandom(seed * 1_000_003 + id * 7919);
         var harmonics = new double[8];
         for (var k = 0; k < harmonics.Length; k++) harmonics[k] = Math.Pow(k + 1, -1.1) * (0.6 + 0.8 * g.NextDouble());
         return new Machine(70 + 15 * id + 10 * g.NextDouble(), harmonics, 13 + g.NextInt(8), 0.15 + 0.1 * g.NextDouble(),
@@ -110,7 +110,7 @@ public sealed class MachineSynth
         var fault = new double[healthy.Length];
         if (spec.Kind == AnomalyKind.None) return (healthy, fault);
         var faulty = RenderMachine(machine, clipSeed, spec.Kind, out var shaftPhase);
-        AddFault(faulty, shaftPhase, machine, spec.Kind, new Generator(clipSeed ^ 0x5EED_F417));
+        AddFault(faulty, shaftPhase, machine, spec.Kind, new SeededRandom(clipSeed ^ 0x5EED_F417));
         for (var i = 0; i < fault.Length; i++) fault[i] = faulty[i] - healthy[i];
         var gain = Rms(healthy) * Math.Pow(10, spec.LevelDb / 20) / Math.Max(PresentRms(fault), 1e-12);
         for (var i = 0; i < fault.Length; i++) fault[i] *= gain;
@@ -120,7 +120,7 @@ public sealed class MachineSynth
     /// <summary>The machine, with a modulating fault (imbalance, shifted harmonics, missing tooth, speed change) at full strength.</summary>
     double[] RenderMachine(Machine machine, long clipSeed, AnomalyKind kind, out double[] shaftPhase)
     {
-        var g = new Generator(clipSeed);
+        var g = new SeededRandom(clipSeed);
         var n = (int)(Seconds * SampleRate);
         var y = new double[n];
         shaftPhase = new double[n];
@@ -172,7 +172,7 @@ public sealed class MachineSynth
     }
 
     /// <summary>Adds an additive fault to <paramref name="y"/> at a nominal strength (the level is set afterwards).</summary>
-    void AddFault(double[] y, double[] shaftPhase, Machine machine, AnomalyKind kind, Generator g)
+    void AddFault(double[] y, double[] shaftPhase, Machine machine, AnomalyKind kind, SeededRandom g)
     {
         var n = y.Length;
         switch (kind)
@@ -257,7 +257,7 @@ public sealed class MachineSynth
         }
     }
 
-    void AddImpacts(double[] y, Generator g, double rate, double resonance, double decay, double amplitude, double jitter)
+    void AddImpacts(double[] y, SeededRandom g, double rate, double resonance, double decay, double amplitude, double jitter)
     {
         var period = SampleRate / rate;
         for (var at = period * g.NextDouble(); at < y.Length; at += period * (1 + jitter * (g.NextDouble() - 0.5)))
@@ -273,7 +273,7 @@ public sealed class MachineSynth
         }
     }
 
-    static double Gaussian(Generator g) => Math.Sqrt(-2 * Math.Log(1 - g.NextDouble())) * Math.Cos(2 * Math.PI * g.NextDouble());
+    static double Gaussian(SeededRandom g) => Math.Sqrt(-2 * Math.Log(1 - g.NextDouble())) * Math.Cos(2 * Math.PI * g.NextDouble());
 
     static double Rms(ReadOnlySpan<double> x)
     {

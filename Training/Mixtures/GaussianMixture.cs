@@ -4,7 +4,7 @@ using Pipeline.Shared.Threading;
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Linalg;
-using Pipeline.Training.Tensors;
+using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Training.Mixtures;
 
@@ -393,7 +393,7 @@ public sealed class GaussianMixture
 
         GmmFitResult? best = null;
         (double[] W, double[] M, double[] C)? bestParameters = null;
-        var generator = new Generator(options.Seed);
+        var generator = new SeededRandom(options.Seed);
         for (var restart = 0; restart < options.Restarts; restart++)
         {
             if (!options.WarmStart || restart > 0) InitialiseKMeansPlusPlus(samples, generator, options.RegCovar);
@@ -879,7 +879,7 @@ public sealed class GaussianMixture
     }
 
     /// <summary>k-means++ centres, then hard assignments to the nearest centre and one M-step (scikit-learn's init_params="k-means++").</summary>
-    void InitialiseKMeansPlusPlus(Samples samples, Generator generator, double reg)
+    void InitialiseKMeansPlusPlus(Samples samples, SeededRandom generator, double reg)
     {
         int k = Components, d = Dimensions, n = samples.N;
         var x = samples.X;

@@ -1,7 +1,6 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Errors;
-using Pipeline.Training.Tensors;
 
 namespace Pipeline.Training.Synthesis;
 
@@ -41,7 +40,7 @@ public sealed class PianoSynth
     public IReadOnlyList<PianoNote> Compose(double seconds, int part = 0)
     {
         if (!(seconds > 0)) throw new InvalidOptionException($"piece length must be positive, got {seconds} s");
-        var g = new Generator(seed * 1_000_003 + part * 7919 + 17);
+        var g = new SeededRandom(seed * 1_000_003 + part * 7919 + 17);
         var notes = new List<PianoNote>();
         var low = Pitches.Where(p => VoiceOf(p) == 0).ToArray();
         var high = Pitches.Where(p => VoiceOf(p) == 1).ToArray();
@@ -97,7 +96,7 @@ public sealed class PianoSynth
     {
         var f0 = 440 * Math.Pow(2, (note.Midi - 69) / 12.0);
         // each pitch has its own fixed timbre (partial levels and phases), independent of the note
-        var timbre = new Generator(seed * 31 + note.Midi);
+        var timbre = new SeededRandom(seed * 31 + note.Midi);
         const double inharmonicity = 2e-4;
         var tau = 1.2 * Math.Pow(261.6 / f0, 0.4); // low strings ring longer
         var start = (int)(note.Onset * SampleRate);

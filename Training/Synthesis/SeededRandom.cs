@@ -1,42 +1,22 @@
 using Pipeline.Shared.Errors;
 
-namespace Pipeline.Training.Tensors;
+namespace Pipeline.Training.Synthesis;
 
 /// <summary>
-/// The job's seeded random source (xoshiro256**, seeded through SplitMix64). Initial weights, dropout masks
-/// and mini-batch shuffles all draw from one generator, and its <see cref="State"/> goes into checkpoints, so
-/// a resumed job draws exactly what the uninterrupted job would have drawn.
+/// A seeded random stream (xoshiro256**, seeded through SplitMix64; Blackman and Vigna 2018) whose draws are fixed
+/// by its seed on every platform and .NET version: the synthetic data sets and the mixtures' k-means++ starts draw from
+/// it, so the same seed gives the same bytes. (<see cref="Random"/>'s seeded stream is fixed too, but by a
+/// compatibility algorithm .NET keeps only for that purpose.)
 /// </summary>
-public sealed class Generator
+public sealed class SeededRandom
 {
     ulong s0, s1, s2, s3;
 
-    /// <summary>
-    /// The process-wide generator that layers draw from when none is given (seed 0 at start), like
-    /// PyTorch's default generator. Jobs pass their own generator so that their results depend on their seed only.
-    /// </summary>
-    public static Generator Default { get; private set; } = new(0);
-
-    /// <summary>Reseeds <see cref="Default"/>, as <c>torch.manual_seed</c>.</summary>
-    public static void ManualSeed(long seed) => Default = new Generator(seed);
-
     /// <summary>A generator whose stream is fixed by <paramref name="seed"/>.</summary>
-    public Generator(long seed)
+    public SeededRandom(long seed)
     {
         var x = (ulong)seed;
         s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
-    }
-
-    /// <summary>The full internal state, for checkpoints.</summary>
-    public ulong[] State
-    {
-        get => [s0, s1, s2, s3];
-        set
-        {
-            if (value.Length != 4 || (value[0] | value[1] | value[2] | value[3]) == 0)
-                throw new InvalidInputException("a generator state is four 64-bit words, not all zero");
-            (s0, s1, s2, s3) = (value[0], value[1], value[2], value[3]);
-        }
     }
 
     /// <summary>The next 64 random bits.</summary>
@@ -107,27 +87,5 @@ public sealed class Generator
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
-    }
-}
-
-public partial class Tensor
-{
-    /// <summary>Uniform values in [<paramref name="low"/>, <paramref name="high"/>).</summary>
-    public static Tensor Uniform(Generator generator, float low, float high, params int[] shape)
-    {
-        var t = Zeros(shape);
-        generator.FillUniform(t.Span, low, high);
-        return t;
-    }
-
-    /// <summary>Uniform values in [0, 1), like <c>torch.rand</c>.</summary>
-    public static Tensor Rand(Generator generator, params int[] shape) => Uniform(generator, 0f, 1f, shape);
-
-    /// <summary>Standard normal values, like <c>torch.randn</c>.</summary>
-    public static Tensor Randn(Generator generator, params int[] shape)
-    {
-        var t = Zeros(shape);
-        generator.FillNormal(t.Span, 0f, 1f);
-        return t;
     }
 }
