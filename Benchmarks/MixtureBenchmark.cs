@@ -23,6 +23,7 @@ static class MixtureBenchmark
         for (var i = 0; i < N; i++) x[i * D] += 3 * (i % K); // some structure to fit
         var data = new NdArray([N, D], x);
         Console.WriteLine($"GMM EM iteration, {N} × {D}, K = {K} (median of 9 after 2 warm-ups)");
+        var rows = new List<(CovarianceType Type, double Median, double Target, double Roofline)>();
         foreach (var (type, target, flops) in new[]
         {
             (CovarianceType.Diagonal, 30.0, 2.0 * 2 * N * D * K + 2.0 * 2 * N * D * K),      // E: x²·p, x·μp; M: rᵀx, rᵀx²
@@ -45,7 +46,14 @@ static class MixtureBenchmark
             var median = times[4];
             var bytes = (type == CovarianceType.Diagonal ? 4.0 : 2.0) * N * D * 4 + N * K * (4 * 8 + 3 * 4);
             var roofline = Math.Max(flops / (limits.SgemmGflops * 1e9), bytes / (limits.BandwidthGBs * 1e9)) * 1e3;
-            Console.WriteLine($"  {type,-8} {median,8:F1} ms per iteration (E + M)   target {target} ms ({median / target:F2} of it)   roofline {roofline:F1} ms   x roofline {median / roofline:F2}");
+            rows.Add((type, median, target, roofline));
+        }
+        // scikit-learn's EM on the same samples, after ours
+        var peer = ScikitLearnPeer.PerIteration("gmm", data, ["diag", "full"]);
+        foreach (var (type, median, target, roofline) in rows)
+        {
+            var sklearn = peer.GetValueOrDefault(type == CovarianceType.Diagonal ? "diag" : "full", double.NaN);
+            Console.WriteLine($"  {type,-8} {median,8:F1} ms per iteration (E + M)   target {target} ms ({median / target:F2} of it)   roofline {roofline:F1} ms   x roofline {median / roofline:F2}   scikit-learn {sklearn:F1} ms ({sklearn / median:F1}x ours)");
         }
     }
 }

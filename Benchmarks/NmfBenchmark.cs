@@ -19,7 +19,7 @@ static class NmfBenchmark
         var v = new float[F * T];
         for (var i = 0; i < v.Length; i++) v[i] = 0.01f + random.NextSingle();
         Console.WriteLine($"NMF multiplicative updates, V {F} × {T}, rank {K} (median of 10 iterations after 2 warm-up)");
-        Console.WriteLine($"{"beta",5} {"ms/iter",9} {"target",8} {"roofline",9} {"x roofline",11} {"GFLOP/s",8}");
+        var rows = new List<(double Beta, double Median, double Target, double Roofline, double Flops)>();
         foreach (var (beta, target) in new[] { (2.0, 20.0), (1.0, 45.0), (0.0, 60.0) })
         {
             var w = Positive(F * K, random);
@@ -39,7 +39,15 @@ static class NmfBenchmark
             var flops = Flops(beta);
             var bytes = 2.0 * 4 * F * T;
             var roofline = Math.Max(flops / (limits.SgemmGflops * 1e9), bytes / (limits.BandwidthGBs * 1e9)) * 1e3;
-            Console.WriteLine($"{beta,5} {median,9:F1} {target,8:F0} {roofline,9:F1} {median / roofline,11:F2} {flops / median / 1e6,8:F0}");
+            rows.Add((beta, median, target, roofline, flops));
+        }
+        // scikit-learn's MU solver on the same V, after ours, so the two never share the cores
+        var peer = ScikitLearnPeer.PerIteration("nmf", new Pipeline.Shared.Arrays.NdArray([F, T], v), rows.Select(r => r.Beta.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Console.WriteLine($"{"beta",5} {"ms/iter",9} {"target",8} {"roofline",9} {"x roofline",11} {"GFLOP/s",8} {"sklearn",9} {"x faster",9}");
+        foreach (var (beta, median, target, roofline, flops) in rows)
+        {
+            var sklearn = peer.GetValueOrDefault(beta.ToString(System.Globalization.CultureInfo.InvariantCulture), double.NaN);
+            Console.WriteLine($"{beta,5} {median,9:F1} {target,8:F0} {roofline,9:F1} {median / roofline,11:F2} {flops / median / 1e6,8:F0} {sklearn,9:F1} {sklearn / median,9:F2}");
         }
     }
 

@@ -1,21 +1,20 @@
 using System.Runtime.CompilerServices;
-using Pipeline.Training.Native;
+using Pipeline.Training.Engine;
 
 namespace Pipeline.Training;
 
 static class ModuleSetup
 {
-    // Native names used by this assembly ("blas") resolve through the shared resolver before first use.
-#pragma warning disable CA2255 // a library must route its native names before its first P/Invoke
+    // LibTorch reads these process settings when it first loads or allocates: before any training type is used.
+#pragma warning disable CA2255 // a library must configure the native side before its first call into it
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void RegisterNativeResolver()
+    internal static void ConfigureNativeSide()
     {
-        NativeLibraries.Register(typeof(ModuleSetup).Assembly);
         // LibTorch's MKL, before its first call: conditional numerical reproducibility on the best code path for this
         // processor. Without it a 2-thread GEMM gave other last bits from run to run on a loaded machine, and MKL's
         // default path was slower here (autoencoder epoch 7.6 s against 5.2 s). A user's own MKL_CBWR wins.
         ProcessEnvironment.SetDefault("MKL_CBWR", "AUTO");
-        Engine.NativeHeap.KeepFreedMemory();
+        NativeHeap.KeepFreedMemory();
     }
 }

@@ -105,7 +105,6 @@ public class PublishTests(StreamAndServeCommandTests.Model trained) : IClassFixt
         };
         start.ArgumentList.Add(Path.Combine(bundle, "pipeline-infer.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment.Remove("PIPELINE_NATIVE_DIR");
         start.Environment.Remove("LD_LIBRARY_PATH");
         return Process.Start(start)!;
     }

@@ -36,7 +36,6 @@ public class ReadmeTests
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add(script);
-        start.Environment["PIPELINE_NATIVE_DIR"] = Path.Combine(Root, "artifacts", "native");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEnd();

@@ -95,7 +95,6 @@ return CommandLineHost.Run(() =>
 {
     var threads = parsed.GetValue(cli.Threads);
     Pipeline.Training.Engine.TorchDevice.Configure(threads); // checks the value first
-    if (threads > 0) Pipeline.Training.Linalg.Blas.SetThreads(threads);
     // Ctrl-C is ours (CommandLineHost.Cancellation), so that work stops at a step boundary and writes nothing
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }, Console.Error, parsed.GetValue(cli.Verbose));

@@ -1,95 +1,46 @@
 using System.Runtime.InteropServices;
+using TorchSharp;
 
 namespace Pipeline.Training.Linalg;
 
 /// <summary>
-/// The door to the system BLAS (OpenBLAS through <c>libblas.so.3</c>, its kernels chosen by
-/// <see cref="Pipeline.Training.Native.OpenBlasCore"/>). Row-major GEMM, through which every general matrix
-/// product goes, and SYRK for the symmetric ones.
+/// Row-major GEMM over spans, run by LibTorch's BLAS (MKL on x86 CPUs), for the kernels that work on plain arrays
+/// (plain NMF's multiplicative updates, the mixtures' EM). Each operand is wrapped as a LibTorch tensor over the
+/// caller's memory, without a copy, and C is written in place by <c>addmm_</c>; the product runs on LibTorch's
+/// intra-op threads (<c>--threads</c>).
 /// </summary>
 public static unsafe partial class Blas
 {
-    const int RowMajor = 101, NoTrans = 111, Trans = 112, Upper = 121;
+    // LibTorchSharp's tensor constructor over foreign memory; the deleter is called when LibTorch lets go of it.
+    [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_new")]
+    private static partial IntPtr NewTensor(void* data, IntPtr deleter, long* dimensions, int rank, sbyte type, sbyte dtype,
+        int deviceType, int deviceIndex, [MarshalAs(UnmanagedType.U1)] bool requiresGrad);
 
-    [LibraryImport("blas", EntryPoint = "openblas_set_num_threads")]
-    private static partial void OpenBlasSetNumThreads(int threads);
+    /// <summary>The memory belongs to the caller, who keeps it pinned for the call: nothing to free.</summary>
+    [UnmanagedCallersOnly]
+    static void Borrowed(IntPtr _) { }
 
-    /// <summary>
-    /// Limits BLAS to <paramref name="threads"/> threads (0: one per core) where the library is OpenBLAS, which
-    /// ./run installs; another BLAS keeps its own setting (OMP_NUM_THREADS and the like). Returns whether it applied.
-    /// </summary>
-    public static bool SetThreads(int threads)
-    {
-        try
-        {
-            OpenBlasSetNumThreads(threads > 0 ? threads : Environment.ProcessorCount);
-            return true;
-        }
-        catch (EntryPointNotFoundException) { return false; }
-    }
-
-    [LibraryImport("blas", EntryPoint = "openblas_get_corename")]
-    private static partial IntPtr OpenBlasCoreName();
-
-    /// <summary>The kernel set OpenBLAS runs ("SkylakeX", "Haswell", ...), or null for another BLAS.</summary>
-    public static string? Core
-    {
-        get
-        {
-            try { return Marshal.PtrToStringUTF8(OpenBlasCoreName()); }
-            catch (EntryPointNotFoundException) { return null; }
-        }
-    }
-
-    [LibraryImport("blas", EntryPoint = "cblas_sgemm")]
-    private static partial void Sgemm(int order, int transA, int transB, int m, int n, int k,
-        float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+    static Blas() => torch.InitializeDeviceType(DeviceType.CPU); // LibTorch loaded before the first wrap
 
     /// <summary>
     /// C = α·op(A)·op(B) + β·C for row-major matrices, where op(A) is m×k, op(B) is k×n and C is m×n;
     /// <paramref name="lda"/>, <paramref name="ldb"/>, <paramref name="ldc"/> are row strides of the stored matrices.
+    /// With β = 0, C's previous values (NaN included) are ignored, as in BLAS.
     /// </summary>
+    /// <exception cref="ArgumentException">An operand's stored layout does not fit in its span.</exception>
     public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         if (m == 0 || n == 0) return;
-        // The last element each operand's stored layout touches must lie inside its span.
         CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
         CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
         CheckExtent(c.Length, m, n, ldc, nameof(c));
-        fixed (float* pa = a)
-        fixed (float* pb = b)
-        fixed (float* pc = c)
-        {
-            Sgemm(RowMajor, transposeA ? Trans : NoTrans, transposeB ? Trans : NoTrans, m, n, k,
-                alpha, pa, Math.Max(lda, 1), pb, Math.Max(ldb, 1), beta, pc, Math.Max(ldc, 1));
-        }
+        fixed (float* pa = a, pb = b, pc = c)
+            Product(pa, a.Length, transposeA, m, k, lda, pb, b.Length, transposeB, n, ldb, pc, c.Length, ldc, alpha, beta, torch.ScalarType.Float32);
     }
-
-    [LibraryImport("blas", EntryPoint = "cblas_ssyrk")]
-    private static partial void Ssyrk(int order, int uplo, int trans, int n, int k, float alpha, float* a, int lda, float beta, float* c, int ldc);
-
-    /// <summary>
-    /// The upper triangle of C (n × n) = α·AᵀA + β·C for a row-major A (k × n, row stride <paramref name="lda"/>):
-    /// half a GEMM's work for a symmetric product; the strictly lower triangle of C is left as it was.
-    /// </summary>
-    public static void SyrkTransposed(int n, int k, float alpha, ReadOnlySpan<float> a, int lda, float beta, Span<float> c, int ldc)
-    {
-        if (n == 0) return;
-        CheckExtent(a.Length, k, n, lda, nameof(a));
-        CheckExtent(c.Length, n, n, ldc, nameof(c));
-        fixed (float* pa = a)
-        fixed (float* pc = c)
-        {
-            Ssyrk(RowMajor, Upper, Trans, n, k, alpha, pa, Math.Max(lda, 1), beta, pc, Math.Max(ldc, 1));
-        }
-    }
-
-    [LibraryImport("blas", EntryPoint = "cblas_dgemm")]
-    private static partial void Dgemm(int order, int transA, int transB, int m, int n, int k,
-        double alpha, double* a, int lda, double* b, int ldb, double beta, double* c, int ldc);
 
     /// <summary>The double-precision GEMM (statistics such as mixture fitting want the extra digits).</summary>
+    /// <exception cref="ArgumentException">An operand's stored layout does not fit in its span.</exception>
     public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, double alpha,
         ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
     {
@@ -97,18 +48,47 @@ public static unsafe partial class Blas
         CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
         CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
         CheckExtent(c.Length, m, n, ldc, nameof(c));
-        fixed (double* pa = a)
-        fixed (double* pb = b)
-        fixed (double* pc = c)
-        {
-            Dgemm(RowMajor, transposeA ? Trans : NoTrans, transposeB ? Trans : NoTrans, m, n, k,
-                alpha, pa, Math.Max(lda, 1), pb, Math.Max(ldb, 1), beta, pc, Math.Max(ldc, 1));
-        }
+        fixed (double* pa = a, pb = b, pc = c)
+            Product(pa, a.Length, transposeA, m, k, lda, pb, b.Length, transposeB, n, ldb, pc, c.Length, ldc, (float)alpha, (float)beta, torch.ScalarType.Float64);
+    }
+
+    /// <summary>
+    /// The upper triangle of C (n × n) = α·AᵀA + β·C for a row-major A (k × n, row stride <paramref name="lda"/>)
+    /// (BLAS's SYRK contract; LibTorch has no SYRK, so the whole product is formed and its lower triangle is left as it was).
+    /// </summary>
+    /// <exception cref="ArgumentException">An operand's stored layout does not fit in its span.</exception>
+    public static void SyrkTransposed(int n, int k, float alpha, ReadOnlySpan<float> a, int lda, float beta, Span<float> c, int ldc)
+    {
+        if (n == 0) return;
+        CheckExtent(a.Length, k, n, lda, nameof(a));
+        CheckExtent(c.Length, n, n, ldc, nameof(c));
+        var lower = new float[n * n];
+        for (var i = 1; i < n; i++) c.Slice(i * ldc, i).CopyTo(lower.AsSpan(i * n, i));
+        Gemm(true, false, n, n, k, alpha, a, lda, a, lda, beta, c, ldc);
+        for (var i = 1; i < n; i++) lower.AsSpan(i * n, i).CopyTo(c.Slice(i * ldc, i));
     }
 
     /// <summary>C = A·B for dense row-major A (m×k) and B (k×n).</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n) =>
         Gemm(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+
+    static void Product(void* a, int aLength, bool transposeA, int m, int k, int lda, void* b, int bLength, bool transposeB, int n, int ldb,
+        void* c, int cLength, int ldc, float alpha, float beta, torch.ScalarType type)
+    {
+        using var scope = torch.NewDisposeScope();
+        var left = Matrix(a, aLength, transposeA ? k : m, transposeA ? m : k, lda, type);
+        var right = Matrix(b, bLength, transposeB ? n : k, transposeB ? k : n, ldb, type);
+        Matrix(c, cLength, m, n, ldc, type).addmm_(transposeA ? left.t() : left, transposeB ? right.t() : right, beta, alpha);
+    }
+
+    /// <summary>A rows × columns view with row stride <paramref name="stride"/> over the caller's memory.</summary>
+    static torch.Tensor Matrix(void* data, long length, int rows, int columns, int stride, torch.ScalarType type)
+    {
+        var handle = NewTensor(data, (IntPtr)(delegate* unmanaged<IntPtr, void>)&Borrowed, &length, 1, (sbyte)type, (sbyte)type,
+            (int)DeviceType.CPU, -1, false);
+        if (handle == IntPtr.Zero) throw new InvalidOperationException("LibTorch could not wrap an operand of a matrix product");
+        return torch.Tensor.UnsafeCreateTensor(handle).as_strided([rows, columns], [Math.Max(stride, 1), 1]);
+    }
 
     static void CheckExtent(int length, int rows, int columns, int stride, string name)
     {

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Pipeline.Training.Native;
+namespace Pipeline.Training.Engine;
 
 /// <summary>
 /// The process environment as native libraries read it (getenv). On Unix .NET keeps its own copy of the environment,
