@@ -9,7 +9,8 @@ sealed record MachineLimits(double SgemmGflops, double BandwidthGBs)
 {
     public static MachineLimits Measure()
     {
-        // sgemm: square products large enough to reach BLAS's steady state; best of several runs.
+        // sgemm: square products large enough to reach BLAS's steady state, best of several runs, through LibTorch's BLAS,
+        // which every product of the training side uses (so the rooflines are at the rate our code can reach).
         const int n = 2048;
         var a = Filled(n * n, 1); var b = Filled(n * n, 2); var c = new float[n * n];
         Blas.MatMul(a, b, c, n, n, n);

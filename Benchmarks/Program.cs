@@ -28,7 +28,7 @@ switch (command)
         }
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores; measuring limits...");
         var limits = MachineLimits.Measure();
-        Console.WriteLine($"sgemm {limits.SgemmGflops:F1} GFLOP/s, memory bandwidth {limits.BandwidthGBs:F1} GB/s");
+        Console.WriteLine($"sgemm {limits.SgemmGflops:F1} GFLOP/s (LibTorch's BLAS, 2048², the rooflines' rate), memory bandwidth {limits.BandwidthGBs:F1} GB/s");
         Console.WriteLine();
         foreach (var (key, run) in benchmarks)
             if (name == "all" || name == key)
