@@ -1,3 +1,4 @@
+using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Tests;
 using Pipeline.Training.Decomposition;
@@ -27,6 +28,30 @@ public class DecompositionJobTests
         Directory.CreateDirectory(folder);
         result.WriteFolder(folder, model, v, Plots.HeatMapAxis.Index("feature"), Plots.HeatMapAxis.Index("frame"));
         Assert.True(File.Exists(Path.Combine(folder, "model.onnx")) && File.Exists(Path.Combine(folder, "WH.npy")));
+    }
+
+    [Fact]
+    public void PlainNmf_TakesTheOrthogonalPenalty_AndL1L2AsTorchnmfNamesThem()
+    {
+        var (v, _, _) = TestData.Planted(12, 30, rank: 3, seed: 5);
+        DecompositionResult Fit(double l1, double orthogonal) => DecompositionJob.Fit(v, new DecompositionOptions
+            { Model = "nmf", Rank = 3, MaxIterations = 40, L1 = l1, Orthogonal = orthogonal, Device = Inference.Runtime.Device.Cpu });
+        double Overlap(NdArray w) // Σ over pairs of components of their cosine similarity; W (F, K)
+        {
+            double total = 0;
+            for (var a = 0; a < 3; a++)
+                for (var b = a + 1; b < 3; b++)
+                {
+                    double dot = 0, na = 0, nb = 0;
+                    for (var f = 0; f < 12; f++) { var (x, y) = (w[f, a], w[f, b]); dot += x * y; na += x * x; nb += y * y; }
+                    if (na > 0 && nb > 0) total += dot / Math.Sqrt(na * nb);
+                }
+            return total;
+        }
+        var plain = Fit(0, 0);
+        Assert.True(Overlap(Fit(0, 1.0).W) < Overlap(plain.W)); // the penalty reached the fit (it was once ignored for plain NMF)
+        // an L1 penalty on the fast path: the penalised loss trades reconstruction for smaller factors
+        Assert.True(Fit(5, 0).History[^1] > plain.History[^1]);
     }
 
     [Fact]

@@ -16,14 +16,14 @@ static class DecomposeCommand
         var model = new Option<string>("--model", "-m") { Description = "nmf, nmfd, nmf2d, nmf3d, plca, siplca, siplca2 or siplca3", DefaultValueFactory = _ => "nmf" };
         var input = new Option<string>("--input", "-i") { Description = "An audio file (its magnitude STFT) or a non-negative .npy: a matrix (features × frames), or a 3-d array for nmf3d / siplca3", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Folder for the model, W/H .npy files and pictures", Required = true };
-        var rank = new Option<int>("--rank", "-k") { Description = "Components", DefaultValueFactory = _ => 8 };
+        var rank = new Option<int>("--rank", "-k") { Description = "Components", DefaultValueFactory = _ => DecompositionOptions.DefaultRank };
         var window = new Option<int>("--window") { Description = "nmfd / siplca: the convolution window in frames", DefaultValueFactory = _ => 8 };
         var kernel = new Option<string>("--kernel") { Description = "nmf2d / siplca2: ROWSxCOLUMNS (bins × frames), such as 3x8; nmf3d / siplca3: AxBxC", DefaultValueFactory = _ => "3x8" };
         var beta = new Option<double>("--beta") { Description = "β of the divergence", DefaultValueFactory = _ => 1 };
         var trainer = new Option<string>("--trainer") { Description = "mu (β multiplicative updates), sparse (Hoyer-projected gradient, with --sparseness-w/-h) or, for nmf, logadam (Adam on ln W, ln H)", DefaultValueFactory = _ => "mu" };
         var l1 = new Option<double>("--l1") { Description = "mu: L1 penalty on every factor", DefaultValueFactory = _ => 0 };
         var l2 = new Option<double>("--l2") { Description = "mu: L2 penalty on every factor", DefaultValueFactory = _ => 0 };
-        var orthogonal = new Option<double>("--orthogonal") { Description = "mu (deconvolution models): penalty on the overlap of components", DefaultValueFactory = _ => 0 };
+        var orthogonal = new Option<double>("--orthogonal") { Description = "mu: penalty on the overlap of components", DefaultValueFactory = _ => 0 };
         var sparsenessW = new Option<double?>("--sparseness-w") { Description = "sparse: Hoyer sparseness of each template, in (0, 1)" };
         var sparsenessH = new Option<double?>("--sparseness-h") { Description = "sparse: Hoyer sparseness of each activation, in (0, 1)" };
         var normalize = new Option<string>("--normalize") { Description = "none, w or h: rescale each component of that factor to unit L2 norm after every iteration", DefaultValueFactory = _ => "none" };

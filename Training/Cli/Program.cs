@@ -13,12 +13,12 @@ var cli = new CommonOptions();
 var device = TrainingDevice.Create();
 
 var input = new Option<string>("--input", "-i") { Description = "V as a .npy matrix (features × frames), non-negative", Required = true };
-var rank = new Option<int>("--rank", "-k") { Description = "Number of components K", DefaultValueFactory = _ => 20 };
+var rank = new Option<int>("--rank", "-k") { Description = "Number of components K", DefaultValueFactory = _ => DecompositionOptions.DefaultRank };
 var beta = new Option<double>("--beta") { Description = "β of the divergence: 2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito", DefaultValueFactory = _ => 1 };
 var tol = new Option<double>("--tol") { Description = "Stop when the loss falls by less than this fraction of the initial loss between checks (0: never)", DefaultValueFactory = _ => 1e-4 };
 var maxIter = new Option<int>("--max-iter") { Description = "Maximum multiplicative-update iterations", DefaultValueFactory = _ => 200 };
-var alpha = new Option<double>("--alpha") { Description = "Penalty strength on W and H", DefaultValueFactory = _ => 0 };
-var l1Ratio = new Option<double>("--l1-ratio") { Description = "Penalty mix: 0 L2, 1 L1", DefaultValueFactory = _ => 0 };
+var l1 = new Option<double>("--l1") { Description = "L1 penalty on W and H (torchnmf's l1_reg)", DefaultValueFactory = _ => 0 };
+var l2 = new Option<double>("--l2") { Description = "L2 penalty on W and H (torchnmf's l2_reg)", DefaultValueFactory = _ => 0 };
 var seed = new Option<int>("--seed") { Description = "Seed of the random initialisation", DefaultValueFactory = _ => 0 };
 var iterations = new Option<int>("--iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 200 };
 var output = new Option<string>("--out", "-o") { Description = "Model folder to write (model.onnx, reconstruction.onnx, manifest.json)", Required = true };
@@ -28,7 +28,7 @@ var hOut = new Option<string?>("--h-out") { Description = "Also write H (K × fr
 
 var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative updates and export the model.\n\nExample:\n  pipeline-train nmf --input V.npy --rank 20 --beta 1 --out artifacts/models/nmf-demo")
 {
-    input, rank, beta, tol, maxIter, alpha, l1Ratio, seed, iterations, output, name, wOut, hOut, cli.Force,
+    input, rank, beta, tol, maxIter, l1, l2, seed, iterations, output, name, wOut, hOut, cli.Force,
 };
 nmf.SetAction(parse =>
 {
@@ -45,7 +45,7 @@ nmf.SetAction(parse =>
     var options = new NmfFitOptions
     {
         Beta = parse.GetValue(beta), Tolerance = parse.GetValue(tol), MaxIterations = parse.GetValue(maxIter),
-        Alpha = parse.GetValue(alpha), L1Ratio = parse.GetValue(l1Ratio),
+        Alpha = parse.GetValue(l1) + parse.GetValue(l2), L1Ratio = NmfFitOptions.L1RatioOf(parse.GetValue(l1), parse.GetValue(l2)),
     };
     var exportIterations = parse.GetValue(iterations);
     if (exportIterations < 0) throw new InvalidOptionException($"--iterations must be ≥ 0, got {exportIterations}");

@@ -14,7 +14,7 @@ static class SeparationCommand
     {
         var sources = new Option<string[]>("--source", "-s") { Description = "NAME=FILE: a solo recording of one source (repeat for each source)", Required = true, AllowMultipleArgumentsPerToken = false };
         var output = new Option<string>("--out", "-o") { Description = "Model folder to write", Required = true };
-        var rank = new Option<int>("--rank", "-k") { Description = "Templates per source", DefaultValueFactory = _ => 8 };
+        var rank = new Option<int>("--rank", "-k") { Description = "Templates per source", DefaultValueFactory = _ => Pipeline.Training.Decomposition.DecompositionOptions.DefaultRank };
         var beta = new Option<double>("--beta") { Description = "β of the divergence (1: Kullback-Leibler, the usual choice for magnitudes)", DefaultValueFactory = _ => 1 };
         var maxIter = new Option<int>("--max-iter") { Description = "Multiplicative-update iterations per source", DefaultValueFactory = _ => 200 };
         var iterations = new Option<int>("--iterations") { Description = "Updates the exported activation graph runs by default", DefaultValueFactory = _ => 200 };

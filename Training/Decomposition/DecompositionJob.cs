@@ -27,7 +27,10 @@ public sealed record DecompositionOptions
     public string Model { get; init; } = "nmf";
     /// <summary>mu (β multiplicative updates), sparse (Hoyer-projected gradient) or, for nmf, logadam.</summary>
     public string Trainer { get; init; } = "mu";
-    public int Rank { get; init; } = 8;
+    /// <summary>The components every decomposition command fits unless told otherwise.</summary>
+    public const int DefaultRank = 8;
+
+    public int Rank { get; init; } = DefaultRank;
     /// <summary>NMFD / SIPLCA: the convolution window in frames.</summary>
     public int Window { get; init; } = 8;
     /// <summary>NMF2D / SIPLCA2: two sizes; NMF3D / SIPLCA3: three.</summary>
@@ -107,7 +110,7 @@ public static class DecompositionJob
         if (volumetric) v.RequireNonNegativeFinite("V");
         else v.RequireDecompositionInput("V", "features", b);
         var device = TorchDevice.Resolve(options.Device); // a missing CUDA is refused before any work
-        if (kind == "nmf" && options.Trainer == "mu" && options.Device == Inference.Runtime.Device.Cuda)
+        if (kind == "nmf" && options.Trainer == "mu" && options.Orthogonal == 0 && options.Device == Inference.Runtime.Device.Cuda)
             throw new InvalidOptionException("--device cuda: --model nmf --trainer mu runs on the CPU in this version; the other models and trainers run on CUDA, or use --device cpu");
         // a 3-d V is shown and saved with its first axis as rows
         var (f, t) = volumetric ? (v.Shape[0], v.Shape[1] * v.Shape[2]) : (v.Rows, v.Columns);
@@ -125,14 +128,14 @@ public static class DecompositionJob
             var nmf = Nmf.FromTemplates(result.W);
             return new(kind, k, result.W, result.H, Product(result.W, result.H), history, lossName, (folder, name) => NmfExport.Export(nmf, folder, name, b, options.ExportIterations));
         }
-        if (kind == "nmf" && options.Trainer == "mu")
+        // the fast kernels of plain NMF know L1 and L2; with the orthogonal penalty NMF runs as torchnmf's module
+        if (kind == "nmf" && options.Trainer == "mu" && options.Orthogonal == 0)
         {
             var nmf = new Nmf(k, options.Seed);
-            var penalty = options.L1 + options.L2;
             nmf.Fit(v, new NmfFitOptions
             {
                 Beta = b, MaxIterations = steps, Tolerance = 0, LossEvery = 1, Normalize = options.Normalize,
-                Alpha = penalty, L1Ratio = penalty > 0 ? options.L1 / penalty : 0,
+                Alpha = options.L1 + options.L2, L1Ratio = NmfFitOptions.L1RatioOf(options.L1, options.L2),
             }, new Shared.Threading.SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) Record(p.Loss); }), cancellation);
             return new(kind, k, nmf.W!, nmf.H!, nmf.Reconstruct(), history, lossName, (folder, name) => NmfExport.Export(nmf, folder, name, b, options.ExportIterations));
         }
@@ -157,7 +160,7 @@ public static class DecompositionJob
                 TorchArrays.ToNdArray(kind == "plca" ? reconstruction.t() : reconstruction.reshape(f, t)), history, lossName,
                 (folder, name) => PlcaExport.Export(component, folder, name, options.ExportIterations));
         }
-        // plain NMF here only with the sparse trainer: torchnmf's NMF module, V (N, C) = Vᵀ
+        // plain NMF here with the sparse trainer or the orthogonal penalty: torchnmf's NMF module, V (N, C) = Vᵀ
         NonNegativeComponent model = kind switch
         {
             "nmf" => new NmfComponent([t, f], k, generator, device: device),

@@ -24,6 +24,9 @@ public sealed record NmfFitOptions
 
     internal (float L1, float L2) Penalties => ((float)(Alpha * L1Ratio), (float)(Alpha * (1 - L1Ratio)));
 
+    /// <summary>The <see cref="L1Ratio"/> that, with <see cref="Alpha"/> = l1 + l2, gives torchnmf's penalties l1·L1 + l2·L2 (0 when both are 0).</summary>
+    public static double L1RatioOf(double l1, double l2) => l1 + l2 > 0 ? l1 / (l1 + l2) : 0;
+
     internal void Validate()
     {
         var problems = new List<string>();
