@@ -40,7 +40,7 @@ public abstract class PlcaComponent : nn.Module
     }
 
     /// <summary>"(2, 3, 4)": a shape as error messages write it.</summary>
-    private protected static string ShapeText(IEnumerable<long> shape) => $"({string.Join(", ", shape)})";
+    private protected static string ShapeText(IEnumerable<long> shape) => NonNegativeComponent.ShapeText(shape);
 
     /// <summary>V̂ as a distribution, from the factors.</summary>
     public abstract Tensor Reconstruct(Tensor h, Tensor w, Tensor z);
