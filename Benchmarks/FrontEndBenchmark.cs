@@ -42,26 +42,8 @@ static class FrontEndBenchmark
     /// The numpy peer's medians in ms by job ("log-mel", "stft", "resample"), empty (with a line saying why) when
     /// Debian's python3 with numpy cannot run it.
     /// </summary>
-    static Dictionary<string, double> NumpyPeer(string wav)
-    {
-        var script = Path.Combine(AppContext.BaseDirectory, "frontend_numpy.py");
-        var start = new ProcessStartInfo("/usr/bin/python3", [script, wav]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["OPENBLAS_NUM_THREADS"] = "1";
-        try
-        {
-            using var python = Process.Start(start)!;
-            var stderr = python.StandardError.ReadToEndAsync();
-            var lines = python.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            python.WaitForExit();
-            if (python.ExitCode != 0) throw new InvalidOperationException(stderr.Result.Trim().Split('\n')[^1]);
-            return lines.Select(l => l.Split(' ')).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
-        }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            Console.WriteLine($"  (no numpy peer: {e.Message}; ./run bench installs python3-numpy)");
-            return [];
-        }
-    }
+    static Dictionary<string, double> NumpyPeer(string wav) =>
+        PythonPeer.Run("frontend_numpy.py", [wav], "numpy", "python3-numpy", environment => environment["OPENBLAS_NUM_THREADS"] = "1");
 
     static void Report(string what, double targetMs, double audioSeconds, double ms, double flops, double numpyMs, MachineLimits limits)
     {

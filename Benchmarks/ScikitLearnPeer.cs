@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using Pipeline.Shared.Arrays;
 
 namespace Pipeline.Benchmarks;
@@ -19,21 +17,11 @@ static class ScikitLearnPeer
         {
             var path = Path.Combine(directory.FullName, "data.npy");
             NpyFile.Write(path, data);
-            var script = Path.Combine(AppContext.BaseDirectory, "sklearn_peer.py");
-            var start = new ProcessStartInfo("/usr/bin/python3", [script, kind, path, .. settings]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.Environment.Remove("OPENBLAS_CORETYPE");
-            start.Environment.Remove("OPENBLAS_L2_SIZE");
-            using var python = Process.Start(start)!;
-            var stderr = python.StandardError.ReadToEndAsync();
-            var lines = python.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            python.WaitForExit();
-            if (python.ExitCode != 0) throw new InvalidOperationException(stderr.Result.Trim().Split('\n')[^1]);
-            return lines.Select(l => l.Split(' ')).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
-        }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            Console.WriteLine($"  (no scikit-learn peer: {e.Message}; ./run bench installs python3-sklearn)");
-            return [];
+            return PythonPeer.Run("sklearn_peer.py", [kind, path, .. settings], "scikit-learn", "python3-sklearn", environment =>
+            {
+                environment.Remove("OPENBLAS_CORETYPE");
+                environment.Remove("OPENBLAS_L2_SIZE");
+            });
         }
         finally
         {

@@ -43,7 +43,7 @@ static class MixtureCommand
         {
             var log = cli.Log(parse);
             var where = parse.GetValue(device); // a missing CUDA is refused before any file is read
-            if (parse.GetValue(method) == "em") TrainingDevice.RequireCpu(where, "--method em", "--method gradient runs on CUDA, or ");
+            if (parse.GetValue(method) == "em") TorchDevice.RequireCpu(where, "--method em", "--method gradient runs on CUDA, or ");
             else TorchDevice.Resolve(where);
             var type = parse.GetValue(covariance) switch
             {

@@ -32,7 +32,7 @@ var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative upd
 };
 nmf.SetAction(parse =>
 {
-    TrainingDevice.RequireCpu(parse.GetValue(device), "pipeline-train nmf (multiplicative updates)", "pipeline-train decompose --trainer logadam runs on CUDA, or ");
+    Pipeline.Training.Engine.TorchDevice.RequireCpu(parse.GetValue(device), "pipeline-train nmf (multiplicative updates)", "pipeline-train decompose --trainer logadam runs on CUDA, or ");
     var log = cli.Log(parse);
     var outDir = parse.GetValue(output)!;
     using var outputs = cli.Outputs(parse);

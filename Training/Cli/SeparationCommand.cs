@@ -31,7 +31,7 @@ static class SeparationCommand
             """) { sources, output, rank, beta, maxIter, iterations, sampleRate, nFft, hop, seed, cli.Force };
         command.SetAction(parse =>
         {
-            TrainingDevice.RequireCpu(parse.GetValue(device), "pipeline-train separate (multiplicative updates)", "");
+            Pipeline.Training.Engine.TorchDevice.RequireCpu(parse.GetValue(device), "pipeline-train separate (multiplicative updates)", "");
             var log = cli.Log(parse);
             var stft = FrontEndConfig.MagnitudeSpectrogram with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
             stft.Validate();

@@ -19,13 +19,11 @@ public static class BetaDivergence
     const int Chunk = 8192;
 
     /// <summary>D_β(target | estimate), summed; the spans must have equal length.</summary>
-    public static double Compute(ReadOnlySpan<float> target, ReadOnlySpan<float> estimate, double beta, float epsilon = DefaultEpsilon)
+    public static unsafe double Compute(ReadOnlySpan<float> target, ReadOnlySpan<float> estimate, double beta, float epsilon = DefaultEpsilon)
     {
         if (target.Length != estimate.Length)
             throw new ArgumentException($"target has {target.Length} entries, estimate {estimate.Length}");
-        var v = target.ToArray();
-        var y = estimate.ToArray();
-        return Compute(v, y, v.Length, beta, epsilon);
+        fixed (float* v = target, y = estimate) return Compute((IntPtr)v, (IntPtr)y, target.Length, beta, epsilon);
     }
 
     /// <summary>
@@ -72,13 +70,10 @@ public static class BetaDivergence
         return (sqrtN - l1 / Math.Sqrt(l2)) / (sqrtN - 1);
     }
 
-    /// <summary>Array form used on hot paths: chunks run in parallel, partial sums are added in chunk order.</summary>
-    internal static unsafe double Compute(float[] v, float[] y, int length, double beta, float epsilon)
-    {
-        fixed (float* pv = v, py = y) return Compute((IntPtr)pv, (IntPtr)py, length, beta, epsilon);
-    }
-
-    /// <summary>The same over memory the caller keeps alive and pinned (a CPU tensor's storage).</summary>
+    /// <summary>
+    /// The sum over memory the caller keeps alive and pinned (a CPU tensor's storage): chunks run in parallel, partial
+    /// sums are added in chunk order.
+    /// </summary>
     internal static double Compute(IntPtr v, IntPtr y, long length, double beta, float epsilon)
     {
         var chunks = (int)((length + Chunk - 1) / Chunk);

@@ -109,9 +109,9 @@ public static class DecompositionJob
             throw new InvalidInputException(volumetric ? $"{kind} needs a 3-d .npy array, got shape {v.ShapeText}" : $"{kind} needs a matrix (features × frames), got shape {v.ShapeText}");
         if (volumetric) v.RequireNonNegativeFinite("V");
         else v.RequireDecompositionInput("V", "features", b);
+        var plainKernels = kind == "nmf" && options.Trainer == "mu" && options.Orthogonal == 0; // plain NMF's CPU kernels
+        if (plainKernels) TorchDevice.RequireCpu(options.Device, "--model nmf --trainer mu", "the other models and trainers run on CUDA, or ");
         var device = TorchDevice.Resolve(options.Device); // a missing CUDA is refused before any work
-        if (kind == "nmf" && options.Trainer == "mu" && options.Orthogonal == 0 && options.Device == Inference.Runtime.Device.Cuda)
-            throw new InvalidOptionException("--device cuda: --model nmf --trainer mu runs on the CPU in this version; the other models and trainers run on CUDA, or use --device cpu");
         // a 3-d V is shown and saved with its first axis as rows
         var (f, t) = volumetric ? (v.Shape[0], v.Shape[1] * v.Shape[2]) : (v.Rows, v.Columns);
         var history = new List<double>();
@@ -126,10 +126,10 @@ public static class DecompositionJob
             var result = LogAdam.Fit(v, new LogAdamOptions { Rank = k, Steps = steps, Seed = options.Seed, Loss = b == 2 ? LogAdamLoss.SquaredError : LogAdamLoss.IDivergence, Device = options.Device },
                 new Shared.Threading.SynchronousProgress<(int, double)>(p => Record(p.Item2)), cancellation);
             var nmf = Nmf.FromTemplates(result.W);
-            return new(kind, k, result.W, result.H, Product(result.W, result.H), history, lossName, (folder, name) => NmfExport.Export(nmf, folder, name, b, options.ExportIterations));
+            return new(kind, k, result.W, result.H, Nmf.Product(result.W, result.H), history, lossName, (folder, name) => NmfExport.Export(nmf, folder, name, b, options.ExportIterations));
         }
         // the fast kernels of plain NMF know L1 and L2; with the orthogonal penalty NMF runs as torchnmf's module
-        if (kind == "nmf" && options.Trainer == "mu" && options.Orthogonal == 0)
+        if (plainKernels)
         {
             var nmf = new Nmf(k, options.Seed);
             nmf.Fit(v, new NmfFitOptions
@@ -143,16 +143,24 @@ public static class DecompositionJob
         using var generator = new Generator((ulong)options.Seed);
         using var data = TorchArrays.FromNdArray(v, device);
         long[] kernel = volumetric || kind is "nmf2d" or "siplca2" ? options.Kernel : [options.Window];
+        // torchnmf's V: samples first for NMF and PLCA (Vᵀ), else a batch of one with V's axes behind the channels
+        long[] shape = kind switch
+        {
+            "nmf" or "plca" => [t, f],
+            "nmfd" or "siplca" => [1, f, t],
+            "nmf2d" or "siplca2" => [1, 1, f, t],
+            _ => [1, 1, .. v.Shape],
+        };
+        var target = kind is "nmf" or "plca" ? data.t() : data.reshape(shape);
         if (DecompositionModels.IsProbabilistic(kind))
         {
             PlcaComponent component = kind switch
             {
-                "plca" => new Plca([t, f], k, generator, device),
-                "siplca" => new Siplca([1, f, t], k, kernel, generator, device),
-                "siplca2" => new Siplca2([1, 1, f, t], k, (kernel[0], kernel[1]), generator, device),
-                _ => new Siplca3([1, 1, .. v.Shape], k, (kernel[0], kernel[1], kernel[2]), generator, device),
+                "plca" => new Plca(shape, k, generator, device),
+                "siplca" => new Siplca(shape, k, kernel, generator, device),
+                "siplca2" => new Siplca2(shape, k, (kernel[0], kernel[1]), generator, device),
+                _ => new Siplca3(shape, k, (kernel[0], kernel[1], kernel[2]), generator, device),
             };
-            var target = kind == "plca" ? data.t() : data.reshape(component.forward().shape);
             var fit = component.Fit(target, tolerance: 0, maxIterations: steps,
                 progress: new Shared.Threading.SynchronousProgress<(int, double)>(p => Record(-p.Item2)), cancellation: cancellation);
             var reconstruction = component.Reconstruction(fit.Mass);
@@ -163,22 +171,21 @@ public static class DecompositionJob
         // plain NMF here with the sparse trainer or the orthogonal penalty: torchnmf's NMF module, V (N, C) = Vᵀ
         NonNegativeComponent model = kind switch
         {
-            "nmf" => new NmfComponent([t, f], k, generator, device: device),
-            "nmfd" => new Nmfd([1, f, t], k, options.Window, generator, device: device),
-            "nmf2d" => new Nmf2d([1, 1, f, t], k, (kernel[0], kernel[1]), generator, device: device),
-            _ => new Nmf3d([1, 1, .. v.Shape], k, (kernel[0], kernel[1], kernel[2]), generator, device: device),
+            "nmf" => new NmfComponent(shape, k, generator, device: device),
+            "nmfd" => new Nmfd(shape, k, options.Window, generator, device: device),
+            "nmf2d" => new Nmf2d(shape, k, (kernel[0], kernel[1]), generator, device: device),
+            _ => new Nmf3d(shape, k, (kernel[0], kernel[1], kernel[2]), generator, device: device),
         };
-        var x = kind == "nmf" ? data.t() : data.reshape(model.forward().shape);
         if (options.Trainer == "sparse")
-            model.SparseFit(x, b, steps, options.SparsenessW, options.SparsenessH, new Shared.Threading.SynchronousProgress<(int, double)>(p => Record(p.Item2)), cancellation);
+            model.SparseFit(target, b, steps, options.SparsenessW, options.SparsenessH, new Shared.Threading.SynchronousProgress<(int, double)>(p => Record(p.Item2)), cancellation);
         else
         {
-            BetaMu.CheckTarget(x, b);
+            BetaMu.CheckTarget(target, b);
             using var mu = new BetaMu(model.parameters(), b, options.L1, options.L2, options.Orthogonal);
             for (var i = 0; i < steps; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                using (var loss = mu.step(() => (model.forward(), x))) Record(loss.item<double>());
+                using (var loss = mu.step(() => (model.forward(), target))) Record(loss.item<double>());
                 model.NormalizeComponents(options.Normalize);
             }
         }
@@ -190,14 +197,6 @@ public static class DecompositionJob
             ? (folder, name) => DeconvolutionExport.Export(deconvolution, folder, name, b, options.ExportIterations)
             : (folder, name) => NmfExport.Export(Nmf.FromTemplates(w), folder, name, b, options.ExportIterations);
         return new(kind, k, w, h, wh, history, lossName, export);
-    }
-
-    /// <summary>W·H for W (F, K) and H (K, T).</summary>
-    static NdArray Product(NdArray w, NdArray h)
-    {
-        var result = new float[w.Rows * h.Columns];
-        Linalg.Blas.MatMul(w.Data, h.Data, result, w.Rows, w.Columns, h.Columns);
-        return new NdArray([w.Rows, h.Columns], result);
     }
 
     /// <summary>A tensor as a matrix: first axis kept as rows, the rest flattened into columns.</summary>

@@ -67,7 +67,7 @@ internal sealed class MultiplicativeUpdates : IMultiplicativeUpdates
     }
 
     /// <summary>The current D_β(V | W·H).</summary>
-    public double Loss() => BetaDivergence.Compute(_v, Reconstruct(), _wh.Length, _beta, _epsilon);
+    public double Loss() => BetaDivergence.Compute(_v, Reconstruct(), _beta, _epsilon);
 
     /// <summary>One update of H with W held fixed.</summary>
     public void UpdateH()

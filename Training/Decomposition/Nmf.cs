@@ -215,8 +215,14 @@ public sealed class Nmf
     public NdArray Reconstruct()
     {
         if (W is null || H is null) throw new InvalidOperationException("the model has not been fitted");
-        var result = NdArray.Zeros(W.Rows, H.Columns);
-        Linalg.Blas.MatMul(W.Data, H.Data, result.Data, W.Rows, Rank, H.Columns);
+        return Product(W, H);
+    }
+
+    /// <summary>W·H for W (F, K) and H (K, T).</summary>
+    public static NdArray Product(NdArray w, NdArray h)
+    {
+        var result = NdArray.Zeros(w.Rows, h.Columns);
+        Linalg.Blas.MatMul(w.Data, h.Data, result.Data, w.Rows, w.Columns, h.Columns);
         return result;
     }
 

@@ -32,9 +32,7 @@ public static unsafe partial class Blas
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         if (m == 0 || n == 0) return;
-        CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
-        CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
-        CheckExtent(c.Length, m, n, ldc, nameof(c));
+        CheckOperands(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         fixed (float* pa = a, pb = b, pc = c)
             Product(pa, a.Length, transposeA, m, k, lda, pb, b.Length, transposeB, n, ldb, pc, c.Length, ldc, alpha, beta, torch.ScalarType.Float32);
     }
@@ -45,9 +43,7 @@ public static unsafe partial class Blas
         ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
     {
         if (m == 0 || n == 0) return;
-        CheckExtent(a.Length, transposeA ? k : m, transposeA ? m : k, lda, nameof(a));
-        CheckExtent(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b));
-        CheckExtent(c.Length, m, n, ldc, nameof(c));
+        CheckOperands(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         fixed (double* pa = a, pb = b, pc = c)
             Product(pa, a.Length, transposeA, m, k, lda, pb, b.Length, transposeB, n, ldb, pc, c.Length, ldc, (float)alpha, (float)beta, torch.ScalarType.Float64);
     }
@@ -88,6 +84,14 @@ public static unsafe partial class Blas
             (int)DeviceType.CPU, -1, false);
         if (handle == IntPtr.Zero) throw new InvalidOperationException("LibTorch could not wrap an operand of a matrix product");
         return torch.Tensor.UnsafeCreateTensor(handle).as_strided([rows, columns], [Math.Max(stride, 1), 1]);
+    }
+
+    /// <summary>Every GEMM operand's stored layout fits in its span.</summary>
+    static void CheckOperands(bool transposeA, bool transposeB, int m, int n, int k, int aLength, int lda, int bLength, int ldb, int cLength, int ldc)
+    {
+        CheckExtent(aLength, transposeA ? k : m, transposeA ? m : k, lda, "a");
+        CheckExtent(bLength, transposeB ? n : k, transposeB ? k : n, ldb, "b");
+        CheckExtent(cLength, m, n, ldc, "c");
     }
 
     static void CheckExtent(int length, int rows, int columns, int stride, string name)

@@ -1,10 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Pipeline.Shared.Threading;
-using Pipeline.Shared.Arrays;
-using Pipeline.Shared.Errors;
 using Pipeline.Training.Linalg;
-using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Training.Mixtures;
 
