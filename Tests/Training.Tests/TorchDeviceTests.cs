@@ -37,4 +37,28 @@ public class TorchDeviceTests
         }
         finally { torch.set_num_threads(before); }
     }
+
+    [Fact]
+    public void SmallWork_RunsOnOneThreadUnlessTheHostOrTheJobSaysOtherwise_AndRestoresTheCount()
+    {
+        var before = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(2);
+            Shared.Threading.ComputeThreads.Max = 0; // no --threads
+            using (TorchDevice.SmallWorkThreads(null)) Assert.Equal(1, torch.get_num_threads());
+            Assert.Equal(2, torch.get_num_threads());
+            using (TorchDevice.SmallWorkThreads(3)) Assert.Equal(3, torch.get_num_threads());
+            TorchDevice.Configure(2); // --threads 2
+            Assert.Equal(2, TorchDevice.SmallWorkThreadCount(null));
+            Assert.Equal("the CPU (1 thread)", TorchDevice.Describe(torch.CPU, 1));
+            Assert.Throws<Shared.Errors.InvalidOptionException>(() => TorchDevice.SmallWorkThreadCount(0));
+            Assert.Throws<Shared.Errors.InvalidOptionException>(() => new Vae.VaeTrainingOptions { Threads = 0 }.Validate());
+        }
+        finally
+        {
+            Shared.Threading.ComputeThreads.Max = 0;
+            torch.set_num_threads(before);
+        }
+    }
 }

@@ -50,7 +50,8 @@ static class VaeCommand
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
-            var where = TorchDevice.Describe(TorchDevice.Resolve(parse.GetValue(device))); // a missing CUDA is refused before any file is read
+            // a missing CUDA is refused before any file is read; the VAE's steps are small, so it sets its own thread count
+            var where = TorchDevice.Describe(TorchDevice.Resolve(parse.GetValue(device)), TorchDevice.SmallWorkThreadCount(defaults.Threads));
             var melCepstrum = FrontEndConfig.VaeMelCepstrum with { Order = parse.GetValue(order) };
             var (data, files) = AudioInputs.MatrixOrAudio(inputs, melCepstrum, parse.GetValue(skipBad), log);
             var frontEnd = files is null ? null : melCepstrum;

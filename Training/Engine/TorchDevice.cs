@@ -36,9 +36,13 @@ public static class TorchDevice
     }
 
     /// <summary>A line's worth on where training runs: "the CPU (2 threads)" or "CUDA device 0 (name)".</summary>
-    public static string Describe(torch.Device device) => device.type == DeviceType.CUDA
-        ? $"CUDA device {Math.Max(device.index, 0)}"
-        : $"the CPU ({torch.get_num_threads()} thread{(torch.get_num_threads() == 1 ? "" : "s")})";
+    /// <param name="threads">The job's intra-op threads when it sets its own (<see cref="SmallWorkThreadCount"/>); else LibTorch's now.</param>
+    public static string Describe(torch.Device device, int? threads = null)
+    {
+        if (device.type == DeviceType.CUDA) return $"CUDA device {Math.Max(device.index, 0)}";
+        var count = threads ?? torch.get_num_threads();
+        return $"the CPU ({count} thread{(count == 1 ? "" : "s")})";
+    }
 
     /// <summary>
     /// The training side's threads: the toolkit's own parallel loops (<see cref="Shared.Threading.ComputeThreads"/>,
@@ -51,5 +55,32 @@ public static class TorchDevice
     {
         Shared.Threading.ComputeThreads.Max = threads;
         if (threads > 0) torch.set_num_threads(threads);
+    }
+
+    /// <summary>
+    /// LibTorch's intra-op threads for a job whose every operation is small (a few MFLOP a step, as the VAE's batch of
+    /// 128 through layers of at most 256): <paramref name="threads"/>, or, when null, the <c>--threads</c> the host was
+    /// given (<see cref="Configure"/>), or else one, since splitting such work costs more in hand-offs than it saves.
+    /// Disposing restores the previous count.
+    /// </summary>
+    public static IDisposable SmallWorkThreads(int? threads)
+    {
+        var previous = torch.get_num_threads();
+        torch.set_num_threads(SmallWorkThreadCount(threads));
+        return new Restore(previous);
+    }
+
+    /// <summary>The count <see cref="SmallWorkThreads"/> sets.</summary>
+    /// <exception cref="Shared.Errors.InvalidOptionException"><paramref name="threads"/> is below 1.</exception>
+    public static int SmallWorkThreadCount(int? threads)
+    {
+        var chosen = threads ?? (Shared.Threading.ComputeThreads.Max is > 0 and var set ? set : 1);
+        if (chosen < 1) throw new Shared.Errors.InvalidOptionException($"threads must be ≥ 1, got {chosen}");
+        return chosen;
+    }
+
+    sealed class Restore(int threads) : IDisposable
+    {
+        public void Dispose() => torch.set_num_threads(threads);
     }
 }
