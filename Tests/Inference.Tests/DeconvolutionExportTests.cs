@@ -21,6 +21,7 @@ public class DeconvolutionExportTests
     [InlineData(1, 1.0)]
     [InlineData(1, 2.0)]
     [InlineData(1, 0.5)]
+    [InlineData(1, 0.0)]
     [InlineData(2, 1.0)]
     public void ExportedActivationsAndReconstruction_EqualTheTrainingSide(int spatial, double beta)
     {

@@ -2,10 +2,12 @@ using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Tests;
 using Pipeline.Training.Decomposition;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Linalg;
 
 namespace Pipeline.Training.Tests;
 
+[Collection(LibTorchCollection.Name)]
 public class NmfTests
 {
     /// <summary>The textbook β multiplicative update of H, in double precision, straight from its definition.</summary>
@@ -53,14 +55,51 @@ public class NmfTests
         // W's update is H's update of the transposed problem Vᵀ ≈ Hᵀ Wᵀ.
         var expectedW = ReferenceUpdateH(Transpose(v), Transpose(h), Transpose(w), beta);
 
-        var hCopy = h.Clone();
-        new MultiplicativeUpdates(v.Data, w.Data, hCopy.Data, 9, 13, 4, beta, 1e-12f, 0, 0).UpdateH();
-        Assert.True(TestData.MaxRelativeError(hCopy.Data, expectedH.Select(x => (float)x).ToArray()) < 1e-5);
+        foreach (var fused in new[] { true, false })
+        {
+            using var model = Component(v, w, h);
+            using var vt = TorchArrays.FromNdArray(Transpose(v));
+            using IMultiplicativeUpdates updates = fused
+                ? new MultiplicativeUpdates(vt, model, beta, 1e-12f, 0, 0)
+                : new ModuleMultiplicativeUpdates(vt, model, beta, 1e-12f, 0, 0);
+            updates.UpdateH();
+            Assert.True(TestData.MaxRelativeError(Transpose(TorchArrays.ToNdArray(model.H)).Data, expectedH.Select(x => (float)x).ToArray()) < 1e-5, $"fused {fused}: H");
+            model.H.detach().copy_(TorchArrays.FromNdArray(Transpose(h)));
+            updates.UpdateW();
+            Assert.True(TestData.MaxRelativeError(Transpose(TorchArrays.ToNdArray(model.W)).Data, expectedW.Select(x => (float)x).ToArray()) < 1e-5, $"fused {fused}: W");
+        }
+    }
 
-        var wCopy = w.Clone();
-        new MultiplicativeUpdates(v.Data, wCopy.Data, h.Data, 9, 13, 4, beta, 1e-12f, 0, 0).UpdateW();
-        var wt = Transpose(wCopy);
-        Assert.True(TestData.MaxRelativeError(wt.Data, expectedW.Select(x => (float)x).ToArray()) < 1e-5);
+    /// <summary>torchnmf's module for V (F, T) ≈ W·H: V (T, F) ≈ Hᵀ·Wᵀ.</summary>
+    static NmfComponent Component(NdArray v, NdArray w, NdArray h)
+    {
+        using var wt = TorchArrays.FromNdArray(w);
+        using var ht = TorchArrays.FromNdArray(Transpose(h));
+        return new NmfComponent([v.Columns, v.Rows], w.Columns, w: wt, h: ht);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    [InlineData(1.5)]
+    [InlineData(2.0)]
+    [InlineData(3.0)]
+    public void FusedCpuKernels_FollowBetaMusSteps_WithPenaltiesAndNormalisation(double beta)
+    {
+        var v = TestData.Uniform(30, 40, seed: 4, low: 0.01f);
+        var options = new NmfFitOptions { Beta = beta, MaxIterations = 25, Tolerance = 0, LossEvery = 1, Alpha = 0.05, L1Ratio = 0.3, Normalize = FactorNormalization.W };
+        var fused = new Nmf(5, seed: 1);
+        var fusedFit = fused.Fit(v, options);
+        var module = new Nmf(5, seed: 1);
+        var moduleFit = module.Fit(v, options with { FusedKernels = false });
+        for (var i = 0; i < fusedFit.LossHistory.Count; i++)
+        {
+            var (a, b) = (fusedFit.LossHistory[i].Loss, moduleFit.LossHistory[i].Loss);
+            Assert.True(Math.Abs(a - b) <= 1e-4 * b, $"iteration {i}: fused {a}, BetaMu {b}");
+        }
+        Assert.True(TestData.MaxRelativeError(fused.W!.Data, module.W!.Data) < 1e-3);
+        Assert.True(TestData.MaxRelativeError(fused.H!.Data, module.H!.Data) < 1e-3);
     }
 
     [Theory]
@@ -109,6 +148,24 @@ public class NmfTests
         Assert.NotEqual(Fit(3).Data, Fit(4).Data);
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    [InlineData(1.5)]
+    [InlineData(2.0)]
+    public void FixedTemplates_TheTrainersHUpdatesAreTheActivationUpdate_TheExportedGraphsDefinition(double beta)
+    {
+        var (v, w, _) = TestData.Planted(16, 30, rank: 4, seed: 7);
+        var start = new NdArray([4, 30], Enumerable.Repeat(Nmf.InitialActivation(v, 4), 4 * 30).ToArray());
+        var expected = Nmf.EstimateActivations(w, v, beta, iterations: 25);
+        foreach (var fused in new[] { true, false })
+        {
+            var model = new Nmf(w, start, trainableW: false);
+            model.Fit(v, new NmfFitOptions { Beta = beta, MaxIterations = 25, Tolerance = 0, FusedKernels = fused });
+            Assert.True(TestData.MaxRelativeError(model.H!.Data, expected.Data) < 1e-4, $"fused {fused}");
+        }
+    }
+
     [Fact]
     public void Nmf_FixedTemplates_StayFixed_AndActivationsMatchEstimateActivations()
     {
@@ -119,8 +176,7 @@ public class NmfTests
         Assert.True(TestData.MaxRelativeError(model.Reconstruct().Data, v.Data) < 0.05);
 
         var h = Nmf.EstimateActivations(w, v, beta: 1, iterations: 300);
-        var wh = NdArray.Zeros(16, 30);
-        Blas.MatMul(w.Data, h.Data, wh.Data, 16, 4, 30);
+        var wh = Nmf.Product(w, h);
         Assert.True(TestData.MaxRelativeError(wh.Data, v.Data) < 0.05);
     }
 
@@ -132,6 +188,25 @@ public class NmfTests
         var result = model.Fit(v, new NmfFitOptions { Beta = 2, MaxIterations = 300, Tolerance = 0 });
         Assert.Equal(h.Data, model.H!.Data);
         Assert.True(result.FinalLoss < 1e-3 * result.InitialLoss);
+    }
+
+    [Fact]
+    public void Nmf_ScikitLearnFacade_FitTransformIterationCountAndReconstructionError_OverTorchnmfsModule()
+    {
+        var (v, _, _) = TestData.Planted(20, 30, rank: 3, seed: 9);
+        var model = new Nmf(3, seed: 4);
+        var h = model.FitTransform(v, new NmfFitOptions { Beta = 2, Tolerance = 0, MaxIterations = 40 });
+        Assert.Equal(40, model.IterationCount);
+        Assert.Equal(model.H!.Data, h.Data);
+        // scikit-learn's reconstruction_err_ at β = 2: the Frobenius norm of V − W·H
+        var wh = model.Reconstruct();
+        var frobenius = Math.Sqrt(v.Data.Zip(wh.Data, (a, b) => (double)(a - b) * (a - b)).Sum());
+        Assert.Equal(frobenius, model.ReconstructionError, frobenius * 1e-4);
+        // the module holds torchnmf's layout: V (T, F) ≈ H (T, K)·W (F, K)ᵀ
+        Assert.Equal([30L, 3L], model.Module!.H.shape);
+        Assert.Equal([20L, 3L], model.Module.W.shape);
+        using var forward = model.Module.forward();
+        Assert.True(TestData.MaxRelativeError(Transpose(TorchArrays.ToNdArray(forward)).Data, wh.Data) < 1e-5);
     }
 
     [Fact]

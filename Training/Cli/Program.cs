@@ -32,7 +32,7 @@ var nmf = new Command("nmf", "Fit V ≈ W·H by β-divergence multiplicative upd
 };
 nmf.SetAction(parse =>
 {
-    Pipeline.Training.Engine.TorchDevice.RequireCpu(parse.GetValue(device), "pipeline-train nmf (multiplicative updates)", "pipeline-train decompose --trainer logadam runs on CUDA, or ");
+    var where = Pipeline.Training.Engine.TorchDevice.Resolve(parse.GetValue(device)); // a missing CUDA is refused before any work
     var log = cli.Log(parse);
     var outDir = parse.GetValue(output)!;
     using var outputs = cli.Outputs(parse);
@@ -49,8 +49,8 @@ nmf.SetAction(parse =>
     };
     var exportIterations = parse.GetValue(iterations);
     if (exportIterations < 0) throw new InvalidOptionException($"--iterations must be ≥ 0, got {exportIterations}");
-    var model = new Nmf(parse.GetValue(rank), parse.GetValue(seed));
-    log.WriteLine($"fitting NMF: V {v.ShapeText}, rank {model.Rank}, β = {options.Beta}, up to {options.MaxIterations} iterations");
+    var model = new Nmf(parse.GetValue(rank), parse.GetValue(seed), where);
+    log.WriteLine($"fitting NMF: V {v.ShapeText}, rank {model.Rank}, β = {options.Beta}, up to {options.MaxIterations} iterations on {Pipeline.Training.Engine.TorchDevice.Describe(where)}");
     var clock = Stopwatch.StartNew();
     NmfFitResult result;
     using (var bar = new ProgressBar(log, options.MaxIterations, "nmf"))

@@ -31,7 +31,7 @@ static class SeparationCommand
             """) { sources, output, rank, beta, maxIter, iterations, sampleRate, nFft, hop, seed, cli.Force };
         command.SetAction(parse =>
         {
-            Pipeline.Training.Engine.TorchDevice.RequireCpu(parse.GetValue(device), "pipeline-train separate (multiplicative updates)", "");
+            var where = Pipeline.Training.Engine.TorchDevice.Resolve(parse.GetValue(device)); // a missing CUDA is refused before any file is read
             var log = cli.Log(parse);
             var stft = FrontEndConfig.MagnitudeSpectrogram with { SampleRate = parse.GetValue(sampleRate), NFft = parse.GetValue(nFft), HopLength = parse.GetValue(hop) };
             stft.Validate();
@@ -53,7 +53,7 @@ static class SeparationCommand
             if (problems.Count == 1) throw problems[0];
             if (problems.Count > 1) throw new BadInputFilesException(problems, $"{problems.Count} of {parse.GetValue(sources)!.Length} sources cannot be used");
             var options = new NmfFitOptions { Beta = parse.GetValue(beta), MaxIterations = parse.GetValue(maxIter) };
-            var (model, specs) = SourceTemplates.Learn(clips, stft, parse.GetValue(rank), options, parse.GetValue(seed));
+            var (model, specs) = SourceTemplates.Learn(clips, stft, parse.GetValue(rank), options, parse.GetValue(seed), where);
             outputs.WriteFolder(outDir, folder =>
             {
                 NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta, parse.GetValue(iterations), frontEnd: stft, sources: specs);

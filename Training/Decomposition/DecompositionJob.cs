@@ -109,8 +109,6 @@ public static class DecompositionJob
             throw new InvalidInputException(volumetric ? $"{kind} needs a 3-d .npy array, got shape {v.ShapeText}" : $"{kind} needs a matrix (features × frames), got shape {v.ShapeText}");
         if (volumetric) v.RequireNonNegativeFinite("V");
         else v.RequireDecompositionInput("V", "features", b);
-        var plainKernels = kind == "nmf" && options.Trainer == "mu" && options.Orthogonal == 0; // plain NMF's CPU kernels
-        if (plainKernels) TorchDevice.RequireCpu(options.Device, "--model nmf --trainer mu", "the other models and trainers run on CUDA, or ");
         var device = TorchDevice.Resolve(options.Device); // a missing CUDA is refused before any work
         // a 3-d V is shown and saved with its first axis as rows
         var (f, t) = volumetric ? (v.Shape[0], v.Shape[1] * v.Shape[2]) : (v.Rows, v.Columns);
@@ -128,14 +126,13 @@ public static class DecompositionJob
             var nmf = Nmf.FromTemplates(result.W);
             return new(kind, k, result.W, result.H, Nmf.Product(result.W, result.H), history, lossName, (folder, name) => NmfExport.Export(nmf, folder, name, b, options.ExportIterations));
         }
-        // the fast kernels of plain NMF know L1 and L2; with the orthogonal penalty NMF runs as torchnmf's module
-        if (plainKernels)
+        if (kind == "nmf" && options.Trainer == "mu")
         {
-            var nmf = new Nmf(k, options.Seed);
+            var nmf = new Nmf(k, options.Seed, device);
             nmf.Fit(v, new NmfFitOptions
             {
                 Beta = b, MaxIterations = steps, Tolerance = 0, LossEvery = 1, Normalize = options.Normalize,
-                Alpha = options.L1 + options.L2, L1Ratio = NmfFitOptions.L1RatioOf(options.L1, options.L2),
+                Alpha = options.L1 + options.L2, L1Ratio = NmfFitOptions.L1RatioOf(options.L1, options.L2), Orthogonal = options.Orthogonal,
             }, new Shared.Threading.SynchronousProgress<NmfProgress>(p => { if (p.Iteration > 0) Record(p.Loss); }), cancellation);
             return new(kind, k, nmf.W!, nmf.H!, nmf.Reconstruct(), history, lossName, (folder, name) => NmfExport.Export(nmf, folder, name, b, options.ExportIterations));
         }
@@ -168,7 +165,7 @@ public static class DecompositionJob
                 TorchArrays.ToNdArray(kind == "plca" ? reconstruction.t() : reconstruction.reshape(f, t)), history, lossName,
                 (folder, name) => PlcaExport.Export(component, folder, name, options.ExportIterations));
         }
-        // plain NMF here with the sparse trainer or the orthogonal penalty: torchnmf's NMF module, V (N, C) = Vᵀ
+        // plain NMF here with the sparse trainer: torchnmf's NMF module, V (N, C) = Vᵀ
         NonNegativeComponent model = kind switch
         {
             "nmf" => new NmfComponent(shape, k, generator, device: device),

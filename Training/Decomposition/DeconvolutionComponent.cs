@@ -47,8 +47,8 @@ public abstract class DeconvolutionComponent : NonNegativeComponent
 
     /// <summary>
     /// Activations of <paramref name="v"/> (N, C, *S) against the fixed templates: H₀ = conv(V, Wᵀ)/ΣW (a matched
-    /// filter), then <paramref name="iterations"/> β multiplicative updates of H alone,
-    /// H ← H·(conv(V·V̂^(β−2), Wᵀ) / conv(V̂^(β−1), Wᵀ))^γ — exactly what the exported activation graph computes.
+    /// filter), then <paramref name="iterations"/> β multiplicative updates of H alone (<see cref="ActivationUpdate"/>,
+    /// the definition the exported activation graph is built from).
     /// </summary>
     /// <exception cref="InvalidInputException">V does not match the templates, or is negative or non-finite.</exception>
     public Tensor EstimateActivations(Tensor v, int iterations, double beta = 1, float epsilon = BetaDivergence.DefaultEpsilon)
@@ -57,18 +57,8 @@ public abstract class DeconvolutionComponent : NonNegativeComponent
         if (v.dim() != W.dim() || v.shape[1] != W.shape[0] || Kernel.Where((k, i) => k > v.shape[2 + i]).Any())
             throw new InvalidInputException($"V of shape {ShapeText(v.shape)} does not match templates {ShapeText(W.shape)}");
         BetaMu.CheckTarget(v, beta: 1, "V");
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var x = v.to(W.device);
-        var wt = TransposedTemplates(W.detach());
-        var h = Correlate(x, wt) / W.detach().sum();
-        var gamma = BetaMu.Exponent(beta);
-        for (var i = 0; i < iterations; i++)
-        {
-            var y = Spread(h, wt).clamp_min(epsilon);
-            var ratio = Correlate(x * y.pow(beta - 2), wt) / Correlate(y.pow(beta - 1), wt).clamp_min(epsilon);
-            h = h * (gamma != 1 ? ratio.pow(gamma) : ratio);
-        }
-        return h.MoveToOuterDisposeScope();
+        using var w = W.detach();
+        using var x = v.to(W.device);
+        return TorchActivationOperations.Deconvolution(w).Estimate(x, iterations, beta, epsilon);
     }
 }

@@ -1,5 +1,7 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
+using Pipeline.Training.Engine;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Decomposition;
 
@@ -15,10 +17,20 @@ public sealed record NmfFitOptions
     public double Alpha { get; init; }
     /// <summary>Mix of the penalty: 0 is L2 (Frobenius), 1 is L1, in between a blend.</summary>
     public double L1Ratio { get; init; }
+    /// <summary>
+    /// torchnmf's orthogonality penalty α·Σ_{r≠s}⟨p_r, p_s⟩ on the components of W and H; 0 for none. With it a fit
+    /// runs <see cref="BetaMu"/>'s own step on every device (the fused CPU kernels do not know it).
+    /// </summary>
+    public double Orthogonal { get; init; }
     /// <summary>Compute (and report) the loss every this many iterations; 1 reports every iteration.</summary>
     public int LossEvery { get; init; } = 10;
     /// <summary>Floor of reconstructions and update denominators.</summary>
     public float Epsilon { get; init; } = BetaDivergence.DefaultEpsilon;
+    /// <summary>
+    /// On the CPU, run the fused form of <see cref="BetaMu"/>'s step (<see cref="MultiplicativeUpdates"/>); false runs
+    /// <see cref="BetaMu"/> itself there too (the benchmark and the tests compare the two).
+    /// </summary>
+    internal bool FusedKernels { get; init; } = true;
     /// <summary>After every iteration, rescale each component of W or of H to unit L2 norm (the other factor takes the scale, so W·H is unchanged).</summary>
     public FactorNormalization Normalize { get; init; } = FactorNormalization.None;
 
@@ -35,6 +47,7 @@ public sealed record NmfFitOptions
         if (MaxIterations < 1) problems.Add($"max iterations must be ≥ 1, got {MaxIterations}");
         if (!(Alpha >= 0) || !double.IsFinite(Alpha)) problems.Add($"alpha must be finite and ≥ 0, got {Alpha}");
         if (!(L1Ratio is >= 0 and <= 1)) problems.Add($"l1 ratio must lie in [0, 1], got {L1Ratio}");
+        if (!(Orthogonal >= 0) || !double.IsFinite(Orthogonal)) problems.Add($"the orthogonal penalty must be finite and ≥ 0, got {Orthogonal}");
         if (LossEvery < 1) problems.Add($"loss interval must be ≥ 1, got {LossEvery}");
         if (!(Epsilon > 0) || !float.IsFinite(Epsilon)) problems.Add($"epsilon must be finite and > 0, got {Epsilon}");
         if (!Enum.IsDefined(Normalize)) problems.Add($"normalisation must be None, W or H, got {Normalize}");
@@ -63,28 +76,38 @@ public sealed record NmfProgress(int Iteration, double Loss);
 public sealed record NmfFitResult(int Iterations, double InitialLoss, double FinalLoss, bool Converged, IReadOnlyList<NmfProgress> LossHistory);
 
 /// <summary>
-/// Non-negative matrix factorisation V ≈ W·H by β-divergence multiplicative updates.
-/// Shapes: V (F, T) with F features (frequency bins) and T frames, W (F, K) templates, H (K, T) activations.
+/// Non-negative matrix factorisation V ≈ W·H by β-divergence multiplicative updates, in scikit-learn's shape for
+/// matrix users (<see cref="Fit(NdArray, NmfFitOptions?, IProgress{NmfProgress}?, CancellationToken)"/>,
+/// <see cref="Transform"/>, <see cref="FitTransform"/>, the learned <see cref="W"/>, <see cref="IterationCount"/>,
+/// <see cref="ReconstructionError"/>) over torchnmf's module, <see cref="NmfComponent"/> (<see cref="Module"/>).
+/// Shapes: V (F, T) with F features (frequency bins) and T frames, W (F, K) templates, H (K, T) activations; the
+/// module holds them in torchnmf's layout, V (T, F) ≈ H (T, K)·W (F, K)ᵀ.
 /// </summary>
 /// <remarks>
 /// Construct with a rank and a seed and call <c>Fit</c> (dense V, or a <see cref="SparseMatrix"/>), or give fixed templates with
 /// <see cref="FromTemplates"/> to estimate activations only. The random initialisation draws uniform
 /// values scaled by √(mean(V)/K), so W·H starts at the data's magnitude; the same seed gives the same model.
+/// On the CPU a dense fit runs <see cref="MultiplicativeUpdates"/>, the fused form of <see cref="BetaMu"/>'s step;
+/// on another device, <see cref="BetaMu"/> itself.
 /// </remarks>
 public sealed class Nmf
 {
-    /// <summary>A model of rank <paramref name="rank"/> whose factors are drawn from <paramref name="seed"/> at the first fit.</summary>
-    public Nmf(int rank, int seed = 0)
+    NdArray? _w, _h; // the factors given or drawn, until a fit builds the module from them
+    readonly Device? _device;
+
+    /// <summary>A model of rank <paramref name="rank"/> whose factors are drawn from <paramref name="seed"/> at the first fit, on <paramref name="device"/> (the CPU when null).</summary>
+    public Nmf(int rank, int seed = 0, Device? device = null)
     {
         if (rank < 1) throw new InvalidOptionException($"rank must be ≥ 1, got {rank}");
         Rank = rank;
         Seed = seed;
+        _device = device;
     }
 
     /// <summary>A model with given initial factors (either may be null to draw it at the first fit).</summary>
     /// <param name="w">Templates, (F, K).</param>
     /// <param name="h">Activations, (K, T).</param>
-    public Nmf(NdArray? w, NdArray? h, bool trainableW = true, bool trainableH = true, int seed = 0)
+    public Nmf(NdArray? w, NdArray? h, bool trainableW = true, bool trainableH = true, int seed = 0, Device? device = null)
     {
         if (w is null && h is null) throw new InvalidOptionException("give W, H or both; use new Nmf(rank) to draw both");
         Rank = w?.Columns ?? h!.Rows;
@@ -93,25 +116,42 @@ public sealed class Nmf
         if (Rank < 1) throw new InvalidOptionException($"rank must be ≥ 1, got {Rank}");
         w?.RequireNonNegativeFinite("W");
         h?.RequireNonNegativeFinite("H");
-        W = w?.Clone();
-        H = h?.Clone();
+        _w = w?.Clone();
+        _h = h?.Clone();
         TrainableW = trainableW;
         TrainableH = trainableH;
         Seed = seed;
+        _device = device;
         if (!trainableW && !trainableH) throw new InvalidOptionException("at least one of W and H must be trainable");
     }
 
     /// <summary>Fixed templates: fitting estimates H only (supervised decomposition).</summary>
-    public static Nmf FromTemplates(NdArray w) => new(w, null, trainableW: false, trainableH: true);
+    public static Nmf FromTemplates(NdArray w, Device? device = null) => new(w, null, trainableW: false, trainableH: true, device: device);
 
     public int Rank { get; }
     public int Seed { get; }
     public bool TrainableW { get; } = true;
     public bool TrainableH { get; } = true;
-    /// <summary>Templates (F, K); null until given or fitted.</summary>
-    public NdArray? W { get; private set; }
+    /// <summary>torchnmf's module the last fit trained (V (T, F) ≈ H·Wᵀ); null before the first fit.</summary>
+    public NmfComponent? Module { get; private set; }
+    /// <summary>The learned components: templates (F, K); null until given or fitted.</summary>
+    public NdArray? W => Module is { } m ? TorchArrays.ToNdArray(m.W) : _w;
     /// <summary>Activations (K, T); null until given or fitted.</summary>
-    public NdArray? H { get; private set; }
+    public NdArray? H
+    {
+        get
+        {
+            if (Module is null) return _h;
+            using var ht = Module.H.detach().t();
+            return TorchArrays.ToNdArray(ht);
+        }
+    }
+    /// <summary>Iterations the last fit ran (scikit-learn's <c>n_iter_</c>).</summary>
+    public int IterationCount { get; private set; }
+    /// <summary>
+    /// √(2·D_β(V | W·H)) after the last fit, scikit-learn's <c>reconstruction_err_</c> (for β = 2 the Frobenius norm of V − W·H).
+    /// </summary>
+    public double ReconstructionError { get; private set; } = double.NaN;
 
     /// <summary>Fits the trainable factors to a dense <paramref name="v"/> and returns what happened.</summary>
     /// <param name="v">Non-negative, finite data (F, T).</param>
@@ -123,27 +163,20 @@ public sealed class Nmf
         options ??= new NmfFitOptions();
         options.Validate();
         ValidateData(v, options.Beta, "V");
-        int f = v.Rows, t = v.Columns, k = Rank;
-        if (k > Math.Max(f, t))
-            throw new InvalidOptionException($"rank {k} is larger than both dimensions of V {v.ShapeText}");
-        if (W is not null && W.Rows != f)
-            throw new InvalidInputException($"W {W.ShapeText} needs {W.Rows} features but V {v.ShapeText} has {f}");
-        if (H is not null && H.Columns != t)
-            throw new InvalidInputException($"H {H.ShapeText} needs {H.Columns} frames but V {v.ShapeText} has {t}");
-
-        var scale = (float)Math.Sqrt(Mean(v.Data) / k);
-        var random = new Random(Seed);
-        W ??= RandomFactor(f, k, scale, random);
-        H ??= RandomFactor(k, t, scale, random);
-
+        Prepare(v.Rows, v.Columns, Mean(v.Data), v.ShapeText);
+        using var values = TorchArrays.FromNdArray(v, _device);
+        using var vt = values.t().contiguous();
         var (l1, l2) = options.Penalties;
-        return Run(new MultiplicativeUpdates(v.Data, W.Data, H.Data, f, t, k, options.Beta, options.Epsilon, l1, l2),
-            options, progress, cancellationToken);
+        using IMultiplicativeUpdates updates = options.FusedKernels && options.Orthogonal == 0 && MultiplicativeUpdates.Applies(vt, Module!)
+            ? new MultiplicativeUpdates(vt, Module!, options.Beta, options.Epsilon, l1, l2)
+            : new ModuleMultiplicativeUpdates(vt, Module!, options.Beta, options.Epsilon, l1, l2, options.Orthogonal);
+        return Run(updates, options, progress, cancellationToken);
     }
 
     /// <summary>
-    /// Fits a sparse V (F, T) without densifying it, for β = 2 or β = 1 (the divergences whose updates only touch
-    /// V's stored entries); the same initialisation, penalties, stopping rule and result as the dense <see cref="Fit(NdArray, NmfFitOptions?, IProgress{NmfProgress}?, CancellationToken)"/>.
+    /// Fits a sparse V (F, T) without densifying it (a LibTorch sparse tensor), for β = 2 or β = 1 (the divergences whose
+    /// updates only touch V's stored entries); the same initialisation, penalties, stopping rule and result as the dense
+    /// <see cref="Fit(NdArray, NmfFitOptions?, IProgress{NmfProgress}?, CancellationToken)"/>.
     /// </summary>
     public NmfFitResult Fit(SparseMatrix v, NmfFitOptions? options = null, IProgress<NmfProgress>? progress = null,
         CancellationToken cancellationToken = default)
@@ -151,23 +184,48 @@ public sealed class Nmf
         options ??= new NmfFitOptions();
         options.Validate();
         if (options.Beta is not (1 or 2)) throw new InvalidOptionException($"a sparse V supports β = 1 and β = 2, not {options.Beta}; densify it for other β");
+        if (options.Orthogonal != 0) throw new InvalidOptionException("a sparse V takes the L1 and L2 penalties, not the orthogonal one; densify it for that");
         if (v.Values.Any(x => x < 0)) throw new InvalidInputException("V must be non-negative");
-        int f = v.Rows, t = v.Columns, k = Rank;
-        if (k > Math.Max(f, t)) throw new InvalidOptionException($"rank {k} is larger than both dimensions of V ({f}, {t})");
-        if (W is not null && W.Rows != f) throw new InvalidInputException($"W {W.ShapeText} needs {W.Rows} features but V has {f}");
-        if (H is not null && H.Columns != t) throw new InvalidInputException($"H {H.ShapeText} needs {H.Columns} frames but V has {t}");
-        var mean = v.Values.Sum(x => (double)x) / ((double)f * t);
+        var mean = v.Values.Sum(x => (double)x) / ((double)v.Rows * v.Columns);
         if (!(mean > 0)) throw new InvalidInputException("V is all zeros");
-        var scale = (float)Math.Sqrt(mean / k);
-        var random = new Random(Seed);
-        W ??= RandomFactor(f, k, scale, random);
-        H ??= RandomFactor(k, t, scale, random);
+        Prepare(v.Rows, v.Columns, mean, $"({v.Rows}, {v.Columns})");
         var (l1, l2) = options.Penalties;
-        return Run(new SparseMultiplicativeUpdates(v, W.Data, H.Data, k, options.Beta, options.Epsilon, l1, l2),
-            options, progress, cancellationToken);
+        using var updates = new SparseMultiplicativeUpdates(v, Module!, options.Beta, options.Epsilon, l1, l2);
+        return Run(updates, options, progress, cancellationToken);
     }
 
-    /// <summary>The fit loop both data layouts share: H then W each iteration, the loss every few, the tolerance rule.</summary>
+    /// <summary>W (F, K) · H (K, T), then the fit: <see cref="FitTransform"/> returns the activations.</summary>
+    public NdArray FitTransform(NdArray v, NmfFitOptions? options = null, IProgress<NmfProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        Fit(v, options, progress, cancellationToken);
+        return H!;
+    }
+
+    /// <summary>
+    /// Checks the rank and the given factors against V (F, T), draws the missing ones, and builds <see cref="Module"/>
+    /// from them (a refit continues from the factors the last one ended with).
+    /// </summary>
+    void Prepare(int f, int t, double mean, string shapeText)
+    {
+        int k = Rank;
+        if (k > Math.Max(f, t)) throw new InvalidOptionException($"rank {k} is larger than both dimensions of V {shapeText}");
+        var (w, h) = (W, H);
+        if (w is not null && w.Rows != f) throw new InvalidInputException($"W {w.ShapeText} needs {w.Rows} features but V {shapeText} has {f}");
+        if (h is not null && h.Columns != t) throw new InvalidInputException($"H {h.ShapeText} needs {h.Columns} frames but V {shapeText} has {t}");
+        var scale = (float)Math.Sqrt(mean / k);
+        var random = new Random(Seed);
+        w ??= RandomFactor(f, k, scale, random);
+        h ??= RandomFactor(k, t, scale, random);
+        using var wt = TorchArrays.FromNdArray(w);
+        using var hkt = TorchArrays.FromNdArray(h);
+        using var ht = hkt.t();
+        Module?.Dispose();
+        Module = new NmfComponent([t, f], k, w: wt, h: ht, trainableW: TrainableW, trainableH: TrainableH, device: _device);
+        (_w, _h) = (null, null);
+    }
+
+    /// <summary>The fit loop every data layout shares: H then W each iteration, the loss every few, the tolerance rule.</summary>
     NmfFitResult Run(IMultiplicativeUpdates updates, NmfFitOptions options, IProgress<NmfProgress>? progress, CancellationToken cancellationToken)
     {
         var initial = updates.Loss();
@@ -182,7 +240,7 @@ public sealed class Nmf
             iteration++;
             if (TrainableH) updates.UpdateH();
             if (TrainableW) updates.UpdateW();
-            if (options.Normalize != FactorNormalization.None) NormalizeComponents(options.Normalize);
+            Module!.NormalizeComponents(options.Normalize);
             if (iteration % options.LossEvery != 0 && iteration != options.MaxIterations) continue;
             loss = updates.Loss();
             var point = new NmfProgress(iteration, loss);
@@ -191,39 +249,24 @@ public sealed class Nmf
             if (options.Tolerance > 0 && (previous - loss) / initial < options.Tolerance) converged = true;
             previous = loss;
         }
+        IterationCount = iteration;
+        ReconstructionError = Math.Sqrt(2 * Math.Max(loss, 0));
         return new NmfFitResult(iteration, initial, loss, converged, history);
-    }
-
-    /// <summary>Scales each component of the chosen factor to unit L2 norm and the other factor's by the same norm.</summary>
-    void NormalizeComponents(FactorNormalization which)
-    {
-        int f = W!.Rows, t = H!.Columns;
-        for (var c = 0; c < Rank; c++)
-        {
-            double squares = 0;
-            if (which == FactorNormalization.W) for (var i = 0; i < f; i++) squares += (double)W.Data[i * Rank + c] * W.Data[i * Rank + c];
-            else for (var j = 0; j < t; j++) squares += (double)H.Data[c * t + j] * H.Data[c * t + j];
-            var norm = (float)Math.Sqrt(squares);
-            if (!(norm > 0)) continue; // a dead component stays as it is
-            var (wScale, hScale) = which == FactorNormalization.W ? (1 / norm, norm) : (norm, 1 / norm);
-            for (var i = 0; i < f; i++) W.Data[i * Rank + c] *= wScale;
-            for (var j = 0; j < t; j++) H.Data[c * t + j] *= hScale;
-        }
     }
 
     /// <summary>W·H, (F, T).</summary>
     public NdArray Reconstruct()
     {
-        if (W is null || H is null) throw new InvalidOperationException("the model has not been fitted");
-        return Product(W, H);
+        var (w, h) = (W, H);
+        if (w is null || h is null) throw new InvalidOperationException("the model has not been fitted");
+        return Product(w, h);
     }
 
-    /// <summary>W·H for W (F, K) and H (K, T).</summary>
+    /// <summary>W·H for W (F, K) and H (K, T), by LibTorch's matrix product.</summary>
     public static NdArray Product(NdArray w, NdArray h)
     {
-        var result = NdArray.Zeros(w.Rows, h.Columns);
-        Linalg.Blas.MatMul(w.Data, h.Data, result.Data, w.Rows, w.Columns, h.Columns);
-        return result;
+        using var scope = NewDisposeScope();
+        return TorchArrays.ToNdArray(TorchArrays.FromNdArray(w).mm(TorchArrays.FromNdArray(h)));
     }
 
     /// <summary>
@@ -232,22 +275,20 @@ public sealed class Nmf
     /// </summary>
     public NdArray Transform(NdArray v, double beta, int iterations, float epsilon = BetaDivergence.DefaultEpsilon)
     {
-        if (W is null) throw new InvalidOperationException("the model has no templates yet");
-        return EstimateActivations(W, v, beta, iterations, epsilon);
+        var w = W ?? throw new InvalidOperationException("the model has no templates yet");
+        return EstimateActivations(w, v, beta, iterations, epsilon);
     }
 
-    /// <summary>H (K, T) for V (F, T) against fixed W (F, K); see <see cref="Transform"/>.</summary>
+    /// <summary>H (K, T) for V (F, T) against fixed W (F, K) (<see cref="ActivationUpdate"/>, on the CPU); see <see cref="Transform"/>.</summary>
     public static NdArray EstimateActivations(NdArray w, NdArray v, double beta, int iterations, float epsilon = BetaDivergence.DefaultEpsilon)
     {
         if (iterations < 0) throw new InvalidOptionException($"iterations must be ≥ 0, got {iterations}");
         ValidateData(v, beta, "V");
         if (v.Rows != w.Rows) throw new InvalidInputException($"V {v.ShapeText} has {v.Rows} features but the templates {w.ShapeText} expect {w.Rows}");
-        int k = w.Columns, t = v.Columns;
-        var h = new NdArray([k, t], new float[(long)k * t]);
-        Array.Fill(h.Data, InitialActivation(v, k));
-        var updates = new MultiplicativeUpdates(v.Data, w.Data, h.Data, v.Rows, t, k, beta, epsilon, 0, 0);
-        for (var i = 0; i < iterations; i++) updates.UpdateH();
-        return h;
+        using var templates = TorchArrays.FromNdArray(w);
+        using var data = TorchArrays.FromNdArray(v);
+        using var h = TorchActivationOperations.Nmf(templates).Estimate(data, iterations, beta, epsilon);
+        return TorchArrays.ToNdArray(h);
     }
 
     /// <summary>The constant every activation starts from in <see cref="EstimateActivations"/>: √(mean(V)/K).</summary>

@@ -12,9 +12,9 @@ namespace Pipeline.Training.Decomposition;
 /// </summary>
 public static class SourceTemplates
 {
-    /// <summary>Learns <paramref name="rankPerSource"/> templates per source and returns the joint model and its source blocks.</summary>
+    /// <summary>Learns <paramref name="rankPerSource"/> templates per source (on <paramref name="device"/>, the CPU when null) and returns the joint model and its source blocks.</summary>
     public static (Nmf Model, IReadOnlyList<SourceSpec> Sources) Learn(IReadOnlyList<(string Name, AudioClip Audio)> sources, FrontEndConfig stft,
-        int rankPerSource, NmfFitOptions options, int seed = 0)
+        int rankPerSource, NmfFitOptions options, int seed = 0, TorchSharp.torch.Device? device = null)
     {
         if (sources.Count < 2) throw new InvalidOptionException($"separation needs at least two sources, got {sources.Count}");
         if (sources.Select(s => s.Name).Distinct().Count() != sources.Count) throw new InvalidOptionException("source names must differ");
@@ -26,7 +26,7 @@ public static class SourceTemplates
             if (audio.SampleRate != stft.SampleRate || audio.Channels != 1)
                 throw new InvalidAudioException(name, $"must be mono at {stft.SampleRate} Hz (got {audio.Channels} channels at {audio.SampleRate} Hz)");
             var v = analysis.Magnitude(audio.Samples, 1f, name);
-            var nmf = new Nmf(rankPerSource, seed + specs.Count);
+            var nmf = new Nmf(rankPerSource, seed + specs.Count, device);
             nmf.Fit(Floor(v), options);
             specs.Add(new SourceSpec(name, specs.Count * rankPerSource, rankPerSource));
             blocks.Add(nmf.W!);

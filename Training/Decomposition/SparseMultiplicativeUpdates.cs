@@ -1,124 +1,96 @@
+using static TorchSharp.torch;
+
 namespace Pipeline.Training.Decomposition;
 
 /// <summary>
-/// β = 2 and β = 1 multiplicative updates with V sparse: every product with V visits only its stored entries, and
-/// W·H is needed only there (β = 1) or not at all (β = 2, through WᵀW and HHᵀ), so memory and time scale with the
-/// non-zeros. Same rules, penalties and floors as <see cref="MultiplicativeUpdates"/>.
+/// β = 2 and β = 1 multiplicative updates of an <see cref="NmfComponent"/> with V a LibTorch sparse (COO) tensor,
+/// on any device: every product with V is a sparse-dense product over its stored entries, and the reconstruction is
+/// needed only there (β = 1) or not at all (β = 2, through WᵀW and HᵀH), so memory and time scale with the
+/// non-zeros. Same rules, penalties and floors as <see cref="MultiplicativeUpdates"/>. Layout: V (T, F), W (F, K), H (T, K).
 /// </summary>
-internal sealed class SparseMultiplicativeUpdates(SparseMatrix v, float[] w, float[] h, int k, double beta, float epsilon, float l1, float l2)
-    : IMultiplicativeUpdates
+internal sealed class SparseMultiplicativeUpdates : IMultiplicativeUpdates
 {
-    readonly int f = v.Rows, t = v.Columns;
+    // entries of the reconstruction formed at once, at most: bounds the (entries × K) temporaries
+    const long EntriesPerBlock = 1 << 16;
 
-    /// <summary>(W·H) at V's stored entries.</summary>
-    float[] ProductAtEntries()
+    readonly NmfComponent _model;
+    readonly Tensor _v, _indices, _frames, _features, _values;
+    readonly double _beta;
+    readonly float _epsilon, _l1, _l2;
+
+    /// <summary>V's stored entries as frame index, feature index and value, on the model's device.</summary>
+    public SparseMultiplicativeUpdates(SparseMatrix v, NmfComponent model, double beta, float epsilon, float l1, float l2)
     {
-        var values = new float[v.NonZeros];
-        for (var i = 0; i < f; i++)
-            for (var p = v.RowStarts[i]; p < v.RowStarts[i + 1]; p++)
-            {
-                var j = v.ColumnIndices[p];
-                float s = 0;
-                for (var c = 0; c < k; c++) s += w[i * k + c] * h[c * t + j];
-                values[p] = s;
-            }
-        return values;
+        (_model, _beta, _epsilon, _l1, _l2) = (model, beta, epsilon, l1, l2);
+        var device = model.W.device;
+        var features = new long[v.NonZeros];
+        for (var i = 0; i < v.Rows; i++)
+            for (var p = v.RowStarts[i]; p < v.RowStarts[i + 1]; p++) features[p] = i;
+        _features = tensor(features, device: device);
+        _frames = tensor(v.ColumnIndices.Select(j => (long)j).ToArray(), device: device);
+        _values = tensor(v.Values, device: device);
+        _indices = stack([_frames, _features]);
+        _v = sparse_coo_tensor(_indices, _values, [v.Columns, v.Rows]); // entries are unique: SparseMatrix sums repeats
     }
 
-    /// <summary>The sparse matrix with V's pattern that the numerators multiply: V (β = 2) or V / (W·H) (β = 1).</summary>
-    float[] NumeratorEntries()
+    /// <summary>(H·Wᵀ) at V's stored entries, in blocks.</summary>
+    Tensor ProductAtEntries()
     {
-        if (beta == 2) return v.Values;
-        var y = ProductAtEntries();
-        for (var p = 0; p < y.Length; p++) y[p] = v.Values[p] / MathF.Max(y[p], epsilon);
-        return y;
+        var (w, h) = (_model.W.detach(), _model.H.detach());
+        var count = _values.shape[0];
+        var blocks = new List<Tensor>();
+        for (long start = 0; start < count; start += EntriesPerBlock)
+        {
+            var length = Math.Min(EntriesPerBlock, count - start);
+            blocks.Add((h.index_select(0, _frames.narrow(0, start, length)) * w.index_select(0, _features.narrow(0, start, length))).sum([1L]));
+        }
+        return blocks.Count == 1 ? blocks[0] : cat(blocks);
     }
+
+    /// <summary>The sparse matrix with V's pattern that the numerators multiply: V (β = 2) or V / (H·Wᵀ) (β = 1).</summary>
+    Tensor Numerator() => _beta == 2 ? _v.alias() : sparse_coo_tensor(_indices, _values / ProductAtEntries().clamp_min(_epsilon), _v.shape);
 
     public void UpdateH()
     {
-        var x = NumeratorEntries();
-        var numerator = new float[k * t]; // Wᵀ·X
-        for (var i = 0; i < f; i++)
-            for (var p = v.RowStarts[i]; p < v.RowStarts[i + 1]; p++)
-            {
-                var j = v.ColumnIndices[p];
-                for (var c = 0; c < k; c++) numerator[c * t + j] += w[i * k + c] * x[p];
-            }
-        var denominator = new float[k * t];
-        if (beta == 2)
-        {
-            var gram = new float[k * k]; // WᵀW, then (WᵀW)·H
-            Linalg.Blas.Gemm(true, false, k, k, f, 1f, w, k, w, k, 0f, gram, k);
-            Linalg.Blas.MatMul(gram, h, denominator, k, k, t);
-        }
-        else
-            for (var c = 0; c < k; c++)
-            {
-                float sum = 0;
-                for (var i = 0; i < f; i++) sum += w[i * k + c];
-                denominator.AsSpan(c * t, t).Fill(sum);
-            }
-        for (var i = 0; i < h.Length; i++) h[i] *= numerator[i] / MathF.Max(denominator[i] + l1 + l2 * h[i], epsilon);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var (w, h) = (_model.W.detach(), _model.H.detach());
+        var numerator = Numerator().mm(w);                                   // (T, K)
+        var denominator = _beta == 2 ? h.mm(w.t().mm(w)) : w.sum([0L], keepdim: true);
+        Apply(h, numerator, denominator);
     }
 
     public void UpdateW()
     {
-        var x = NumeratorEntries();
-        var numerator = new float[f * k]; // X·Hᵀ
-        for (var i = 0; i < f; i++)
-            for (var p = v.RowStarts[i]; p < v.RowStarts[i + 1]; p++)
-            {
-                var j = v.ColumnIndices[p];
-                for (var c = 0; c < k; c++) numerator[i * k + c] += x[p] * h[c * t + j];
-            }
-        var denominator = new float[f * k];
-        if (beta == 2)
-        {
-            var gram = new float[k * k]; // HHᵀ, then W·(HHᵀ)
-            Linalg.Blas.Gemm(false, true, k, k, t, 1f, h, t, h, t, 0f, gram, k);
-            Linalg.Blas.MatMul(w, gram, denominator, f, k, k);
-        }
-        else
-            for (var c = 0; c < k; c++)
-            {
-                float sum = 0;
-                for (var j = 0; j < t; j++) sum += h[c * t + j];
-                for (var i = 0; i < f; i++) denominator[i * k + c] = sum;
-            }
-        for (var i = 0; i < w.Length; i++) w[i] *= numerator[i] / MathF.Max(denominator[i] + l1 + l2 * w[i], epsilon);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var (w, h) = (_model.W.detach(), _model.H.detach());
+        var numerator = Numerator().t().mm(h);                               // (F, K)
+        var denominator = _beta == 2 ? w.mm(h.t().mm(h)) : h.sum([0L], keepdim: true);
+        Apply(w, numerator, denominator);
     }
 
-    /// <summary>The β-divergence of V and W·H without forming W·H: the zeros of V contribute through closed forms.</summary>
+    void Apply(Tensor p, Tensor numerator, Tensor denominator) =>
+        p.mul_(numerator.div_((denominator + _l1 + _l2 * p).clamp_min_(_epsilon)));
+
+    /// <summary>The β-divergence of V and H·Wᵀ without forming H·Wᵀ: the zeros of V contribute through closed forms.</summary>
     public double Loss()
     {
-        var y = ProductAtEntries();
-        if (beta == 2)
-        {
-            // ½‖V − WH‖² = ½(‖V‖² − 2⟨V, WH⟩ + tr((WᵀW)(HHᵀ)))
-            double vv = 0, vy = 0;
-            for (var p = 0; p < y.Length; p++) { vv += (double)v.Values[p] * v.Values[p]; vy += (double)v.Values[p] * y[p]; }
-            var ww = new float[k * k];
-            var hh = new float[k * k];
-            Linalg.Blas.Gemm(true, false, k, k, f, 1f, w, k, w, k, 0f, ww, k);
-            Linalg.Blas.Gemm(false, true, k, k, t, 1f, h, t, h, t, 0f, hh, k);
-            double trace = 0;
-            for (var i = 0; i < k * k; i++) trace += (double)ww[i] * hh[i];
-            return 0.5 * (vv - 2 * vy + trace);
-        }
-        // KL: Σ_nz v·ln(v / y) − Σ_nz v + Σ_all WH, with Σ_all WH = Σ_c (Σ_i W[i, c])·(Σ_j H[c, j])
-        double sum = 0;
-        for (var p = 0; p < y.Length; p++)
-        {
-            double value = v.Values[p];
-            if (value > 0) sum += value * Math.Log(value / Math.Max(y[p], epsilon)) - value;
-        }
-        for (var c = 0; c < k; c++)
-        {
-            double columns = 0, rows = 0;
-            for (var i = 0; i < f; i++) columns += w[i * k + c];
-            for (var j = 0; j < t; j++) rows += h[c * t + j];
-            sum += columns * rows;
-        }
-        return sum;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var (w, h) = (_model.W.detach().to_type(ScalarType.Float64), _model.H.detach().to_type(ScalarType.Float64));
+        var y = ProductAtEntries().to_type(ScalarType.Float64);
+        var v = _values.to_type(ScalarType.Float64);
+        if (_beta == 2) // ½‖V − HWᵀ‖² = ½(‖V‖² − 2⟨V, HWᵀ⟩ + tr((WᵀW)(HᵀH)))
+            return (0.5 * (v.square().sum() - 2 * (v * y).sum() + (w.t().mm(w) * h.t().mm(h)).sum())).item<double>();
+        // KL: Σ_nz v·ln(v / y) − Σ_nz v + Σ_all HWᵀ, with Σ_all HWᵀ = Σ_r (Σ_f W[f, r])·(Σ_t H[t, r])
+        var stored = v > 0;
+        var logs = where(stored, v * (v / y.clamp_min(_epsilon)).log(), zeros_like(v));
+        return (logs.sum() - v.sum() + (w.sum([0L]) * h.sum([0L])).sum()).item<double>();
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { _v, _indices, _frames, _features, _values }) t.Dispose();
     }
 }

@@ -13,8 +13,8 @@ namespace Pipeline.Training.Export;
 /// <list type="bullet">
 /// <item><c>model.onnx</c> (role <c>activations</c>): V (N, C, *S) and an iteration count (default from the
 /// manifest) → H (N, R, *(S − K + 1)) and the reconstruction, by β multiplicative updates of H inside an ONNX
-/// <c>Loop</c>, ONNX Conv being the adjoint of the ConvTranspose that reconstructs — exactly
-/// <see cref="DeconvolutionComponent.EstimateActivations"/>.</item>
+/// <c>Loop</c>, ONNX Conv being the adjoint of the ConvTranspose that reconstructs: <see cref="ActivationUpdate"/>,
+/// the definition <see cref="DeconvolutionComponent.EstimateActivations"/> runs.</item>
 /// <item><c>reconstruction.onnx</c> (role <c>reconstruction</c>): H → V̂ by ConvTranspose.</item>
 /// </list>
 /// </summary>
@@ -51,9 +51,17 @@ public static class DeconvolutionExport
         };
         return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto>
         {
-            [ActivationsFile] = ActivationGraph(weight, vDims, hDims, beta, epsilon, iterations, model.W.detach().sum().item<float>()),
+            [ActivationsFile] = ActivationsGraph(weight, TemplateSums(model.W.detach()), vDims, hDims, beta, epsilon, iterations, model.W.detach().sum().item<float>()),
             [ReconstructionFile] = ReconstructionGraph(weight, vDims, hDims),
         });
+    }
+
+    /// <summary>Each component's sum over channels and kernel, (1, R, 1, …): the correlation of all ones.</summary>
+    static NdArray TemplateSums(TorchSharp.torch.Tensor w)
+    {
+        var axes = Enumerable.Range(0, (int)w.dim()).Where(a => a != 1).Select(a => (long)a).ToArray();
+        using var sums = w.sum(axes, keepdim: true);
+        return TorchArrays.ToNdArray(sums);
     }
 
     static GraphProto ReconstructionGraph(NdArray weight, string[] vDims, string[] hDims)
@@ -65,34 +73,18 @@ public static class DeconvolutionExport
         return g.Build();
     }
 
-    static GraphProto ActivationGraph(NdArray weight, string[] vDims, string[] hDims, double beta, float epsilon, int iterations, float templateSum)
+    static GraphProto ActivationsGraph(NdArray weight, NdArray templateSums, string[] vDims, string[] hDims, double beta, float epsilon, int iterations, float templateSum)
     {
-        var g = new OnnxGraphBuilder("deconvolution_activations");
+        const string name = "deconvolution_activations";
+        var g = new OnnxGraphBuilder(name);
         var v = g.Input("V", DataType.Float, vDims);
-        var n = g.InputWithDefault("iterations", iterations);
-        var wt = g.Constant("W_t", weight);
-        var h0 = g.Node("Mul", [g.Node("Conv", [v, wt]), g.Scalar("inverse_template_sum", 1f / templateSum)]);
-
-        var b = new OnnxGraphBuilder("deconvolution_update");
-        b.Input("iteration", DataType.Int64);
-        var condIn = b.Input("cond_in", DataType.Bool);
-        var h = b.Input("H_in", DataType.Float, hDims);
-        var eps = b.Scalar("epsilon", epsilon);
-        var y = b.Node("Max", [b.Node("ConvTranspose", [h, wt]), eps]);
-        var num = b.Node("Conv", [b.Node("Mul", [v, b.Node("Pow", [y, b.Scalar("beta_minus_2", (float)(beta - 2))])]), wt]);
-        var den = b.Node("Max", [b.Node("Conv", [b.Node("Pow", [y, b.Scalar("beta_minus_1", (float)(beta - 1))]), wt]), eps]);
-        var ratio = b.Node("Div", [num, den]);
-        var gamma = (float)BetaMu.Exponent(beta);
-        if (gamma != 1f) ratio = b.Node("Pow", [ratio, b.Scalar("gamma", gamma)]);
-        b.Node("Identity", [condIn], "cond_out");
-        b.Node("Mul", [h, ratio], "H_out");
-        b.Output("cond_out", DataType.Bool);
-        b.Output("H_out", DataType.Float, hDims);
-
-        g.Nodes("Loop", [n, g.Bool("keep_going", true), h0], ["H"], GraphAttribute("body", b.Build()));
-        g.Node("ConvTranspose", ["H", wt], "reconstruction");
-        g.Output("H", DataType.Float, hDims);
-        g.Output("reconstruction", DataType.Float, vDims);
-        return g.Build();
+        var (wt, sums, inverseSum) = (g.Constant("W_t", weight), g.Constant("template_sums", templateSums), g.Scalar("inverse_template_sum", 1f / templateSum));
+        var templates = new OnnxTemplates(
+            (b, h) => b.Node("ConvTranspose", [h, wt]),
+            (b, x) => b.Node("Conv", [x, wt]),
+            (b, h) => b.Node("Conv", [b.Node("ConvTranspose", [h, wt]), wt]),
+            sums,
+            (b, data) => b.Node("Mul", [b.Node("Conv", [data, wt]), inverseSum]));
+        return ActivationGraph.Build(g, name, v, templates, vDims, hDims, beta, epsilon, iterations);
     }
 }

@@ -12,7 +12,7 @@ namespace Pipeline.Training.Export;
 /// Exports a fitted <see cref="Nmf"/> as two fixed graphs:
 /// <list type="bullet">
 /// <item><c>model.onnx</c> (role <c>activations</c>): V (F, frames) → H (K, frames) and W·H, by a fixed number of
-/// β multiplicative updates of H inside an ONNX <c>Loop</c>, W a constant — exactly <see cref="Nmf.EstimateActivations"/>.</item>
+/// β multiplicative updates of H inside an ONNX <c>Loop</c>, W a constant: <see cref="ActivationUpdate"/>, the definition <see cref="Nmf.EstimateActivations"/> runs.</item>
 /// <item><c>reconstruction.onnx</c> (role <c>reconstruction</c>): H (K, frames) → W·H (F, frames).</item>
 /// </list>
 /// </summary>
@@ -42,7 +42,7 @@ public static class NmfExport
         };
         var graphs = new Dictionary<string, GraphProto>
         {
-            [ActivationsFile] = ActivationGraph(w, beta, epsilon, iterations),
+            [ActivationsFile] = ActivationsGraph(w, beta, epsilon, iterations),
             [ReconstructionFile] = ReconstructionGraph(w),
         };
         return OnnxModelWriter.WriteFolder(directory, manifest, graphs);
@@ -81,85 +81,30 @@ public static class NmfExport
         return g.Build();
     }
 
-    static GraphProto ActivationGraph(NdArray w, double beta, float epsilon, int iterations)
+    static GraphProto ActivationsGraph(NdArray w, double beta, float epsilon, int iterations)
     {
         int f = w.Rows, k = w.Columns;
-        var g = new OnnxGraphBuilder("nmf_activations");
+        const string name = "nmf_activations";
+        var g = new OnnxGraphBuilder(name);
         var v = g.Input("V", DataType.Float, f.ToString(), FramesDim);
-        var n = g.InputWithDefault("iterations", iterations);
-        var wc = g.Constant("W", w);
-        var wt = g.Constant("W_t", Transpose(w));
-        var eps = g.Scalar("epsilon", epsilon);
+        var (wc, wt, gram, sums) = (g.Constant("W", w), g.Constant("W_t", Transpose(w)), g.Constant("WtW", Gram(w)), g.Constant("W_column_sums", ColumnSums(w)));
+        var templates = new OnnxTemplates(
+            (b, h) => b.Node("MatMul", [wc, h]),
+            (b, x) => b.Node("MatMul", [wt, x]),
+            (b, h) => b.Node("MatMul", [gram, h]),
+            sums,
+            (b, data) => InitialActivations(b, data, k));
+        return ActivationGraph.Build(g, name, v, templates, [f.ToString(), FramesDim], [k.ToString(), FramesDim], beta, epsilon, iterations);
+    }
 
-        // H0 = √(mean(V)/K) everywhere, shaped (K, frames).
+    /// <summary>H₀ = √(mean(V)/K) everywhere, shaped (K, frames).</summary>
+    static string InitialActivations(OnnxGraphBuilder g, string v, int k)
+    {
         var mean = g.Node("ReduceMean", [v], null, IntAttribute("keepdims", 0));
         var start = g.Node("Sqrt", [g.Node("Div", [mean, g.Scalar("rank", k)])]);
         var frames = g.Node("Gather", [g.Node("Shape", [v]), g.Int64Vector("frames_axis", 1)], null, IntAttribute("axis", 0));
         var shape = g.Node("Concat", [g.Int64Vector("rank_dim", k), frames], null, IntAttribute("axis", 0));
-        var h0 = g.Node("Expand", [start, shape]);
-
-        var body = LoopBody(g, v, wc, wt, w, eps, beta, epsilon, k);
-        g.Nodes("Loop", [n, g.Bool("keep_going", true), h0], ["H"], GraphAttribute("body", body));
-        g.Node("MatMul", [wc, "H"], "reconstruction");
-        g.Output("H", DataType.Float, k.ToString(), FramesDim);
-        g.Output("reconstruction", DataType.Float, f.ToString(), FramesDim);
-        return g.Build();
-    }
-
-    /// <summary>One H update, the same arithmetic as <see cref="MultiplicativeUpdates.UpdateH"/> without penalties.</summary>
-    static GraphProto LoopBody(OnnxGraphBuilder outer, string v, string w, string wt, NdArray wValue, string eps,
-        double beta, float epsilon, int k)
-    {
-        var b = new OnnxGraphBuilder("nmf_update");
-        b.Input("iteration", DataType.Int64);
-        var condIn = b.Input("cond_in", DataType.Bool);
-        var h = b.Input("H_in", DataType.Float, k.ToString(), FramesDim);
-        string ratio;
-        if (beta == 2)
-        {
-            // WᵀV does not change across iterations: computed once, outside the loop.
-            var wtv = outer.Node("MatMul", [wt, v], "WtV");
-            var gram = outer.Constant("WtW", Gram(wValue));
-            var d = b.Node("Max", [b.Node("MatMul", [gram, h]), eps]);
-            ratio = b.Node("Div", [wtv, d]);
-        }
-        else
-        {
-            var y = b.Node("Max", [b.Node("MatMul", [w, h]), eps]);
-            if (beta == 1)
-            {
-                var sums = ColumnSums(wValue);
-                for (var i = 0; i < sums.Length; i++) sums.Data[i] = MathF.Max(sums.Data[i], epsilon);
-                var d = outer.Constant("W_column_sums", sums);
-                ratio = b.Node("Div", [b.Node("MatMul", [wt, b.Node("Div", [v, y])]), d]);
-            }
-            else
-            {
-                string x, dTerm;
-                if (beta == 0)
-                {
-                    var r = b.Node("Reciprocal", [y]);
-                    x = b.Node("Mul", [b.Node("Mul", [v, r]), r]);
-                    dTerm = r;
-                }
-                else
-                {
-                    var p = b.Node("Pow", [y, b.Scalar("beta_minus_2", (float)(beta - 2))]);
-                    x = b.Node("Mul", [p, v]);
-                    dTerm = b.Node("Mul", [p, y]);
-                }
-                var num = b.Node("MatMul", [wt, x]);
-                var den = b.Node("Max", [b.Node("MatMul", [wt, dTerm]), eps]);
-                ratio = b.Node("Div", [num, den]);
-                var gamma = (float)BetaMu.Exponent(beta);
-                if (gamma != 1f) ratio = b.Node("Pow", [ratio, b.Scalar("gamma", gamma)]);
-            }
-        }
-        b.Node("Identity", [condIn], "cond_out");
-        b.Node("Mul", [h, ratio], "H_out");
-        b.Output("cond_out", DataType.Bool);
-        b.Output("H_out", DataType.Float, k.ToString(), FramesDim);
-        return b.Build();
+        return g.Node("Expand", [start, shape]);
     }
 
     static NdArray Transpose(NdArray m)
@@ -171,12 +116,7 @@ public static class NmfExport
         return t;
     }
 
-    static NdArray Gram(NdArray w)
-    {
-        var g = NdArray.Zeros(w.Columns, w.Columns);
-        Linalg.Blas.Gemm(true, false, w.Columns, w.Columns, w.Rows, 1f, w.Data, w.Columns, w.Data, w.Columns, 0f, g.Data, w.Columns);
-        return g;
-    }
+    static NdArray Gram(NdArray w) => Nmf.Product(Transpose(w), w);
 
     static NdArray ColumnSums(NdArray w)
     {
