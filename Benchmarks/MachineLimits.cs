@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
-using Pipeline.Training.Linalg;
+using TorchSharp;
 
 namespace Pipeline.Benchmarks;
 
@@ -12,13 +12,15 @@ sealed record MachineLimits(double SgemmGflops, double BandwidthGBs)
         // sgemm: square products large enough to reach BLAS's steady state, best of several runs, through LibTorch's BLAS,
         // which every product of the training side uses (so the rooflines are at the rate our code can reach).
         const int n = 2048;
-        var a = Filled(n * n, 1); var b = Filled(n * n, 2); var c = new float[n * n];
-        Blas.MatMul(a, b, c, n, n, n);
+        using var a = torch.tensor(Filled(n * n, 1), [n, n]);
+        using var b = torch.tensor(Filled(n * n, 2), [n, n]);
+        using var c = torch.empty(n, n);
+        c.addmm_(a, b, beta: 0);
         var best = double.MaxValue;
         for (var i = 0; i < 5; i++)
         {
             var t = Stopwatch.StartNew();
-            Blas.MatMul(a, b, c, n, n, n);
+            c.addmm_(a, b, beta: 0);
             best = Math.Min(best, t.Elapsed.TotalSeconds);
         }
         var gflops = 2.0 * n * n * n / best / 1e9;

@@ -1,4 +1,4 @@
-using Pipeline.Training.Linalg;
+using Pipeline.Training.Mixtures;
 
 namespace Pipeline.Training.Tests;
 

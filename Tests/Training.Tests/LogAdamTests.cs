@@ -19,8 +19,7 @@ public class LogAdamTests
         var result = LogAdam.Fit(v, new LogAdamOptions { Rank = 3, Steps = steps, LearningRate = 0.1, Loss = loss, Seed = 1 });
         Assert.True(result.History[^1] < 0.01 * result.History[0], $"loss {result.History[0]} → {result.History[^1]}");
         Assert.All(result.W.Data.Concat(result.H.Data), x => Assert.True(x > 0));
-        var wh = new float[16 * 24];
-        Linalg.Blas.MatMul(result.W.Data, result.H.Data, wh, 16, 3, 24);
+        var wh = Nmf.Product(result.W, result.H).Data;
         var error = Math.Sqrt(v.Data.Zip(wh, (a, b) => (double)(a - b) * (a - b)).Sum() / v.Data.Sum(a => (double)a * a));
         Assert.True(error < 0.05, $"relative error {error}");
         if (loss == LogAdamLoss.IDivergence)

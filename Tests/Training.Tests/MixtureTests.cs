@@ -32,21 +32,46 @@ public class MixtureTests
     }
 
     [Theory]
-    [InlineData("full", CovarianceType.Full)]
-    [InlineData("diag", CovarianceType.Diagonal)]
-    public void Em_MatchesScikitLearnFromTheSameStart(string file, CovarianceType type)
+    [InlineData("full", CovarianceType.Full, true)]
+    [InlineData("diag", CovarianceType.Diagonal, true)]
+    [InlineData("full", CovarianceType.Full, false)]
+    [InlineData("diag", CovarianceType.Diagonal, false)]
+    public void Em_MatchesScikitLearnFromTheSameStart_OnTheCpuKernelsAndAsTorchSharpOperations(string file, CovarianceType type, bool cpuKernels)
     {
         var f = Safetensors.LoadStateDict(Path.Combine(AppContext.BaseDirectory, "Fixtures", $"sklearn_gmm_{file}.safetensors"));
         var x = TorchArrays.ToNdArray(f["x"]);
         var d = x.Columns;
         double[] D(string name) => f[name].Values().Select(v => (double)v).ToArray();
         var gmm = GaussianMixture.FromParameters(D("weights_init"), D("means_init"), D("covariances_init"), d, type);
+        gmm.CpuKernels = cpuKernels;
         var result = gmm.FitEm(x, new GmmEmOptions { Tolerance = 0, MaxIterations = 25, WarmStart = true });
         Assert.Equal(25, result.Iterations);
         var expected = f["score"].Values().Single();
         Assert.True(Math.Abs(result.MeanLogLikelihood - expected) <= 1e-4 * Math.Abs(expected), $"{result.MeanLogLikelihood} vs scikit-learn {expected}");
         var means = D("means");
         for (var i = 0; i < means.Length; i++) Assert.Equal(means[i], gmm.Means[i], 1e-3);
+    }
+
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diagonal)]
+    public void CpuKernels_FollowTheTorchSharpSteps_FromKMeansPlusPlusToScoring(CovarianceType type)
+    {
+        var x = Planted(2000, 5, out _);
+        GaussianMixture Fit(bool cpuKernels, out GmmFitResult result)
+        {
+            var gmm = new GaussianMixture(3, type) { CpuKernels = cpuKernels };
+            result = gmm.FitEm(x, new GmmEmOptions { Seed = 4, Restarts = 2, Tolerance = 0, MaxIterations = 15 });
+            return gmm;
+        }
+        var (kernels, torch) = (Fit(true, out var fused), Fit(false, out var operations));
+        for (var i = 0; i < fused.History.Count; i++)
+            Assert.True(Math.Abs(fused.History[i] - operations.History[i]) <= 1e-5 * Math.Abs(operations.History[i]), $"iteration {i}: {fused.History[i]} vs {operations.History[i]}");
+        for (var i = 0; i < kernels.Means.Length; i++) Assert.Equal(torch.Means[i], kernels.Means[i], 1e-4);
+        for (var i = 0; i < kernels.Covariances.Length; i++) Assert.Equal(torch.Covariances[i], kernels.Covariances[i], 1e-4);
+        var (a, b) = (kernels.ScoreSamples(x), torch.ScoreSamples(x));
+        for (var i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 1e-4);
+        Assert.Equal(torch.Bic(x), kernels.Bic(x), 1e-3 * Math.Abs(torch.Bic(x)));
     }
 
     [Fact]
@@ -144,6 +169,12 @@ public class MixtureTests
         Assert.True(double.IsFinite(result.MeanLogLikelihood));
         Assert.Contains(result.Warnings, w => w.Contains("dimension 1 of 2 is constant"));
         Assert.Throws<InvalidInputException>(() => new GaussianMixture(2).FitEm(constant, new GmmEmOptions { RegCovar = 0 }));
+        // a collapsed covariance names its component and the way out
+        var collapsed = Assert.Throws<InvalidInputException>(() => GaussianMixture.FromParameters([0.5, 0.5], [0, 0, 1, 1],
+            [1, 0, 0, 1, 1, 1, 1, 1], 2, CovarianceType.Full)).Message;
+        Assert.Contains("component 1", collapsed);
+        Assert.Contains("--reg-covar", collapsed);
+        Assert.Contains("component 0", Assert.Throws<InvalidInputException>(() => GaussianMixture.FromParameters([1.0], [0, 0], [0, 1], 2, CovarianceType.Diagonal)).Message);
         Assert.Throws<InvalidInputException>(() => gmm.ScoreSamples(new NdArray([2, 3], new float[6])));
         // one-dimensional data may come as a vector
         var oneD = new GaussianMixture(2, CovarianceType.Diagonal);

@@ -3,7 +3,7 @@ using Pipeline.Shared.Errors;
 using Pipeline.Tests;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Engine;
-using Pipeline.Training.Linalg;
+using Pipeline.Training.Mixtures;
 
 namespace Pipeline.Training.Tests;
 

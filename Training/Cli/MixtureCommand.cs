@@ -42,9 +42,8 @@ static class MixtureCommand
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
-            var where = parse.GetValue(device); // a missing CUDA is refused before any file is read
-            if (parse.GetValue(method) == "em") TorchDevice.RequireCpu(where, "--method em", "--method gradient runs on CUDA, or ");
-            else TorchDevice.Resolve(where);
+            var where = parse.GetValue(device);
+            var resolved = TorchDevice.Resolve(where); // a missing CUDA is refused before any file is read
             var type = parse.GetValue(covariance) switch
             {
                 "diag" => CovarianceType.Diagonal,
@@ -61,7 +60,7 @@ static class MixtureCommand
             var (data, files) = AudioInputs.MatrixOrAudio(inputs, logMel, parse.GetValue(skipBad), log);
             var frontEnd = files is null ? null : logMel;
             if (files is not null) log.WriteLine($"{files.Count} audio file(s) → 64-band log-mel frames");
-            var mixture = new GaussianMixture(parse.GetValue(components), type);
+            var mixture = new GaussianMixture(parse.GetValue(components), type, resolved);
             var history = new List<double>();
             var isEm = parse.GetValue(method) == "em";
             using var bar = new ProgressBar(log, isEm ? parse.GetValue(maxIter) * parse.GetValue(restarts) : parse.GetValue(steps), $"gmm {parse.GetValue(method)}");

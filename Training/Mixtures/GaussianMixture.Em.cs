@@ -1,6 +1,5 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
-using Pipeline.Training.Linalg;
 using Pipeline.Training.Synthesis;
 
 namespace Pipeline.Training.Mixtures;
@@ -59,7 +58,7 @@ public sealed partial class GaussianMixture
                 if (Math.Abs(meanLogLikelihood - previous) < options.Tolerance) { converged = true; break; }
                 previous = meanLogLikelihood;
             }
-            var final = ExpectationStep(samples, responsibilities);
+            var final = FinalLogLikelihood(samples, responsibilities);
             if (!double.IsFinite(final)) throw new InvalidInputException("EM: the log-likelihood is not finite; raise regCovar");
             if (best is null || final > best.MeanLogLikelihood)
             {
@@ -72,8 +71,24 @@ public sealed partial class GaussianMixture
     }
 
 
+    /// <summary>The mean log-likelihood under the current parameters.</summary>
+    double FinalLogLikelihood(Samples samples, double[] r)
+    {
+        if (UsesCpuKernels) return ExpectationStep(samples, r);
+        using var _ = TorchSharp.torch.no_grad();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        return TorchExpectation(samples).MeanLogLikelihood;
+    }
+
+    /// <summary>The M-step from responsibilities r (N, K), on the CPU kernels or as TorchSharp operations.</summary>
     internal void MaximisationStep(Samples samples, double[] r, double reg)
     {
+        if (!UsesCpuKernels)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            TorchMaximisation(samples, TorchSharp.torch.tensor(r, [samples.N, Components], device: Device), reg);
+            return;
+        }
         int k = Components, d = Dimensions, n = samples.N;
         // one pass, in parallel blocks: the float copy of r for the products (denormals flushed) and the soft counts
         // Nₖ (block sums added in block order, so the result does not depend on the thread count)

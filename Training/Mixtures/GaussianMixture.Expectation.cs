@@ -1,5 +1,4 @@
 using Pipeline.Shared.Threading;
-using Pipeline.Training.Linalg;
 
 namespace Pipeline.Training.Mixtures;
 

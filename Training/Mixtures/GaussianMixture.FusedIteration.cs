@@ -1,6 +1,5 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Pipeline.Training.Linalg;
 
 namespace Pipeline.Training.Mixtures;
 
@@ -13,6 +12,7 @@ public sealed partial class GaussianMixture
     /// </summary>
     internal double EmIteration(Samples samples, double[] r, double reg)
     {
+        if (!UsesCpuKernels) return TorchIteration(samples, reg);
         if (Covariance == CovarianceType.Diagonal && Components <= Lanes && Vector512.IsHardwareAccelerated)
             return DiagonalIteration(samples, reg);
         if (Covariance == CovarianceType.Full && Components <= Lanes && FullCovarianceKernels.Accelerated && !BlasProducts)

@@ -90,6 +90,17 @@ public sealed partial class GaussianMixture
                 return augmented;
             }
         }
+        /// <summary>The samples centred on their mean and the mean, float64 tensors on one device: what the TorchSharp steps take.</summary>
+        public sealed record OnDeviceSamples(TorchSharp.torch.Tensor Centred, TorchSharp.torch.Tensor Offset);
+        OnDeviceSamples? onDevice;
+        /// <summary>The samples as tensors on <paramref name="device"/>, made once.</summary>
+        public OnDeviceSamples OnDevice(TorchSharp.torch.Device device)
+        {
+            if (onDevice is not null && onDevice.Offset.device == device) return onDevice;
+            var offset = TorchSharp.torch.tensor(Offset, device: device).DetachFromDisposeScope();
+            using var x = TorchSharp.torch.tensor(X, [N, D], device: device);
+            return onDevice = new OnDeviceSamples((x - offset).DetachFromDisposeScope(), offset);
+        }
         /// <summary>Reused (N, K) single-precision buffers: GEMM products, responsibilities.</summary>
         public float[] Buffer = [];
         public float[] Responsibilities = [];

@@ -1,5 +1,7 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Mixtures;
 
@@ -38,8 +40,9 @@ public sealed record GmmFitResult(int Iterations, bool Converged, double MeanLog
 /// <summary>
 /// A Gaussian mixture p(x) = Σₖ wₖ N(x | μₖ, Σₖ) over D dimensions, as scikit-learn's <c>GaussianMixture</c>:
 /// fitted by EM (<see cref="FitEm"/>) or by gradient ascent on the log-likelihood (<see cref="MixtureGradientFit"/>).
-/// Likelihoods use the precision Cholesky factor (full) or inverse variances (diagonal) with log-sum-exp over
-/// components, in double precision with BLAS for the N × D × K products. Data: (N, D) rows are samples.
+/// The parameters are float64 TorchSharp tensors on the mixture's device; likelihoods use the precision Cholesky
+/// factor (full) or inverse variances (diagonal) with log-sum-exp over components. EM and scoring run as TorchSharp
+/// operations on any device; on the CPU as fused kernels over the same parameters (tested equal). Data: (N, D) rows are samples.
 /// </summary>
 public sealed partial class GaussianMixture
 {
@@ -49,42 +52,62 @@ public sealed partial class GaussianMixture
     public int Dimensions { get; private set; }
     /// <summary>Diagonal or full.</summary>
     public CovarianceType Covariance { get; }
-    /// <summary>Mixing weights, (K).</summary>
-    public double[] Weights { get; private set; } = [];
-    /// <summary>Means, (K, D) row-major.</summary>
-    public double[] Means { get; private set; } = [];
-    /// <summary>Covariances: (K, D) variances when diagonal, (K, D, D) when full.</summary>
-    public double[] Covariances { get; private set; } = [];
+    /// <summary>Where the parameters live and EM runs.</summary>
+    public Device Device { get; }
 
-    // Diagonal: inverse variances (K, D). Full: upper-triangular P with Σ⁻¹ = P·Pᵀ, (K, D, D).
-    double[] precisionFactor = [];
-    double[] logDetFactor = []; // log det P (full) or ½ Σ log precision (diagonal), per component
+    // float64 on Device. Precision: diagonal, inverse variances (K, D); full, upper-triangular P with Σ⁻¹ = P·Pᵀ,
+    // (K, D, D). Log-det: log det P (full) or ½ Σ log precision (diagonal), (K).
+    Tensor? weights, means, covariances, precision, logDet;
+    // the same values as arrays, for users and the CPU kernels: made on first use after each change
+    double[]? weightsArray, meansArray, covariancesArray, precisionArray, logDetArray;
+
+    /// <summary>Mixing weights, (K) (a copy of the parameter tensor; empty until fitted).</summary>
+    public double[] Weights => weights is null ? [] : weightsArray ??= Values(weights);
+    /// <summary>Means, (K, D) row-major.</summary>
+    public double[] Means => means is null ? [] : meansArray ??= Values(means);
+    /// <summary>Covariances: (K, D) variances when diagonal, (K, D, D) when full.</summary>
+    public double[] Covariances => covariances is null ? [] : covariancesArray ??= Values(covariances);
+    /// <summary>
+    /// The parameter tensors (float64, on <see cref="Device"/>): weights (K), means (K, D), covariances (K, D) or (K, D, D);
+    /// null until fitted. The mixture owns them: they are valid until its parameters change.
+    /// </summary>
+    public (Tensor Weights, Tensor Means, Tensor Covariances)? Parameters => weights is null ? null : (weights, means!, covariances!);
+
+    double[] precisionFactor => precisionArray ??= Values(precision!);
+    double[] logDetFactor => logDetArray ??= Values(logDet!);
 
     /// <summary>Full covariance: take the BLAS products even where the AVX-512 kernels apply (tests compare the two).</summary>
     internal bool BlasProducts { get; set; }
 
-    /// <summary>An unfitted mixture of <paramref name="components"/> components.</summary>
-    public GaussianMixture(int components, CovarianceType covariance = CovarianceType.Full)
+    /// <summary>On the CPU, run EM and scoring on the fused kernels (false: as TorchSharp operations, which the tests compare).</summary>
+    internal bool CpuKernels { get; set; } = true;
+
+    bool UsesCpuKernels => CpuKernels && Device.type == DeviceType.CPU;
+
+    /// <summary>An unfitted mixture of <paramref name="components"/> components, on <paramref name="device"/> (the CPU when null).</summary>
+    public GaussianMixture(int components, CovarianceType covariance = CovarianceType.Full, Device? device = null)
     {
         if (components < 1) throw new InvalidOptionException($"a mixture needs at least one component, got {components}");
         Components = components;
         Covariance = covariance;
+        Device = device ?? CPU;
     }
 
     /// <summary>A mixture with the given parameters (shapes as the properties document).</summary>
-    public static GaussianMixture FromParameters(double[] weights, double[] means, double[] covariances, int dimensions, CovarianceType covariance)
+    public static GaussianMixture FromParameters(double[] weights, double[] means, double[] covariances, int dimensions, CovarianceType covariance,
+        Device? device = null)
     {
         var k = weights.Length;
         var expected = covariance == CovarianceType.Full ? k * dimensions * dimensions : k * dimensions;
         if (means.Length != k * dimensions || covariances.Length != expected)
             throw new InvalidInputException($"mixture parameters do not fit K = {k}, D = {dimensions}: {means.Length} means, {covariances.Length} covariance values");
-        var gmm = new GaussianMixture(k, covariance) { Dimensions = dimensions };
+        var gmm = new GaussianMixture(k, covariance, device) { Dimensions = dimensions };
         gmm.SetParameters((double[])weights.Clone(), (double[])means.Clone(), (double[])covariances.Clone());
         return gmm;
     }
 
     /// <summary>An independent copy of the current parameters (for convergence pictures).</summary>
-    public GaussianMixture Clone() => FromParameters(Weights, Means, Covariances, Dimensions, Covariance);
+    public GaussianMixture Clone() => FromParameters(Weights, Means, Covariances, Dimensions, Covariance, Device);
 
     /// <summary>Number of free parameters (for BIC/AIC).</summary>
     public int ParameterCount
@@ -97,48 +120,71 @@ public sealed partial class GaussianMixture
         }
     }
 
-    internal void SetParameters(double[] weights, double[] means, double[] covariances)
+    /// <summary>Sets the parameters from arrays (kept as the arrays' values; see <see cref="SetParameters(Tensor, Tensor, Tensor)"/>).</summary>
+    internal void SetParameters(double[] w, double[] m, double[] c)
     {
-        (Weights, Means, Covariances) = (weights, means, covariances);
         int k = Components, d = Dimensions;
-        logDetFactor = new double[k];
-        if (Covariance == CovarianceType.Diagonal)
+        long[] covarianceShape = Covariance == CovarianceType.Full ? [k, d, d] : [k, d];
+        SetParameters(tensor(w, device: Device), tensor(m, [k, d], device: Device), tensor(c, covarianceShape, device: Device));
+        (weightsArray, meansArray, covariancesArray) = (w, m, c);
+    }
+
+    /// <summary>
+    /// Sets the parameters (float64 tensors on <see cref="Device"/>, which the mixture keeps) and the precision factors:
+    /// inverse variances, or P = (L⁻¹)ᵀ from the Cholesky factor L of each Σ (LibTorch's batched Cholesky).
+    /// </summary>
+    /// <exception cref="InvalidInputException">A variance is not positive, or a covariance not positive definite: the message names the component.</exception>
+    internal void SetParameters(Tensor w, Tensor m, Tensor c)
+    {
+        Tensor p, l;
+        using (no_grad())
+        using (var scope = NewDisposeScope())
         {
-            precisionFactor = new double[k * d];
-            for (var c = 0; c < k; c++)
+            if (Covariance == CovarianceType.Diagonal)
             {
-                double sum = 0;
-                for (var j = 0; j < d; j++)
-                {
-                    var v = covariances[c * d + j];
-                    if (!(v > 0)) throw new InvalidInputException($"component {c} has a non-positive variance in dimension {j}; raise regCovar");
-                    precisionFactor[c * d + j] = 1 / v;
-                    sum -= Math.Log(v);
-                }
-                logDetFactor[c] = 0.5 * sum;
+                var bad = (c <= 0).any(1).nonzero();
+                if (bad.numel() > 0)
+                    throw new InvalidInputException($"component {bad[0, 0].item<long>()} has a non-positive variance; {RaiseRegCovar}");
+                p = c.reciprocal();
+                l = p.log().sum([1L]) * 0.5;
             }
-            return;
-        }
-        precisionFactor = new double[k * d * d];
-        for (var c = 0; c < k; c++)
-        {
-            var l = Cholesky(covariances.AsSpan(c * d * d, d * d), d, c);
-            // P = (L⁻¹)ᵀ, upper triangular; log det P = −Σ log Lᵢᵢ
-            var inverse = InvertLower(l, d);
-            double logDet = 0;
-            for (var i = 0; i < d; i++)
+            else
             {
-                logDet -= Math.Log(l[i * d + i]);
-                for (var j = 0; j < d; j++) precisionFactor[c * d * d + j * d + i] = inverse[i * d + j];
+                var (factor, info) = linalg.cholesky_ex(c);
+                var bad = info.nonzero();
+                if (bad.numel() > 0)
+                    throw new InvalidInputException($"component {bad[0, 0].item<long>()}'s covariance is not positive definite; {RaiseRegCovar}");
+                var identity = eye(Dimensions, dtype: ScalarType.Float64, device: c.device).expand(c.shape);
+                p = linalg.solve_triangular(factor, identity, upper: false).transpose(1, 2).contiguous();
+                l = -factor.diagonal(0, 1, 2).log().sum([1L]);
             }
-            logDetFactor[c] = logDet;
+            (p, l) = (p.MoveToOuterDisposeScope(), l.MoveToOuterDisposeScope());
         }
+        foreach (var old in new[] { weights, means, covariances, precision, logDet }) old?.Dispose();
+        // the mixture owns them now: no caller's dispose scope may free them
+        (weights, means, covariances, precision, logDet) = (w.DetachFromDisposeScope(), m.DetachFromDisposeScope(), c.DetachFromDisposeScope(),
+            p.DetachFromDisposeScope(), l.DetachFromDisposeScope());
+        (weightsArray, meansArray, covariancesArray, precisionArray, logDetArray) = (null, null, null, null, null);
+    }
+
+    /// <summary>What a collapsed component's error suggests.</summary>
+    const string RaiseRegCovar = "raise the covariance regularisation (--reg-covar, GmmEmOptions.RegCovar)";
+
+    static double[] Values(Tensor t)
+    {
+        using var cpu = t.detach().cpu().contiguous();
+        return cpu.data<double>().ToArray();
     }
 
     /// <summary>log p(x) of every sample.</summary>
     public double[] ScoreSamples(NdArray data)
     {
         var samples = Prepare(data, requireFitted: true);
+        if (!UsesCpuKernels)
+        {
+            using var scope = NewDisposeScope();
+            return Values(WeightedLogProbabilities(samples.OnDevice(Device)).logsumexp(1));
+        }
         var n = samples.N;
         var weighted = new double[n * Components];
         WeightedLogProbabilities(samples, weighted);
@@ -156,7 +202,9 @@ public sealed partial class GaussianMixture
         var samples = Prepare(data, requireFitted: true);
         var n = samples.N;
         var weighted = new double[n * Components];
-        WeightedLogProbabilities(samples, weighted);
+        if (UsesCpuKernels) WeightedLogProbabilities(samples, weighted);
+        else
+            using (NewDisposeScope()) Values(WeightedLogProbabilities(samples.OnDevice(Device))).CopyTo(weighted, 0);
         var result = new float[n * Components];
         for (var s = 0; s < n; s++)
         {
@@ -172,5 +220,4 @@ public sealed partial class GaussianMixture
 
     /// <summary>Akaike information criterion: −2 log L + 2p.</summary>
     public double Aic(NdArray data) => -2 * ScoreSamples(data).Sum() + 2 * ParameterCount;
-
 }

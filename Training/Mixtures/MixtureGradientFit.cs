@@ -101,29 +101,27 @@ public sealed class MixtureParameters : nn.Module
         return perComponent.logsumexp(0);
     }
 
-    /// <summary>Writes these parameters into <paramref name="mixture"/> (weights, means, covariances in double precision).</summary>
+    /// <summary>
+    /// Writes these parameters into <paramref name="mixture"/> in double precision: softmax weights, means, and the
+    /// covariances Σ = (P·Pᵀ)⁻¹ = (P⁻¹)ᵀ·P⁻¹ (full, P⁻¹ by triangular solve) or exp(2·log σ) (diagonal).
+    /// </summary>
     public void Store(GaussianMixture mixture)
     {
-        int k = mixture.Components, d = mixture.Dimensions;
-        var l = Values(logits);
-        var lse = GaussianMixture.LogSumExp(l);
-        var weights = l.Select(v => Math.Exp(v - lse)).ToArray();
-        double[] covariances;
-        var raw = Values(shape);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var raw = shape.detach().to_type(ScalarType.Float64);
+        Tensor covariances;
         if (Full)
         {
-            covariances = new double[k * d * d];
-            for (var c = 0; c < k; c++)
-            {
-                var p = new double[d * d];
-                for (var i = 0; i < d; i++)
-                    for (var j = i; j < d; j++)
-                        p[i * d + j] = i == j ? Math.Exp(raw[c * d * d + i * d + i]) : raw[c * d * d + i * d + j];
-                GaussianMixture.CovarianceFromPrecisionFactor(p, d).CopyTo(covariances, c * d * d);
-            }
+            var p = raw.triu(1) + diag_embed(raw.diagonal(0, 1, 2).exp());
+            var identity = eye(raw.shape[1], dtype: ScalarType.Float64, device: raw.device).expand(p.shape);
+            var inverse = linalg.solve_triangular(p, identity, upper: true);
+            covariances = inverse.transpose(1, 2).bmm(inverse);
         }
-        else covariances = raw.Select(v => Math.Exp(2.0 * v)).ToArray();
-        mixture.SetParameters(weights, Values(means), covariances);
+        else covariances = (raw * 2).exp();
+        var device = mixture.Device;
+        mixture.SetParameters(logits.detach().to_type(ScalarType.Float64).softmax(0).to(device).DetachFromDisposeScope(),
+            means.detach().to_type(ScalarType.Float64).to(device).DetachFromDisposeScope(), covariances.to(device).DetachFromDisposeScope());
     }
 
     /// <summary>

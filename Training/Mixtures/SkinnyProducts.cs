@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Pipeline.Shared.Threading;
 
-namespace Pipeline.Training.Linalg;
+namespace Pipeline.Training.Mixtures;
 
 /// <summary>
 /// Matrix products where one side has at most 16 columns and the other many rows: a mixture's E-step (N × D times
@@ -10,7 +10,7 @@ namespace Pipeline.Training.Linalg;
 /// AVX-512 machines they run here instead: 16 components are exactly one 512-bit register, rows go through in
 /// register tiles, and fixed row chunks in parallel. Elsewhere, or for wider shapes, the calls go to BLAS.
 /// </summary>
-public static class SkinnyProducts
+internal static class SkinnyProducts
 {
     const int Lanes = 16, ChunkRows = 4096;
 

@@ -1,15 +1,15 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace Pipeline.Training.Linalg;
+namespace Pipeline.Training.Mixtures;
 
 /// <summary>
-/// Row-major GEMM over spans, run by LibTorch's BLAS (MKL on x86 CPUs), for the kernels that work on plain arrays
-/// (plain NMF's multiplicative updates, the mixtures' EM). Each operand is wrapped as a LibTorch tensor over the
+/// Row-major GEMM over spans, run by LibTorch's BLAS (MKL on x86 CPUs), for the mixtures' CPU kernels where the
+/// AVX-512 ones do not apply. Each operand is wrapped as a LibTorch tensor over the
 /// caller's memory, without a copy, and C is written in place by <c>addmm_</c>; the product runs on LibTorch's
 /// intra-op threads (<c>--threads</c>).
 /// </summary>
-public static unsafe partial class Blas
+internal static unsafe partial class Blas
 {
     // LibTorchSharp's tensor constructor over foreign memory; the deleter is called when LibTorch lets go of it.
     [LibraryImport("LibTorchSharp", EntryPoint = "THSTensor_new")]
