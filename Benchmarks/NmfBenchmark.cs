@@ -31,14 +31,18 @@ static class NmfBenchmark
             rows.Add((beta, median, module, target, roofline, flops));
         }
         // scikit-learn's MU solver on the same V, after ours, so the two never share the cores
-        var peer = ScikitLearnPeer.PerIteration("nmf", new Pipeline.Shared.Arrays.NdArray([F, T], v), rows.Select(r => r.Beta.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        Console.WriteLine($"{"beta",5} {"ms/iter",9} {"target",8} {"roofline",9} {"x roofline",11} {"GFLOP/s",8} {"BetaMu",8} {"x fused",8} {"sklearn",9} {"x faster",9}");
+        var betas = rows.Select(r => r.Beta.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var peer = ScikitLearnPeer.PerIteration("nmf", new Pipeline.Shared.Arrays.NdArray([F, T], v), betas);
+        var peer64 = ScikitLearnPeer.PerIteration("nmf64", new Pipeline.Shared.Arrays.NdArray([F, T], v), betas);
+        Console.WriteLine($"{"beta",5} {"ms/iter",9} {"target",8} {"roofline",9} {"x roofline",11} {"GFLOP/s",8} {"BetaMu",8} {"x fused",8} {"sklearn",9} {"x faster",9} {"f64",8} {"x faster",9}");
         foreach (var (beta, median, module, target, roofline, flops) in rows)
         {
-            var sklearn = peer.GetValueOrDefault(beta.ToString(System.Globalization.CultureInfo.InvariantCulture), double.NaN);
-            Console.WriteLine($"{beta,5} {median,9:F1} {target,8:F0} {roofline,9:F1} {median / roofline,11:F2} {flops / median / 1e6,8:F0} {module,8:F1} {module / median,8:F2} {sklearn,9:F1} {sklearn / median,9:F2}");
+            var key = beta.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var (sklearn, sklearn64) = (peer.GetValueOrDefault(key, double.NaN), peer64.GetValueOrDefault(key, double.NaN));
+            Console.WriteLine($"{beta,5} {median,9:F1} {target,8:F0} {roofline,9:F1} {median / roofline,11:F2} {flops / median / 1e6,8:F0} {module,8:F1} {module / median,8:F2} {sklearn,9:F1} {sklearn / median,9:F2} {sklearn64,8:F1} {sklearn64 / median,9:F2}");
         }
-        Console.WriteLine("  ms/iter: the fused CPU kernels; BetaMu: the same step as TorchSharp operations and autograd (x fused: how much slower)");
+        Console.WriteLine("  ms/iter: the fused CPU kernels; BetaMu: the same step as TorchSharp operations and autograd (x fused: how much slower);");
+        Console.WriteLine("  sklearn: scikit-learn's MU solver on the same float32 V; f64: on V in float64");
     }
 
     /// <summary>FLOPs of the GEMMs one iteration must do for β (the element-wise work is not counted).</summary>

@@ -1,6 +1,7 @@
 """scikit-learn's time per iteration on the data a benchmark wrote, for the benchmark to print beside its own.
 
-    sklearn_peer.py nmf V.npy BETA...   one line per beta: "BETA MS" (MU solver, rank 88)
+    sklearn_peer.py nmf V.npy BETA...   one line per beta: "BETA MS" (MU solver, rank 88, float32 as given)
+    sklearn_peer.py nmf64 V.npy BETA... the same on V in float64 (scikit-learn's precision for float64 input)
     sklearn_peer.py gmm X.npy TYPE...   one line per type: "TYPE MS" (EM, K = 16; diag or full)
 
 A fit of m + n iterations less a fit of m, divided by n, so set-up and initialisation cancel; median of three.
@@ -33,8 +34,10 @@ def per_iteration(fit, first, extra):
 def main():
     kind, path, *settings = sys.argv[1:]
     data = np.load(path)
+    if kind == "nmf64":
+        data = data.astype(np.float64)
     for setting in settings:
-        if kind == "nmf":
+        if kind in ("nmf", "nmf64"):
             beta = float(setting)
             fit = lambda m: NMF(n_components=88, solver="mu", beta_loss=beta, init="random", random_state=0, max_iter=m, tol=0).fit(data)
             print(setting, per_iteration(fit, 2, 10), flush=True)

@@ -54,10 +54,7 @@ static class DecomposeCommand
             else
             {
                 var clip = AudioFile.Read(source, new AudioReadOptions { SampleRate = parse.GetValue(sampleRate), Duration = parse.GetValue(seconds) });
-                v = new Stft(parse.GetValue(nFft), parse.GetValue(hop)).Magnitude(clip.Samples, 1f, source);
-                // |STFT| scaled to mean 1, so learning rates and losses do not depend on the recording's level
-                var mean = v.Data.Average(x => (double)x);
-                for (var i = 0; i < v.Data.Length; i++) v.Data[i] = (float)(v.Data[i] / Math.Max(mean, 1e-12));
+                v = DecompositionJob.Spectrogram(clip, parse.GetValue(nFft), parse.GetValue(hop), source);
             }
             var kind = parse.GetValue(model)!;
             var options = new DecompositionOptions

@@ -57,10 +57,7 @@ static class SeparationCommand
             outputs.WriteFolder(outDir, folder =>
             {
                 NmfExport.Export(model, folder, Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/')), options.Beta, parse.GetValue(iterations), frontEnd: stft, sources: specs);
-                var warning = HeatMapFigure.Write(Path.Combine(folder, "evaluation", "W.png"), model.W!,
-                    $"W, the templates ({string.Join(", ", specs.Select(s => s.Components == 1 ? $"{s.Name} {s.FirstComponent}" : $"{s.Name} {s.FirstComponent}–{s.FirstComponent + s.Components - 1}"))})",
-                    HeatMapAxis.Hertz(stft.SampleRate, stft.NFft), HeatMapAxis.Index("component"),
-                    groupColumns: specs.Select(s => s.Components).Distinct().Count() == 1 ? specs[0].Components : null); // a line between sources
+                var warning = SeparationFigures.Write(Path.Combine(folder, "evaluation"), model.W!, specs, stft);
                 if (warning is not null) log.WriteLine($"warning: {warning}");
             });
             outputs.Commit();

@@ -196,6 +196,18 @@ public static class DecompositionJob
         return new(kind, k, w, h, wh, history, lossName, export);
     }
 
+    /// <summary>
+    /// The magnitude spectrogram (bins, frames) of a clip scaled to mean 1, what <c>pipeline-train decompose</c> fits for
+    /// an audio file: learning rates and losses then do not depend on the recording's level.
+    /// </summary>
+    public static NdArray Spectrogram(Shared.Audio.AudioClip clip, int nFft, int hop, string source)
+    {
+        var v = new Shared.Audio.Stft(nFft, hop).Magnitude(clip.Samples, 1f, source);
+        var mean = Math.Max(v.Data.Average(x => (double)x), 1e-12);
+        System.Numerics.Tensors.TensorPrimitives.Divide(v.Data, (float)mean, v.Data);
+        return v;
+    }
+
     /// <summary>A tensor as a matrix: first axis kept as rows, the rest flattened into columns.</summary>
     static NdArray Flatten(Tensor t) => TorchArrays.ToNdArray(t.reshape(t.shape[0], -1));
 }
