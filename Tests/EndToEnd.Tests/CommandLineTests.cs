@@ -275,6 +275,11 @@ public class CommandLineTests
             Assert.True(header.RootElement.TryGetProperty(tensor, out _), tensor);
         using var summary = System.Text.Json.JsonDocument.Parse(train.Out);
         Assert.Equal(3, summary.RootElement.GetProperty("epochs").GetArrayLength());
+        Assert.True(summary.RootElement.GetProperty("epochs")[2].GetProperty("kl").GetDouble() >= 0); // lower-case keys, as everywhere
+        Assert.False(File.Exists(model + ".checkpoint"), "a finished job leaves no checkpoint");
+        var noCheckpoint = Run("pipeline-train", "vae", "--input", Path.Combine(data, "train_normal"), "--resume", "--out", Path.Combine(dir, "vae2"));
+        Assert.Equal(1, noCheckpoint.Code);
+        Assert.Contains("no checkpoint", noCheckpoint.Err);
         foreach (var file in new[] { "loss.svg", "coefficient.svg", "scatter.svg" })
             Assert.Equal("svg", System.Xml.Linq.XDocument.Load(Path.Combine(model, "evaluation", file)).Root!.Name.LocalName);
         var manifest = ModelFolder.Read(model);

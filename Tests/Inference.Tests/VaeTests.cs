@@ -53,12 +53,26 @@ public class VaeTests
     }
 
     [Fact]
+    public void AJobResumedFromItsCheckpoint_EndsWithTheModelOfAnUninterruptedOne()
+    {
+        var data = LinearGaussian(300, 4);
+        var options = new VaeTrainingOptions { Hidden = [16, 8], Latent = 3, BatchSize = 50, Seed = 7 };
+        var straight = VaeTraining.Train(data, options with { Epochs = 4 }).Model;
+        var checkpoint = Path.Combine(TestData.TempDirectory(), "vae.checkpoint");
+        VaeTraining.Train(data, options with { Epochs = 2, CheckpointPath = checkpoint });
+        var resumed = VaeTraining.Train(data, options with { Epochs = 4, CheckpointPath = checkpoint, Resume = true });
+        Assert.Equal([3, 4], resumed.Epochs.Select(e => e.Epoch));
+        Assert.Equal(straight.Reconstruct(data).Data, resumed.Model.Reconstruct(data).Data);
+    }
+
+    [Fact]
     public void ExportedGraphs_EqualTheTrainingSide()
     {
         var data = LinearGaussian(400, 4);
         var model = VaeTraining.Train(data, new VaeTrainingOptions { Hidden = [16, 8], Latent = 3, Epochs = 3, BatchSize = 50, Seed = 5 }).Model;
         var dir = Path.Combine(TestData.TempDirectory(), "vae");
-        VaeExport.Export(model, dir, "vae", null, new AnomalyScoring("mean", 0, 100, "given"));
+        var manifest = VaeExport.Export(model, dir, "vae", null, new AnomalyScoring("mean", 0, 100, "given"));
+        Assert.Matches("^[0-9a-f]{64}$", manifest.ParametersSha256); // same-seed runs are compared by it, as for every model
         using var package = ModelPackage.Open(dir, new RuntimeOptions());
         var outputs = package.Session("scorer").Run(new Dictionary<string, ModelInput> { ["features"] = ModelInput.Float(data) });
         Assert.True(TestData.MaxRelativeError(outputs["reconstruction"].Data, model.Reconstruct(data).Data) < 1e-5);

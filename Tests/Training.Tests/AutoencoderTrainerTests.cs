@@ -112,6 +112,12 @@ public class AutoencoderTrainerTests
         File.WriteAllText(foreign, "these are notes");
         using (var model = Model(2))
             Assert.StartsWith($"{foreign}: ", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = foreign })).Message);
+        // a binary file of another kind (a PyTorch zip): one line, none of its bytes echoed
+        var binary = Path.Combine(dir, "model.checkpoint");
+        File.WriteAllBytes(binary, [0x50, 0x4B, 0x03, 0x04, .. new byte[40], .. "archive/data.pkl\nFB ZZZZ"u8.ToArray(), .. new byte[200]]);
+        using (var model = Model(2))
+            Assert.Equal($"{binary}: not a Pipeline training checkpoint",
+                Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = binary })).Message);
         using (var model = Model(2))
             Assert.Contains("no such checkpoint", Assert.Throws<InvalidFileException>(() => AutoencoderTrainer.Fit(model, data, resume with { CheckpointPath = Path.Combine(dir, "none") })).Message);
     }

@@ -61,6 +61,10 @@ public class DecompositionJobTests
         Assert.Contains("'nmf4d'", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Model = "nmf4d" })).Message);
         Assert.Contains("logadam", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Model = "nmfd", Trainer = "logadam" })).Message);
         Assert.Contains("EM", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Model = "plca", Trainer = "sparse", SparsenessH = 0.5 })).Message);
+        // options a trainer would ignore are refused, never dropped silently
+        Assert.Contains("--beta 2", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Trainer = "logadam", Beta = 0.5 })).Message);
+        Assert.Contains("--trainer logadam", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Trainer = "logadam", L1 = 0.1 })).Message);
+        Assert.Contains("plca's EM", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Model = "plca", L2 = 0.1 })).Message);
         Assert.Contains("--sparseness", Assert.Throws<InvalidOptionException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Trainer = "sparse" })).Message);
         Assert.Contains("3-d", Assert.Throws<InvalidInputException>(() => DecompositionJob.Fit(v, new DecompositionOptions { Model = "nmf3d", Kernel = [1, 2, 2] })).Message);
         v.Data[3] = -1;

@@ -136,6 +136,8 @@ public class PyTorchInteropTests
         File.WriteAllText(Path.Combine(dir, "notes.pt"), "these are notes");
         Assert.StartsWith($"{dir}/notes.pt: is not a PyTorch state dict (", Refusal("notes.pt"));
         Assert.Contains("no such state dict", Refusal("none.pt"));
+        File.WriteAllBytes(Path.Combine(dir, "empty.pt"), []);
+        Assert.Contains("is empty", Refusal("empty.pt"));
 
         // nothing was changed by the refusals; a safetensors file carries the same state
         var safetensors = Path.Combine(dir, "ae.safetensors");

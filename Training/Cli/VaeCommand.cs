@@ -27,11 +27,12 @@ static class VaeCommand
         var lr = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var latent = new Option<int>("--latent") { Description = "Latent dimensions", DefaultValueFactory = _ => defaults.Latent };
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
-        var seedInit = new Option<bool>("--seed-init") { Description = "The recipe's weight initialisation (normal, std 2/fan-in, zero biases) instead of PyTorch's" };
+        var recipeInit = new Option<bool>("--recipe-init") { Description = "The recipe's weight initialisation (normal, std 2/fan-in, zero biases) instead of PyTorch's" };
         var seed = new Option<long>("--seed") { Description = "Seed of weights, sampling and shuffling", DefaultValueFactory = _ => 0 };
         var order = new Option<int>("--order") { Description = "Mel-cepstrum order for audio input (c0 is dropped)", DefaultValueFactory = _ => 39 };
         var coefficient = new Option<int>("--plot-coefficient") { Description = "Coefficient shown over time in the reconstruction plot", DefaultValueFactory = _ => 0 };
         var stateDict = new Option<string?>("--state-dict") { Description = "Also write the trained network's state dict: PyTorch's format (torch.load reads it), or safetensors for a .safetensors name" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint beside the output folder (OUT.checkpoint, written after every epoch)" };
         var fpr = new Option<double>("--target-fpr") { Description = "Threshold: this share of the training files (or samples) scores above it", DefaultValueFactory = _ => 0.1 };
         var command = new Command("vae", """
             Train the mel-cepstrum variational autoencoder (Gaussian reconstruction NLL + KL, Adam) and export it: an
@@ -39,7 +40,7 @@ static class VaeCommand
 
             Example:
               pipeline-train vae --input recordings/ --epochs 50 --out artifacts/models/vae
-            """) { input, output, epochs, batch, lr, latent, hidden, seedInit, seed, order, coefficient, fpr, stateDict, skipBad, cli.Force };
+            """) { input, output, epochs, batch, lr, latent, hidden, recipeInit, seed, order, coefficient, fpr, stateDict, resume, skipBad, cli.Force };
         command.SetAction(parse =>
         {
             var log = cli.Log(parse);
@@ -47,6 +48,9 @@ static class VaeCommand
             using var outputs = cli.Outputs(parse);
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
             if (parse.GetValue(stateDict) is { } stateDictPath) outputs.DeclareFile(stateDictPath);
+            var checkpoint = outDir.TrimEnd('/') + ".checkpoint"; // beside the model, named as the user named it
+            if (parse.GetValue(resume) && !File.Exists(checkpoint))
+                throw new InvalidOptionException($"--resume: there is no checkpoint at {checkpoint} (it is written after every epoch and removed when a job finishes); run without --resume to start from the beginning");
             var inputs = parse.GetValue(input)!;
             foreach (var path in inputs) outputs.DeclareInput(path);
             var source = inputs[0];
@@ -60,13 +64,22 @@ static class VaeCommand
             var options = defaults with
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Latent = parse.GetValue(latent),
-                Hidden = widths, SeedInit = parse.GetValue(seedInit), Seed = parse.GetValue(seed), Device = parse.GetValue(device),
+                Hidden = widths, RecipeInit = parse.GetValue(recipeInit), Seed = parse.GetValue(seed), Device = parse.GetValue(device),
+                CheckpointPath = checkpoint, Resume = parse.GetValue(resume),
             };
             log.WriteLine($"VAE {data.Columns}-{string.Join("-", widths)}-{options.Latent} on {data.Rows} frames; training on {where}");
             VaeTrainingResult result;
-            using (var bar = new ProgressBar(log, options.Epochs, "vae"))
+            try
+            {
+                using var bar = new ProgressBar(log, options.Epochs, "vae");
                 result = VaeTraining.Train(data, options, new SynchronousProgress<VaeEpoch>(e =>
-                    bar.Update(e.Epoch, $"epoch {e.Epoch}  loss {e.Loss:F4} = reconstruction {e.Reconstruction:F4} + KL {e.Kl:F4}")));
+                    bar.Update(e.Epoch, $"epoch {e.Epoch}  loss {e.Loss:F4} = reconstruction {e.Reconstruction:F4} + KL {e.Kl:F4}")), CommandLineHost.Cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                if (File.Exists(checkpoint)) log.WriteLine($"the last finished epoch is kept in {checkpoint}; continue with --resume");
+                throw;
+            }
             var model = result.Model;
             foreach (var warning in result.Warnings) log.WriteLine($"warning: {warning}");
 
@@ -85,10 +98,11 @@ static class VaeCommand
             });
             if (parse.GetValue(stateDict) is { } statePath) outputs.WriteFile(statePath, stream => StateDicts.Save(model, stream, statePath));
             outputs.Commit();
+            if (File.Exists(checkpoint)) File.Delete(checkpoint); // the job is done
             log.WriteLine($"final loss {last.Loss:F4} (reconstruction {last.Reconstruction:F4}, KL {last.Kl:F4}); threshold {threshold:G5}; wrote {outDir}");
             cli.Summary(parse, new Dictionary<string, object?>
             {
-                ["frames"] = data.Rows, ["dimensions"] = data.Columns, ["epochs"] = result.Epochs.Select(e => new { e.Epoch, e.Loss, e.Reconstruction, e.Kl }).ToList(),
+                ["frames"] = data.Rows, ["dimensions"] = data.Columns, ["epochs"] = result.Epochs.Select(e => new { epoch = e.Epoch, loss = e.Loss, reconstruction = e.Reconstruction, kl = e.Kl }).ToList(),
                 ["threshold"] = threshold, ["model"] = outDir, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
             });
             return CommandLineHost.Success;

@@ -57,6 +57,11 @@ public sealed record DecompositionOptions
             throw new InvalidOptionException($"--model must be {string.Join(", ", DecompositionModels.Names.SkipLast(1))} or {DecompositionModels.Names[^1]}, not '{Model}'");
         if (Trainer is not ("mu" or "sparse" or "logadam")) throw new InvalidOptionException($"--trainer takes mu, sparse or logadam, not '{Trainer}'");
         if (Trainer == "logadam" && Model != "nmf") throw new InvalidOptionException("--trainer logadam fits plain NMF only (--model nmf)");
+        if (Trainer == "logadam" && Beta is not (1 or 2))
+            throw new InvalidOptionException($"--trainer logadam fits the squared error (--beta 2) or the I-divergence (--beta 1), not β = {Beta}; use --trainer mu for other β");
+        var penalised = L1 != 0 || L2 != 0 || Orthogonal != 0;
+        if (penalised && (Trainer != "mu" || DecompositionModels.IsProbabilistic(Model)))
+            throw new InvalidOptionException($"--l1, --l2 and --orthogonal apply to the multiplicative updates of nmf, nmfd, nmf2d and nmf3d (--trainer mu), not to {(DecompositionModels.IsProbabilistic(Model) ? $"{Model}'s EM" : $"--trainer {Trainer}")}");
         if (Trainer == "sparse" && DecompositionModels.IsProbabilistic(Model))
             throw new InvalidOptionException("PLCA models are fitted by EM; --trainer sparse applies to nmf, nmfd, nmf2d and nmf3d");
         if (Trainer == "sparse" && SparsenessW is null && SparsenessH is null) throw new InvalidOptionException("--trainer sparse needs --sparseness-w and/or --sparseness-h");

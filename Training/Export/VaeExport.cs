@@ -52,6 +52,8 @@ public static class VaeExport
             FrontEnd = frontEnd,
             Anomaly = scoring,
             Training = training,
+            // every parameter and buffer (the normalisation) in state-dict order
+            ParametersSha256 = AutoencoderExport.ParametersHash(model.state_dict().Values.Select(Array)),
         };
         return OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, GraphProto>
         {

@@ -33,7 +33,7 @@ public sealed partial class GaussianMixture
         if (constant.Count > 0)
         {
             var which = $"{(constant.Count == 1 ? "dimension" : "dimensions")} {IndexRanges.Format(constant)} of {Dimensions} {(constant.Count == 1 ? "is" : "are")} constant";
-            if (options.RegCovar == 0) throw new InvalidInputException($"{which}, but regCovar is 0");
+            if (options.RegCovar == 0) throw new InvalidInputException($"{which}, but the covariance regularisation (--reg-covar, GmmEmOptions.RegCovar) is 0: give it a positive value");
             warnings.Add($"{which}; regCovar ({options.RegCovar:G3}) keeps {(constant.Count == 1 ? "its variance" : "their variances")} positive");
         }
 
@@ -59,7 +59,7 @@ public sealed partial class GaussianMixture
                 previous = meanLogLikelihood;
             }
             var final = FinalLogLikelihood(samples, responsibilities);
-            if (!double.IsFinite(final)) throw new InvalidInputException("EM: the log-likelihood is not finite; raise regCovar");
+            if (!double.IsFinite(final)) throw new InvalidInputException($"EM: the log-likelihood is not finite; {RaiseRegCovar}");
             if (best is null || final > best.MeanLogLikelihood)
             {
                 best = new GmmFitResult(iteration, converged, final, history, warnings);

@@ -19,16 +19,21 @@ public sealed partial class GaussianMixture
             quadratic = x.square().mm(precision!.t()) - 2 * x.mm((centredMeans * precision).t()) + (centredMeans.square() * precision).sum([1L]);
         else
         {
-            var perComponent = new Tensor[Components];
-            for (var c = 0; c < Components; c++)
+            // every component at once per block of rows: (K, B, D) products, B small enough to stay in cache
+            var shifts = centredMeans.unsqueeze(1).bmm(precision!);                 // (K, 1, D): μₖ·Pₖ
+            var blocks = new List<Tensor>();
+            for (long start = 0; start < x.shape[0]; start += TorchBlockRows)
             {
-                var p = precision![c];
-                perComponent[c] = (x.mm(p) - centredMeans[c].unsqueeze(0).mm(p)).square().sum([1L]);
+                var rows = x.narrow(0, start, Math.Min(TorchBlockRows, x.shape[0] - start));
+                blocks.Add((rows.unsqueeze(0).matmul(precision!) - shifts).square().sum([2L]).t());
             }
-            quadratic = stack(perComponent, 1);
+            quadratic = cat(blocks);
         }
         return quadratic * -0.5 + (logDet! + weights!.log() - 0.5 * Dimensions * Math.Log(2 * Math.PI));
     }
+
+    // rows per block of the full-covariance products: (K, B, D) float64 temporaries of a few MB
+    const long TorchBlockRows = 2048;
 
     /// <summary>The E-step: responsibilities (N, K) and the mean log-likelihood.</summary>
     (Tensor Responsibilities, double MeanLogLikelihood) TorchExpectation(Samples samples)
@@ -65,14 +70,16 @@ public sealed partial class GaussianMixture
             c = (r.t().mm(x.square()) / counts.unsqueeze(1) - centredMeans.square()).clamp_min(0) + reg;
         else
         {
-            var perComponent = new Tensor[Components];
-            var ridge = eye(Dimensions, dtype: ScalarType.Float64, device: Device) * reg;
-            for (var k = 0; k < Components; k++)
+            // Σₖ Nₖ = Σₙ rₙₖ (xₙ − μₖ)(xₙ − μₖ)ᵀ, accumulated per block of rows as one batched product
+            var scatter = zeros([Components, Dimensions, Dimensions], dtype: ScalarType.Float64, device: Device);
+            for (long start = 0; start < x.shape[0]; start += TorchBlockRows)
             {
-                var difference = x - centredMeans[k];
-                perComponent[k] = (difference * r[.., k..(k + 1)]).t().mm(difference) / counts[k] + ridge;
+                var length = Math.Min(TorchBlockRows, x.shape[0] - start);
+                var difference = x.narrow(0, start, length).unsqueeze(0) - centredMeans.unsqueeze(1);   // (K, B, D)
+                var weighted = difference * r.narrow(0, start, length).t().unsqueeze(2);
+                scatter.add_(weighted.transpose(1, 2).bmm(difference));
             }
-            c = stack(perComponent);
+            c = scatter / counts.reshape(-1, 1, 1) + eye(Dimensions, dtype: ScalarType.Float64, device: Device) * reg;
         }
         SetParameters(counts / samples.N, centredMeans + on.Offset, c);
     }

@@ -37,6 +37,7 @@ public static class StateDicts
     public static void Load(nn.Module model, string path)
     {
         if (!File.Exists(path)) throw new InvalidFileException(path, "no such state dict");
+        if (new FileInfo(path).Length == 0) throw new InvalidFileException(path, "is empty, not a state dict");
         Dictionary<string, Tensor> saved;
         try
         {

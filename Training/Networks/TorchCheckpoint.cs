@@ -79,7 +79,10 @@ public static class TorchCheckpoint
         {
             using var file = new BinaryReader(File.OpenRead(path));
             var format = file.ReadString();
-            if (format != Format) throw new InvalidFileException(path, $"not a Pipeline training checkpoint (format '{format}', expected '{Format}')");
+            if (format != Format)
+                throw new InvalidFileException(path, format.StartsWith("pipeline-torch-checkpoint-", StringComparison.Ordinal)
+                    ? $"a Pipeline training checkpoint of another version ('{format}'; this build reads '{Format}'): start again without resuming"
+                    : "not a Pipeline training checkpoint");
             var hash = file.ReadBytes(32);
             var contents = file.ReadBytes((int)(file.BaseStream.Length - file.BaseStream.Position));
             if (hash.Length != 32 || !System.Security.Cryptography.SHA256.HashData(contents).AsSpan().SequenceEqual(hash))

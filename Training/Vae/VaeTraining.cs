@@ -21,7 +21,7 @@ public sealed record VaeTrainingOptions
     /// <summary>Adam's learning rate. Default 1e-3.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>The recipe's weight initialisation (normal, std 2/fan-in) instead of PyTorch's default.</summary>
-    public bool SeedInit { get; init; }
+    public bool RecipeInit { get; init; }
     /// <summary>Seed of weights, sampling and shuffling.</summary>
     public long Seed { get; init; }
     /// <summary>Where LibTorch trains: auto (CUDA when LibTorch sees a GPU), cpu or cuda.</summary>
@@ -76,7 +76,7 @@ public static class VaeTraining
         var device = TorchDevice.Resolve(options.Device);
         using var threads = TorchDevice.SmallWorkThreads(options.Threads);
         manual_seed(options.Seed); // weights and latent samples
-        var model = new VariationalAutoencoder(data.Columns, options.Hidden, options.Latent, options.SeedInit, device);
+        var model = new VariationalAutoencoder(data.Columns, options.Hidden, options.Latent, options.RecipeInit, device);
         var constant = model.FitNormalisation(data);
         IReadOnlyList<string> warnings = constant.Count == 0 ? [] :
             [$"{(constant.Count == 1 ? "dimension" : "dimensions")} {IndexRanges.Format(constant)} of {data.Columns} did not vary in training: scaled by 1 instead of by their deviation (the mean is still removed)"];

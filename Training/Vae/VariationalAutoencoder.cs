@@ -45,11 +45,11 @@ public sealed class VariationalAutoencoder : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Builds the network (the recipe: 39 → 256 → 128 → 64 latent) on <paramref name="device"/> (the CPU when null).
-    /// With <paramref name="seedInit"/> the weights are drawn as the recipe draws them (normal, standard deviation
+    /// With <paramref name="recipeInit"/> the weights are drawn as the recipe draws them (normal, standard deviation
     /// 2/fan-in, zero biases); otherwise as PyTorch's <c>nn.Linear</c> starts them.
     /// </summary>
     /// <exception cref="InvalidOptionException">A width is not positive.</exception>
-    public VariationalAutoencoder(int inputSize = 39, IReadOnlyList<int>? hidden = null, int latentSize = 64, bool seedInit = false, Device? device = null)
+    public VariationalAutoencoder(int inputSize = 39, IReadOnlyList<int>? hidden = null, int latentSize = 64, bool recipeInit = false, Device? device = null)
         : base(nameof(VariationalAutoencoder))
     {
         hidden ??= [256, 128];
@@ -58,15 +58,15 @@ public sealed class VariationalAutoencoder : nn.Module<Tensor, Tensor>
         (InputSize, LatentSize) = (inputSize, latentSize);
         int[] widths = [inputSize, .. hidden];
         var encoderLayers = new List<nn.Module<Tensor, Tensor>>();
-        for (var i = 0; i < hidden.Count; i++) encoderLayers.AddRange([Layer(widths[i], widths[i + 1], seedInit), nn.ReLU()]);
+        for (var i = 0; i < hidden.Count; i++) encoderLayers.AddRange([Layer(widths[i], widths[i + 1], recipeInit), nn.ReLU()]);
         encoder = nn.Sequential(encoderLayers);
-        mean = Layer(hidden[^1], latentSize, seedInit);
-        log_variance = Layer(hidden[^1], latentSize, seedInit);
+        mean = Layer(hidden[^1], latentSize, recipeInit);
+        log_variance = Layer(hidden[^1], latentSize, recipeInit);
         int[] back = [latentSize, .. hidden.Reverse(), inputSize];
         var decoderLayers = new List<nn.Module<Tensor, Tensor>>();
         for (var i = 0; i + 1 < back.Length; i++)
         {
-            decoderLayers.Add(Layer(back[i], back[i + 1], seedInit));
+            decoderLayers.Add(Layer(back[i], back[i + 1], recipeInit));
             if (i + 2 < back.Length) decoderLayers.Add(nn.ReLU());
         }
         decoder = nn.Sequential(decoderLayers);
@@ -76,10 +76,10 @@ public sealed class VariationalAutoencoder : nn.Module<Tensor, Tensor>
         if (device is not null) this.to(device);
     }
 
-    static Linear Layer(int inputs, int outputs, bool seedInit)
+    static Linear Layer(int inputs, int outputs, bool recipeInit)
     {
         var layer = nn.Linear(inputs, outputs);
-        if (seedInit)
+        if (recipeInit)
             using (no_grad())
             {
                 nn.init.normal_(layer.weight, 0, 2.0 / inputs);
