@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Pipeline.Training.Decomposition;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Benchmarks;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Pipeline.Training.Decomposition;
 using TorchSharp;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Benchmarks;
 

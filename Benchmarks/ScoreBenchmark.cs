@@ -4,7 +4,7 @@ using Pipeline.Inference.Runtime;
 using Pipeline.Shared.Audio;
 using Pipeline.Training.Anomaly;
 using Pipeline.Training.Export;
-using Pipeline.Training.Fitting;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Benchmarks;
 

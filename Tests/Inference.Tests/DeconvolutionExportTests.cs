@@ -7,6 +7,7 @@ using Pipeline.Training.Decomposition;
 using Pipeline.Training.Export;
 using Pipeline.Training.Engine;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Inference.Tests;
 

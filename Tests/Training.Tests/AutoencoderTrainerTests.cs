@@ -1,8 +1,8 @@
 using Pipeline.Shared.Errors;
-using Pipeline.Training.Fitting;
 using Pipeline.Training.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Tests;
 

@@ -2,6 +2,7 @@ using Pipeline.Training.Engine;
 using Pipeline.Training.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Tests;
 

@@ -4,6 +4,7 @@ using Pipeline.Tests;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Engine;
 using Pipeline.Training.Mixtures;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Tests;
 

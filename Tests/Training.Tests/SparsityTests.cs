@@ -3,6 +3,7 @@ using Pipeline.Tests;
 using Pipeline.Training.Decomposition;
 using Pipeline.Training.Engine;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Tests;
 

@@ -5,9 +5,9 @@ using Pipeline.Shared.Manifest;
 using Pipeline.Shared.Scoring;
 using Pipeline.Inference.Runtime;
 using Pipeline.Training.Engine;
-using Pipeline.Training.Fitting;
 using Pipeline.Training.Networks;
 using TorchSharp;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Anomaly;
 

@@ -9,10 +9,10 @@ using Pipeline.Training.Anomaly;
 using Pipeline.Training.Plots;
 using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
-using Pipeline.Training.Fitting;
 using Pipeline.Training.Networks;
 using Pipeline.Training.Synthesis;
 using Pipeline.Shared.Errors;
+using Pipeline.Training.Trainers;
 
 /// <summary><c>pipeline-train synth machine</c> and <c>pipeline-train anomaly</c>.</summary>
 static class AnomalyCommands

@@ -1,3 +1,4 @@
+using Pipeline.Training.Trainers;
 namespace Pipeline.Training.Decomposition;
 
 /// <summary>

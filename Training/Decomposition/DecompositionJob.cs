@@ -4,6 +4,7 @@ using Pipeline.Training.Engine;
 using Pipeline.Training.Export;
 using Pipeline.Training.Plots;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Decomposition;
 

@@ -1,5 +1,6 @@
 using Pipeline.Shared.Errors;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Decomposition;
 

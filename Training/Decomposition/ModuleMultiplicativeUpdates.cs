@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Decomposition;
 

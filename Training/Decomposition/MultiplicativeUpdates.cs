@@ -5,6 +5,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Decomposition;
 

@@ -2,6 +2,7 @@ using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Engine;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Decomposition;
 

@@ -2,6 +2,7 @@ using Pipeline.Shared.Errors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Decomposition;
 

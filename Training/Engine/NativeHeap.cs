@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Engine;
 

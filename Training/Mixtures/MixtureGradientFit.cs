@@ -4,6 +4,7 @@ using Pipeline.Training.Engine;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Mixtures;
 

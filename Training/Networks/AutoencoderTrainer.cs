@@ -1,8 +1,8 @@
 using Pipeline.Training.Engine;
 using Pipeline.Shared.Errors;
-using Pipeline.Training.Fitting;
 using TorchSharp;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Networks;
 

@@ -1,9 +1,9 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Engine;
-using Pipeline.Training.Fitting;
 using TorchSharp;
 using static TorchSharp.torch;
+using Pipeline.Training.Trainers;
 
 namespace Pipeline.Training.Vae;
 

@@ -4,7 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Pipeline.Training.Fitting;
+namespace Pipeline.Training.Trainers;
 
 /// <summary>What every mini-batch job shares: how long, how big, which seed, where its checkpoint goes.</summary>
 /// <param name="Epochs">Passes over the rows (a resumed job counts the ones already done).</param>

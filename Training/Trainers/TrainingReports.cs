@@ -1,7 +1,7 @@
 using System.Globalization;
 using Pipeline.Shared.Errors;
 
-namespace Pipeline.Training.Fitting;
+namespace Pipeline.Training.Trainers;
 
 /// <summary>Progress after one mini-batch.</summary>
 public sealed record BatchReport(int Epoch, int Epochs, int Batch, int Batches, double Loss);

@@ -1,9 +1,10 @@
 using System.Numerics;
+using Pipeline.Training.Engine;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Pipeline.Training.Engine;
+namespace Pipeline.Training.Trainers;
 
 /// <summary>
 /// <c>torch.optim.Adam</c> (TorchSharp's <see cref="Adam"/>: same options, state, state dict and checkpoints) whose

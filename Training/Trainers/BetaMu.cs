@@ -1,9 +1,10 @@
 using Pipeline.Shared.Errors;
 using TorchSharp;
 using TorchSharp.Modules;
+using Pipeline.Training.Decomposition;
 using static TorchSharp.torch;
 
-namespace Pipeline.Training.Decomposition;
+namespace Pipeline.Training.Trainers;
 
 /// <summary>
 /// torchnmf's BetaMu trainer as a <c>torch.optim</c> optimizer: the β-divergence multiplicative update for any chain
