@@ -56,11 +56,10 @@ public static class DeconvolutionExport
         });
     }
 
-    /// <summary>Each component's sum over channels and kernel, (1, R, 1, …): the correlation of all ones.</summary>
+    /// <summary>Each component's sum over channels and kernel, (1, R, 1, …): the correlation of all ones, as the trainer forms it.</summary>
     static NdArray TemplateSums(TorchSharp.torch.Tensor w)
     {
-        var axes = Enumerable.Range(0, (int)w.dim()).Where(a => a != 1).Select(a => (long)a).ToArray();
-        using var sums = w.sum(axes, keepdim: true);
+        using var sums = TorchActivationOperations.Deconvolution(w).TemplateSums();
         return TorchArrays.ToNdArray(sums);
     }
 
