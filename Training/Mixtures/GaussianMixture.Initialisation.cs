@@ -1,47 +1,36 @@
 using Pipeline.Training.Synthesis;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Mixtures;
 
-// GaussianMixture, part: The k-means++ start, as scikit-learn's init_params="k-means++".
+// GaussianMixture, part: The k-means++ start, as scikit-learn's init_params="k-means++", on the mixture's device.
 public sealed partial class GaussianMixture
 {
-    /// <summary>k-means++ centres, then hard assignments to the nearest centre and one M-step (scikit-learn's init_params="k-means++").</summary>
+    /// <summary>
+    /// k-means++ centres (each next centre drawn with probability proportional to the squared distance to the nearest
+    /// one so far, from <paramref name="generator"/>), then hard assignments to the nearest centre and one M-step.
+    /// </summary>
     void InitialiseKMeansPlusPlus(Samples samples, SeededRandom generator, double reg)
     {
-        int k = Components, d = Dimensions, n = samples.N;
-        var x = samples.X;
-        var centres = new int[k];
-        var nearest = new double[n];
+        int k = Components, n = samples.N;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var x = samples.OnDevice(Device).Centred;
+        var centres = new long[k];
         centres[0] = generator.NextInt(n);
-        for (var s = 0; s < n; s++) nearest[s] = Distance(x, s, centres[0], d);
+        var nearest = (x - x[centres[0]]).square().sum([1L]);
         for (var c = 1; c < k; c++)
         {
-            var total = nearest.Sum();
-            var pick = generator.NextDouble() * total;
-            var chosen = n - 1;
-            for (var s = 0; s < n; s++) { pick -= nearest[s]; if (pick <= 0) { chosen = s; break; } }
-            centres[c] = chosen;
-            for (var s = 0; s < n; s++) nearest[s] = Math.Min(nearest[s], Distance(x, s, chosen, d));
+            var cumulative = nearest.cumsum(0);
+            var pick = generator.NextDouble() * cumulative[-1].item<double>();
+            // the first sample whose running total reaches the pick
+            centres[c] = Math.Min((cumulative < pick).sum().item<long>(), n - 1);
+            nearest = minimum(nearest, (x - x[centres[c]]).square().sum([1L]));
         }
-        var r = new double[n * k];
-        for (var s = 0; s < n; s++)
-        {
-            var best = 0;
-            var bestDistance = double.PositiveInfinity;
-            for (var c = 0; c < k; c++)
-            {
-                var distance = Distance(x, s, centres[c], d);
-                if (distance < bestDistance) (best, bestDistance) = (c, distance);
-            }
-            r[s * k + best] = 1;
-        }
-        MaximisationStep(samples, r, reg);
-    }
-
-    static double Distance(double[] x, int a, int b, int d)
-    {
-        double sum = 0;
-        for (var j = 0; j < d; j++) { var v = x[a * d + j] - x[b * d + j]; sum += v * v; }
-        return sum;
+        var centre = x.index_select(0, tensor(centres, device: Device));
+        var distances = x.square().sum([1L], keepdim: true) - 2 * x.mm(centre.t()) + centre.square().sum([1L]);
+        var assignments = nn.functional.one_hot(distances.argmin(1), k).to_type(ScalarType.Float64);
+        if (UsesCpuKernels) MaximisationStep(samples, Values(assignments), reg);
+        else TorchMaximisation(samples, assignments, reg);
     }
 }
