@@ -1,8 +1,8 @@
 using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Errors;
 using Pipeline.Training.Engine;
-using static TorchSharp.torch;
 using Pipeline.Training.Trainers;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Decomposition;
 
@@ -195,7 +195,7 @@ public sealed class Nmf
         return Run(updates, options, progress, cancellationToken);
     }
 
-    /// <summary>W (F, K) · H (K, T), then the fit: <see cref="FitTransform"/> returns the activations.</summary>
+    /// <summary>Fits as <c>Fit</c> does and returns the activations H (K, T), scikit-learn's <c>fit_transform</c>.</summary>
     public NdArray FitTransform(NdArray v, NmfFitOptions? options = null, IProgress<NmfProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
