@@ -74,7 +74,7 @@ public sealed class AnomalyScorer : IDisposable
     /// <summary>Aggregation, trim and threshold.</summary>
     public AnomalyScoring Scoring { get; }
 
-    /// <summary>For a machine-ID classifier, the IDs it knows (a clip is scored against the ID its name carries); else null.</summary>
+    /// <summary>For a model that scores against machine IDs (the machine-ID classifier, clip statistics of two or more IDs), the IDs it knows (a clip is scored against the ID its name carries); else null.</summary>
     public IReadOnlyList<string>? MachineIdList { get; }
 
     /// <summary>
@@ -86,7 +86,7 @@ public sealed class AnomalyScorer : IDisposable
     public string? ParseMachineId(string? text, string option, string model)
     {
         if (text is null) return null;
-        if (MachineIdList is null) throw new InvalidOptionException($"{option} applies to machine-ID classifiers; {model} scores every clip alike");
+        if (MachineIdList is null) throw new InvalidOptionException($"{option} applies to models that score against machine IDs (the machine-ID classifier, clip statistics of two or more IDs); {model} scores every clip alike");
         return Shared.Scoring.MachineIds.Parse(text) ?? throw new InvalidOptionException($"{option} takes an ID as the data sets write it (id_00, id_02, ...), not '{text}'");
     }
 
@@ -145,7 +145,7 @@ public sealed class AnomalyScorer : IDisposable
     /// </summary>
     /// <exception cref="InvalidAudioException">Another sample rate.</exception>
     /// <exception cref="ModelContractException">The model was fitted on feature matrices, not audio.</exception>
-    /// <exception cref="InvalidOptionException">The model's features need the whole clip (MFCC).</exception>
+    /// <exception cref="InvalidOptionException">The model's features need the whole clip (MFCC), or the model scores whole clips (clip statistics).</exception>
     /// <param name="machineId">For a machine-ID classifier, the stream's ID (default: the one <paramref name="source"/>'s name carries).</param>
     public AnomalyStream OpenStream(int sampleRate, string source = "stream", string? machineId = null)
     {
@@ -153,6 +153,8 @@ public sealed class AnomalyScorer : IDisposable
             throw new ModelContractException($"{package.Directory}: the model was fitted on feature matrices, not audio: it scores feature rows (.npy), not audio streams");
         if (sampleRate != FrontEnd.SampleRate)
             throw new InvalidAudioException(source, $"is sampled at {sampleRate} Hz but the model takes {FrontEnd.SampleRate} Hz, and a stream is not resampled; resample it first (e.g. `sox in.wav -r {FrontEnd.SampleRate} out.wav`)");
+        if (Scoring.Aggregation == FrameScores.Clip)
+            throw new InvalidOptionException($"{package.Directory}: this model scores whole clips (statistics over every frame of a clip), not a running stream of frames; score recordings instead, or stream with a frame detector (ae, idnn, id-classifier)");
         return new AnomalyStream(this, extractor, source, machineId);
     }
 
@@ -163,6 +165,13 @@ public sealed class AnomalyScorer : IDisposable
     /// <exception cref="InvalidAudioException">The score is not finite.</exception>
     public (double Score, float[] FrameErrors) ScoreFeatures(NdArray features, string source = "features", string? machineId = null)
     {
+        if (Scoring.Aggregation == FrameScores.Clip)
+        {
+            var outputs = Run(features, machineId, ["frame_error", "clip_error"]);
+            var clipScore = (double)outputs["clip_error"].Data[0];
+            RequireFiniteScore(clipScore, source);
+            return (clipScore, outputs["frame_error"].Data);
+        }
         var errors = FrameErrors(features, machineId);
         var score = FrameScores.Aggregate(errors, Scoring.Aggregation, Scoring.TrimFrames);
         RequireFiniteScore(score, source);
@@ -178,15 +187,18 @@ public sealed class AnomalyScorer : IDisposable
 
     /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>
     /// <param name="machineId">For a machine-ID classifier, the clip's ID; null or one it does not know: scored against every known ID.</param>
-    public float[] FrameErrors(NdArray features, string? machineId = null)
+    public float[] FrameErrors(NdArray features, string? machineId = null) => Run(features, machineId, ["frame_error"])["frame_error"].Data;
+
+    /// <summary>Runs the scorer graph on (frames, D) features for the named outputs.</summary>
+    IReadOnlyDictionary<string, NdArray> Run(NdArray features, string? machineId, string[] outputs)
     {
         if (features.Shape.Length != 2 || features.Columns != dimensions)
             throw new InvalidInputException($"features of shape {features.ShapeText}; the model takes (frames, {dimensions})");
+        if (features.Rows == 0) throw new InvalidInputException("no frames to score");
         var inputs = new Dictionary<string, ModelInput> { ["features"] = ModelInput.Float(features) };
         if (MachineIdList is not null)
             inputs["machine_id"] = ModelInput.Int64Scalar(machineId is null ? MachineIdList.Count : MachineIdList.TakeWhile(m => m != machineId).Count());
-        var output = session.Run(inputs, ["frame_error"]);
-        return output["frame_error"].Data;
+        return session.Run(inputs, outputs);
     }
 
     /// <inheritdoc/>

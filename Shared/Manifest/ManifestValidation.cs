@@ -21,6 +21,7 @@ public static class ManifestValidation
         ["plca"] = (["activations", "reconstruction"], true), ["siplca"] = (["activations", "reconstruction"], true),
         ["siplca2"] = (["activations", "reconstruction"], true), ["siplca3"] = (["activations", "reconstruction"], true),
         ["anomaly-autoencoder"] = (["scorer"], false), ["anomaly-idnn"] = (["scorer"], false), ["anomaly-id-classifier"] = (["scorer"], false),
+        ["anomaly-clip-statistics"] = (["scorer"], false),
         ["gmm"] = (["scorer"], false), ["vae"] = (["scorer", "decoder"], false),
     };
 
@@ -67,10 +68,14 @@ public static class ManifestValidation
         }
         if (manifest.Anomaly is { } a)
         {
-            if (!FrameScores.IsKnown(a.Aggregation)) problems.Add($"anomaly: unknown aggregation '{a.Aggregation}' (use {string.Join(", ", FrameScores.Aggregations)})");
+            if (!FrameScores.IsKnown(a.Aggregation) && a.Aggregation != FrameScores.Clip) problems.Add($"anomaly: unknown aggregation '{a.Aggregation}' (use {string.Join(", ", FrameScores.Aggregations)}, or {FrameScores.Clip} for a graph that scores whole clips)");
+            if ((a.Aggregation == FrameScores.Clip) != (manifest.Kind == "anomaly-clip-statistics"))
+                problems.Add($"anomaly: the '{FrameScores.Clip}' rule belongs to clip statistics' graphs, which have no other (kind '{manifest.Kind}', aggregation '{a.Aggregation}')");
             if (a.TrimFrames < 0) problems.Add($"anomaly: trim must be ≥ 0 frames (got {a.TrimFrames})");
             if (!double.IsFinite(a.Threshold)) problems.Add($"anomaly: the threshold must be finite (got {a.Threshold})");
         }
+        if (manifest.Kind == "anomaly-clip-statistics" && manifest.MachineIds is { } known && (known.Count < 2 || known.Distinct().Count() != known.Count || known.Any(string.IsNullOrWhiteSpace)))
+            problems.Add($"clip statistics list machine IDs only when they know two or more distinct ones (got {string.Join(", ", known)})");
         if (manifest.Kind == "anomaly-id-classifier" && (manifest.MachineIds is not { Count: >= 2 } ids || ids.Distinct().Count() != ids.Count || ids.Any(string.IsNullOrWhiteSpace)))
             problems.Add($"a machine-ID classifier needs two or more distinct machine IDs (got {(manifest.MachineIds is null ? "none" : string.Join(", ", manifest.MachineIds))})");
         foreach (var s in manifest.Sources ?? [])

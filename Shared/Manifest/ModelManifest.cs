@@ -71,8 +71,9 @@ public sealed record DecompositionInfo(int Features, int Rank, double Beta, doub
 public sealed record SourceSpec(string Name, int FirstComponent, int Components);
 
 /// <summary>
-/// The anomaly-scoring contract: per-file score = <see cref="Aggregation"/> ("max" or "mean") of the per-frame
-/// errors after dropping <see cref="TrimFrames"/> at each end; anomalous when the score exceeds <see cref="Threshold"/>.
+/// The anomaly-scoring contract: per-file score = <see cref="Aggregation"/> ("max", "mean" or "top-p%") of the per-frame
+/// errors after dropping <see cref="TrimFrames"/> at each end, or, for <c>"clip"</c>, the graph's own <c>clip_error</c>
+/// over the clip's frames less that trim; anomalous when the score exceeds <see cref="Threshold"/>.
 /// </summary>
 /// <param name="ThresholdRule">How the threshold was chosen, in words (e.g. "FPR 0.1 on 9 validation normals").</param>
 public sealed record AnomalyScoring(string Aggregation, int TrimFrames, double Threshold, string ThresholdRule);

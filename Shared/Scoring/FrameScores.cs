@@ -16,7 +16,13 @@ public static class FrameScores
     /// <summary>Aggregations understood by <see cref="Aggregate"/>, as a user reads them ("top-p%" stands for any p in (0, 100]).</summary>
     public static IReadOnlyList<string> Aggregations { get; } = ["max", "mean", "top-p% (0 < p ≤ 100)"];
 
-    /// <summary>Whether <see cref="Aggregate"/> understands <paramref name="aggregation"/>.</summary>
+    /// <summary>
+    /// The scoring rule of a detector of whole-clip statistics: the score is the graph's own <c>clip_error</c> output,
+    /// computed from every frame of the clip at once (trim included), not an aggregation of frame errors.
+    /// </summary>
+    public const string Clip = "clip";
+
+    /// <summary>Whether <see cref="Aggregate"/> understands <paramref name="aggregation"/> (<see cref="Clip"/> is a graph's rule, not one of these).</summary>
     public static bool IsKnown(string? aggregation) => aggregation is "max" or "mean" || TopFraction(aggregation) is not null;
 
     /// <summary>The fraction p/100 of a "top-p%" aggregation, or null for any other text.</summary>

@@ -19,7 +19,9 @@ public sealed record AnomalyTrainingOptions
     /// <summary>
     /// Which network judges the frames: "ae", the autoencoder that reconstructs each context window (the baseline);
     /// "idnn", the interpolation network that predicts each window's centre frame from the frames around it; or
-    /// "id-classifier", the convolutional network that tells the machine IDs of a type apart (two or more IDs needed).
+    /// "id-classifier", the convolutional network that tells the machine IDs of a type apart (two or more IDs needed);
+    /// or "clip-stats", each clip's band means, spreads and maxima against its machine ID's normal clips
+    /// (<see cref="ClipStatistics"/>: fitted in closed form, no epochs, no context).
     /// </summary>
     public string Detector { get; init; } = "ae";
     /// <summary>Encoder widths, the last being the code. Default 512, 256, 128.</summary>
@@ -58,29 +60,31 @@ public sealed record AnomalyTrainingOptions
     public bool SkipBadFiles { get; init; }
 
     /// <summary>The detectors <see cref="Detector"/> names.</summary>
-    public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn", "id-classifier"];
+    public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn", "id-classifier", "clip-stats"];
 
     /// <summary>The aggregation a job uses before any "auto" choice: <see cref="Aggregation"/> or the detector's usual rule.</summary>
     public string AggregationOrDefault => Aggregation ?? UsualAggregation(Detector);
 
-    /// <summary>A detector's usual rule: "mean" for the machine-ID classifier, "max" (the baseline's) for the others.</summary>
-    public static string UsualAggregation(string detector) => detector == "id-classifier" ? "mean" : "max";
+    /// <summary>A detector's usual rule: "mean" for the machine-ID classifier, the graph's own clip score for clip statistics, "max" (the baseline's) for the others.</summary>
+    public static string UsualAggregation(string detector) => detector switch { "id-classifier" => "mean", "clip-stats" => FrameScores.Clip, _ => "max" };
 
     /// <summary>Reports every bad setting at once.</summary>
     public AnomalyTrainingOptions Validate()
     {
         FrontEnd.Validate();
         var problems = new List<string>(Training.Problems());
-        if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0) problems.Add("the front end needs context frames (the DCASE 2020 Task 2 baseline uses 10 before, 10 after)");
+        if (FrontEnd.ContextBefore + FrontEnd.ContextAfter == 0 && Detector != "clip-stats") problems.Add("the front end needs context frames (the DCASE 2020 Task 2 baseline uses 10 before, 10 after)");
         if (!Detectors.Contains(Detector)) problems.Add($"the detector must be {string.Join(", ", Detectors.SkipLast(1))} or {Detectors[^1]} (got '{Detector}')");
         if (Hidden.Length == 0 || Hidden.Any(h => h < 1)) problems.Add($"hidden widths must be positive (got {string.Join(",", Hidden)})");
         if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"dropout must lie in [0, 1) (got {Dropout})");
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) problems.Add($"validation fraction must lie in (0, 1) (got {ValidationFraction})");
         if (Threshold is { } t && !double.IsFinite(t)) problems.Add($"a given threshold must be finite (got {t})");
-        if (Aggregation is not null && Aggregation != "auto" && !FrameScores.IsKnown(Aggregation))
+        if (Detector == "clip-stats" && Aggregation is not null && Aggregation != FrameScores.Clip)
+            problems.Add($"clip statistics score whole clips; --aggregation ({Aggregation}) applies to the frame detectors (ae, idnn, id-classifier)");
+        else if (Aggregation is not null && Aggregation != "auto" && !FrameScores.IsKnown(Aggregation))
             problems.Add($"aggregation must be {string.Join(", ", FrameScores.Aggregations)} or auto (got '{Aggregation}')");
         if (Channels.Length == 0 || Channels.Any(c => c < 1)) problems.Add($"channels must be positive (got {string.Join(",", Channels)})");
-        if (NormalizeBands && Detector == "id-classifier") problems.Add("band normalisation applies to reconstruction and prediction errors (ae, idnn), not to the machine-ID classifier");
+        if (NormalizeBands && Detector is "id-classifier" or "clip-stats") problems.Add($"band normalisation applies to reconstruction and prediction errors (ae, idnn), not to {(Detector == "clip-stats" ? "clip statistics" : "the machine-ID classifier")}");
         if (TrimFrames < 0) problems.Add($"trim must be ≥ 0 frames (got {TrimFrames})");
         if (!(TargetFpr > 0 && TargetFpr < 1)) problems.Add($"target FPR must lie in (0, 1) (got {TargetFpr})");
         if (problems.Count > 0) throw new InvalidOptionException("anomaly training: " + string.Join("; ", problems));
@@ -127,8 +131,8 @@ public sealed record AnomalyTrainingResult(
 }
 
 /// <summary>
-/// Trains a frame-error detector (the DCASE 2020 Task 2 baseline autoencoder, or the interpolation network) on a data
-/// set's normal training clips and evaluates it on its test clips.
+/// Trains an anomaly detector (the DCASE 2020 Task 2 baseline autoencoder, the interpolation network, the machine-ID
+/// classifier, or clip statistics) on a data set's normal training clips and evaluates it on its test clips.
 /// Features are computed once per file without context; mini-batches stack the 20-frame context row by row
 /// (<see cref="ContextWindows"/>), so memory holds 64 values per frame rather than 1280. The network is a TorchSharp
 /// module trained by <see cref="AutoencoderTrainer"/> on the device the options name.
@@ -158,7 +162,7 @@ public static class AnomalyTraining
         var paths = trainClips.Concat(validationClips).Concat(data.Test).Select(c => c.Path).ToList();
         var problems = new List<Shared.Errors.PipelineException>();
         var loaded = loader.Load(paths, loading, cancellation, problems).ToDictionary(r => r.Path, r => r.Features);
-        var minimum = options.FrontEnd.MinimumFrames; // mirrored context needs that many real frames
+        var minimum = (options.Detector == "clip-stats" ? perFrame : options.FrontEnd).MinimumFrames; // mirrored context needs that many real frames
         foreach (var (path, f) in loaded.Where(l => l.Value.Rows < minimum).ToList())
         {
             problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {options.FrontEnd.ContextBefore} + {options.FrontEnd.ContextAfter} context frames need at least {minimum} ({options.FrontEnd.MinimumSamples} samples at {options.FrontEnd.SampleRate} Hz)"));
@@ -210,6 +214,14 @@ public static class AnomalyTraining
                 embedding = EmbeddingStatistics(classifier, trainFeatures, labels, machineIds.Count, before, after);
                 break;
             }
+            case "clip-stats":
+            {
+                var labels = trainClips.Select(c => machineIds.IndexOf(c.MachineId)).ToList();
+                var statistics = ClipStatistics.Fit(trainFeatures, labels, machineIds, options.TrimFrames);
+                double MeanError(List<LabeledClip> clips, List<NdArray> features) => clips.Zip(features).Average(p => statistics.ClipError(p.Second, MachineIndex(p.First)));
+                (model, history) = (statistics, new TrainingHistory([MeanError(trainClips, trainFeatures)], validationClips.Count == 0 ? [] : [MeanError(validationClips, validationFeatures)], 0));
+                break;
+            }
             case "idnn":
             {
                 var idnn = new InterpolationNetwork(perFrame.Dimensions, before, after, options.Hidden, options.Dropout, device);
@@ -233,7 +245,8 @@ public static class AnomalyTraining
         float[] Errors(NdArray f, LabeledClip clip) => FrameErrors(model, f, before, after, MachineIndex(clip), weights, embedding);
         var aggregation = options.AggregationOrDefault;
         IReadOnlyList<AggregationChoice.Rating> ratings = [];
-        var validationErrors = validationClips.Zip(validationFeatures, (c, f) => Errors(f, c)).ToList();
+        var clipRule = aggregation == FrameScores.Clip;
+        var validationErrors = clipRule ? [] : validationClips.Zip(validationFeatures, (c, f) => Errors(f, c)).ToList();
         var notes = new List<string>();
         if (aggregation == "auto" && validationErrors.Count < 2)
         {
@@ -249,19 +262,21 @@ public static class AnomalyTraining
         }
 
         double Score(float[] errors) => FrameScores.Aggregate(errors, aggregation, options.TrimFrames);
-        var validationScores = validationErrors.Select(Score).ToList();
+        // clip statistics score the clip itself; every other detector aggregates its frame errors
+        double ClipScore(NdArray f, LabeledClip c) => model is ClipStatistics statistics ? statistics.ClipError(f, MachineIndex(c)) : Score(Errors(f, c));
+        var validationScores = clipRule ? validationClips.Zip(validationFeatures, (c, f) => ClipScore(f, c)).ToList() : validationErrors.Select(Score).ToList();
         double threshold;
         string rule;
         if (options.Threshold is { } given) (threshold, rule) = (given, "given");
         else if (validationScores.Count > 0)
             (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), $"FPR {options.TargetFpr} on {validationScores.Count} validation normal clips");
         else // a single training clip: its own score is all there is
-            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainClips.Zip(trainFeatures, (c, f) => Score(Errors(f, c))).ToList(), options.TargetFpr), $"FPR {options.TargetFpr} on {trainFeatures.Count} training clip(s) (no validation clips)");
+            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainClips.Zip(trainFeatures, (c, f) => ClipScore(f, c)).ToList(), options.TargetFpr), $"FPR {options.TargetFpr} on {trainFeatures.Count} training clip(s) (no validation clips)");
         var scoring = new AnomalyScoring(aggregation, options.TrimFrames, threshold, rule);
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
-        var test = testClips.Select(c => { var s = Score(Errors(loaded[c.Path], c)); return new ScoredClip(c, s, s > threshold); }).ToList();
-        if (options.Detector == "id-classifier")
+        var test = testClips.Select(c => { var s = ClipScore(loaded[c.Path], c); return new ScoredClip(c, s, s > threshold); }).ToList();
+        if (options.Detector is "id-classifier" or "clip-stats")
             foreach (var unseen in testClips.Where(c => !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
                 notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} {(unseen.Key == "all" ? "without a machine ID in the name" : $"of machine ID {unseen.Key}, not seen in training")}: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
         return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), (int)rows.Count)
@@ -356,12 +371,13 @@ public static class AnomalyTraining
     /// Per-frame error of one file's per-frame features, in evaluation mode: the autoencoder's reconstruction error,
     /// the interpolation network's prediction error (each the mean of its squared errors, each first multiplied by
     /// <paramref name="weights"/> when given), or the machine-ID classifier's −log p(ID <paramref name="machineIndex"/>)
-    /// (an index equal to the ID count: an unseen ID, scored −max log p).
+    /// (an index equal to the ID count: an unseen ID, scored −max log p), or clip statistics' frame curve (no context).
     /// </summary>
     /// <exception cref="ArgumentException">The model is not one of the detectors.</exception>
     public static float[] FrameErrors(torch.nn.Module<torch.Tensor, torch.Tensor> model, NdArray perFrameFeatures, int before, int after,
         int machineIndex = 0, float[]? weights = null, IdEmbeddingStatistics? embedding = null)
     {
+        if (model is ClipStatistics statistics) return statistics.FrameErrors(perFrameFeatures, machineIndex);
         Func<torch.Tensor, torch.Tensor> errors = model switch
         {
             MachineIdClassifier classifier when embedding is not null => x =>

@@ -147,19 +147,20 @@ static class AnomalyCommands
         var hidden = new Option<string>("--hidden") { Description = "Encoder widths, the last being the code", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
         var detector = new Option<string>("--detector")
         {
-            Description = "ae: the autoencoder reconstructing each context window (the DCASE 2020 Task 2 baseline); idnn: the interpolation network predicting each window's centre frame from the frames around it; id-classifier: a convolutional network telling the machine IDs of the type apart (needs two or more IDs)",
+            Description = "ae: the autoencoder reconstructing each context window (the DCASE 2020 Task 2 baseline); idnn: the interpolation network predicting each window's centre frame from the frames around it; id-classifier: a convolutional network telling the machine IDs of the type apart (needs two or more IDs); clip-stats: each clip's band means, spreads and maxima against its machine ID's normal clips (fitted in closed form: no epochs, no context)",
             DefaultValueFactory = _ => defaults.Detector,
         };
         var command = new Command("anomaly", """
-            Train a detector on normal sounds (the DCASE 2020 Task 2 baseline autoencoder, the interpolation network, or
-            the machine-ID classifier), evaluate it on the test part, export the scorer. Thresholds and the aggregation
-            are chosen from normal clips only.
+            Train a detector on normal sounds (the DCASE 2020 Task 2 baseline autoencoder, the interpolation network, the
+            machine-ID classifier, or clip statistics), evaluate it on the test part, export the scorer. Thresholds and
+            the aggregation are chosen from normal clips only.
 
             Example:
               pipeline-train anomaly --data artifacts/data/machine --epochs 200 --out artifacts/models/ae
               pipeline-train anomaly --band-norm --aggregation auto --data artifacts/data/machine --out artifacts/models/ae-norm
               pipeline-train anomaly --detector idnn --data artifacts/data/machine --out artifacts/models/idnn
               pipeline-train anomaly --detector id-classifier --lr 1e-3 --data artifacts/data/machine --out artifacts/models/id-classifier
+              pipeline-train anomaly --detector clip-stats --data artifacts/data/machine --out artifacts/models/clip-stats
             """) { detector, data, output, epochs, constant, lr, finalLr, weightDecay, batch, seed, aggregation, bandNorm, trim, fpr, threshold, cache, resume, name, stateDict, nMels, context, hidden, channels, skipBad, cli.Force };
         command.SetAction(parse =>
         {
@@ -200,7 +201,9 @@ static class AnomalyCommands
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
             log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous); training on {where}");
             foreach (var warning in AnomalyTraining.Warnings(set, options)) log.WriteLine($"warning: {warning}");
-            if (options.Detector != "id-classifier" && parse.GetResult(channels) is { Implicit: false }) log.WriteLine($"warning: --channels shapes the machine-ID classifier; --detector {options.Detector} does not use it");
+            if (options.Detector == "clip-stats" && new Option[] { epochs, lr, hidden, channels, context }.Any(o => parse.GetResult(o) is { Implicit: false }))
+                log.WriteLine("warning: clip statistics are fitted in closed form on single frames; --epochs, --lr, --hidden, --channels and --context do not apply");
+            else if (options.Detector != "id-classifier" && parse.GetResult(channels) is { Implicit: false }) log.WriteLine($"warning: --channels shapes the machine-ID classifier; --detector {options.Detector} does not use it");
             if (options.Detector == "id-classifier" && parse.GetResult(hidden) is { Implicit: false }) log.WriteLine("warning: --hidden shapes the autoencoder and the interpolation network; the machine-ID classifier takes --channels");
             var clock = Stopwatch.StartNew();
             ProgressBar? bar = null;
@@ -241,7 +244,8 @@ static class AnomalyCommands
             if (result.AggregationRatings.Count > 0)
                 log.WriteLine($"aggregation {result.Scoring.Aggregation}, chosen on the validation normals with synthetic faults (d′ burst/tone: {string.Join(", ", result.AggregationRatings.Select(r => $"{r.Aggregation} {r.Burst:F1}/{r.Tone:F1}"))})");
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
-            var summary = new TrainingSummary((int)options.Training.Seed, options.Training.Epochs, options.Training.Epochs, 0, true, result.History.TrainLoss[^1],
+            var epochsRun = options.Detector == "clip-stats" ? 0 : options.Training.Epochs; // fitted in closed form
+            var summary = new TrainingSummary((int)options.Training.Seed, epochsRun, epochsRun, 0, true, result.History.TrainLoss[^1],
                 [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {

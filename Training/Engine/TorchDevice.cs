@@ -22,19 +22,6 @@ public static class TorchDevice
         _ => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
     };
 
-    /// <summary>
-    /// For a trainer on the CPU kernels: a missing CUDA is refused as everywhere, and an explicit <c>cuda</c> is refused
-    /// naming the trainer and what runs on CUDA instead; <c>auto</c> means the CPU.
-    /// </summary>
-    /// <exception cref="DeviceUnavailableException">CUDA was asked for and LibTorch has none.</exception>
-    /// <exception cref="Shared.Errors.InvalidOptionException">CUDA was asked for a trainer that runs on the CPU only.</exception>
-    public static void RequireCpu(Device choice, string trainer, string onCuda)
-    {
-        Resolve(choice);
-        if (choice == Device.Cuda)
-            throw new Shared.Errors.InvalidOptionException($"--device cuda: {trainer} runs on the CPU in this version; {onCuda}use --device cpu");
-    }
-
     /// <summary>A line's worth on where training runs: "the CPU (2 threads)" or "CUDA device 0 (name)".</summary>
     /// <param name="threads">The job's intra-op threads when it sets its own (<see cref="SmallWorkThreadCount"/>); else LibTorch's now.</param>
     public static string Describe(torch.Device device, int? threads = null)

@@ -18,6 +18,7 @@ public static class DetectorExport
         InterpolationNetwork idnn => InterpolationExport.Export(idnn, directory, name, frontEnd, scoring, training, errorWeights),
         Autoencoder autoencoder => AutoencoderExport.Export(autoencoder, directory, name, frontEnd, scoring, training, errorWeights),
         MachineIdClassifier classifier when errorWeights is null => MachineIdExport.Export(classifier, directory, name, frontEnd, scoring, training, embedding),
+        ClipStatistics statistics when errorWeights is null && embedding is null => ClipStatisticsExport.Export(statistics, directory, name, frontEnd, scoring, training),
         _ => throw new ArgumentException($"a {model.GetType().Name} is not an anomaly detector this build exports", nameof(model)),
     };
 

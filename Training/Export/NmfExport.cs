@@ -2,6 +2,7 @@ using Pipeline.Shared.Arrays;
 using Pipeline.Shared.Audio;
 using Pipeline.Shared.Manifest;
 using Pipeline.Training.Decomposition;
+using Pipeline.Training.Engine;
 using Pipeline.Training.Export.Proto;
 using static Pipeline.Training.Export.OnnxGraphBuilder;
 using DataType = Pipeline.Training.Export.Proto.TensorProto.Types.DataType;
@@ -87,7 +88,8 @@ public static class NmfExport
         const string name = "nmf_activations";
         var g = new OnnxGraphBuilder(name);
         var v = g.Input("V", DataType.Float, f.ToString(), FramesDim);
-        var (wc, wt, gram, sums) = (g.Constant("W", w), g.Constant("W_t", Transpose(w)), g.Constant("WtW", Gram(w)), g.Constant("W_column_sums", ColumnSums(w)));
+        var (transposed, gramMatrix, columnSums) = Invariants(w);
+        var (wc, wt, gram, sums) = (g.Constant("W", w), g.Constant("W_t", transposed), g.Constant("WtW", gramMatrix), g.Constant("W_column_sums", columnSums));
         var templates = new OnnxTemplates(
             (b, h) => b.Node("MatMul", [wc, h]),
             (b, x) => b.Node("MatMul", [wt, x]),
@@ -107,23 +109,13 @@ public static class NmfExport
         return g.Node("Expand", [start, shape]);
     }
 
-    static NdArray Transpose(NdArray m)
+    /// <summary>Wᵀ, WᵀW and the column sums (K, 1), formed by the trainer's own activation operations (one computation).</summary>
+    static (NdArray Transposed, NdArray Gram, NdArray ColumnSums) Invariants(NdArray w)
     {
-        var t = NdArray.Zeros(m.Columns, m.Rows);
-        for (var r = 0; r < m.Rows; r++)
-            for (var c = 0; c < m.Columns; c++)
-                t[c, r] = m[r, c];
-        return t;
-    }
-
-    static NdArray Gram(NdArray w) => Nmf.Product(Transpose(w), w);
-
-    static NdArray ColumnSums(NdArray w)
-    {
-        var s = NdArray.Zeros(w.Columns, 1);
-        for (var r = 0; r < w.Rows; r++)
-            for (var c = 0; c < w.Columns; c++)
-                s.Data[c] += w[r, c];
-        return s;
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var templates = TorchArrays.FromNdArray(w);
+        var operations = TorchActivationOperations.Nmf(templates);
+        var gram = operations.Normal(TorchSharp.torch.eye(w.Columns)); // (WᵀW)·I
+        return (TorchArrays.ToNdArray(templates.t()), TorchArrays.ToNdArray(gram), TorchArrays.ToNdArray(operations.TemplateSums()));
     }
 }

@@ -63,6 +63,16 @@ public sealed class OnnxGraphBuilder(string name)
         return valueName;
     }
 
+    /// <summary>An int64 scalar constant.</summary>
+    public string Int64Scalar(string valueName, long value)
+    {
+        Claim(valueName);
+        var tensor = new TensorProto { Name = valueName, DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Int64Data.Add(value);
+        _graph.Initializer.Add(tensor);
+        return valueName;
+    }
+
     /// <summary>A boolean scalar constant.</summary>
     public string Bool(string valueName, bool value)
     {

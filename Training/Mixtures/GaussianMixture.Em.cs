@@ -43,7 +43,7 @@ public sealed partial class GaussianMixture
         for (var restart = 0; restart < options.Restarts; restart++)
         {
             if (!options.WarmStart || restart > 0) InitialiseKMeansPlusPlus(samples, generator, options.RegCovar);
-            var responsibilities = new double[n * Components];
+            var responsibilities = UsesCpuKernels ? new double[n * Components] : []; // the TorchSharp steps keep theirs on the device
             var history = new List<double>();
             var previous = double.NegativeInfinity;
             var converged = false;
