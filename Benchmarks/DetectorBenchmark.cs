@@ -22,6 +22,7 @@ static class DetectorBenchmark
         ("interpolation network", o => o with { Detector = "idnn" }),
         ("interpolation network, band-normalised, auto", o => o with { Detector = "idnn", NormalizeBands = true, Aggregation = "auto" }),
         ("machine-ID classifier, auto aggregation", o => o with { Detector = "id-classifier", Aggregation = "auto" }),
+        ("clip statistics", o => o with { Detector = "clip-stats" }),
     ];
 
     public static void Run(MachineLimits limits)

@@ -59,6 +59,7 @@ static class DemoRun
         ("machine-ae-norm", ["--detector", "ae", "--band-norm", "--aggregation", "auto"]),
         ("machine-idnn", ["--detector", "idnn"]),
         ("machine-id-classifier", ["--detector", "id-classifier", "--aggregation", "auto"]),
+        ("machine-clip-stats", ["--detector", "clip-stats"]),
     ];
 
     /// <summary>Runs the demo with the hosts built in <paramref name="repository"/>, writing under <paramref name="root"/>/artifacts.</summary>
@@ -120,10 +121,10 @@ static class DemoRun
             Console.Error.WriteLine($"  {voice} voice: SDR {separation[^1].Item2:F1} dB (the mixture itself: {separation[^1].Item3:F1} dB)");
         }
 
-        Step("training the DCASE 2020 Task 2 baseline autoencoder, the same with band normalisation, the interpolation network (IDNN) and the machine-ID classifier on the machine set");
+        Step("training the DCASE 2020 Task 2 baseline autoencoder, the same with band normalisation, the interpolation network (IDNN), the machine-ID classifier and clip statistics on the machine set");
         foreach (var (folder, options) in Detectors)
-            run.Run("machine", "pipeline-train", ["anomaly", "--force", .. options, "--data", D("machine"), "--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3",
-                "--final-lr", "1e-4", "--seed", "1", "--out", M(folder), "--json"]);
+            run.Run("machine", "pipeline-train", ["anomaly", "--force", .. options, "--data", D("machine"), "--seed", "1", "--out", M(folder), "--json",
+                .. options.Contains("clip-stats") ? Array.Empty<string>() : ["--epochs", I(size.AutoencoderEpochs), "--lr", "1e-3", "--final-lr", "1e-4"]]);
         Step("training the mel-cepstrum VAE on the machine set");
         run.Run("machine", "pipeline-train", "vae", "--force", "--input", D("machine/train_normal"), "--epochs", I(size.VaeEpochs), "--seed", "1", "--out", M("machine-vae"), "--json");
         Step("fitting Gaussian mixtures by EM: on log-mel frames, and on one feature to show the density");
@@ -136,7 +137,7 @@ static class DemoRun
         Step("scoring the test clips with each exported model in ONNX Runtime");
         var anomaly = new List<ModelScores>();
         foreach (var (name, folder) in new[] { ("autoencoder", "machine-ae"), ("autoencoder, band-normalised", "machine-ae-norm"), ("IDNN", "machine-idnn"),
-            ("ID classifier", "machine-id-classifier"), ("VAE", "machine-vae"), ("GMM", "machine-gmm") })
+            ("ID classifier", "machine-id-classifier"), ("clip statistics", "machine-clip-stats"), ("VAE", "machine-vae"), ("GMM", "machine-gmm") })
         {
             var output = run.Run("machine", "pipeline-infer", "score", "--model", M(folder), D("machine/test_normal"), D("machine/test_anomaly"), "--json");
             var files = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>

@@ -177,7 +177,7 @@ public class CommandLineTests
         Assert.Equal(15, idnnScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));
         var unknown = Run("pipeline-train", "anomaly", "--detector", "vae", "--data", data, "--out", Path.Combine(dir, "nope"));
         Assert.Equal(1, unknown.Code);
-        Assert.Contains("the detector must be ae, idnn or id-classifier (got 'vae')", unknown.Err);
+        Assert.Contains("the detector must be ae, idnn, id-classifier or clip-stats (got 'vae')", unknown.Err);
         Assert.False(Directory.Exists(Path.Combine(dir, "nope")));
 
         // the machine-ID classifier: one ID cannot be told apart from anything, and the error says what to do
@@ -208,8 +208,22 @@ public class CommandLineTests
         var given = Run("pipeline-infer", "score", "--model", classifierDir, "--machine-id", "ID_02", anonymous); // as the names are read: any case
         Assert.True(given.Code == 0, given.Err);
         Assert.DoesNotContain("machine ID", given.Out);
-        Assert.Contains("--machine-id applies to machine-ID classifiers", Run("pipeline-infer", "score", "--model", idnn, "--machine-id", "id_02", anonymous).Err);
+        Assert.Contains("--machine-id applies to models that score against machine IDs", Run("pipeline-infer", "score", "--model", idnn, "--machine-id", "id_02", anonymous).Err);
         Assert.Contains("not 'machine2'", Run("pipeline-infer", "score", "--model", classifierDir, "--machine-id", "machine2", anonymous).Err);
+
+        // clip statistics: fitted in closed form (training options that do not apply are named), scored by the graph's clip rule
+        var statsDir = Path.Combine(dir, "clip-stats");
+        var stats = Run("pipeline-train", "anomaly", "--detector", "clip-stats", "--data", twoIds, "--n-mels", "16", "--trim", "10", "--epochs", "3", "--out", statsDir, "--json");
+        Assert.True(stats.Code == 0, stats.Err);
+        Assert.Contains("--epochs, --lr, --hidden, --channels and --context do not apply", stats.Err);
+        var statsManifest = ModelFolder.Read(statsDir);
+        Assert.Equal(("anomaly-clip-statistics", "clip"), (statsManifest.Kind, statsManifest.Anomaly!.Aggregation));
+        var statsScores = Run("pipeline-infer", "score", "--model", statsDir, Path.Combine(twoIds, "test_anomaly"), "--json");
+        Assert.True(statsScores.Code == 0, statsScores.Err);
+        Assert.Equal(4, statsScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));
+        var framed = Run("pipeline-train", "anomaly", "--detector", "clip-stats", "--data", twoIds, "--aggregation", "max", "--out", Path.Combine(dir, "nope"));
+        Assert.Equal(1, framed.Code);
+        Assert.Contains("clip statistics score whole clips; --aggregation (max) applies to the frame detectors", framed.Err);
     }
 
     [Fact]

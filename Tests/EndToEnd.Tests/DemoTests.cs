@@ -45,8 +45,8 @@ public class DemoTests
         Assert.Equal(3, lines.Length);
         Assert.StartsWith("report: artifacts/reports/index.html", lines[0]);
         Assert.Matches(@"^notes \(held-out, frame level\): NMF F \d\.\d\d, NMFD F \d\.\d\d; voices SDR low -?\d+\.\d dB, high -?\d+\.\d dB$", lines[1]);
-        Assert.Matches(@"^anomaly AUC: autoencoder \d\.\d{3}, autoencoder, band-normalised \d\.\d{3}, IDNN \d\.\d{3}, ID classifier \d\.\d{3}, VAE \d\.\d{3}, GMM \d\.\d{3} \(best [\w ,-]+\); done in \d\d:\d\d$", lines[2]);
-        foreach (var model in new[] { "piano-nmf", "piano-nmfd", "piano-voices", "machine-ae", "machine-ae-norm", "machine-idnn", "machine-id-classifier", "machine-vae", "machine-gmm" })
+        Assert.Matches(@"^anomaly AUC: autoencoder \d\.\d{3}, autoencoder, band-normalised \d\.\d{3}, IDNN \d\.\d{3}, ID classifier \d\.\d{3}, clip statistics \d\.\d{3}, VAE \d\.\d{3}, GMM \d\.\d{3} \(best [\w ,-]+\); done in \d\d:\d\d$", lines[2]);
+        foreach (var model in new[] { "piano-nmf", "piano-nmfd", "piano-voices", "machine-ae", "machine-ae-norm", "machine-idnn", "machine-id-classifier", "machine-clip-stats", "machine-vae", "machine-gmm" })
             Assert.True(File.Exists(Path.Combine(dir, "artifacts", "models", model, "manifest.json")), model);
         foreach (var voice in new[] { "low", "high" })
             Assert.True(File.Exists(Path.Combine(dir, "artifacts", "demo", "piano", "separated", voice + ".wav")), voice);
@@ -94,7 +94,7 @@ public class DemoTests
         Assert.Equal(10, page.Descendants("details").Count());
         // the detectors side by side per fault kind: one row each, a column per kind
         var perKind = page.Descendants("table").Single(t => t.Element("caption")?.Value.StartsWith("AUC per fault kind") == true);
-        Assert.Equal(["autoencoder", "autoencoder, band-normalised", "IDNN", "ID classifier", "VAE", "GMM"], perKind.Descendants("tbody").Descendants("tr").Select(r => r.Elements("td").First().Value));
+        Assert.Equal(["autoencoder", "autoencoder, band-normalised", "IDNN", "ID classifier", "clip statistics", "VAE", "GMM"], perKind.Descendants("tbody").Descendants("tr").Select(r => r.Elements("td").First().Value));
         Assert.Equal(12, perKind.Descendants("th").Count()); // model + 11 kinds
         Assert.Contains(page.Descendants("pre"), p => p.Value.Contains("pipeline-infer score --model artifacts/models/machine-vae"));
     }
