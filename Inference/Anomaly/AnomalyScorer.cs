@@ -82,7 +82,7 @@ public sealed class AnomalyScorer : IDisposable
     /// ("ID_02" → "id_02"), or null when none was given.
     /// </summary>
     /// <param name="model">How messages name the model: its folder, or "model 'name'".</param>
-    /// <exception cref="InvalidOptionException">The model is not a machine-ID classifier, or the text is not an ID.</exception>
+    /// <exception cref="InvalidOptionException">The model knows no machine IDs, or the text is not an ID.</exception>
     public string? ParseMachineId(string? text, string option, string model)
     {
         if (text is null) return null;
@@ -91,7 +91,7 @@ public sealed class AnomalyScorer : IDisposable
     }
 
     /// <summary>
-    /// For a machine-ID classifier: the ID a recording named <paramref name="source"/> is scored against (from
+    /// For a model that knows machine IDs: the ID a recording named <paramref name="source"/> is scored against (from
     /// <c>id_NN</c> in its file name, or <paramref name="machineId"/> when given), and a note when the classifier does
     /// not know it. Null ID: scored by how unlike every known ID it sounds.
     /// </summary>
@@ -105,7 +105,7 @@ public sealed class AnomalyScorer : IDisposable
     }
 
     /// <summary>Reads and scores one file.</summary>
-    /// <param name="machineId">For a machine-ID classifier, the clip's ID when its name does not carry it.</param>
+    /// <param name="machineId">For a model that knows machine IDs, the clip's ID when its name does not carry it.</param>
     public AnomalyResult ScoreFile(string path, string? machineId = null)
     {
         var clip = AudioFile.Read(path, new AudioReadOptions { Mono = false });
@@ -113,7 +113,7 @@ public sealed class AnomalyScorer : IDisposable
     }
 
     /// <summary>Scores a clip at any rate and channel count.</summary>
-    /// <param name="machineId">For a machine-ID classifier, the clip's ID; by default the one <paramref name="source"/>'s name carries (<see cref="ResolveMachineId"/>).</param>
+    /// <param name="machineId">For a model that knows machine IDs, the clip's ID; by default the one <paramref name="source"/>'s name carries (<see cref="ResolveMachineId"/>).</param>
     public AnomalyResult Score(AudioClip clip, string source = "signal", string? machineId = null)
     {
         if (FrontEnd is null || extractor is null)
@@ -186,7 +186,7 @@ public sealed class AnomalyScorer : IDisposable
     }
 
     /// <summary>Per-frame errors of already-computed (frames, D) features.</summary>
-    /// <param name="machineId">For a machine-ID classifier, the clip's ID; null or one it does not know: scored against every known ID.</param>
+    /// <param name="machineId">For a model that knows machine IDs, the clip's ID; null or one it does not know: scored against every known ID.</param>
     public float[] FrameErrors(NdArray features, string? machineId = null) => Run(features, machineId, ["frame_error"])["frame_error"].Data;
 
     /// <summary>Runs the scorer graph on (frames, D) features for the named outputs.</summary>

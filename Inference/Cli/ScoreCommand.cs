@@ -15,7 +15,7 @@ static class ScoreCommand
         var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Audio files, directories (recursive) or globs", Arity = ArgumentArity.OneOrMore };
         var frames = new Option<bool>("--frames") { Description = "With --json, include the per-frame error curve" };
-        var machineId = new Option<string?>("--machine-id") { Description = "Machine-ID classifiers: the ID (id_NN) every file is scored against (default: the id_NN in each file's name)" };
+        var machineId = new Option<string?>("--machine-id") { Description = "Models that know machine IDs (machine-ID classifiers, clip statistics): the ID (id_NN) every file is scored against (default: the id_NN in each file's name)" };
         var command = new Command("score", """
             Score recordings with an anomaly model: one line per file with its score, the decision and notes.
             Finding anomalies is not an error: the exit code is 0 unless a file or the model could not be used.

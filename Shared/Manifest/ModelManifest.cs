@@ -34,7 +34,7 @@ public sealed record ModelManifest
     /// <summary>The audio front end whose features the model consumes; Inference recomputes them from it.</summary>
     public Audio.FrontEndConfig? FrontEnd { get; init; }
     /// <summary>
-    /// For a machine-ID classifier: the IDs ("id_00", ...) in the order of its outputs. The scorer's <c>machine_id</c>
+    /// For a machine-ID classifier or clip statistics of two or more IDs: the IDs ("id_00", ...) in the order of its outputs. The scorer's <c>machine_id</c>
     /// input is an index into this list; the list's length stands for an ID not seen in training.
     /// </summary>
     public IReadOnlyList<string>? MachineIds { get; init; }
