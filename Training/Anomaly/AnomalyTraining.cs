@@ -162,10 +162,11 @@ public static class AnomalyTraining
         var paths = trainClips.Concat(validationClips).Concat(data.Test).Select(c => c.Path).ToList();
         var problems = new List<Shared.Errors.PipelineException>();
         var loaded = loader.Load(paths, loading, cancellation, problems).ToDictionary(r => r.Path, r => r.Features);
-        var minimum = (options.Detector == "clip-stats" ? perFrame : options.FrontEnd).MinimumFrames; // mirrored context needs that many real frames
+        var read = options.Detector == "clip-stats" ? perFrame : options.FrontEnd; // clip statistics read single frames
+        var minimum = read.MinimumFrames; // mirrored context needs that many real frames
         foreach (var (path, f) in loaded.Where(l => l.Value.Rows < minimum).ToList())
         {
-            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {options.FrontEnd.ContextBefore} + {options.FrontEnd.ContextAfter} context frames need at least {minimum} ({options.FrontEnd.MinimumSamples} samples at {options.FrontEnd.SampleRate} Hz)"));
+            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {read.ContextBefore} + {read.ContextAfter} context frames need at least {minimum} ({read.MinimumSamples} samples at {read.SampleRate} Hz)"));
             loaded.Remove(path);
         }
         if (problems.Count > 0 && !options.SkipBadFiles)
