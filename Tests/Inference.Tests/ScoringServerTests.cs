@@ -176,7 +176,7 @@ public class ScoringServerTests : IClassFixture<ScoringServerTests.Served>
             ("/v1/models/nmf/activations", npy.ToArray(), "audio/wav", 415, "unsupported_media_type", null),
             ("/v1/models/nmf/activations?iterations=many", good.ToArray(), "application/x-npy", 400, "invalid_option", "iterations must be an integer, got 'many'"),
             ("/v1/models/nmf/activations?iterations=-3", good.ToArray(), "application/x-npy", 400, "invalid_option", "iterations must lie in [0, 100000], got -3"),
-            ("/v1/models/ae/score?machine_id=id_02", wav, "audio/wav", 400, "invalid_option", "machine_id applies to machine-ID classifiers; model 'ae' scores every clip alike"),
+            ("/v1/models/ae/score?machine_id=id_02", wav, "audio/wav", 400, "invalid_option", "machine_id applies to models that score against machine IDs (the machine-ID classifier, clip statistics of two or more IDs); model 'ae' scores every clip alike"),
             ("/v2/score", wav, "audio/wav", 404, "not_found", null),
             ("/v1/models/ae/score", new byte[(1 << 20) + 1], "audio/wav", 413, "body_too_large", "the request body is 1048577 bytes; this server takes at most 1048576 bytes (--max-body-bytes)"),
         };
