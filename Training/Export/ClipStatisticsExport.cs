@@ -37,14 +37,13 @@ public static class ClipStatisticsExport
         var parameters = (Means: TorchArrays.ToNdArray(model.Means), Variances: TorchArrays.ToNdArray(model.Variances),
             Levels: TorchArrays.ToNdArray(levels), Spreads: TorchArrays.ToNdArray(spreads));
         var withIds = model.MachineIds.Count > 1;
-        var ids = model.MachineIds.Count.ToString();
         return DetectorExport.WriteScorer(directory, new ModelManifest
         {
             Kind = Kind,
             Name = name,
             Producer = OnnxModelWriter.ProducerText,
             Graphs = [DetectorExport.ScorerSpec(model.Bands,
-                withIds ? [new TensorSpec("machine_id", "int64", [], $"the clip's machine ID as an index into machineIds; {ids} for an ID not seen in training")] : [],
+                withIds ? [DetectorExport.MachineIdInput(model.MachineIds.Count)] : [],
                 [
                     new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], "the frame's mean squared deviation from its machine ID's band means, in units of the ID's band spreads"),
                     new TensorSpec("clip_error", "float32", [], $"the clip's score: mean over its bands' means, spreads and maxima (after trimming {model.TrimFrames} frames at each end) of (statistic − the ID's)² / its pooled within-ID variance"),

@@ -31,6 +31,10 @@ public static class DetectorExport
             [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, inputSize.ToString()], "context-stacked front-end features, one row per frame"), .. moreInputs],
             outputs);
 
+    /// <summary>The <c>machine_id</c> input of a scorer that knows <paramref name="ids"/> machine IDs.</summary>
+    internal static TensorSpec MachineIdInput(int ids) =>
+        new("machine_id", "int64", [], $"the clip's machine ID as an index into machineIds; {ids} for an ID not seen in training");
+
     /// <summary>Writes a detector's model folder: its manifest and its one scorer graph.</summary>
     internal static ModelManifest WriteScorer(string directory, ModelManifest manifest, Proto.GraphProto scorer) =>
         OnnxModelWriter.WriteFolder(directory, manifest, new Dictionary<string, Proto.GraphProto> { [AutoencoderExport.ModelFile] = scorer });

@@ -42,7 +42,7 @@ public static class MachineIdExport
             Name = name,
             Producer = OnnxModelWriter.ProducerText,
             Graphs = [DetectorExport.ScorerSpec(model.InputSize,
-                [new TensorSpec("machine_id", "int64", [], $"the clip's machine ID as an index into machineIds; {ids} for an ID not seen in training")],
+                [DetectorExport.MachineIdInput(model.MachineIds.Count)],
                 [
                     new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], embedding is null
                         ? "−log p(the clip's machine ID | the frame's window); −max log p over the known IDs for an unseen ID"
