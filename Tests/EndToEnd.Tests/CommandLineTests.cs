@@ -215,9 +215,13 @@ public class CommandLineTests
         var statsDir = Path.Combine(dir, "clip-stats");
         var stats = Run("pipeline-train", "anomaly", "--detector", "clip-stats", "--data", twoIds, "--n-mels", "16", "--trim", "10", "--epochs", "3", "--out", statsDir, "--json");
         Assert.True(stats.Code == 0, stats.Err);
-        Assert.Contains("--epochs, --lr, --hidden, --channels and --context do not apply", stats.Err);
+        Assert.Contains("--epochs does not apply", stats.Err);
+        using (var statsJson = System.Text.Json.JsonDocument.Parse(stats.Out)) Assert.Equal(0, statsJson.RootElement.GetProperty("epochs").GetInt32());
         var statsManifest = ModelFolder.Read(statsDir);
         Assert.Equal(("anomaly-clip-statistics", "clip"), (statsManifest.Kind, statsManifest.Anomaly!.Aggregation));
+        Assert.Equal(16, statsManifest.Training!.InputShape[1]); // single frames of 16 bands, as the graph reads them
+        Assert.False(File.Exists(Path.Combine(statsDir, "evaluation", "loss.svg"))); // no epochs, no loss curve
+        Assert.Contains("keep no checkpoint", Run("pipeline-train", "anomaly", "--detector", "clip-stats", "--data", twoIds, "--resume", "--out", Path.Combine(dir, "nope")).Err);
         var statsScores = Run("pipeline-infer", "score", "--model", statsDir, Path.Combine(twoIds, "test_anomaly"), "--json");
         Assert.True(statsScores.Code == 0, statsScores.Err);
         Assert.Equal(4, statsScores.Out.Trim().Split('\n').Count(l => l.Contains("\"score\"")));

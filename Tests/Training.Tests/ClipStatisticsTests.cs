@@ -141,6 +141,30 @@ public class ClipStatisticsTests
     }
 
     [Fact]
+    public void AJob_WhoseValidationHoldOutLeavesAnIdOrTheSpreadWithoutClips_IsRefused_AndShortClipsAreNoted()
+    {
+        var root = TestData.TempDirectory();
+        string Data(string name, int machines, int train)
+        {
+            var data = Path.Combine(root, name);
+            new MachineSynth(5, seconds: 1).WriteDataSet(data, machines: machines, trainPerMachine: train, testNormalPerMachine: 1, anomaliesPerKindAndLevel: 1,
+                kinds: [AnomalyKind.Clicks], levelsDb: [-10]);
+            return data;
+        }
+        var options = new AnomalyTrainingOptions { Detector = "clip-stats", FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = 16 }, TrimFrames = 5, ValidationFraction = 0.4 };
+        // two IDs of one clip each: the one clip held out takes an ID with it
+        var lost = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(AnomalyDataset.Open(Data("two", 2, 1)), options));
+        Assert.Matches("every clip of id_0[12] went to validation \\(1 of the 2 training clips are held out", lost.Message);
+        // one ID of two clips: one is left, and one clip has no spread
+        var spread = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(AnomalyDataset.Open(Data("one", 1, 2)), options));
+        Assert.Contains("1 clip is left for 1 ID (1 of the 2 training clips are held out", spread.Message);
+        // 1 s clips give 101 frames (hop 10 ms): a trim of 60 keeps only their middle frame, and the job says so
+        var result = AnomalyTraining.Train(AnomalyDataset.Open(Data("short", 1, 4)), options with { TrimFrames = 60 });
+        Assert.Contains(result.Notes, n => n.StartsWith("2 of 2 training clips have 120 frames or fewer: --trim 60 shrinks", StringComparison.Ordinal));
+        Assert.DoesNotContain(AnomalyTraining.Train(AnomalyDataset.Open(Data("short", 1, 4)), options with { TrimFrames = 50 }).Notes, n => n.Contains("--trim"));
+    }
+
+    [Fact]
     public void BadInput_IsRefused_NamingTheFix()
     {
         var random = new Random(1);

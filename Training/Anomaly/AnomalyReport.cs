@@ -26,10 +26,11 @@ public static class AnomalyReport
                 names.AddRange([Path.Combine(directory, name + ".svg"), Path.Combine(directory, name + ".png")]);
             }
             var history = result.History;
-            Chart("loss", LineChart.Draw("Reconstruction loss per epoch", "epoch", "mean squared error",
-                history.ValidationLoss.Count > 0
-                    ? [Series.PerStep("training", history.TrainLoss), Series.PerStep("validation", history.ValidationLoss, dashed: true)]
-                    : [Series.PerStep("training", history.TrainLoss)]));
+            if (result.Model is not Networks.ClipStatistics) // fitted in closed form: no epochs to plot
+                Chart("loss", LineChart.Draw("Reconstruction loss per epoch", "epoch", "mean squared error",
+                    history.ValidationLoss.Count > 0
+                        ? [Series.PerStep("training", history.TrainLoss), Series.PerStep("validation", history.ValidationLoss, dashed: true)]
+                        : [Series.PerStep("training", history.TrainLoss)]));
             var normal = result.Test.Where(c => !c.Clip.IsAnomaly).Select(c => c.Score).ToList();
             var anomaly = result.Test.Where(c => c.Clip.IsAnomaly).Select(c => c.Score).ToList();
             if (normal.Count > 0 && anomaly.Count > 0)

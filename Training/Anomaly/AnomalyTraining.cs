@@ -181,6 +181,7 @@ public static class AnomalyTraining
         if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
         // the classifier's IDs are those it trains on: an ID whose files all went to validation (or were skipped) is not one
         if (options.Detector == "id-classifier") RequireMachineIds(trainClips, data.Directory, "once validation clips are held out and unusable files left out, the training clips of");
+        if (options.Detector == "clip-stats") RequireClipsPerId(trainClips, validationClips);
         var machineIds = trainClips.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
         var trainFeatures = trainClips.Select(c => loaded[c.Path]).ToList();
         var validationFeatures = validationClips.Select(c => loaded[c.Path]).ToList();
@@ -277,6 +278,8 @@ public static class AnomalyTraining
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
         var test = testClips.Select(c => { var s = ClipScore(loaded[c.Path], c); return new ScoredClip(c, s, s > threshold); }).ToList();
+        if (options.Detector == "clip-stats" && trainFeatures.Count(f => f.Rows <= 2 * options.TrimFrames) is > 0 and var shortClips)
+            notes.Add($"{shortClips} of {trainFeatures.Count} training clips have {2 * options.TrimFrames} frames or fewer: --trim {options.TrimFrames} shrinks to keep their middle frame(s), so their statistics come from few frames; lower --trim for clips this short");
         if (options.Detector is "id-classifier" or "clip-stats")
             foreach (var unseen in testClips.Where(c => !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
                 notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} {(unseen.Key == "all" ? "without a machine ID in the name" : $"of machine ID {unseen.Key}, not seen in training")}: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
@@ -300,6 +303,18 @@ public static class AnomalyTraining
         var ids = list.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
         if (ids.Count < 2)
             throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and {which} {directory} are all of {(ids.Count == 0 ? "no machine" : ids[0])}; train it on a folder holding two or more IDs of the machine type, with several files each (named like normal_id_00_*.wav, normal_id_02_*.wav), or use --detector ae or idnn");
+    }
+
+    // clip statistics learn every ID from its own training clips, and its spread from more clips than IDs: say so when the validation hold-out leaves too few
+    static void RequireClipsPerId(List<LabeledClip> train, List<LabeledClip> validation)
+    {
+        var lost = validation.Select(c => c.MachineId).Distinct().Where(id => !train.Any(c => c.MachineId == id)).Order(StringComparer.Ordinal).ToList();
+        var heldOut = $"{validation.Count} of the {train.Count + validation.Count} training clips are held out to place the threshold";
+        if (lost.Count > 0)
+            throw new InvalidInputException($"clip statistics learn each machine ID from its own training clips, and every clip of {string.Join(", ", lost)} went to validation ({heldOut}); add normal training clips of {(lost.Count == 1 ? "that ID" : "those IDs")}");
+        var ids = train.Select(c => c.MachineId).Distinct().Count();
+        if (train.Count <= ids)
+            throw new InvalidInputException($"clip statistics need more training clips than machine IDs to measure the clips' spread, and {train.Count} clip{(train.Count == 1 ? " is" : "s are")} left for {ids} ID{(ids == 1 ? "" : "s")} ({heldOut}); add normal training clips");
     }
 
     /// <summary>

@@ -130,7 +130,7 @@ static class AnomalyCommands
         var seed = new Option<long>("--seed") { Description = "Seed of weights, dropout, shuffling and the validation split", DefaultValueFactory = _ => 0 };
         var aggregation = new Option<string?>("--aggregation")
         {
-            Description = "File score from frame errors: max, mean, top-p% (the mean of the highest p % of frames, e.g. top-5%), or auto (chosen on the validation normals with synthetic faults; never on test clips). Default: max for ae and idnn, mean for id-classifier",
+            Description = "File score from frame errors: max, mean, top-p% (the mean of the highest p % of frames, e.g. top-5%), or auto (chosen on the validation normals with synthetic faults; never on test clips). Default: max for ae and idnn, mean for id-classifier; clip-stats scores whole clips and takes none",
         };
         var bandNorm = new Option<bool>("--band-norm") { Description = "ae, idnn: divide each value's squared error by its mean on the normal training frames before averaging a frame's error" };
         var channels = new Option<string>("--channels") { Description = "id-classifier: channels of each convolutional block", DefaultValueFactory = _ => string.Join(",", defaults.Channels) };
@@ -173,6 +173,8 @@ static class AnomalyCommands
             outputs.DeclareFolder(outDir, ModelFolder.Kind);
             if (parse.GetValue(stateDict) is { } stateDictPath) outputs.DeclareFile(stateDictPath);
             var checkpoint = outDir.TrimEnd('/') + ".checkpoint"; // beside the model, named as the user named it
+            if (parse.GetValue(resume) && parse.GetValue(detector) == "clip-stats")
+                throw new InvalidOptionException("--resume: clip statistics are fitted in closed form in seconds and keep no checkpoint; run without --resume");
             if (parse.GetValue(resume) && !File.Exists(checkpoint))
                 throw new InvalidOptionException($"--resume: there is no checkpoint at {checkpoint} (it is written after every epoch and removed when a job finishes); run without --resume to start from the beginning");
             var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
@@ -201,8 +203,8 @@ static class AnomalyCommands
             var set = AnomalyDataset.Open(parse.GetValue(data)!);
             log.WriteLine($"{set.Layout} data: {set.Train.Count} training clips, {set.Test.Count} test clips ({set.Test.Count(c => c.IsAnomaly)} anomalous); training on {where}");
             foreach (var warning in AnomalyTraining.Warnings(set, options)) log.WriteLine($"warning: {warning}");
-            if (options.Detector == "clip-stats" && new Option[] { epochs, lr, hidden, channels, context }.Any(o => parse.GetResult(o) is { Implicit: false }))
-                log.WriteLine("warning: clip statistics are fitted in closed form on single frames; --epochs, --lr, --hidden, --channels and --context do not apply");
+            if (options.Detector == "clip-stats" && new Option[] { epochs, constant, lr, finalLr, weightDecay, batch, hidden, channels, context }.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList() is { Count: > 0 } unused)
+                log.WriteLine($"warning: clip statistics are fitted in closed form from each clip's band statistics; {string.Join(", ", unused)} {(unused.Count == 1 ? "does" : "do")} not apply");
             else if (options.Detector != "id-classifier" && parse.GetResult(channels) is { Implicit: false }) log.WriteLine($"warning: --channels shapes the machine-ID classifier; --detector {options.Detector} does not use it");
             if (options.Detector == "id-classifier" && parse.GetResult(hidden) is { Implicit: false }) log.WriteLine("warning: --hidden shapes the autoencoder and the interpolation network; the machine-ID classifier takes --channels");
             var clock = Stopwatch.StartNew();
@@ -246,7 +248,7 @@ static class AnomalyCommands
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var epochsRun = options.Detector == "clip-stats" ? 0 : options.Training.Epochs; // fitted in closed form
             var summary = new TrainingSummary((int)options.Training.Seed, epochsRun, epochsRun, 0, true, result.History.TrainLoss[^1],
-                [result.TrainFrames, options.FrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
+                [result.TrainFrames, (options.Detector == "clip-stats" ? options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 } : options.FrontEnd).Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
             outputs.WriteFolder(outDir, folder =>
             {
                 void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights, result.Embedding);
@@ -266,7 +268,7 @@ static class AnomalyCommands
             if (File.Exists(checkpoint)) File.Delete(checkpoint);
             cli.Summary(parse, new Dictionary<string, object?>
             {
-                ["model"] = outDir, ["epochs"] = options.Training.Epochs, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
+                ["model"] = outDir, ["epochs"] = epochsRun, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
                 ["threshold"] = result.Scoring.Threshold, ["aggregation"] = result.Scoring.Aggregation, ["notes"] = result.Notes, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
                 ["metrics"] = result.Metrics.ToDictionary(g => g.Group, g => new { auc = g.Scores.Auc, pauc = g.Scores.PartialAuc, f1 = g.Scores.F1, normals = g.Scores.Normals, anomalies = g.Scores.Anomalies }),
             });

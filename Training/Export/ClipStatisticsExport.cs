@@ -47,7 +47,7 @@ public static class ClipStatisticsExport
                 [
                     new TensorSpec("frame_error", "float32", [AutoencoderExport.FramesDim], "the frame's mean squared deviation from its machine ID's band means, in units of the ID's band spreads"),
                     new TensorSpec("clip_error", "float32", [], $"the clip's score: mean over its bands' means, spreads and maxima (after trimming {model.TrimFrames} frames at each end) of (statistic − the ID's)² / its pooled within-ID variance"),
-                ])],
+                ], "front-end features of every frame of the clip, one row per frame (no context)")],
             FrontEnd = perFrame,
             Anomaly = scoring,
             Training = training,

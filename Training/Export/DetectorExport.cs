@@ -26,9 +26,9 @@ public static class DetectorExport
     /// The scorer graph's spec every detector shares: context-stacked features (frames, <paramref name="inputSize"/>)
     /// first, then the detector's own inputs and its outputs.
     /// </summary>
-    internal static GraphSpec ScorerSpec(int inputSize, IReadOnlyList<TensorSpec> moreInputs, IReadOnlyList<TensorSpec> outputs) =>
+    internal static GraphSpec ScorerSpec(int inputSize, IReadOnlyList<TensorSpec> moreInputs, IReadOnlyList<TensorSpec> outputs, string features = "context-stacked front-end features, one row per frame") =>
         new("scorer", AutoencoderExport.ModelFile,
-            [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, inputSize.ToString()], "context-stacked front-end features, one row per frame"), .. moreInputs],
+            [new TensorSpec("features", "float32", [AutoencoderExport.FramesDim, inputSize.ToString()], features), .. moreInputs],
             outputs);
 
     /// <summary>The <c>machine_id</c> input of a scorer that knows <paramref name="ids"/> machine IDs.</summary>
