@@ -221,6 +221,13 @@ public class CommandLineTests
         Assert.Equal(("anomaly-clip-statistics", "clip"), (statsManifest.Kind, statsManifest.Anomaly!.Aggregation));
         Assert.Equal(16, statsManifest.Training!.InputShape[1]); // single frames of 16 bands, as the graph reads them
         Assert.False(File.Exists(Path.Combine(statsDir, "evaluation", "loss.svg"))); // no epochs, no loss curve
+        using (var evaluation = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(statsDir, "evaluation", "evaluation.json"))))
+        {
+            // one validation clip places the threshold at its own served score: the report, like pipeline-infer, calls it normal
+            var validation = Assert.Single(evaluation.RootElement.GetProperty("clips").EnumerateArray(), c => c.GetProperty("part").GetString() == "validation");
+            Assert.Equal(statsManifest.Anomaly.Threshold, validation.GetProperty("score").GetDouble(), 1e-6 * Math.Abs(statsManifest.Anomaly.Threshold));
+            Assert.False(validation.GetProperty("decision").GetBoolean());
+        }
         Assert.Contains("keep no checkpoint", Run("pipeline-train", "anomaly", "--detector", "clip-stats", "--data", twoIds, "--resume", "--out", Path.Combine(dir, "nope")).Err);
         var statsScores = Run("pipeline-infer", "score", "--model", statsDir, Path.Combine(twoIds, "test_anomaly"), "--json");
         Assert.True(statsScores.Code == 0, statsScores.Err);

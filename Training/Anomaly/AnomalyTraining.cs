@@ -121,6 +121,15 @@ public sealed record AnomalyTrainingResult(
     /// <summary>The normal clips whose scores placed the threshold (the validation clips, or the training clip when there are none); empty for a given threshold.</summary>
     public IReadOnlyList<LabeledClip> CalibrationClips { get; init; } = [];
 
+    /// <summary>
+    /// The validation clips with the scores the exported graph gave them (in order), each decision made again: when
+    /// the threshold was calibrated on those scores, the report then shows the clips as they are served.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not one score per validation clip.</exception>
+    public AnomalyTrainingResult WithServedValidationScores(IReadOnlyList<double> scores) => scores.Count != Validation.Count
+        ? throw new ArgumentException($"{scores.Count} scores for {Validation.Count} validation clips", nameof(scores))
+        : this with { Validation = Validation.Zip(scores, (c, s) => c with { Score = s, Decision = s > Scoring.Threshold }).ToList() };
+
     /// <summary>The same result under another threshold (one calibrated on the exported graph, say): every decision made again.</summary>
     public AnomalyTrainingResult WithScoring(AnomalyScoring scoring) => this with
     {

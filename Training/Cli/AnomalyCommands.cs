@@ -253,9 +253,15 @@ static class AnomalyCommands
             {
                 void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights, result.Embedding);
                 if (result.CalibrationClips.Count == 0) Export(result.Scoring);
-                else result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
-                    ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips"),
-                    options.TargetFpr));
+                else
+                {
+                    var recordings = ServingCalibration.Recordings(result.CalibrationClips.Select(c => c.Path).ToList(), result.Validation.Count > 0 ? "validation normal clips" : "training clips");
+                    IReadOnlyList<double> served = [];
+                    result = result.WithScoring(ServingCalibration.ExportCalibrated(folder, Export, result.Scoring,
+                        scorer => { var scored = recordings(scorer); served = scored.Item1; return scored; }, options.TargetFpr));
+                    // the threshold was placed on the served scores: the report shows the validation clips as served, not as trained
+                    if (result.Validation.Count > 0) result = result.WithServedValidationScores(served);
+                }
                 AnomalyReport.Write(Path.Combine(folder, "evaluation"), result, options.TargetFpr);
             });
             if (parse.GetValue(stateDict) is { } statePath) outputs.WriteFile(statePath, stream => StateDicts.Save(result.Model, stream, statePath));
