@@ -25,7 +25,8 @@ static class ServeCommand
             --threads is ONNX Runtime's threads per request (0, the default, means 1 here), with --concurrency requests at once.
 
               POST /v1/models/NAME/score        a WAV body (Content-Type: audio/wav) or JSON {"samples": [...], "sample_rate": N}
-                                                → {"score", "anomaly", "threshold", "notes"}; ?frames=true adds the frame errors
+                                                → {"score", "anomaly", "threshold", "notes"}; ?frames=true adds the frame errors;
+                                                ?machine_id=id_02 names the clip's ID for a model that knows machine IDs
               POST /v1/models/NAME/activations  a .npy V (Content-Type: application/x-npy) → H as .npy (JSON with Accept: application/json)
               GET  /v1/models, /v1/models/NAME  the models and their manifests
               GET  /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
