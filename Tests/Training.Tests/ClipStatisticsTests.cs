@@ -174,6 +174,7 @@ public class ClipStatisticsTests
         Assert.Contains("of shape (10, 3)", Assert.Throws<InvalidInputException>(() => ClipStatistics.Fit([.. two, Clip(10, 3, 0, random)], [0, 0, 0], ["all"], 2)).Message);
         using var model = ClipStatistics.Fit([.. two, two[0]], [0, 0, 0], ["all"], 2);
         Assert.Contains("expected (frames, 4)", Assert.Throws<InvalidInputException>(() => model.ClipError(Clip(10, 5, 0, random), 0)).Message);
+        Assert.Contains("expected (frames, 4)", Assert.Throws<InvalidInputException>(() => model.FrameErrors(Clip(10, 5, 0, random), 0)).Message);
         Assert.Contains("without frames", Assert.Throws<InvalidInputException>(() => model.ClipError(new NdArray([0, 4], []), 0)).Message);
         // options: a frame aggregation or band normalisation has no meaning for whole-clip statistics
         Assert.Contains("score whole clips", Assert.Throws<InvalidOptionException>(() => new AnomalyTrainingOptions { Detector = "clip-stats", Aggregation = "max" }.Validate()).Message);

@@ -122,6 +122,8 @@ public sealed class ClipStatistics : nn.Module<Tensor, Tensor>
     /// </summary>
     public float[] FrameErrors(NdArray frames, int machineIndex)
     {
+        if (frames.Shape.Length != 2 || frames.Columns != Bands)
+            throw new InvalidInputException($"clip statistics: input of shape {frames.ShapeText}; expected (frames, {Bands})");
         using var scope = NewDisposeScope();
         var x = tensor(frames.Data, [frames.Rows, frames.Columns], dtype: ScalarType.Float64);
         var (levels, spreads) = FrameReference();
