@@ -93,11 +93,19 @@ public sealed class AnomalyScorer : IDisposable
     /// <summary>
     /// For a model that knows machine IDs: the ID a recording named <paramref name="source"/> is scored against (from
     /// <c>id_NN</c> in its file name, or <paramref name="machineId"/> when given), and a note when the classifier does
-    /// not know it. Null ID: scored by how unlike every known ID it sounds.
+    /// not know it. Null ID: scored by how unlike every known ID it sounds. For any other detector: no ID, and a note
+    /// when the name carries an ID not among the training clips' (the manifest's <c>training.machineIds</c>).
     /// </summary>
     public (string? MachineId, string? Note) ResolveMachineId(string source, string? machineId = null)
     {
-        if (MachineIdList is null) return (null, null);
+        if (MachineIdList is null)
+        {
+            // a detector that scores every clip alike: a note when the file's ID was not among those it was trained on
+            var trained = package.Manifest.Training?.MachineIds;
+            return Shared.Scoring.MachineIds.FromName(source) is { } named && trained is { Count: > 0 } && !trained.Contains(named)
+                ? (null, $"machine ID {named} was not among the training IDs ({string.Join(", ", trained)}): scored as every clip is, against a threshold placed on their normal clips")
+                : (null, null);
+        }
         var id = machineId ?? Shared.Scoring.MachineIds.FromName(source);
         if (id is null) return (null, $"no machine ID given or in the name (id_NN): scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");
         if (!MachineIdList.Contains(id)) return (id, $"machine ID {id} was not seen in training: scored by how unlike every known ID ({string.Join(", ", MachineIdList)}) it sounds");

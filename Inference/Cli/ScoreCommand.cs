@@ -12,7 +12,7 @@ static class ScoreCommand
 {
     public static Command Create(RuntimeCommandOptions runtime, CommonOptions cli)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Anomaly model folder written by pipeline-train anomaly", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model folder of an anomaly scorer written by pipeline-train (anomaly, gmm or vae)", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Audio files, directories (recursive) or globs", Arity = ArgumentArity.OneOrMore };
         var frames = new Option<bool>("--frames") { Description = "With --json, include the per-frame error curve" };
         var machineId = new Option<string?>("--machine-id") { Description = "Models that know machine IDs (machine-ID classifiers, clip statistics): the ID (id_NN) every file is scored against (default: the id_NN in each file's name)" };
@@ -28,6 +28,7 @@ static class ScoreCommand
             """) { model, inputs, frames, machineId };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(frames) && !parse.GetValue(cli.Json)) throw new InvalidOptionException("--frames adds each file's frame errors to the lines --json writes; add --json");
             using var scorer = new AnomalyScorer(parse.GetValue(model)!, runtime.Create(parse));
             runtime.Report(parse, scorer.Session);
             var id = scorer.ParseMachineId(parse.GetValue(machineId), "--machine-id", parse.GetValue(model)!);

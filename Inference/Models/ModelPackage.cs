@@ -63,7 +63,7 @@ public sealed class ModelPackage : IDisposable
         if (!session.CustomMetadata.TryGetValue(ModelManifest.MetadataKey, out var embedded))
             throw new ModelContractException($"{path}: the graph carries no manifest; it was not exported by Pipeline");
         if (embedded != ModelFolder.EmbeddedJson(Manifest))
-            throw new ModelContractException($"{path}: the manifest inside the graph differs from {ModelFolder.ManifestFileName}; the folder mixes files of different models");
+            throw new ModelContractException($"{path}: the manifest inside the graph differs from {ModelFolder.ManifestFileName}: the manifest was edited after export (a threshold, say), or the folder mixes files of different models; a model folder is used as it was exported");
         var inputs = session.InputMetadata.Concat(session.OverridableInitializerMetadata).ToDictionary();
         foreach (var input in spec.Inputs) Agree(input, inputs, "input", path);
         foreach (var output in spec.Outputs) Agree(output, session.OutputMetadata, "output", path);

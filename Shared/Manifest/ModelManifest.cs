@@ -79,9 +79,10 @@ public sealed record SourceSpec(string Name, int FirstComponent, int Components)
 public sealed record AnomalyScoring(string Aggregation, int TrimFrames, double Threshold, string ThresholdRule);
 
 /// <summary>How the model was fitted; informative, never read back into the computation.</summary>
+/// <param name="MachineIds">Anomaly detectors: the machine IDs of the training clips (<c>id_NN</c>), so that a scorer can say when a file's ID was not among them; null when the names carried none.</param>
 public sealed record TrainingSummary(
     int Seed, int Iterations, int MaxIterations, double Tolerance, bool Converged, double FinalLoss,
-    IReadOnlyList<int> InputShape, string? Input);
+    IReadOnlyList<int> InputShape, string? Input, IReadOnlyList<string>? MachineIds = null);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

@@ -163,6 +163,22 @@ public class CommandLineTests
         var table = Run("pipeline-infer", "score", "--model", model, Path.Combine(data, "test_normal"));
         Assert.True(table.Code == 0, table.Err);
         Assert.Contains("decision", table.Out);
+        Assert.DoesNotContain("training IDs", table.Out);
+        // a file of a machine ID the autoencoder never heard: scored like the rest, with a note from the manifest's training IDs
+        Assert.Equal(["id_01"], ModelFolder.Read(model).Training!.MachineIds!);
+        var otherId = Path.Combine(dir, "id_07_normal_0000.wav");
+        File.Copy(Directory.GetFiles(Path.Combine(data, "test_normal"))[0], otherId);
+        var otherScore = Run("pipeline-infer", "score", "--model", model, otherId);
+        Assert.True(otherScore.Code == 0, otherScore.Err);
+        Assert.Contains("machine ID id_07 was not among the training IDs (id_01)", otherScore.Out);
+        var framesAlone = Run("pipeline-infer", "score", "--model", model, otherId, "--frames");
+        Assert.Equal(1, framesAlone.Code);
+        Assert.Contains("--frames adds each file's frame errors to the lines --json writes; add --json", framesAlone.Err);
+        // clips too short for any detector's default context are written, with a warning
+        var tiny = Run("pipeline-train", "synth", "machine", "--out", Path.Combine(dir, "tiny"), "--machines", "1", "--train", "1", "--test-normal", "1",
+            "--seconds", "0.05", "--kinds", "clicks", "--levels", "-10");
+        Assert.True(tiny.Code == 0, tiny.Err);
+        Assert.Contains("warning: clips of 0.05 s are shorter than the 0.09 s", tiny.Err);
 
         // the interpolation network on the same data: trained, evaluated per kind and level, exported, scored the same way
         var idnn = Path.Combine(dir, "idnn");
@@ -189,6 +205,8 @@ public class CommandLineTests
         Assert.Equal(0, Run("pipeline-train", "synth", "machine", "--out", twoIds, "--seed", "3", "--machines", "2", "--train", "3", "--test-normal", "1", "--seconds", "1",
             "--kinds", "clicks,whine", "--levels", "-10").Code);
         var classifierDir = Path.Combine(dir, "id-classifier");
+        var badChannels = Run("pipeline-train", "anomaly", "--detector", "id-classifier", "--data", twoIds, "--channels", "16,0", "--out", classifierDir);
+        Assert.Contains("--channels takes comma-separated positive widths such as 16,32,64, not '16,0'", badChannels.Err);
         var classifier = Run("pipeline-train", "anomaly", "--detector", "id-classifier", "--data", twoIds, "--epochs", "2", "--batch-size", "32", "--n-mels", "16",
             "--context", "2", "--channels", "4,8", "--trim", "10", "--aggregation", "top-20%", "--out", classifierDir, "--threads", "1");
         Assert.True(classifier.Code == 0, classifier.Err);

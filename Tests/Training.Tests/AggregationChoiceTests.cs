@@ -56,6 +56,11 @@ public class AggregationChoiceTests
         var raised = Clips(4, (_, e) => e.Select(v => v * 1.1f).ToArray());
         var (steady, _) = AggregationChoice.Choose(normal, Clips(5, (_, e) => e), raised, trim: 0);
         Assert.Equal("mean", steady);
+        // faults that lower the errors: no candidate separates, and none is chosen
+        var lowered = Clips(6, (_, e) => e.Select(v => v * 0.9f).ToArray());
+        var (none, all) = AggregationChoice.Choose(normal, lowered, lowered, trim: 0);
+        Assert.Null(none);
+        Assert.All(all, r => Assert.True(r.Separation < 0));
         Assert.Throws<ArgumentException>(() => AggregationChoice.Choose(normal.Take(1).ToList(), spiked.Take(1).ToList(), same.Take(1).ToList(), 0));
         Assert.Throws<ArgumentException>(() => AggregationChoice.Choose(normal, spiked.Take(3).ToList(), same, 0));
     }

@@ -127,6 +127,12 @@ public class AnomalyTests
         // 10 normals, FPR 0.1: one normal may lie above the threshold
         var ten = Enumerable.Range(1, 10).Select(i => (double)i).ToArray();
         Assert.Equal(9.0, DetectionMetrics.ThresholdAtFpr(ten, 0.1));
+        Assert.Equal("FPR 0.1 on the 10 validation normal clips", DetectionMetrics.ThresholdRule(0.1, 10, "validation normal clips"));
+        // nine cannot leave one above: the threshold is their highest, and the rule says so
+        Assert.Equal(9.0, DetectionMetrics.ThresholdAtFpr(ten[..9], 0.1));
+        Assert.Equal("FPR 0.1 on the 9 validation normal clips; fewer than 10, so none may lie above it: the threshold is their highest score",
+            DetectionMetrics.ThresholdRule(0.1, 9, "validation normal clips"));
+        Assert.StartsWith("FPR 0.1 on the 1 validation normal clip; ", DetectionMetrics.ThresholdRule(0.1, 1, "validation normal clips"));
         var scores = DetectionMetrics.Evaluate(ten, [9.5, 20, 5], 0.1);
         Assert.Equal(9.0, scores.Threshold);
         // TP 2 (9.5, 20), FP 1 (10), FN 1 (5): F1 = 4 / (4 + 1 + 1)

@@ -141,7 +141,7 @@ public class ClipStatisticsTests
     }
 
     [Fact]
-    public void AJob_WhoseValidationHoldOutLeavesAnIdOrTheSpreadWithoutClips_IsRefused_AndShortClipsAreNoted()
+    public void AJob_WhoseClipsLeaveNoSpreadBesideTheValidationClips_IsRefused_AndShortClipsAreNoted()
     {
         var root = TestData.TempDirectory();
         string Data(string name, int machines, int train)
@@ -152,9 +152,9 @@ public class ClipStatisticsTests
             return data;
         }
         var options = new AnomalyTrainingOptions { Detector = "clip-stats", FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = 16 }, TrimFrames = 5, ValidationFraction = 0.4 };
-        // two IDs of one clip each: the one clip held out takes an ID with it
+        // two IDs of one clip each: neither can be held out, and two clips give two IDs no spread
         var lost = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(AnomalyDataset.Open(Data("two", 2, 1)), options));
-        Assert.Matches("every clip of id_0[12] went to validation \\(1 of the 2 training clips are held out", lost.Message);
+        Assert.Contains("2 clips are left for 2 IDs (none of the 2 training clips could be held out", lost.Message);
         // one ID of two clips: one is left, and one clip has no spread
         var spread = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(AnomalyDataset.Open(Data("one", 1, 2)), options));
         Assert.Contains("1 clip is left for 1 ID (1 of the 2 training clips are held out", spread.Message);

@@ -65,10 +65,18 @@ public class FrameErrorScoringTests
             Aggregation = "auto", ValidationFraction = 0.25,
             Training = new() { Epochs = 1, ConstantEpochs = 1, BatchSize = 64, LearningRate = 1e-3, FinalLearningRate = 1e-3, Seed = 3 },
         };
-        var result = AnomalyTraining.Train(AnomalyDataset.Open(data), options);
+        var result = AnomalyTraining.Train(AnomalyDataset.Open(data), options with { Training = options.Training with { Epochs = 10 } });
         Assert.Equal(3, result.Validation.Count);
         Assert.Equal(AggregationChoice.Candidates, result.AggregationRatings.Select(r => r.Aggregation));
-        Assert.Equal(result.AggregationRatings.MaxBy(r => r.Separation)!.Aggregation, result.Scoring.Aggregation);
+        var best = result.AggregationRatings.MaxBy(r => r.Separation)!;
+        Assert.True(best.Separation > 0);
+        Assert.Equal(best.Aggregation, result.Scoring.Aggregation);
+        Assert.Empty(result.Notes);
+        // after one epoch the network's errors do not rise on the synthetic faults: nothing is chosen, the usual rule is kept
+        var untrained = AnomalyTraining.Train(AnomalyDataset.Open(data), options);
+        Assert.All(untrained.AggregationRatings, r => Assert.True(r.Separation <= 0));
+        Assert.Equal("max", untrained.Scoring.Aggregation);
+        Assert.StartsWith("--aggregation auto: no candidate's scores rose on the synthetic faults", Assert.Single(untrained.Notes));
         // one validation clip gives no spread: the detector's usual rule is kept, and the job says so
         var few = AnomalyTraining.Train(AnomalyDataset.Open(data), options with { ValidationFraction = 0.05 });
         Assert.Equal("max", few.Scoring.Aggregation);

@@ -183,17 +183,51 @@ public class MachineIdClassifierTests
         Assert.Equal(3, unseen.Count); // 2 normal, 1 anomalous
         Assert.All(unseen, c => Assert.True(double.IsFinite(c.Score) && c.Score >= 0));
         Assert.StartsWith("3 test clips are of machine ID id_03, not seen in training: scored by how unlike every known ID (id_01, id_02) they sound", Assert.Single(result.Notes));
+        Assert.Equal(["id_01", "id_02"], result.TrainingMachineIds!);
+        // the autoencoder scores every clip alike, but says its threshold never heard that ID's normals
+        var autoencoder = AnomalyTraining.Train(AnomalyDataset.Open(data), Options with { Detector = "ae", Hidden = [8, 4], Training = Options.Training with { Epochs = 1 } });
+        Assert.Equal(3, autoencoder.Test.Count(c => c.Clip.MachineId == "id_03"));
+        Assert.Equal("3 test clips are of machine ID id_03, not among the training IDs (id_01, id_02): scored as every clip is, against a threshold placed on their normal clips", Assert.Single(autoencoder.Notes));
     }
 
     [Fact]
-    public void AnIdLeftWithoutTrainingFiles_OrAFileWithoutAnId_IsRefused()
+    public void TheHoldOut_TakesItsFractionInASeededOrder_ButNeverAnIdsLastClip()
     {
-        // one training clip per ID: holding one out for validation leaves a single ID to train on
+        LabeledClip Clip(string id, int i) => new($"normal_{id}_{i}.wav", id, false, null);
+        var clips = Enumerable.Range(0, 20).Select(i => Clip("id_00", i)).Append(Clip("id_01", 0)).Concat([Clip("id_02", 0), Clip("id_02", 1)]).ToList();
+        var splits = Enumerable.Range(0, 12).Select(seed => AnomalyTraining.HoldOut(clips, 0.3, seed)).ToList();
+        foreach (var (validation, train) in splits)
+        {
+            Assert.Equal(7, validation.Count); // round(0.3 · 23)
+            Assert.Equal(clips.Select(c => c.Path).Order(), validation.Concat(train).Select(c => c.Path).Order());
+            Assert.DoesNotContain(validation, c => c.MachineId == "id_01"); // its only clip stays to be learned
+            Assert.Contains(train, c => c.MachineId == "id_02");
+        }
+        Assert.Equal(splits[3].Validation, AnomalyTraining.HoldOut(clips, 0.3, 3).Validation); // the seed decides
+        Assert.True(splits.Select(s => string.Join(",", s.Validation.Select(c => c.Path))).Distinct().Count() > 6);
+        // one clip per ID: none can be held out
+        var (none, all) = AnomalyTraining.HoldOut([Clip("id_00", 0), Clip("id_01", 0)], 0.5, 1);
+        Assert.Empty(none);
+        Assert.Equal(2, all.Count);
+    }
+
+    [Fact]
+    public void AnIdOfOneTrainingClip_IsLearned_AndOneLeftOnlyInValidation_OrAFileWithoutAnId_IsRefused()
+    {
+        // one training clip per ID: the hold-out keeps both, and the threshold falls back on the training clips
         var root = TestData.TempDirectory();
         var set = AnomalyDataset.Open(Data(root, machines: 2, trainPerMachine: 1));
-        var split = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(set, Options));
-        Assert.Contains("once validation clips are held out", split.Message);
-        Assert.Contains("two or more IDs", split.Message);
+        var kept = AnomalyTraining.Train(set, Options);
+        Assert.Equal(["id_01", "id_02"], ((MachineIdClassifier)kept.Model).MachineIds);
+        Assert.Empty(kept.Validation);
+        Assert.StartsWith("FPR 0.1 on the 2 training clips (no validation clips)", kept.Scoring.ThresholdRule);
+        // an ID whose training clip cannot be read, its other held out: refused, not silently dropped
+        var three = AnomalyDataset.Open(Data(Path.Combine(root, "three"), machines: 3, trainPerMachine: 2));
+        var (validation, train) = AnomalyTraining.HoldOut(three.Train, 0.5, Options.Training.Seed);
+        Assert.Equal(3, validation.Count); // one of each ID
+        File.WriteAllText(train.Single(c => c.MachineId == "id_03").Path, "not a wav file");
+        var lost = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(three, Options with { ValidationFraction = 0.5, SkipBadFiles = true }));
+        Assert.Contains("no usable training clip of id_03 is left once the validation clips are held out", lost.Message);
         // a training file whose name carries no ID cannot be labelled
         var unnamed = set with { Train = [.. set.Train, set.Train[0] with { Path = "extra.wav", MachineId = "all" }] };
         Assert.Contains("extra.wav has none", Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(unnamed, Options)).Message);
@@ -206,7 +240,8 @@ public class MachineIdClassifierTests
         var set = AnomalyDataset.Open(Data(root, machines: 1, trainPerMachine: 2));
         var error = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(set, Options with { CacheDirectory = Path.Combine(root, "cache") }));
         Assert.Contains("two or more IDs", error.Message);
-        Assert.Contains("--detector ae or idnn", error.Message);
+        Assert.Contains("--detector ae, idnn or clip-stats, which need no IDs", error.Message);
+        Assert.Contains("named like train_normal/id_00_*.wav, id_02_*.wav", error.Message); // the data set's own layout
         Assert.False(Directory.Exists(Path.Combine(root, "cache"))); // nothing was read
     }
 

@@ -63,10 +63,12 @@ public static class AggregationChoice
 
     /// <summary>
     /// Rates every candidate on frame errors of normal clips and of their faulty copies, and returns the best (the first
-    /// of equals) and all ratings. Needs two or more normal clips (a spread).
+    /// of equals) and all ratings; no aggregation (null) when none separates, every d′ ≤ 0 (the faults did not raise
+    /// the detector's errors, as with a network trained too briefly: a choice among them would be a choice of noise).
+    /// Needs two or more normal clips (a spread).
     /// </summary>
     /// <exception cref="ArgumentException">Fewer than two normal clips, or lists of different lengths.</exception>
-    public static (string Aggregation, IReadOnlyList<Rating> Ratings) Choose(IReadOnlyList<float[]> normal, IReadOnlyList<float[]> burst, IReadOnlyList<float[]> tone, int trim)
+    public static (string? Aggregation, IReadOnlyList<Rating> Ratings) Choose(IReadOnlyList<float[]> normal, IReadOnlyList<float[]> burst, IReadOnlyList<float[]> tone, int trim)
     {
         if (normal.Count < 2) throw new ArgumentException("choosing an aggregation needs two or more normal clips", nameof(normal));
         if (burst.Count != normal.Count || tone.Count != normal.Count) throw new ArgumentException("one faulty copy of each kind per normal clip", nameof(burst));
@@ -80,6 +82,6 @@ public static class AggregationChoice
             return new Rating(a, (Logs(burst).Average() - mean) / sd, (Logs(tone).Average() - mean) / sd);
         }).ToList();
         var best = ratings.Aggregate((x, y) => y.Separation > x.Separation ? y : x);
-        return (best.Aggregation, ratings);
+        return (best.Separation > 0 ? best.Aggregation : null, ratings);
     }
 }

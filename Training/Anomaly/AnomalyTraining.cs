@@ -118,6 +118,9 @@ public sealed record AnomalyTrainingResult(
     /// <summary>What a user should know about how clips were scored (test clips of a machine ID not seen in training, say).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>The machine IDs of the training clips (<c>id_NN</c>), or null when their names carry none.</summary>
+    public IReadOnlyList<string>? TrainingMachineIds { get; init; }
+
     /// <summary>The normal clips whose scores placed the threshold (the validation clips, or the training clip when there are none); empty for a given threshold.</summary>
     public IReadOnlyList<LabeledClip> CalibrationClips { get; init; } = [];
 
@@ -157,16 +160,9 @@ public static class AnomalyTraining
         var device = TorchDevice.Resolve(options.Device);
         var perFrame = options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 };
         var loader = new FeatureLoader(new FeatureExtractor(perFrame), options.CacheDirectory);
-        if (options.Detector == "id-classifier") RequireMachineIds(data.Train, data.Directory, "the training clips of");
+        if (options.Detector == "id-classifier") RequireMachineIds(data.Train, data.Directory, data.Layout, "the training clips of");
 
-        // hold out whole files (frames of one file are strongly correlated)
-        long[] order;
-        using (var split = new torch.Generator((ulong)options.Training.Seed))
-        using (var permutation = torch.randperm(data.Train.Count, generator: split))
-            order = permutation.data<long>().ToArray();
-        var validationCount = data.Train.Count < 2 ? 0 : Math.Max(1, (int)Math.Round(options.ValidationFraction * data.Train.Count));
-        var validationClips = order.Take(validationCount).Order().Select(i => data.Train[(int)i]).ToList();
-        var trainClips = order.Skip(validationCount).Order().Select(i => data.Train[(int)i]).ToList();
+        var (validationClips, trainClips) = HoldOut(data.Train, options.ValidationFraction, options.Training.Seed);
         // every file is read before any training: all that cannot be used are listed at once (or left out with SkipBadFiles)
         var paths = trainClips.Concat(validationClips).Concat(data.Test).Select(c => c.Path).ToList();
         var problems = new List<Shared.Errors.PipelineException>();
@@ -188,8 +184,9 @@ public static class AnomalyTraining
         validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         var testClips = data.Test.Where(c => loaded.ContainsKey(c.Path)).ToList();
         if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
-        // the classifier's IDs are those it trains on: an ID whose files all went to validation (or were skipped) is not one
-        if (options.Detector == "id-classifier") RequireMachineIds(trainClips, data.Directory, "once validation clips are held out and unusable files left out, the training clips of");
+        // the classifier's IDs are those it trains on: an ID whose files were all skipped is not one
+        if (options.Detector == "id-classifier") RequireMachineIds(trainClips, data.Directory, data.Layout, "once validation clips are held out and unusable files left out, the training clips of");
+        if (options.Detector is "id-classifier" or "clip-stats") RequireValidationIdsTrained(trainClips, validationClips, options.Detector);
         if (options.Detector == "clip-stats") RequireClipsPerId(trainClips, validationClips);
         var machineIds = trainClips.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
         var trainFeatures = trainClips.Select(c => loaded[c.Path]).ToList();
@@ -269,7 +266,10 @@ public static class AnomalyTraining
             var random = new Random((int)options.Training.Seed);
             var burst = validationClips.Zip(validationFeatures, (c, f) => Errors(AggregationChoice.WithBurst(f, random.Next(Math.Max(1, f.Rows - AggregationChoice.BurstFrames))), c)).ToList();
             var tone = validationClips.Zip(validationFeatures, (c, f) => Errors(AggregationChoice.WithTone(f, random.Next(f.Columns)), c)).ToList();
-            (aggregation, ratings) = AggregationChoice.Choose(validationErrors, burst, tone, options.TrimFrames);
+            (var chosen, ratings) = AggregationChoice.Choose(validationErrors, burst, tone, options.TrimFrames);
+            aggregation = chosen ?? AnomalyTrainingOptions.UsualAggregation(options.Detector);
+            if (chosen is null)
+                notes.Add($"--aggregation auto: no candidate's scores rose on the synthetic faults (best d′ {ratings.Max(r => r.Separation):0.00}), so none is chosen: kept {aggregation}; train longer or name an aggregation");
         }
 
         double Score(float[] errors) => FrameScores.Aggregate(errors, aggregation, options.TrimFrames);
@@ -280,9 +280,9 @@ public static class AnomalyTraining
         string rule;
         if (options.Threshold is { } given) (threshold, rule) = (given, "given");
         else if (validationScores.Count > 0)
-            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), $"FPR {options.TargetFpr} on {validationScores.Count} validation normal clips");
+            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), DetectionMetrics.ThresholdRule(options.TargetFpr, validationScores.Count, "validation normal clips"));
         else // a single training clip: its own score is all there is
-            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainClips.Zip(trainFeatures, (c, f) => ClipScore(f, c)).ToList(), options.TargetFpr), $"FPR {options.TargetFpr} on {trainFeatures.Count} training clip(s) (no validation clips)");
+            (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainClips.Zip(trainFeatures, (c, f) => ClipScore(f, c)).ToList(), options.TargetFpr), DetectionMetrics.ThresholdRule(options.TargetFpr, trainFeatures.Count, "training clips (no validation clips)"));
         var scoring = new AnomalyScoring(aggregation, options.TrimFrames, threshold, rule);
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
@@ -292,6 +292,9 @@ public static class AnomalyTraining
         if (options.Detector is "id-classifier" or "clip-stats")
             foreach (var unseen in testClips.Where(c => !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
                 notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} {(unseen.Key == "all" ? "without a machine ID in the name" : $"of machine ID {unseen.Key}, not seen in training")}: scored by how unlike every known ID ({string.Join(", ", machineIds)}) {(unseen.Count() == 1 ? "it sounds" : "they sound")}");
+        else if (!machineIds.Contains("all")) // a frame model scores every clip alike, but its threshold only knows the training IDs' normals
+            foreach (var unseen in testClips.Where(c => c.MachineId != "all" && !machineIds.Contains(c.MachineId)).GroupBy(c => c.MachineId))
+                notes.Add($"{unseen.Count()} test clip{(unseen.Count() == 1 ? " is" : "s are")} of machine ID {unseen.Key}, not among the training IDs ({string.Join(", ", machineIds)}): scored as every clip is, against a threshold placed on their normal clips");
         return new AnomalyTrainingResult(model, history, scoring, validation, test, Metrics(test, options.TargetFpr), (int)rows.Count)
         {
             Skipped = problems,
@@ -300,27 +303,62 @@ public static class AnomalyTraining
             Embedding = embedding,
             AggregationRatings = ratings,
             Notes = notes,
+            TrainingMachineIds = machineIds.Contains("all") ? null : machineIds,
         };
     }
 
-    // the machine-ID classifier needs two or more IDs, and an ID in every training file's name
-    static void RequireMachineIds(IEnumerable<LabeledClip> clips, string directory, string which)
+    /// <summary>
+    /// Splits the training clips into validation and training clips: whole files (the frames of one file are strongly
+    /// correlated), <paramref name="fraction"/> of them (at least one when there are two or more) in a seeded random
+    /// order, but never a machine ID's last clip, so every ID keeps a training clip (an ID of one clip is then
+    /// learned, not held out, and the validation part can come out smaller).
+    /// </summary>
+    public static (List<LabeledClip> Validation, List<LabeledClip> Train) HoldOut(IReadOnlyList<LabeledClip> clips, double fraction, long seed)
     {
-        var list = clips.ToList();
-        if (list.FirstOrDefault(c => c.MachineId == "all") is { } unnamed)
-            throw new InvalidInputException($"the machine-ID classifier learns from each training file's machine ID (id_NN in its name), and {unnamed.Path} has none; rename it (normal_id_00_0001.wav, say) or move it out of the training folder");
-        var ids = list.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
-        if (ids.Count < 2)
-            throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and {which} {directory} are all of {(ids.Count == 0 ? "no machine" : ids[0])}; train it on a folder holding two or more IDs of the machine type, with several files each (named like normal_id_00_*.wav, normal_id_02_*.wav), or use --detector ae or idnn");
+        long[] order;
+        using (var split = new torch.Generator((ulong)seed))
+        using (var permutation = torch.randperm(clips.Count, generator: split))
+            order = permutation.data<long>().ToArray();
+        var wanted = clips.Count < 2 ? 0 : Math.Max(1, (int)Math.Round(fraction * clips.Count));
+        var left = clips.CountBy(c => c.MachineId).ToDictionary();
+        var held = new HashSet<long>();
+        foreach (var i in order.TakeWhile(_ => held.Count < wanted))
+            if (left[clips[(int)i].MachineId] > 1)
+            {
+                left[clips[(int)i].MachineId]--;
+                held.Add(i);
+            }
+        List<LabeledClip> Clips(bool validation) => order.Where(i => held.Contains(i) == validation).Order().Select(i => clips[(int)i]).ToList();
+        return (Clips(validation: true), Clips(validation: false));
     }
 
-    // clip statistics learn every ID from its own training clips, and its spread from more clips than IDs: say so when the validation hold-out leaves too few
-    static void RequireClipsPerId(List<LabeledClip> train, List<LabeledClip> validation)
+    // the machine-ID classifier needs two or more IDs, and an ID in every training file's name
+    static void RequireMachineIds(IEnumerable<LabeledClip> clips, string directory, string layout, string which)
+    {
+        var list = clips.ToList();
+        var (first, second) = layout == "toyadmos" ? ("train_normal/id_00_*.wav", "id_02_*.wav") : ("train/normal_id_00_*.wav", "normal_id_02_*.wav");
+        if (list.FirstOrDefault(c => c.MachineId == "all") is { } unnamed)
+            throw new InvalidInputException($"the machine-ID classifier learns from each training file's machine ID (id_NN in its name), and {unnamed.Path} has none; rename it ({first}, say) or move it out of the training folder");
+        var ids = list.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (ids.Count < 2)
+            throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and {which} {directory} are all of {(ids.Count == 0 ? "no machine" : ids[0])}; train it on a folder holding two or more IDs of the machine type, with several files each (named like {first}, {second}), or use --detector ae, idnn or clip-stats, which need no IDs");
+    }
+
+    // a detector that learns each ID from its own clips cannot place its threshold on clips of an ID it never learned
+    // (the hold-out keeps a clip of every ID for training; skipped files can still take an ID's last one)
+    static void RequireValidationIdsTrained(List<LabeledClip> train, List<LabeledClip> validation, string detector)
     {
         var lost = validation.Select(c => c.MachineId).Distinct().Where(id => !train.Any(c => c.MachineId == id)).Order(StringComparer.Ordinal).ToList();
-        var heldOut = $"{validation.Count} of the {train.Count + validation.Count} training clips are held out to place the threshold";
         if (lost.Count > 0)
-            throw new InvalidInputException($"clip statistics learn each machine ID from its own training clips, and every clip of {string.Join(", ", lost)} went to validation ({heldOut}); add normal training clips of {(lost.Count == 1 ? "that ID" : "those IDs")}");
+            throw new InvalidInputException($"{(detector == "clip-stats" ? "clip statistics learn" : "the machine-ID classifier learns")} each machine ID from its own training clips, and no usable training clip of {string.Join(", ", lost)} is left once the validation clips are held out; add normal training clips of {(lost.Count == 1 ? "that ID" : "those IDs")} or fix the unusable ones");
+    }
+
+    // clip statistics learn the clips' spread from more clips than IDs: say so when the validation hold-out leaves too few
+    static void RequireClipsPerId(List<LabeledClip> train, List<LabeledClip> validation)
+    {
+        var heldOut = validation.Count == 0
+            ? $"none of the {train.Count} training clips could be held out to place the threshold"
+            : $"{validation.Count} of the {train.Count + validation.Count} training clips are held out to place the threshold";
         var ids = train.Select(c => c.MachineId).Distinct().Count();
         if (train.Count <= ids)
             throw new InvalidInputException($"clip statistics need more training clips than machine IDs to measure the clips' spread, and {train.Count} clip{(train.Count == 1 ? " is" : "s are")} left for {ids} ID{(ids == 1 ? "" : "s")} ({heldOut}); add normal training clips");

@@ -75,13 +75,27 @@ public static class DetectionMetrics
         return area / maxFpr;
     }
 
+    /// <summary>
+    /// How a threshold from <see cref="ThresholdAtFpr"/> on <paramref name="count"/> normal scores reads in a manifest and
+    /// a log ("FPR 0.1 on the 20 validation normal clips"), saying so when they are too few for any to lie above it
+    /// (fewer than 1 / FPR: the threshold is then their highest score, and the FPR on unseen normals can be anything
+    /// from 0 up).
+    /// </summary>
+    /// <param name="what">What the scores are of ("validation normal clips").</param>
+    public static string ThresholdRule(double fpr, int count, string what) =>
+        $"FPR {fpr} on the {count} {(count == 1 ? what.Replace("clips", "clip") : what)}" + (Allowed(fpr, count) == 0 && fpr > 0
+            ? $"; fewer than {Math.Ceiling(1 / fpr - 1e-9)}, so none may lie above it: the threshold is their highest score"
+            : "");
+
+    // normals allowed above the threshold
+    static int Allowed(double fpr, int count) => (int)Math.Floor(fpr * count + 1e-9);
+
     /// <summary>The smallest normal score that at most a fraction <paramref name="fpr"/> of normals exceed.</summary>
     public static double ThresholdAtFpr(IReadOnlyList<double> normal, double fpr)
     {
         if (normal.Count == 0) throw new InvalidInputException("no normal scores to place a threshold on");
         if (!(fpr >= 0 && fpr < 1)) throw new InvalidOptionException($"target FPR must lie in [0, 1), got {fpr}");
         var sorted = normal.Order().ToArray();
-        var allowed = (int)Math.Floor(fpr * sorted.Length + 1e-9); // normals allowed above the threshold
-        return sorted[sorted.Length - 1 - allowed];
+        return sorted[sorted.Length - 1 - Allowed(fpr, sorted.Length)];
     }
 }

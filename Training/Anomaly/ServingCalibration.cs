@@ -31,7 +31,7 @@ public static class ServingCalibration
         var calibrated = rule with
         {
             Threshold = DetectionMetrics.ThresholdAtFpr(values, targetFpr),
-            ThresholdRule = $"FPR {targetFpr} on the {values.Count} {what}, scored by the exported graph",
+            ThresholdRule = DetectionMetrics.ThresholdRule(targetFpr, values.Count, what + ", scored by the exported graph"),
         };
         export(calibrated);
         return calibrated;

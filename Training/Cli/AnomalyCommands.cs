@@ -65,6 +65,10 @@ static class AnomalyCommands
             using var outputs = cli.Outputs(parse);
             outputs.DeclareFolder(parse.GetValue(output)!, OutputFolderKind.DataSet);
             var synth = new MachineSynth(parse.GetValue(seed), seconds: parse.GetValue(seconds));
+            // the set is written anyway (a test of short-clip handling wants one), but a user should hear it will not train
+            var shortest = FrontEndConfig.DcaseLogMel.MinimumSamples / (double)FrontEndConfig.DcaseLogMel.SampleRate;
+            if (parse.GetValue(seconds) < shortest)
+                log.WriteLine($"warning: clips of {parse.GetValue(seconds)} s are shorter than the {shortest:0.###} s the anomaly detectors' default context needs; pipeline-train anomaly will refuse them (--context, or longer --seconds)");
             var faultKinds = FaultKinds(parse.GetValue(kinds)!);
             var faultLevels = OptionParsing.Numbers(parse.GetValue(levels)!, "--levels");
             var clock = Stopwatch.StartNew();
@@ -177,13 +181,13 @@ static class AnomalyCommands
                 throw new InvalidOptionException("--resume: clip statistics are fitted in closed form in seconds and keep no checkpoint; run without --resume");
             if (parse.GetValue(resume) && !File.Exists(checkpoint))
                 throw new InvalidOptionException($"--resume: there is no checkpoint at {checkpoint} (it is written after every epoch and removed when a job finishes); run without --resume to start from the beginning");
-            var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
+            var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden", string.Join(",", defaults.Hidden));
             var options = defaults with
             {
                 Detector = parse.GetValue(detector)!,
                 FrontEnd = FrontEndConfig.DcaseLogMel with { NMels = parse.GetValue(nMels), ContextBefore = parse.GetValue(context), ContextAfter = parse.GetValue(context) },
                 Hidden = widths,
-                Channels = OptionParsing.Widths(parse.GetValue(channels)!, "--channels"),
+                Channels = OptionParsing.Widths(parse.GetValue(channels)!, "--channels", string.Join(",", defaults.Channels)),
                 NormalizeBands = parse.GetValue(bandNorm),
                 Training = training with
                 {
@@ -244,11 +248,11 @@ static class AnomalyCommands
             foreach (var problem in result.Skipped) log.WriteLine($"warning: skipped {problem.Message}");
             foreach (var note in result.Notes) log.WriteLine($"note: {note}");
             if (result.AggregationRatings.Count > 0)
-                log.WriteLine($"aggregation {result.Scoring.Aggregation}, chosen on the validation normals with synthetic faults (d′ burst/tone: {string.Join(", ", result.AggregationRatings.Select(r => $"{r.Aggregation} {r.Burst:F1}/{r.Tone:F1}"))})");
+                log.WriteLine($"aggregation {result.Scoring.Aggregation}, {(result.AggregationRatings.Max(r => r.Separation) > 0 ? "chosen" : "kept, none being chosen")} on the validation normals with synthetic faults (d′ burst/tone: {string.Join(", ", result.AggregationRatings.Select(r => $"{r.Aggregation} {r.Burst:F1}/{r.Tone:F1}"))})");
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var epochsRun = options.Detector == "clip-stats" ? 0 : options.Training.Epochs; // fitted in closed form
             var summary = new TrainingSummary((int)options.Training.Seed, epochsRun, epochsRun, 0, true, result.History.TrainLoss[^1],
-                [result.TrainFrames, (options.Detector == "clip-stats" ? options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 } : options.FrontEnd).Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')));
+                [result.TrainFrames, (options.Detector == "clip-stats" ? options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 } : options.FrontEnd).Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')), result.TrainingMachineIds);
             outputs.WriteFolder(outDir, folder =>
             {
                 void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights, result.Embedding);

@@ -12,8 +12,8 @@ static class OptionParsing
         throw new InvalidOptionException($"{option} must be {string.Join(", ", names[..^1])} or {names[^1]}, not '{text}'");
     }
 
-    /// <summary>Comma-separated positive layer widths, such as <c>512,256,128</c>.</summary>
-    public static int[] Widths(string text, string option)
+    /// <summary>Comma-separated positive layer widths, such as <c>512,256,128</c>; <paramref name="example"/> is the one the error shows (the option's default).</summary>
+    public static int[] Widths(string text, string option, string example)
     {
         try
         {
@@ -22,7 +22,7 @@ static class OptionParsing
         }
         catch (FormatException) { }
         catch (OverflowException) { }
-        throw new InvalidOptionException($"{option} takes comma-separated positive widths such as 512,256,128, not '{text}'");
+        throw new InvalidOptionException($"{option} takes comma-separated positive widths such as {example}, not '{text}'");
     }
 
     /// <summary>Comma-separated finite numbers, such as <c>-20,-10,0</c>.</summary>

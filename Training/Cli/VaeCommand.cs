@@ -60,7 +60,7 @@ static class VaeCommand
             var (data, files) = AudioInputs.MatrixOrAudio(inputs, melCepstrum, parse.GetValue(skipBad), log);
             var frontEnd = files is null ? null : melCepstrum;
             if (files is not null) log.WriteLine($"{files.Count} audio file(s) → mel-cepstra of order {melCepstrum.Order} (c0 dropped)");
-            var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden");
+            var widths = OptionParsing.Widths(parse.GetValue(hidden)!, "--hidden", string.Join(",", defaults.Hidden));
             var options = defaults with
             {
                 Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Latent = parse.GetValue(latent),

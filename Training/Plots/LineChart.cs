@@ -43,8 +43,9 @@ public static class LineChart
             var line = plot.Add.Scatter(x, y, color);
             line.LegendText = s.Name;
             if (s.Dots) (line.LineWidth, line.MarkerSize, line.MarkerShape) = (0, 3, MarkerShape.FilledCircle);
-            else (line.LineWidth, line.MarkerSize) = (2, x.Length == 1 ? 6 : 0);
-            if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+            else if (x.Length == 1) (line.LineWidth, line.MarkerSize) = (0, 6); // one point: a dot (a dashed one-point path makes Skia complain on stderr)
+            else (line.LineWidth, line.MarkerSize) = (2, 0);
+            if (s.Dashed && x.Length > 1) line.LinePattern = LinePattern.Dashed;
             if (s.RightAxis)
             {
                 line.Axes.YAxis = plot.Axes.Right;
