@@ -234,7 +234,13 @@ public class CommandLineTests
         var stats = Run("pipeline-train", "anomaly", "--detector", "clip-stats", "--data", twoIds, "--n-mels", "16", "--trim", "10", "--epochs", "3", "--out", statsDir, "--json");
         Assert.True(stats.Code == 0, stats.Err);
         Assert.Contains("--epochs does not apply", stats.Err);
-        using (var statsJson = System.Text.Json.JsonDocument.Parse(stats.Out)) Assert.Equal(0, statsJson.RootElement.GetProperty("epochs").GetInt32());
+        using (var statsJson = System.Text.Json.JsonDocument.Parse(stats.Out))
+        {
+            Assert.Equal(0, statsJson.RootElement.GetProperty("epochs").GetInt32());
+            Assert.StartsWith("FPR 0.1 on the ", statsJson.RootElement.GetProperty("threshold_rule").GetString());
+            Assert.Equal(["id_01", "id_02"], statsJson.RootElement.GetProperty("machine_ids").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(0, statsJson.RootElement.GetProperty("skipped").GetArrayLength());
+        }
         var statsManifest = ModelFolder.Read(statsDir);
         Assert.Equal(("anomaly-clip-statistics", "clip"), (statsManifest.Kind, statsManifest.Anomaly!.Aggregation));
         Assert.Equal(16, statsManifest.Training!.InputShape[1]); // single frames of 16 bands, as the graph reads them

@@ -35,7 +35,7 @@ public class FrontEndTests
     }
 
     [Theory]
-    [InlineData("dcase-logmel", 1440, 10, "is too short: it gives 9 frames, and 10 + 10 context frames need at least 10 (1440 samples, 0.09 s at 16000 Hz)")] // 1 + 1440 / 160 = 10 real frames
+    [InlineData("dcase-logmel", 1440, 10, "is too short: it gives 9 frames, and a mirrored context of 10 + 10 frames needs at least 10 real ones (1440 samples, 0.09 s at 16000 Hz)")] // 1 + 1440 / 160 = 10 real frames
     [InlineData("vae-mcep", 1024, 7, "is too short: 1023 samples are fewer than one frame of n_fft = 1024 (0.064 s at 16000 Hz)")] // one frame's samples, centred or not
     [InlineData("librosa-mel", 2048, 5, "is too short: 2047 samples are fewer than one frame of n_fft = 2048 (0.093 s at 22050 Hz)")]
     public void ShortestClip_IsAcceptedAndOneSampleLessIsRefused_WithTheLimitInTheMessage(string preset, int shortest, int rows, string refusal)

@@ -157,7 +157,7 @@ public class ClipStatisticsTests
         Assert.Contains("2 clips are left for 2 IDs (none of the 2 training clips could be held out", lost.Message);
         // one ID of two clips: one is left, and one clip has no spread
         var spread = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(AnomalyDataset.Open(Data("one", 1, 2)), options));
-        Assert.Contains("1 clip is left for 1 ID (1 of the 2 training clips are held out", spread.Message);
+        Assert.Contains("1 clip is left for 1 ID (1 of the 2 training clips is held out", spread.Message);
         // 1 s clips give 101 frames (hop 10 ms): a trim of 60 keeps only their middle frame, and the job says so
         var result = AnomalyTraining.Train(AnomalyDataset.Open(Data("short", 1, 4)), options with { TrimFrames = 60 });
         Assert.Contains(result.Notes, n => n.StartsWith("2 of 2 training clips have 120 frames or fewer: --trim 60 shrinks", StringComparison.Ordinal));

@@ -221,6 +221,7 @@ public class MachineIdClassifierTests
         Assert.Equal(["id_01", "id_02"], ((MachineIdClassifier)kept.Model).MachineIds);
         Assert.Empty(kept.Validation);
         Assert.StartsWith("FPR 0.1 on the 2 training clips (no validation clips)", kept.Scoring.ThresholdRule);
+        Assert.StartsWith("no training clip could be held out for validation, so the threshold was placed on the training clips' own scores", Assert.Single(kept.Notes));
         // an ID whose training clip cannot be read, its other held out: refused, not silently dropped
         var three = AnomalyDataset.Open(Data(Path.Combine(root, "three"), machines: 3, trainPerMachine: 2));
         var (validation, train) = AnomalyTraining.HoldOut(three.Train, 0.5, Options.Training.Seed);
@@ -228,9 +229,15 @@ public class MachineIdClassifierTests
         File.WriteAllText(train.Single(c => c.MachineId == "id_03").Path, "not a wav file");
         var lost = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(three, Options with { ValidationFraction = 0.5, SkipBadFiles = true }));
         Assert.Contains("no usable training clip of id_03 is left once the validation clips are held out", lost.Message);
+        // the autoencoder learns no IDs and trains on, saying the ID is gone from training
+        var autoencoder = AnomalyTraining.Train(three, Options with { Detector = "ae", Hidden = [8, 4], ValidationFraction = 0.5, SkipBadFiles = true, Training = Options.Training with { Epochs = 1 } });
+        Assert.Contains("machine ID id_03 has no usable training file (its files were left out as unusable)", autoencoder.Notes[0]);
+        Assert.Equal(["id_01", "id_02"], autoencoder.TrainingMachineIds!);
         // a training file whose name carries no ID cannot be labelled
         var unnamed = set with { Train = [.. set.Train, set.Train[0] with { Path = "extra.wav", MachineId = "all" }] };
-        Assert.Contains("extra.wav has none", Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(unnamed, Options)).Message);
+        var unlabelled = Assert.Throws<InvalidInputException>(() => AnomalyTraining.Train(unnamed, Options)).Message;
+        Assert.Contains("extra.wav has none", unlabelled);
+        Assert.Contains("or use --detector ae, idnn or clip-stats", unlabelled);
     }
 
     [Fact]

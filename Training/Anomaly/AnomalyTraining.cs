@@ -171,7 +171,7 @@ public static class AnomalyTraining
         var minimum = read.MinimumFrames; // mirrored context needs that many real frames
         foreach (var (path, f) in loaded.Where(l => l.Value.Rows < minimum).ToList())
         {
-            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {read.ContextBefore} + {read.ContextAfter} context frames need at least {minimum} ({read.MinimumSamples} samples at {read.SampleRate} Hz)"));
+            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {(read.ContextBefore + read.ContextAfter == 0 ? $"a clip needs at least {minimum}" : $"a mirrored context of {read.ContextBefore} + {read.ContextAfter} frames needs at least {minimum} real ones")} ({read.MinimumSamples} samples at {read.SampleRate} Hz)"));
             loaded.Remove(path);
         }
         if (problems.Count > 0 && !options.SkipBadFiles)
@@ -180,7 +180,11 @@ public static class AnomalyTraining
             var ordered = problems.OrderBy(p => p is InvalidAudioException a && position.TryGetValue(a.AudioSource, out var i) ? i : int.MaxValue).ToList();
             throw new Shared.Errors.BadInputFilesException(ordered, $"{problems.Count} of {paths.Count} input files cannot be used; fix or remove them, or pass --skip-bad to leave them out");
         }
+        var notes = new List<string>();
         trainClips = trainClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
+        // --skip-bad can take an ID's every training file: say so, not only through its test clips' notes
+        foreach (var gone in data.Train.Select(c => c.MachineId).Distinct().Where(id => id != "all" && !trainClips.Any(c => c.MachineId == id)).Order(StringComparer.Ordinal))
+            notes.Add($"machine ID {gone} has no usable training file (its files were left out as unusable): it is not learned, and its test clips are scored as an unseen ID's");
         validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         var testClips = data.Test.Where(c => loaded.ContainsKey(c.Path)).ToList();
         if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
@@ -255,7 +259,6 @@ public static class AnomalyTraining
         IReadOnlyList<AggregationChoice.Rating> ratings = [];
         var clipRule = aggregation == FrameScores.Clip;
         var validationErrors = clipRule ? [] : validationClips.Zip(validationFeatures, (c, f) => Errors(f, c)).ToList();
-        var notes = new List<string>();
         if (aggregation == "auto" && validationErrors.Count < 2)
         {
             aggregation = AnomalyTrainingOptions.UsualAggregation(options.Detector);
@@ -281,8 +284,11 @@ public static class AnomalyTraining
         if (options.Threshold is { } given) (threshold, rule) = (given, "given");
         else if (validationScores.Count > 0)
             (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(validationScores, options.TargetFpr), DetectionMetrics.ThresholdRule(options.TargetFpr, validationScores.Count, "validation normal clips"));
-        else // a single training clip: its own score is all there is
+        else // no validation clip: the training clips' own scores are all there is
+        {
+            notes.Add($"no training clip could be held out for validation, so the threshold was placed on the training clips' own scores, which sit lower than unseen normal clips' do: expect more false alarms than --target-fpr {options.TargetFpr}; add training clips");
             (threshold, rule) = (DetectionMetrics.ThresholdAtFpr(trainClips.Zip(trainFeatures, (c, f) => ClipScore(f, c)).ToList(), options.TargetFpr), DetectionMetrics.ThresholdRule(options.TargetFpr, trainFeatures.Count, "training clips (no validation clips)"));
+        }
         var scoring = new AnomalyScoring(aggregation, options.TrimFrames, threshold, rule);
         var validation = validationClips.Zip(validationScores, (c, s) => new ScoredClip(c, s, s > threshold)).ToList();
 
@@ -338,7 +344,7 @@ public static class AnomalyTraining
         var list = clips.ToList();
         var (first, second) = layout == "toyadmos" ? ("train_normal/id_00_*.wav", "id_02_*.wav") : ("train/normal_id_00_*.wav", "normal_id_02_*.wav");
         if (list.FirstOrDefault(c => c.MachineId == "all") is { } unnamed)
-            throw new InvalidInputException($"the machine-ID classifier learns from each training file's machine ID (id_NN in its name), and {unnamed.Path} has none; rename it ({first}, say) or move it out of the training folder");
+            throw new InvalidInputException($"the machine-ID classifier learns from each training file's machine ID (id_NN in its name), and {unnamed.Path} has none; rename it ({first}, say) or move it out of the training folder, or use --detector ae, idnn or clip-stats, which need no IDs");
         var ids = list.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
         if (ids.Count < 2)
             throw new InvalidInputException($"the machine-ID classifier learns to tell the machine IDs of one type apart, and {which} {directory} are all of {(ids.Count == 0 ? "no machine" : ids[0])}; train it on a folder holding two or more IDs of the machine type, with several files each (named like {first}, {second}), or use --detector ae, idnn or clip-stats, which need no IDs");
@@ -358,7 +364,7 @@ public static class AnomalyTraining
     {
         var heldOut = validation.Count == 0
             ? $"none of the {train.Count} training clips could be held out to place the threshold"
-            : $"{validation.Count} of the {train.Count + validation.Count} training clips are held out to place the threshold";
+            : $"{validation.Count} of the {train.Count + validation.Count} training clips {(validation.Count == 1 ? "is" : "are")} held out to place the threshold";
         var ids = train.Select(c => c.MachineId).Distinct().Count();
         if (train.Count <= ids)
             throw new InvalidInputException($"clip statistics need more training clips than machine IDs to measure the clips' spread, and {train.Count} clip{(train.Count == 1 ? " is" : "s are")} left for {ids} ID{(ids == 1 ? "" : "s")} ({heldOut}); add normal training clips");

@@ -279,7 +279,8 @@ static class AnomalyCommands
             cli.Summary(parse, new Dictionary<string, object?>
             {
                 ["model"] = outDir, ["epochs"] = epochsRun, ["train_loss"] = result.History.TrainLoss, ["validation_loss"] = result.History.ValidationLoss,
-                ["threshold"] = result.Scoring.Threshold, ["aggregation"] = result.Scoring.Aggregation, ["notes"] = result.Notes, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
+                ["threshold"] = result.Scoring.Threshold, ["threshold_rule"] = result.Scoring.ThresholdRule, ["aggregation"] = result.Scoring.Aggregation,
+                ["machine_ids"] = result.TrainingMachineIds, ["skipped"] = result.Skipped.Select(p => p.Message).ToList(), ["notes"] = result.Notes, ["pictures_seconds"] = Figure.TimeSpent.TotalSeconds,
                 ["metrics"] = result.Metrics.ToDictionary(g => g.Group, g => new { auc = g.Scores.Auc, pauc = g.Scores.PartialAuc, f1 = g.Scores.F1, normals = g.Scores.Normals, anomalies = g.Scores.Anomalies }),
             });
             return CommandLineHost.Success;

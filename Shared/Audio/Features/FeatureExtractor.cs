@@ -73,7 +73,7 @@ public sealed class FeatureExtractor
 
     /// <summary>A clip of <paramref name="frames"/> frames, fewer than the mirrored context needs.</summary>
     internal InvalidAudioException TooShort(long frames, string source) => new(source,
-        $"is too short: it gives {frames} frame{(frames == 1 ? "" : "s")}, and {Config.ContextBefore} + {Config.ContextAfter} context frames need at least {Config.MinimumFrames} ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
+        $"is too short: it gives {frames} frame{(frames == 1 ? "" : "s")}, and a mirrored context of {Config.ContextBefore} + {Config.ContextAfter} frames needs at least {Config.MinimumFrames} real ones ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
 
     /// <summary>
     /// The features of <paramref name="frames"/> frames, before context stacking, read from an already framed signal
