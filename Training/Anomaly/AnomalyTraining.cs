@@ -59,6 +59,9 @@ public sealed record AnomalyTrainingOptions
     /// <summary>Leave out clips that cannot be read (listed in <see cref="AnomalyTrainingResult.Skipped"/>) instead of refusing to start.</summary>
     public bool SkipBadFiles { get; init; }
 
+    /// <summary>The features the detector reads per row: context windows for the frame models, single frames for clip statistics.</summary>
+    public FrontEndConfig DetectorFrontEnd => Detector == "clip-stats" ? FrontEnd with { ContextBefore = 0, ContextAfter = 0 } : FrontEnd;
+
     /// <summary>The detectors <see cref="Detector"/> names.</summary>
     public static readonly IReadOnlyList<string> Detectors = ["ae", "idnn", "id-classifier", "clip-stats"];
 
@@ -167,11 +170,11 @@ public static class AnomalyTraining
         var paths = trainClips.Concat(validationClips).Concat(data.Test).Select(c => c.Path).ToList();
         var problems = new List<Shared.Errors.PipelineException>();
         var loaded = loader.Load(paths, loading, cancellation, problems).ToDictionary(r => r.Path, r => r.Features);
-        var read = options.Detector == "clip-stats" ? perFrame : options.FrontEnd; // clip statistics read single frames
-        var minimum = read.MinimumFrames; // mirrored context needs that many real frames
-        foreach (var (path, f) in loaded.Where(l => l.Value.Rows < minimum).ToList())
+        // the features were read frame by frame: a clip too short for the detector's context is refused as the extractor would
+        var context = new FeatureExtractor(options.DetectorFrontEnd);
+        foreach (var (path, f) in loaded.Where(l => l.Value.Rows < options.DetectorFrontEnd.MinimumFrames).ToList())
         {
-            problems.Add(new InvalidAudioException(path, $"is too short: it gives {f.Rows} frame{(f.Rows == 1 ? "" : "s")}, and {(read.ContextBefore + read.ContextAfter == 0 ? $"a clip needs at least {minimum}" : $"a mirrored context of {read.ContextBefore} + {read.ContextAfter} frames needs at least {minimum} real ones")} ({read.MinimumSamples} samples at {read.SampleRate} Hz)"));
+            problems.Add(context.TooShort(f.Rows, path));
             loaded.Remove(path);
         }
         if (problems.Count > 0 && !options.SkipBadFiles)
@@ -180,19 +183,19 @@ public static class AnomalyTraining
             var ordered = problems.OrderBy(p => p is InvalidAudioException a && position.TryGetValue(a.AudioSource, out var i) ? i : int.MaxValue).ToList();
             throw new Shared.Errors.BadInputFilesException(ordered, $"{problems.Count} of {paths.Count} input files cannot be used; fix or remove them, or pass --skip-bad to leave them out");
         }
-        var notes = new List<string>();
         trainClips = trainClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
-        // --skip-bad can take an ID's every training file: say so, not only through its test clips' notes
-        foreach (var gone in data.Train.Select(c => c.MachineId).Distinct().Where(id => id != "all" && !trainClips.Any(c => c.MachineId == id)).Order(StringComparer.Ordinal))
-            notes.Add($"machine ID {gone} has no usable training file (its files were left out as unusable): it is not learned, and its test clips are scored as an unseen ID's");
         validationClips = validationClips.Where(c => loaded.ContainsKey(c.Path)).ToList();
         var testClips = data.Test.Where(c => loaded.ContainsKey(c.Path)).ToList();
         if (trainClips.Count == 0) throw new InvalidInputException("no training clip is left once the validation clips are held out");
-        // the classifier's IDs are those it trains on: an ID whose files were all skipped is not one
-        if (options.Detector == "id-classifier") RequireMachineIds(trainClips, data.Directory, data.Layout, "once validation clips are held out and unusable files left out, the training clips of");
-        if (options.Detector is "id-classifier" or "clip-stats") RequireValidationIdsTrained(trainClips, validationClips, options.Detector);
-        if (options.Detector == "clip-stats") RequireClipsPerId(trainClips, validationClips);
+        // the IDs a model learns are those it trains on: an ID whose files were all skipped is not one
         var machineIds = trainClips.Select(c => c.MachineId).Distinct().Order(StringComparer.Ordinal).ToList();
+        var notes = new List<string>();
+        // --skip-bad can take an ID's every training file: say so, not only through its test clips' notes
+        foreach (var gone in data.Train.Select(c => c.MachineId).Distinct().Where(id => id != "all" && !machineIds.Contains(id)).Order(StringComparer.Ordinal))
+            notes.Add($"machine ID {gone} has no usable training file (its files were left out as unusable): it is not learned, and its test clips are scored as an unseen ID's");
+        if (options.Detector == "id-classifier") RequireMachineIds(trainClips, data.Directory, data.Layout, "once validation clips are held out and unusable files left out, the training clips of");
+        if (options.Detector is "id-classifier" or "clip-stats") RequireValidationIdsTrained(machineIds, validationClips, options.Detector);
+        if (options.Detector == "clip-stats") RequireClipsPerId(trainClips, validationClips);
         var trainFeatures = trainClips.Select(c => loaded[c.Path]).ToList();
         var validationFeatures = validationClips.Select(c => loaded[c.Path]).ToList();
         var (before, after) = (options.FrontEnd.ContextBefore, options.FrontEnd.ContextAfter);
@@ -352,9 +355,9 @@ public static class AnomalyTraining
 
     // a detector that learns each ID from its own clips cannot place its threshold on clips of an ID it never learned
     // (the hold-out keeps a clip of every ID for training; skipped files can still take an ID's last one)
-    static void RequireValidationIdsTrained(List<LabeledClip> train, List<LabeledClip> validation, string detector)
+    static void RequireValidationIdsTrained(List<string> trained, List<LabeledClip> validation, string detector)
     {
-        var lost = validation.Select(c => c.MachineId).Distinct().Where(id => !train.Any(c => c.MachineId == id)).Order(StringComparer.Ordinal).ToList();
+        var lost = validation.Select(c => c.MachineId).Distinct().Where(id => !trained.Contains(id)).Order(StringComparer.Ordinal).ToList();
         if (lost.Count > 0)
             throw new InvalidInputException($"{(detector == "clip-stats" ? "clip statistics learn" : "the machine-ID classifier learns")} each machine ID from its own training clips, and no usable training clip of {string.Join(", ", lost)} is left once the validation clips are held out; add normal training clips of {(lost.Count == 1 ? "that ID" : "those IDs")} or fix the unusable ones");
     }

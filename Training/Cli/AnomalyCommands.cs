@@ -252,7 +252,7 @@ static class AnomalyCommands
             var modelName = parse.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(outDir).TrimEnd('/'));
             var epochsRun = options.Detector == "clip-stats" ? 0 : options.Training.Epochs; // fitted in closed form
             var summary = new TrainingSummary((int)options.Training.Seed, epochsRun, epochsRun, 0, true, result.History.TrainLoss[^1],
-                [result.TrainFrames, (options.Detector == "clip-stats" ? options.FrontEnd with { ContextBefore = 0, ContextAfter = 0 } : options.FrontEnd).Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')), result.TrainingMachineIds);
+                [result.TrainFrames, options.DetectorFrontEnd.Dimensions], Path.GetFileName(Path.GetFullPath(set.Directory).TrimEnd('/')), result.TrainingMachineIds);
             outputs.WriteFolder(outDir, folder =>
             {
                 void Export(AnomalyScoring scoring) => DetectorExport.Export(result.Model, folder, modelName, options.FrontEnd, scoring, summary, result.ErrorWeights, result.Embedding);

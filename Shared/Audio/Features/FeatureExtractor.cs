@@ -71,8 +71,8 @@ public sealed class FeatureExtractor
     internal InvalidAudioException ShorterThanAFrame(long samples, string source) => new(source,
         $"is too short: {samples} samples are fewer than one frame of n_fft = {Config.NFft} ({Config.NFft / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
 
-    /// <summary>A clip of <paramref name="frames"/> frames, fewer than the mirrored context needs.</summary>
-    internal InvalidAudioException TooShort(long frames, string source) => new(source,
+    /// <summary>The error for a clip of <paramref name="frames"/> frames, fewer than the mirrored context needs (<see cref="FrontEndConfig.MinimumFrames"/>).</summary>
+    public InvalidAudioException TooShort(long frames, string source) => new(source,
         $"is too short: it gives {frames} frame{(frames == 1 ? "" : "s")}, and a mirrored context of {Config.ContextBefore} + {Config.ContextAfter} frames needs at least {Config.MinimumFrames} real ones ({Config.MinimumSamples} samples, {Config.MinimumSamples / (double)Config.SampleRate:0.###} s at {Config.SampleRate} Hz)");
 
     /// <summary>
